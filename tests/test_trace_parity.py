@@ -1,0 +1,68 @@
+"""The tracer sees what `strace -f` sees: same (ABI, syscall) sets, same counts, on real programs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
+from helpers import recorded_counts, seccomp_learn
+from strace_ref import strace_syscalls
+
+# Counts of these depend on scheduling (lock contention, when a sleeping parent is woken),
+# so two runs of the same program differ; their presence is still compared exactly.
+TIMING_DEPENDENT = {"futex", "restart_syscall", "sched_yield", "wait4", "clock_nanosleep", "nanosleep", "rseq"}
+
+
+def _exit_code(status: int) -> int:
+    return 128 - status if status < 0 else status
+
+
+def compare(argv: list[str], tmp_path: Path, name: str) -> None:
+    out = tmp_path / f"{name}.trace.json"
+    traced = seccomp_learn("record", "-q", "-o", str(out), "--", *argv, cwd=tmp_path)
+    ref, ref_status = strace_syscalls(argv, cwd=tmp_path)
+    assert traced.returncode == _exit_code(ref_status), traced.stderr
+    ours = recorded_counts(out)
+    assert set(ours) == set(ref), f"only seccomp-learn: {set(ours) - set(ref)}; only strace: {set(ref) - set(ours)}"
+    for key, count in ref.items():
+        if key[1] not in TIMING_DEPENDENT:
+            assert ours[key] == count, f"{key}: seccomp-learn {ours[key]}, strace {count}"
+
+
+@pytest.mark.parametrize(("name", "args"), STRACE_PARITY, ids=[n for n, _ in STRACE_PARITY])
+def test_fixture_matches_strace(name: str, args: tuple[str, ...], tmp_path: Path) -> None:
+    argv = [str(build(name)), *(a.format(tmp=tmp_path) for a in args)]
+    compare(argv, tmp_path, name)
+    assert _exit_code(EXPECTED_STATUS.get(name, 0)) == seccomp_learn(
+        "record", "-q", "-o", str(tmp_path / "again.json"), "--", *argv, cwd=tmp_path).returncode
+
+
+def test_int80_is_recorded_as_i386(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert seccomp_learn("record", "-q", "-o", str(out), "--", str(build("int80"))).returncode == 0
+    counts = recorded_counts(out)
+    assert {("i386", "getpid"), ("i386", "write"), ("i386", "getppid")} <= set(counts)
+    assert ("x86_64", "exit_group") in counts
+
+
+def test_unnamed_numbers_are_kept(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert seccomp_learn("record", "-q", "-o", str(out), "--", str(build("rawhigh"))).returncode == 0
+    counts = recorded_counts(out)
+    assert ("x86_64", "#500") in counts and ("x86_64", "#1000") in counts
+    assert ("x86_64", "rseq_slice_yield") in counts or ("x86_64", "listns") in counts
+
+
+REAL = {
+    "python3": ["python3", "-c", "import json, sqlite3, threading; t = threading.Thread(target=print); "
+                "t.start(); t.join()"],
+    "sh-pipeline": ["sh", "-c", "echo hello | tr a-z A-Z | wc -c; ls / | sort | head -n 3 > /dev/null"],
+    "tar": ["sh", "-c", "mkdir -p src && echo data > src/a && echo more > src/b && tar cf t.tar src "
+            "&& mkdir -p out && tar xf t.tar -C out && cat out/src/a"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_program_matches_strace(name: str, tmp_path: Path) -> None:
+    compare(REAL[name], tmp_path, name)

@@ -1,0 +1,5 @@
+"""`python -m tracer` = the seccomp-learn command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,89 @@
+"""Enforce a Profile for real: compile it with libseccomp (pyseccomp) and load it in a child before exec.
+
+Used by tests and by `verify`. The filter is compiled in the parent; the child only dup2s its
+stdio, loads the filter and execs the resolved path, so the profile governs exactly the
+workload's syscalls from its execve on (as with runc and crun, where execve is the first).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from typing import Any
+
+from .abi import ABI_OF_SCMP
+from .errors import UserError
+from .profile import Profile
+
+_OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+        "SCMP_CMP_MASKED_EQ")
+
+
+@dataclass
+class Compiled:
+    filter: Any
+    skipped: list[str] = field(default_factory=list)  # names this libseccomp cannot resolve
+
+
+_SIMPLE_ACTIONS = {"SCMP_ACT_ALLOW": "ALLOW", "SCMP_ACT_KILL": "KILL", "SCMP_ACT_KILL_THREAD": "KILL_THREAD",
+                   "SCMP_ACT_KILL_PROCESS": "KILL_PROCESS", "SCMP_ACT_TRAP": "TRAP", "SCMP_ACT_LOG": "LOG"}
+
+
+def _action(seccomp: Any, action: str, errno_ret: int | None) -> int:
+    if action == "SCMP_ACT_ERRNO":
+        return int(seccomp.ERRNO(1 if errno_ret is None else errno_ret))
+    if action == "SCMP_ACT_TRACE":
+        return int(seccomp.TRACE(errno_ret or 0))
+    if action not in _SIMPLE_ACTIONS:
+        raise UserError(f"action {action} cannot be enforced here")
+    return int(getattr(seccomp, _SIMPLE_ACTIONS[action]))
+
+
+def compile_profile(profile: Profile) -> Compiled:
+    try:
+        import pyseccomp as seccomp
+    except ImportError:
+        raise UserError("enforcing a profile needs pyseccomp (pip install 'seccomp-learn[enforce]')") from None
+    filt = seccomp.SyscallFilter(_action(seccomp, profile.default_action, profile.default_errno_ret))
+    for arch in profile.architectures:
+        if ABI_OF_SCMP.get(arch) != "x86_64":
+            filt.add_arch(getattr(seccomp.Arch, arch.removeprefix("SCMP_ARCH_")))
+    out = Compiled(filt)
+    for rule in profile.syscalls:
+        action = _action(seccomp, rule.action, rule.errno_ret)
+        args = [seccomp.Arg(a.index, _OPS.index(a.op) + 1, a.value, a.value_two) for a in rule.args]
+        for name in rule.names:
+            try:
+                filt.add_rule(action, name, *args)
+            except (RuntimeError, ValueError, OSError):
+                out.skipped.append(name)  # like runc: a name this libseccomp does not know is skipped
+    return out
+
+
+def spawn_under(profile: Profile, argv: list[str], env: dict[str, str] | None = None,
+                stdio: tuple[int | None, int | None, int | None] = (None, None, None)) -> int:
+    """Fork, load the profile in the child, exec argv; return the child's pid."""
+    path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
+    if path is None:
+        raise UserError("No such file or directory", f"seccomp-learn: {argv[0]}", exit_code=127)
+    compiled = compile_profile(profile)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for target, fd in enumerate(stdio):
+                if fd is not None:
+                    os.dup2(fd, target)
+            compiled.filter.load()
+            os.execve(path, argv, dict(os.environ if env is None else env))
+        except BaseException as exc:  # noqa: BLE001 - the child must never return into the caller
+            os.write(2, f"seccomp-learn: cannot start {argv[0]} under the profile: {exc}\n".encode())
+        finally:
+            os._exit(126)
+    return pid
+
+
+def wait_exit_code(pid: int) -> int:
+    """Shell-style exit code of a child: its status, or 128+N when killed by signal N."""
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)

@@ -1,0 +1,26 @@
+"""A security-profiles-operator SeccompProfile (apiVersion security-profiles-operator.x-k8s.io/v1)."""
+
+from __future__ import annotations
+
+import yaml
+
+from ..errors import UserError
+from ..profile import Profile
+from .docker import profile_json
+
+API_VERSION = "security-profiles-operator.x-k8s.io/v1"
+
+
+def render(profile: Profile, source: str, name: str = "seccomp-learn") -> str:
+    if profile.default_errno_ret not in (None, 1):
+        raise UserError("the SeccompProfile CRD has no defaultErrnoRet: only the default errno 1 (EPERM) can be used",
+                        "--format kubernetes")
+    spec = profile_json(profile, comments=False)
+    spec.pop("defaultErrnoRet", None)
+    doc = {
+        "apiVersion": API_VERSION,
+        "kind": "SeccompProfile",
+        "metadata": {"name": name, "annotations": {"seccomp-learn/source": source}},
+        "spec": spec,
+    }
+    return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=1000)

@@ -1,0 +1,11 @@
+"""The OCI runtime-spec `linux.seccomp` object (config.json), for runc/crun bundles."""
+
+from __future__ import annotations
+
+from ..profile import Profile
+from .docker import dumps, profile_json
+
+
+def render(profile: Profile, source: str) -> str:
+    del source  # the runtime-spec schema has no comment field
+    return dumps(profile_json(profile, comments=False))

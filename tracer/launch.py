@@ -1,0 +1,87 @@
+"""Start the workload as a traced child: fork, wait to be seized, install the filter, exec.
+
+Order matters (see docs/architecture.md): a RET_TRACE filter that is active before the tracer
+has seized the task makes every syscall fail with ENOSYS, so the child waits on a pipe until
+the parent has called PTRACE_SEIZE. os.fork is used, not subprocess.Popen(preexec_fn=...),
+which deadlocks when the child waits for its own parent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+
+from . import ptrace_ext as pt
+from .errors import UserError
+
+# Python ignores these at start-up; a workload must get the defaults, as under a shell.
+_RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+def resolve(argv: list[str], env: dict[str, str]) -> str:
+    """Find the program like execvp would, in the parent: no PATH-walk of execve calls is traced."""
+    if not argv:
+        raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...])")
+    prog = argv[0]
+    if "/" in prog:
+        path = prog
+        if not os.path.exists(path):
+            raise UserError("No such file or directory", f"seccomp-learn: {prog}", exit_code=127)
+    else:
+        found = shutil.which(prog, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise UserError("No such file or directory", f"seccomp-learn: {prog}", exit_code=127)
+        path = found
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise UserError("Permission denied", f"seccomp-learn: {prog}", exit_code=126)
+    return path
+
+
+def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None) -> int:
+    """Fork the workload, seize it with our options, let it install the filter and exec; return its pid."""
+    path = resolve(argv, env)
+    prog, _buffer = pt.trace_everything_filter()  # _buffer backs prog until the child execs
+    int_handler = signal.getsignal(signal.SIGINT)
+    restore = {sig: signal.SIG_DFL for sig in _RESET_SIGNALS}
+    restore[signal.SIGINT] = signal.SIG_IGN if int_handler == signal.SIG_IGN else signal.SIG_DFL
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        restore[sig] = signal.SIG_IGN if signal.getsignal(sig) == signal.SIG_IGN else signal.SIG_DFL
+    use_nnp = os.geteuid() != 0  # as root, CAP_SYS_ADMIN lets us skip no_new_privs so setuid works
+    parent = os.getpid()
+    ready_r, ready_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child: only async-signal-safe-ish work until exec
+        try:
+            os.close(ready_w)
+            for sig, disposition in restore.items():
+                signal.signal(sig, disposition)
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+            pt.prctl(pt.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.read(ready_r, 1) != b"x" or os.getppid() != parent:
+                os._exit(127)
+            os.close(ready_r)
+            if cwd is not None:
+                os.chdir(cwd)
+            if use_nnp:
+                pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
+            pt.install_filter(prog)
+            os.execve(path, argv, env)
+        except OSError as exc:
+            os.write(2, f"seccomp-learn: {argv[0]}: {exc.strerror}\n".encode())
+        finally:
+            os._exit(126)
+    os.close(ready_r)
+    try:
+        pt.seize(pid)
+    except OSError as exc:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise UserError(f"cannot trace the workload ({exc.strerror}); is ptrace allowed here?") from None
+    finally:
+        os.write(ready_w, b"x")
+        os.close(ready_w)
+    return pid

@@ -1,0 +1,89 @@
+"""The library behind `seccomp-learn -- CMD`, `record` and `emit`: plain data in, files out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import recording as rec_io
+from .atomic import write_atomic
+from .emit import EmitOptions, Emitted, emit
+from .errors import UserError
+from .formats import FORMATS
+from .recording import Recording
+from .trace import TraceOptions, TraceResult, trace
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    summary: list[str]  # for stderr
+    stdout: str = ""
+
+
+def render_profile(rec: Recording, opts: EmitOptions, fmt: str) -> tuple[str, Emitted]:
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
+    emitted = emit(rec, opts)
+    source = f"{rec.tool}; runs: {', '.join(r.id for r in rec.runs)}"
+    return FORMATS[fmt](emitted.profile, source), emitted
+
+
+def trace_summary(result: TraceResult) -> str:
+    run = result.recording.runs[-1]
+    abis = ", ".join(f"{abi} {len(result.recording.names(abi))}" for abi in sorted(result.recording.abis))
+    line = (f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s; "
+            f"distinct syscalls: {abis or 'none'}")
+    if run.partial:
+        line += f"; PARTIAL: {run.partial_reason}"
+    return line
+
+
+def emit_summary(emitted: Emitted, path: str) -> list[str]:
+    p = emitted.profile
+    observed = sum(len(r.names) for r in p.syscalls if r.comment.startswith("observed"))
+    lines = [f"wrote {path}: {len(p.names())} syscalls ({', '.join(p.architectures)}), "
+             f"default {p.default_action}"]
+    lines += [f"  + {e.kind}: {' '.join(e.names)}" for e in emitted.extras]
+    if observed == 0 and not p.syscalls:
+        lines.append("  warning: the profile allows nothing")
+    lines += [f"  warning: {abi} syscall {nr} has no name in the tables and is not in the profile"
+              for abi, nr in emitted.unnamed]
+    return lines
+
+
+def run_workload(argv: list[str], topts: TraceOptions) -> TraceResult:
+    result = trace(argv, topts)
+    if not result.exec_ok:
+        raise UserError("the command could not be executed; nothing written", f"seccomp-learn: {argv[0]}",
+                        exit_code=result.exit_code or 127)
+    return result
+
+
+def learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, fmt: str,
+          output: str | None, record_path: str | None) -> Outcome:
+    """Trace, then write the recording (if asked) and the profile (if eopts and output are given)."""
+    result = run_workload(argv, topts)
+    summary = [trace_summary(result)]
+    if record_path:
+        rec_io.save(result.recording, record_path)
+        summary.append(f"wrote {record_path}")
+    if eopts and output:
+        text, emitted = render_profile(result.recording, eopts, fmt)
+        write_atomic(output, text)
+        summary += emit_summary(emitted, output)
+    return Outcome(result.exit_code, summary)
+
+
+def emit_file(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str) -> Outcome:
+    if len(recording_paths) != 1:
+        from .merge import merge_files
+
+        rec = merge_files(recording_paths)
+    else:
+        rec = rec_io.load(recording_paths[0])
+    text, emitted = render_profile(rec, eopts, fmt)
+    if output == "-":
+        return Outcome(0, [], stdout=text)
+    write_atomic(Path(output), text)
+    return Outcome(0, emit_summary(emitted, output))

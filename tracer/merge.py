@@ -1,0 +1,55 @@
+"""Union of recordings with provenance: commutative, associative and idempotent.
+
+Runs are identified by id. The same id with the same content is one run (so merging a
+recording with itself changes nothing); the same id with different content is an error,
+because silently renaming would make the result depend on the order of the inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+from . import recording as rec_io
+from .errors import UserError
+from .recording import Recording, Run, SyscallStats
+
+
+def merge(recordings: Iterable[Recording], sources: list[str] | None = None) -> Recording:
+    recs = list(recordings)
+    names = sources or [f"input {i + 1}" for i in range(len(recs))]
+    runs: dict[str, tuple[Run, str]] = {}
+    for rec, src in zip(recs, names, strict=True):
+        for run in rec.runs:
+            seen = runs.get(run.id)
+            if seen is None:
+                runs[run.id] = (run, src)
+            elif seen[0] != run:
+                raise UserError(f"run {run.id!r} is also in {seen[1]} with different contents "
+                                "(record with distinct --run-id)", src)
+    tools = sorted({rec.tool for rec in recs})
+    out = Recording(tool=" + ".join(tools), runs=[runs[i][0] for i in sorted(runs)])
+    for rec in recs:
+        for abi, table in rec.abis.items():
+            into = out.abis.setdefault(abi, {})
+            for key, stats in table.items():
+                _add(into, key, stats)
+    return out
+
+
+def _add(into: dict[str, SyscallStats], key: str, stats: SyscallStats) -> None:
+    have = into.get(key)
+    if have is None:
+        into[key] = copy.deepcopy(stats)
+        return
+    have.counts.update(stats.counts)  # a run id is one run: its count is the same wherever it appears
+    have.executables |= stats.executables
+    for index, values in stats.args.items():
+        if index in have.args:
+            have.args[index].update(values)
+        else:
+            have.args[index] = copy.deepcopy(values)
+
+
+def merge_files(paths: list[str]) -> Recording:
+    return merge([rec_io.load(p) for p in paths], paths)

@@ -1,0 +1,135 @@
+"""What python-ptrace 0.9.9 lacks, in ctypes: SEIZE/LISTEN/INTERRUPT, EXITKILL, TRACESECCOMP,
+PTRACE_GET_SYSCALL_INFO, and installing a seccomp filter.
+
+python-ptrace provides the request and option constants it knows and `ptrace_geteventmsg`, which
+we use. Its `ptrace()` wrapper raises on every call and re-reads errno; on the per-syscall path we
+call libc's `ptrace` directly instead (two calls per stop), which is what keeps one stop cheap.
+Its debugger loop polls tracees with a 2 ms sleep and breaks group-stop, so we do not use it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+
+from ptrace.binding.func import (
+    PTRACE_CONT,
+    PTRACE_EVENT_CLONE,
+    PTRACE_EVENT_EXEC,
+    PTRACE_EVENT_FORK,
+    PTRACE_EVENT_VFORK,
+    PTRACE_O_TRACECLONE,
+    PTRACE_O_TRACEEXEC,
+    PTRACE_O_TRACEFORK,
+    PTRACE_O_TRACEVFORK,
+    ptrace_geteventmsg,
+)
+
+__all__ = [
+    "PTRACE_CONT",
+    "PTRACE_EVENT_CLONE",
+    "PTRACE_EVENT_EXEC",
+    "PTRACE_EVENT_FORK",
+    "PTRACE_EVENT_VFORK",
+    "ptrace_geteventmsg",
+]
+
+# Requests and options python-ptrace does not define (linux/ptrace.h).
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+PTRACE_LISTEN = 0x4208
+PTRACE_GET_SYSCALL_INFO = 0x420E
+PTRACE_O_TRACESECCOMP = 0x80
+PTRACE_O_EXITKILL = 0x100000
+PTRACE_EVENT_SECCOMP = 7
+PTRACE_EVENT_STOP = 128
+PTRACE_SYSCALL_INFO_SECCOMP = 3
+WALL = 0x40000000  # __WALL: wait for threads and clone children too (not in the os module)
+
+SEIZE_OPTIONS = (
+    PTRACE_O_TRACEFORK
+    | PTRACE_O_TRACEVFORK
+    | PTRACE_O_TRACECLONE
+    | PTRACE_O_TRACEEXEC
+    | PTRACE_O_TRACESECCOMP
+    | PTRACE_O_EXITKILL
+)
+
+# waitpid status of a seccomp stop: (SIGTRAP | PTRACE_EVENT_SECCOMP << 8) << 8 | 0x7f.
+SECCOMP_STOP_STATUS = ((5 | (PTRACE_EVENT_SECCOMP << 8)) << 8) | 0x7F
+
+# struct ptrace_syscall_info: op u8, pad[3], arch u32, ip u64, sp u64, then for op SECCOMP:
+# nr u64, args u64[6], ret_data u32 (88 bytes with padding).
+SYSCALL_INFO_SIZE = 88
+SYSCALL_INFO_HEAD = struct.Struct("<B3xI16xQ")  # op, arch, nr
+SYSCALL_INFO_ARGS = struct.Struct("<6Q")
+SYSCALL_INFO_ARGS_OFFSET = 32
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
+SYS_SECCOMP_X86_64 = 317
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_RET_TRACE = 0x7FF00000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+# The hot-path entry point: long ptrace(long request, pid_t pid, void *addr, void *data).
+raw_ptrace = _libc.ptrace
+raw_ptrace.restype = ctypes.c_long
+raw_ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def check(result: int, what: str) -> int:
+    if result == -1:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+def seize(pid: int, options: int = SEIZE_OPTIONS) -> None:
+    check(raw_ptrace(PTRACE_SEIZE, pid, None, options), "PTRACE_SEIZE")
+
+
+def cont(pid: int, sig: int = 0) -> None:
+    """Resume a stopped tracee; a tracee that died meanwhile (ESRCH) is not an error."""
+    if raw_ptrace(PTRACE_CONT, pid, None, sig) == -1 and ctypes.get_errno() != errno.ESRCH:
+        check(-1, "PTRACE_CONT")
+
+
+def listen(pid: int) -> None:
+    """Leave a tracee in group-stop (job control) while still reporting its events."""
+    if raw_ptrace(PTRACE_LISTEN, pid, None, None) == -1 and ctypes.get_errno() != errno.ESRCH:
+        check(-1, "PTRACE_LISTEN")
+
+
+def syscall_info_buffer() -> ctypes.Array[ctypes.c_char]:
+    return ctypes.create_string_buffer(SYSCALL_INFO_SIZE)
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+def bpf_program(instructions: list[tuple[int, int, int, int]]) -> tuple[SockFprog, ctypes.Array[ctypes.c_char]]:
+    """Build a struct sock_fprog (and the buffer it points into, which the caller must keep alive)."""
+    raw = b"".join(struct.pack("<HBBI", code, jt, jf, k) for code, jt, jf, k in instructions)
+    buf = ctypes.create_string_buffer(raw, len(raw))
+    return SockFprog(len(instructions), ctypes.cast(buf, ctypes.c_void_p)), buf
+
+
+BPF_RET_K = 0x06  # BPF_RET | BPF_K
+
+
+def trace_everything_filter() -> tuple[SockFprog, ctypes.Array[ctypes.c_char]]:
+    """The seccomp filter of the default backend: every syscall of every ABI stops once in the tracer."""
+    return bpf_program([(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE)])
+
+
+def prctl(option: int, arg: int) -> None:
+    check(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0), "prctl")
+
+
+def install_filter(prog: SockFprog) -> None:
+    check(_libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog)), "seccomp")
