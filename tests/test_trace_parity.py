@@ -9,25 +9,32 @@ from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
 from helpers import recorded_counts, seccomp_learn
 from strace_ref import strace_syscalls
 
-# Counts of these depend on scheduling (lock contention, when a sleeping parent is woken),
-# so two runs of the same program differ; their presence is still compared exactly.
-TIMING_DEPENDENT = {"futex", "restart_syscall", "sched_yield", "wait4", "clock_nanosleep", "nanosleep", "rseq"}
+# Counts of these depend on scheduling, so two runs of the same program differ even untraced:
+# lock contention (futex, sched_yield), when a sleeping parent is woken (wait4, restarts), and
+# signals of one kind coalescing while pending (rt_sigreturn after a shell's SIGCHLD handler).
+# Their presence is still compared exactly.
+TIMING_DEPENDENT = {"futex", "restart_syscall", "sched_yield", "wait4", "clock_nanosleep", "nanosleep",
+                    "rt_sigreturn"}
 
 
 def _exit_code(status: int) -> int:
     return 128 - status if status < 0 else status
 
 
-def compare(argv: list[str], tmp_path: Path, name: str) -> None:
+def compare(argv: list[str], tmp_path: Path, name: str, tolerance: float = 0.0) -> None:
+    """Run argv under each tracer in a fresh directory of its own (workloads may create files)."""
     out = tmp_path / f"{name}.trace.json"
-    traced = seccomp_learn("record", "-q", "-o", str(out), "--", *argv, cwd=tmp_path)
-    ref, ref_status = strace_syscalls(argv, cwd=tmp_path)
+    (tmp_path / "sl").mkdir()
+    (tmp_path / "strace").mkdir()
+    traced = seccomp_learn("record", "-q", "-o", str(out), "--", *argv, cwd=tmp_path / "sl")
+    ref, ref_status = strace_syscalls(argv, cwd=tmp_path / "strace")
     assert traced.returncode == _exit_code(ref_status), traced.stderr
     ours = recorded_counts(out)
     assert set(ours) == set(ref), f"only seccomp-learn: {set(ours) - set(ref)}; only strace: {set(ref) - set(ours)}"
     for key, count in ref.items():
         if key[1] not in TIMING_DEPENDENT:
-            assert ours[key] == count, f"{key}: seccomp-learn {ours[key]}, strace {count}"
+            slack = int(count * tolerance) + (1 if tolerance else 0)
+            assert abs(ours[key] - count) <= slack, f"{key}: seccomp-learn {ours[key]}, strace {count}"
 
 
 @pytest.mark.parametrize(("name", "args"), STRACE_PARITY, ids=[n for n, _ in STRACE_PARITY])
@@ -65,4 +72,6 @@ REAL = {
 
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_program_matches_strace(name: str, tmp_path: Path) -> None:
-    compare(REAL[name], tmp_path, name)
+    # Real programs are multi-threaded or multi-process: malloc arenas and pipe chunking follow
+    # scheduling, so counts may differ by one call or 2% between any two runs; sets must be equal.
+    compare(REAL[name], tmp_path, name, tolerance=0.02)

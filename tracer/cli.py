@@ -148,6 +148,38 @@ def emit_cmd(recordings: tuple[str, ...], output: str, quiet: bool, **kw: Any) -
     _finish(emit_file(list(recordings), _emit_opts(kw), kw["fmt"], output), quiet)
 
 
+@cli.command(name="diff")
+@click.argument("inputs", nargs=-1, required=True, metavar="PROFILE|RECORDING [NEW]")
+@click.option("--baseline", metavar="docker|FILE",
+              help="Compare with Docker's default profile (docker, the default) or a profile file.")
+@click.option("--cap-add", "cap_add", multiple=True, metavar="CAP",
+              help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (docs/diff-format.md).")
+def diff_cmd(inputs: tuple[str, ...], baseline: str | None, cap_add: tuple[str, ...], as_json: bool) -> None:
+    """Compare a profile or recording with Docker's default profile, or OLD with NEW.
+
+    Shows what the workload needs that the baseline refuses (and what would allow it), argument
+    conditions it must meet, and the attack surface it removes, by class.
+
+    \b
+      seccomp-learn diff app.trace.json
+      seccomp-learn diff --cap-add SYS_ADMIN profile.json
+      seccomp-learn diff old.json new.json
+    """
+    import json
+    import shutil
+
+    from .diff import diff_files, render_text, to_json
+
+    result = diff_files(list(inputs), baseline=baseline, cap_add=list(cap_add))
+    if as_json:
+        click.echo(json.dumps(to_json(result), indent=2, sort_keys=True))
+        return
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size((100, 24)).columns if tty else 100
+    click.echo(render_text(result, color=tty, width=width), nl=False)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="seccomp-learn", standalone_mode=False)

@@ -78,10 +78,10 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None) -> int:
     try:
         pt.seize(pid)
     except OSError as exc:
+        os.close(ready_w)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise UserError(f"cannot trace the workload ({exc.strerror}); is ptrace allowed here?") from None
-    finally:
-        os.write(ready_w, b"x")
-        os.close(ready_w)
+    os.write(ready_w, b"x")
+    os.close(ready_w)
     return pid
