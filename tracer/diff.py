@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from . import recording as rec_io
-from .baseline import DOCKER_DEFAULT_CAPS, REASONS, decide, docker_default, load_profile_file, required_capability
+from .baseline import (
+    DOCKER_DEFAULT_CAPS,
+    REASONS,
+    decide,
+    docker_default,
+    load_profile_file,
+    required_capability,
+)
 from .baseline import docker_rules as dr
 from .emit import EmitOptions, emit
 from .errors import UserError
@@ -55,7 +62,7 @@ DANGEROUS_EXTRA: tuple[str, ...] = (
 )
 _EXTRA_REASONS: dict[str, str] = {
     "name_to_handle_at": "With open_by_handle_at, the pair the 'shocker' breakout used to reach host files.",
-    "modify_ldt": "Per-process x86 segment descriptors: old, rarely used kernel code with a history of exploits.",
+    "modify_ldt": "Per-process x86 segment descriptors: old, little-used kernel code with past exploits.",
 }
 
 
@@ -88,12 +95,13 @@ def danger_reason(name: str) -> str | None:
 
 # Linux capabilities (capability.h), for validating --cap-add like `docker run` does.
 CAPABILITIES: frozenset[str] = frozenset(f"CAP_{c}" for c in (
-    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE "
-    "NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT "
-    "SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE "
-    "AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ "
-    "PERFMON BPF CHECKPOINT_RESTORE"
-).split())
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE",
+))
 
 
 def parse_caps(caps: Iterable[str]) -> frozenset[str]:
@@ -152,7 +160,7 @@ class Blocked:
     errno: str | None  # "EPERM", "ENOSYS"... for errno actions
     reason: str  # Docker's reason (REASONS), or "" when there is none
     hint: Hint
-    falls_back_to: list[str] = field(default_factory=list)  # ENOSYS: older calls libc retries that are allowed
+    falls_back_to: list[str] = field(default_factory=list)  # ENOSYS: allowed older calls libc retries with
 
 
 @dataclass
@@ -161,7 +169,7 @@ class Conditional:
 
     name: str
     cls: str
-    baseline: list[list[dict[str, int | str]]]  # the baseline's alternatives (ORed), each a list of args (ANDed)
+    baseline: list[list[dict[str, int | str]]]  # alternatives (ORed), each a list of args (ANDed)
     baseline_text: str
     needed: list[list[dict[str, int | str]]] | None  # None: any value (nothing restricts it)
     needed_text: str
@@ -209,6 +217,7 @@ class Summary:
     not_allowed: int  # needed, not allowed by the baseline (blocked / added)
     falls_back: int  # of those, calls refused with ENOSYS whose libc fallback the baseline allows
     conditions_unmet: int  # conditional names whose needed values do not fit
+    conditions_unknown: int  # conditional names whose fit cannot be told (e.g. the profile allows any value)
     not_counted: list[str]  # names the profile allows that x86_64 does not have
 
 
@@ -520,12 +529,15 @@ def _surface(base: set[str], needed: set[str]) -> tuple[list[ClassSurface], list
 
 def _arch_notes(old: Source, new: Source, mode: str) -> list[str]:
     notes = []
-    if new.architectures == ["SCMP_ARCH_X86_64"]:
+    if new.architectures in ([], ["SCMP_ARCH_X86_64"]):
         other = [a for a in old.architectures if a in ("SCMP_ARCH_X86", "SCMP_ARCH_X32")]
-        also = f"; {'the baseline' if mode == 'baseline' else 'OLD'} allows {' and '.join(other)}" if other else ""
+        whom = "the baseline" if mode == "baseline" else "OLD"
+        also = f"; {whom} allows {' and '.join(other)}" if other else ""
         who = "The profile" if mode == "baseline" else "NEW"
-        notes.append(f"{who} lists only SCMP_ARCH_X86_64: the kernel refuses the whole 32-bit ABI "
-                      f"(i386 int 0x80 and x32 syscalls){also}.")
+        lists = "lists only SCMP_ARCH_X86_64" if new.architectures else \
+            "lists no architectures, so the runtime uses only the native x86_64"
+        notes.append(f"{who} {lists}: the kernel refuses the whole 32-bit ABI "
+                     f"(i386 int 0x80 and x32 syscalls){also}.")
     elif mode == "pair" and old.architectures != new.architectures:
         notes.append(f"Architectures changed: {', '.join(old.architectures) or 'none'} -> "
                      f"{', '.join(new.architectures) or 'none'}.")
@@ -539,10 +551,11 @@ def _common(old: Loaded, new: Loaded) -> tuple[list[str], set[str], set[str], Su
     removed = base - needed
     not_counted = sorted(n for n in _allowing_names(new.profile) if not is_known(ABI, n))
     summary = Summary(
-        needed=len(needed), needed_allowed=len(needed & base), baseline_allowed=len(base), removed=len(removed),
+        needed=len(needed), needed_allowed=len(needed & base), baseline_allowed=len(base),
+        removed=len(removed),
         removed_percent=round(100.0 * len(removed) / len(base), 1) if base else 0.0,
         dangerous_removed=sum(1 for n in removed if n in DANGEROUS), not_allowed=len(needed - base),
-        falls_back=0, conditions_unmet=0, not_counted=not_counted,
+        falls_back=0, conditions_unmet=0, conditions_unknown=0, not_counted=not_counted,
     )
     return universe, base, needed, summary
 
@@ -553,7 +566,8 @@ def _source_notes(old: Loaded, new: Loaded, summary: Summary) -> list[str]:
         rec = side.recording
         if rec is not None and rec.partial:
             reasons = "; ".join(r.partial_reason or "?" for r in rec.runs if r.partial)
-            notes.append(f"{side.source.path}: the recording is partial ({reasons}): the workload may need more.")
+            notes.append(f"{side.source.path}: the recording is partial ({reasons}); the workload may need "
+                         "more.")
         unnamed = side.source.extras.get("unnamed")
         if unnamed:
             notes.append(f"{side.source.path}: syscall numbers without a name are not in the profile: "
@@ -586,14 +600,15 @@ def diff_baseline(new: Loaded, baseline: Loaded) -> DiffResult:
         elif d.status == "allowed_with_args":
             conditional.append(_conditional(name, d.args, new, baseline, is_docker))
     summary.conditions_unmet = sum(1 for c in conditional if c.fits == "no")
+    summary.conditions_unknown = sum(1 for c in conditional if c.fits == "unknown")
     summary.falls_back = sum(1 for b in blocked if b.falls_back_to)
     removed, danger = _surface(base, needed)
     notes = []
     base_src = baseline.source
     if base_src.names_x86_64 != base_src.names:
         what = "Docker's default" if is_docker else "the baseline"
-        notes.append(f"{base_src.names_x86_64} of {what}'s {base_src.names} allowed names exist on x86_64; the "
-                     "rest belong to other architectures (_llseek, *_time64, ...) and are not counted.")
+        notes.append(f"{base_src.names_x86_64} of {what}'s {base_src.names} allowed names exist on x86_64; "
+                     "the rest belong to other architectures (_llseek, *_time64, ...) and are not counted.")
     notes += _arch_notes(base_src, new.source, "baseline")
     notes += _source_notes(baseline, new, summary)
     return DiffResult(mode="baseline", old=base_src, new=new.source, summary=summary, blocked=blocked,
@@ -618,16 +633,19 @@ def _conditional(name: str, allowed: Sequence[Sequence[Arg]], new: Loaded, basel
     misfits = [alternatives_text(name, [needed_alts[i]]) for i in misfit] if needed_alts else []
     return Conditional(
         name=name, cls=class_of(name),
-        baseline=[[_arg_json(a) for a in alt] for alt in allowed], baseline_text=alternatives_text(name, allowed),
+        baseline=[[_arg_json(a) for a in alt] for alt in allowed],
+        baseline_text=alternatives_text(name, allowed),
         needed=None if needed_alts is None else [[_arg_json(a) for a in alt] for alt in needed_alts],
-        needed_text=alternatives_text(name, needed_alts), source=source, fits=verdict, misfits=misfits, hint=hint,
+        needed_text=alternatives_text(name, needed_alts),
+        source=source, fits=verdict, misfits=misfits, hint=hint,
     )
 
 
 def diff_pair(old: Loaded, new: Loaded) -> DiffResult:
     """OLD against NEW, computed like a baseline diff: added, removed (by class) and changed names."""
     _, base, needed, summary = _common(old, new)
-    added = [NameEntry(n, class_of(n), n in DANGEROUS, _decision_text(new.profile, n)) for n in sorted(needed - base)]
+    added = [NameEntry(n, class_of(n), n in DANGEROUS, _decision_text(new.profile, n))
+             for n in sorted(needed - base)]
     changed = []
     for name in sorted(base & needed):
         a, b = decide(old.profile, name), decide(new.profile, name)
@@ -724,9 +742,13 @@ def render_text(result: DiffResult, color: bool, width: int = 100) -> str:
         if s.not_allowed:
             con.print(f"[bold red]{s.not_allowed} added (not allowed by OLD)[/].")
     elif failing:
-        parts = [f"{s.not_allowed - s.falls_back} needed but not allowed"] if s.not_allowed - s.falls_back else []
+        refused = s.not_allowed - s.falls_back
+        parts = [f"{refused} needed but not allowed"] if refused else []
         parts += [f"{s.conditions_unmet} with argument values it refuses"] if s.conditions_unmet else []
         con.print(f"[bold red]Fails under the baseline: {'; '.join(parts)}.[/]")
+    elif s.conditions_unknown:
+        con.print(f"[yellow]Allowed by the baseline if {s.conditions_unknown} argument condition(s) below "
+                  "hold.[/]")
     else:
         con.print("[green]Everything it needs is allowed by the baseline[/]"
                   + (" (refused calls fall back to older ones it allows)." if s.falls_back else "."))
@@ -769,8 +791,8 @@ def render_text(result: DiffResult, color: bool, width: int = 100) -> str:
         section("[bold]Changed conditions[/] (allowed by both):", t)
 
     if s.removed:
-        cols = ("class", "removed", "dangerous", "others") if pair else ("class", "removed", "dangerous removed")
-        t = table(*cols)
+        t = table("class", "removed", "dangerous", "others") if pair else \
+            table("class", "removed", "dangerous removed")
         for r in result.removed:
             if r.removed:
                 row = [r.cls, f"{len(r.removed)} of {r.allowed}", ", ".join(r.dangerous) or "-"]

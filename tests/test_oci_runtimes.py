@@ -1,0 +1,78 @@
+"""Emitted profiles in real OCI runtimes (crun, runc): the container starts, runs, and exits as without one.
+
+Also re-measures the runtime extras: each syscall listed as always needed by a runtime is
+removed in turn, and the container must then fail to start.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures import build
+from helpers import seccomp_learn
+from oci import RUNTIMES, available, run
+
+from tracer.extras import RUNTIMES as EXTRAS
+
+pytestmark = pytest.mark.parametrize("runtime", [pytest.param(r, marks=pytest.mark.skipif(
+    not available(r), reason=f"{r} is not installed (.ci/run installs it)")) for r in RUNTIMES])
+
+WORKLOADS = {
+    "python3": ["python3", "-c", "import json, sqlite3; print(json.dumps({'ok': sqlite3.sqlite_version > '3'}))"],
+    "sh-pipeline": ["sh", "-c", "echo hello world | tr a-z A-Z | wc -w"],
+    "tar": ["sh", "-c", "mkdir -p d && echo x > d/f && tar czf t.tgz d && rm -r d && tar xzf t.tgz && cat d/f"],
+}
+
+
+def learn(tmp_path: Path, runtime: str, argv: list[str], *extra: str) -> dict[str, Any]:
+    out = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}.json"
+    work = tmp_path / f"learn-{out.stem}"
+    work.mkdir()
+    r = seccomp_learn("-q", "--format", "oci", "--runtime", runtime, *extra, "-o", str(out), "--", *argv, cwd=work)
+    assert r.returncode == 0, r.stderr
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def drop(profile: dict[str, Any], name: str) -> dict[str, Any]:
+    rules = [{**rule, "names": [n for n in rule["names"] if n != name]} for rule in profile["syscalls"]]
+    return {**profile, "syscalls": [r for r in rules if r["names"]]}
+
+
+def names(profile: dict[str, Any]) -> set[str]:
+    return {n for rule in profile["syscalls"] for n in rule["names"]}
+
+
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+def test_workload_runs_in_container_under_profile(runtime: str, workload: str, tmp_path: Path) -> None:
+    argv = WORKLOADS[workload]
+    bare = run(runtime, tmp_path / "bare", argv, None)
+    assert bare.returncode == 0, bare.stderr
+    profile = learn(tmp_path, runtime, argv)
+    confined = run(runtime, tmp_path / "confined", argv, profile)
+    assert (confined.returncode, confined.stdout) == (bare.returncode, bare.stdout), confined.stderr
+    broken = run(runtime, tmp_path / "broken", argv, drop(profile, "openat" if workload != "sh-pipeline" else "pipe2"))
+    assert broken.returncode != 0
+
+
+def test_without_runtime_extras_the_container_does_not_start(runtime: str, tmp_path: Path) -> None:
+    argv = [str(build("exitcode")), "0"]
+    r = run(runtime, tmp_path / "c", argv, learn(tmp_path, "none", argv))
+    assert r.returncode != 0
+    assert r.stdout == ""
+
+
+def test_each_listed_runtime_syscall_is_needed(runtime: str, tmp_path: Path) -> None:
+    """Re-measure the versioned data: drop each 'needs' syscall the workload does not use itself."""
+    argv = [str(build("exitcode")), "0"]
+    profile = learn(tmp_path, runtime, argv)
+    assert run(runtime, tmp_path / "full", argv, profile).returncode == 0
+    own = names(learn(tmp_path, "none", argv, "--no-fallback"))
+    not_needed = []
+    for name in sorted(set(EXTRAS[runtime].needs) - own):
+        if run(runtime, tmp_path / f"without-{name}", argv, drop(profile, name)).returncode == 0:
+            not_needed.append(name)
+    assert not_needed == [], f"{runtime} started without {not_needed}: update tracer/extras.py"
