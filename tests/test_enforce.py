@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from fixtures import build
 from helpers import seccomp_learn
 
+from fixtures import build
 from tracer.baseline import load_profile_file
 from tracer.enforce import spawn_under, wait_exit_code
 from tracer.profile import Profile

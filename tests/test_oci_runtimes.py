@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures import build
 from helpers import seccomp_learn
 from oci import RUNTIMES, available, run
 
+from fixtures import build
 from tracer.extras import RUNTIMES as EXTRAS
 
 pytestmark = pytest.mark.parametrize("runtime", [pytest.param(r, marks=pytest.mark.skipif(

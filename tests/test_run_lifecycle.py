@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures import build
 from helpers import SL, recorded, seccomp_learn
+
+from fixtures import build
 
 
 @pytest.mark.parametrize("code", [0, 3, 77])
@@ -128,7 +129,7 @@ def test_signal_is_forwarded_and_recording_is_partial(sig: int, tmp_path: Path) 
 
 
 def test_second_signal_kills_a_workload_that_ignores_the_first(tmp_path: Path) -> None:
-    proc, workload = _start(tmp_path, "sh", "-c", "trap '' TERM; echo $$; sleep 30")
+    proc, _ = _start(tmp_path, "sh", "-c", "trap '' TERM; echo $$; sleep 30")
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     assert proc.poll() is None  # the shell ignores SIGTERM
@@ -163,9 +164,9 @@ def test_recording_is_written_atomically_and_is_valid_json(tmp_path: Path) -> No
 @pytest.mark.skipif(os.geteuid() != 0, reason="already unprivileged: every other test covers it")
 def test_works_unprivileged() -> None:
     """Drop to nobody in a forked child and trace from there (the no_new_privs path)."""
-    from tracer.trace import trace
-
     import ctypes
+
+    from tracer.trace import trace
 
     read_end, write_end = os.pipe()
     pid = os.fork()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
 from helpers import recorded_counts, seccomp_learn
 from strace_ref import strace_syscalls
+
+from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
 
 # Counts of these depend on scheduling, so two runs of the same program differ even untraced:
 # lock contention (futex, sched_yield), when a sleeping parent is woken (wait4, restarts), and

@@ -76,7 +76,7 @@ def spawn_under(profile: Profile, argv: list[str], env: dict[str, str] | None = 
                     os.dup2(fd, target)
             compiled.filter.load()
             os.execve(path, argv, dict(os.environ if env is None else env))
-        except BaseException as exc:  # noqa: BLE001 - the child must never return into the caller
+        except BaseException as exc:
             os.write(2, f"seccomp-learn: cannot start {argv[0]} under the profile: {exc}\n".encode())
         finally:
             os._exit(126)

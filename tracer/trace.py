@@ -9,6 +9,7 @@ argument sets, never by the number of syscalls.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import signal
@@ -97,11 +98,7 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
         st.signals.append(signum)
         targets = [root] if len(st.signals) == 1 and root in live else list(live)
         sig = signum if len(st.signals) == 1 else signal.SIGKILL  # a second signal: stop for good
-        for pid in targets:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        _kill(targets, sig)
 
     for sig in _FORWARDED:
         signal.signal(sig, forward)
@@ -163,12 +160,14 @@ def _loop(st: _State, root: int, live: set[int], follow: str) -> tuple[int, bool
             root_status = status
             if follow == "main" and live:
                 killed_rest = len(live)
-                for other in list(live):
-                    try:
-                        os.kill(other, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                _kill(list(live), signal.SIGKILL)
     return root_status, exec_ok, killed_rest
+
+
+def _kill(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def _other_stop(st: _State, pid: int, status: int, live: set[int]) -> None:

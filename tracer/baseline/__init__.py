@@ -400,15 +400,24 @@ def load_profile_file(path: str | os.PathLike[str], *, arch: str = "amd64",
     Docker's includes/excludes are resolved like moby would: for native `arch`, bounding set `caps` and
     `kernel` (None = this host). Any problem is a UserError naming the file.
     """
+    doc = read_profile_json(path)
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return _parse(doc, arch, caps, kernel)
+    except _Bad as e:
+        raise UserError(str(e), str(path)) from e
+
+
+def read_profile_json(path: str | os.PathLike[str]) -> Any:
+    """The parsed JSON of a profile file; unreadable, non-UTF-8 or invalid JSON is a UserError naming it."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise UserError(f"cannot read profile: {e.strerror or e}", str(path)) from e
     except UnicodeDecodeError as e:
         raise UserError(f"not UTF-8 text: {e.reason}", str(path)) from e
     except json.JSONDecodeError as e:
         raise UserError(f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})", str(path)) from e
-    try:
-        return _parse(doc, arch, caps, kernel)
-    except _Bad as e:
-        raise UserError(str(e), str(path)) from e
+    except RecursionError as e:
+        raise UserError("not valid JSON: nested too deeply", str(path)) from e
+    except ValueError as e:  # e.g. an integer past Python's int/str conversion digit limit
+        raise UserError(f"not valid JSON: {str(e).split(':')[0]}", str(path)) from e

@@ -1,0 +1,9 @@
+"""Output formats of `seccomp-learn report`, one module each, all with `render(report: Report) -> str`.
+
+They only lay out `tracer.report.Report`; nothing here computes anything about syscalls or baselines.
+`FORMATS` maps each `--format` name to its module name (imported on use).
+"""
+
+from __future__ import annotations
+
+FORMATS: dict[str, str] = {"markdown": "markdown", "json": "json_format", "text": "text"}

@@ -1,0 +1,17 @@
+"""`report --format json`: the Report as one JSON object, the shape documented in docs/report-format.md."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from ..report import FORMAT, VERSION, Report
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, **asdict(report)}
+
+
+def render(report: Report) -> str:
+    return json.dumps(to_json(report), indent=2, sort_keys=True) + "\n"
