@@ -17,12 +17,13 @@ from typing import Any
 
 import yaml
 
+from .abi import ABI_ALIASES
 from .errors import UserError
 
 DEFAULT_CONFIG = "seccomp-learn.yaml"
 FORMATS = ("docker", "oci", "kubernetes")
 RUNTIMES = ("docker", "podman", "runc", "crun", "none")
-ARCHES = ("x86_64", "x86", "x32", "amd64", "i386")
+ARCHES = tuple(sorted(ABI_ALIASES))
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_BYTES = 1 << 20  # a config is a few hundred bytes; refuse to parse megabytes
 
@@ -298,4 +299,6 @@ def _run(ck: _Checker, where: str, node: yaml.Node, base: Path) -> RunSpec:
             raise ck.fail(m["follow"][1], f"{where}.follow", f"must be all or main, got {run.follow!r}")
     if "stop_signal" in m and run.duration is None and run.during is None:
         raise ck.fail(m["stop_signal"][1], f"{where}.stop_signal", "needs duration or during (when to send it)")
+    if "expect_exit" not in m and (run.duration is not None or run.during is not None):
+        run.expect_exit = [0, 128 + run.stop_signal]  # stopped by its stop signal is a normal end
     return run

@@ -180,6 +180,52 @@ def diff_cmd(inputs: tuple[str, ...], baseline: str | None, cap_add: tuple[str, 
     click.echo(render_text(result, color=tty, width=width), nl=False)
 
 
+@cli.command(name="lint")
+@click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+def lint_cmd(profiles: tuple[str, ...], quiet: bool) -> None:
+    """Check Docker/OCI seccomp profiles (ours or not) for mistakes.
+
+    Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
+    be read or is not a valid profile.
+
+    \b
+      seccomp-learn lint profile.json /etc/docker/seccomp.json
+    """
+    from .lint import lint_paths
+
+    outcome = lint_paths(list(profiles))
+    for error in outcome.errors:
+        click.echo(f"seccomp-learn: {error}", err=True)
+    _finish(outcome, quiet)
+
+
+@cli.command(name="report")
+@click.argument("source", metavar="RECORDING|PROFILE")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json", "text"]), default="markdown",
+              show_default=True, help="markdown (a pull-request comment), json (docs/report-format.md), text.")
+@click.option("--baseline", default="docker", show_default=True, metavar="docker|FILE",
+              help="Compare with Docker's default profile or a profile file.")
+@click.option("-o", "--output", default="-", show_default=True, help="Report to write ('-' = stdout).")
+def report_cmd(source: str, fmt: str, baseline: str, output: str) -> None:
+    """Audit report of a recording (or a profile): what the baseline blocks and what would fix it,
+    every needed syscall with its provenance and risk, the extras and argument rules, hints.
+
+    \b
+      seccomp-learn report app.trace.json > report.md
+      seccomp-learn report --format json -o report.json app.trace.json
+    """
+    from .atomic import write_atomic
+    from .learn import Outcome
+    from .report import report_file
+
+    text = report_file(source, fmt, baseline)
+    if output == "-":
+        _finish(Outcome(0, [], stdout=text), True)
+    write_atomic(output, text)
+    _finish(Outcome(0, [f"wrote {output}"]), False)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="seccomp-learn", standalone_mode=False)

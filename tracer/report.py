@@ -306,26 +306,26 @@ def _launcher_hint(rec: Recording) -> list[HintEntry]:
         return []
     exes = sorted({e for _, s in stats for e in s.executables})
     others = {e for t in rec.abis.values() for k, s in t.items() if k != "execve" for e in s.executables}
-    who = ", ".join(f"`{e}`" for e in exes)
-    if exes and not set(exes) & others:
-        made = f"made by {who} (seccomp-learn's own interpreter, not the command's image)"
-    else:
-        made = f"attributed to {who}, the image the launcher ran before the exec"
-    return [HintEntry("launcher", f"`execve` was seen exactly once per run, before the workload's first "
-                                  f"instruction: it is the launcher starting the command, {made}. The workload "
-                                  "never calls execve itself. The profile keeps it: in a container the runtime "
-                                  "makes the same call after loading the filter.", ["execve"])]
+    who = ", ".join(f"`{e}`" for e in exes) or "no executable"
+    same = " (the command runs that same interpreter, so its own syscalls are listed under it too)" \
+        if set(exes) & others else ""
+    return [HintEntry("launcher", "`execve` was seen exactly once per run, before the workload's first instruction: "
+                                  "it is seccomp-learn's launcher starting the command, so it is recorded under "
+                                  f"{who}, the image the process ran before that exec (seccomp-learn's own "
+                                  f"interpreter){same}. The workload never calls execve itself. The profile keeps "
+                                  "it: in a container the runtime makes the same call after loading the filter.",
+                      ["execve"])]
 
 
 def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list[HintEntry]:
     hints: list[HintEntry] = []
     seen = set().union(*(rec.names(abi) for abi in rec.abis)) if rec.abis else set()
     if "rt_sigaction" in seen and "rt_sigreturn" not in seen:
-        kept = "rt_sigreturn" in profile.names("SCMP_ACT_ALLOW")
-        tail = ("the profile allows rt_sigreturn anyway (the `always` extra), so a handler that does run "
-                "can return" if kept else
-                "the profile does NOT allow rt_sigreturn (`always` extra off): a handler that runs later "
-                "cannot return and the process dies")
+        group = next((e.kind for e in emitted.extras if "rt_sigreturn" in e.names), None)
+        tail = (f"the profile allows rt_sigreturn anyway (the `{group}` extra), so a handler that does run can "
+                "return" if group else
+                "the profile does NOT allow rt_sigreturn (extras off): a handler that runs later cannot return "
+                "and the process dies")
         hints.append(HintEntry("sigreturn", "Signal handlers were installed (rt_sigaction) but none ran during "
                                             f"the runs (no rt_sigreturn): {tail}.", ["rt_sigaction", "rt_sigreturn"]))
     if len(rec.runs) > 1:
