@@ -32,7 +32,22 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="all: trace until every started process exited; main: stop when the main process "
                           "exits (the rest are killed, and the recording says so).")(f)
     f = click.option("--run-id", metavar="ID", help="Name of this run in the recording (default: program name).")(f)
+    f = click.option("--duration", type=float, metavar="SECONDS",
+                     help="For servers: learn this long, then stop the workload with --stop-signal.")(f)
+    f = click.option("--stop-signal", default="SIGTERM", show_default=True, metavar="SIG",
+                     help="Signal that ends the workload after --duration or --during.")(f)
+    f = click.option("--during", metavar="CMD", help="Run this driver (untraced) while the workload is traced, "
+                                                     "e.g. a load test; stop the workload when it ends.")(f)
+    f = click.option("--snapshot-every", type=float, metavar="SECONDS",
+                     help="Also write the recording so far every SECONDS (SIGUSR1 does it once).")(f)
     return f
+
+
+def _trace_opts(kw: dict[str, Any]) -> Any:
+    from .learn import trace_options_from
+
+    return trace_options_from(follow=kw["follow"], run_id=kw["run_id"], duration=kw["duration"],
+                              stop_signal=kw["stop_signal"], during=kw["during"], snapshot_every=kw["snapshot_every"])
 
 
 def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,8 +110,7 @@ def cli() -> None:
 @trace_options
 @emit_options
 @COMMAND
-def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: bool, follow: str,
-        run_id: str | None, **kw: Any) -> None:
+def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: bool, **kw: Any) -> None:
     """Trace COMMAND and write the profile it needs (the default command).
 
     Everything after `--` is the command, untouched. stdin/stdout/stderr pass through, and
@@ -106,11 +120,8 @@ def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: b
       seccomp-learn -o p.json -- python3 -c 'import json, sqlite3'
     """
     from .learn import learn
-    from .trace import TraceOptions
 
-    eopts = _emit_opts(kw)
-    _finish(learn(list(command), TraceOptions(follow=follow, run_id=run_id), eopts, kw["fmt"], output, record_path),
-            quiet)
+    _finish(learn(list(command), _trace_opts(kw), _emit_opts(kw), kw["fmt"], output, record_path), quiet)
 
 
 @cli.command()
@@ -118,7 +129,7 @@ def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: b
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @trace_options
 @COMMAND
-def record(command: tuple[str, ...], output: str, quiet: bool, follow: str, run_id: str | None) -> None:
+def record(command: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> None:
     """Trace COMMAND and write only the recording.
 
     \b
@@ -126,9 +137,8 @@ def record(command: tuple[str, ...], output: str, quiet: bool, follow: str, run_
       seccomp-learn emit run1.trace.json -o profile.json
     """
     from .learn import learn
-    from .trace import TraceOptions
 
-    _finish(learn(list(command), TraceOptions(follow=follow, run_id=run_id), None, "docker", None, output), quiet)
+    _finish(learn(list(command), _trace_opts(kw), None, "docker", None, output), quiet)
 
 
 @cli.command(name="emit")
@@ -226,11 +236,71 @@ def report_cmd(source: str, fmt: str, baseline: str, output: str) -> None:
     _finish(Outcome(0, [f"wrote {output}"]), False)
 
 
+@cli.command(name="merge")
+@click.argument("recordings", nargs=-1, required=True, metavar="RECORDING...")
+@click.option("-o", "--output", default="merged.trace.json", show_default=True,
+              help="Merged recording to write ('-' = stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+def merge_cmd(recordings: tuple[str, ...], output: str, quiet: bool) -> None:
+    """Merge recordings into one: the union per ABI and syscall, with provenance.
+
+    Counts are kept per run, argument values are unioned, and every syscall keeps the runs and
+    executables that used it. Syscalls seen by only one of several runs are listed on stderr.
+
+    \b
+      seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
+    """
+    from .merge import merge_outcome
+
+    _finish(merge_outcome(list(recordings), output), quiet)
+
+
+@cli.command(name="ci")
+@click.option("--config", "config", default="seccomp-learn.yaml", show_default=True, metavar="FILE",
+              help="The configuration (docs/config.md).")
+@click.option("--only", multiple=True, metavar="PROFILE", help="Only this profile (repeatable).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any profile would change.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
+def ci_cmd(config: str, only: tuple[str, ...], check: bool, quiet: bool) -> None:
+    """Run the workloads in the config, merge per profile, and write (or --check) the profiles.
+
+    \b
+      seccomp-learn ci                 # regenerate profiles, recordings and reports
+      seccomp-learn ci --check         # in CI: fail when a profile is out of date
+    """
+    from .ci import run_ci
+
+    _finish(run_ci(config, only, check, quiet), quiet)
+
+
+@cli.command(name="verify")
+@click.argument("profile", metavar="PROFILE")
+@click.option("--complain", is_flag=True, help="Do not enforce: let every call pass and report what the profile "
+                                                "would have denied.")
+@click.option("--add-missing", metavar="OUT", help="Write the profile plus what was denied to OUT.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the denials on stderr.")
+@COMMAND
+def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missing: str | None, quiet: bool) -> None:
+    """Run COMMAND under PROFILE, enforced by the kernel, and name every call it denies.
+
+    Exits 1 when anything was denied (even if the workload coped), 0 otherwise.
+
+    \b
+      seccomp-learn verify p.json -- python3 -c 'import json'
+      seccomp-learn verify --complain --add-missing p2.json p.json -- ./app
+    """
+    from .learn import verify_file
+
+    _finish(verify_file(profile, list(command), complain, add_missing, quiet), False)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="seccomp-learn", standalone_mode=False)
     except UserError as exc:
-        click.echo(f"seccomp-learn: {exc}" if not str(exc).startswith("seccomp-learn:") else str(exc), err=True)
+        msg = " ".join(str(exc).splitlines())  # one line, and readable when it quotes a 20 MB value
+        msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"
+        click.echo(f"seccomp-learn: {msg}" if not msg.startswith("seccomp-learn:") else msg, err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         sys.exit(130)

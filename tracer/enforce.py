@@ -46,6 +46,8 @@ def compile_profile(profile: Profile) -> Compiled:
     except ImportError:
         raise UserError("enforcing a profile needs pyseccomp (pip install 'seccomp-learn[enforce]')") from None
     filt = seccomp.SyscallFilter(_action(seccomp, profile.default_action, profile.default_errno_ret))
+    if os.geteuid() == 0:
+        filt.set_attr(seccomp.Attr.CTL_NNP, 0)  # as root, keep setuid programs working, as runtimes do
     for arch in profile.architectures:
         if ABI_OF_SCMP.get(arch) != "x86_64":
             filt.add_arch(getattr(seccomp.Arch, arch.removeprefix("SCMP_ARCH_")))

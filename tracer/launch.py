@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Callable, Sequence
 
 from . import ptrace_ext as pt
 from .errors import UserError
@@ -39,10 +40,20 @@ def resolve(argv: list[str], env: dict[str, str]) -> str:
     return path
 
 
-def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None) -> int:
-    """Fork the workload, seize it with our options, let it install the filter and exec; return its pid."""
+def trace_everything() -> Callable[[], None]:
+    """The default filter: every syscall of every ABI stops once in the tracer."""
+    return pt.trace_everything_filter().install
+
+
+def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
+          filters: Sequence[Callable[[], None]] = ()) -> int:
+    """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
+
+    `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
+    Returns the child's pid.
+    """
     path = resolve(argv, env)
-    prog, _buffer = pt.trace_everything_filter()  # _buffer backs prog until the child execs
+    installers = list(filters) or [trace_everything()]
     int_handler = signal.getsignal(signal.SIGINT)
     restore = {sig: signal.SIG_DFL for sig in _RESET_SIGNALS}
     restore[signal.SIGINT] = signal.SIG_IGN if int_handler == signal.SIG_IGN else signal.SIG_DFL
@@ -68,7 +79,8 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None) -> int:
                 os.chdir(cwd)
             if use_nnp:
                 pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
-            pt.install_filter(prog)
+            for install in installers:
+                install()
             os.execve(path, argv, env)
         except OSError as exc:
             os.write(2, f"seccomp-learn: {argv[0]}: {exc.strerror}\n".encode())

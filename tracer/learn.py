@@ -62,7 +62,18 @@ def run_workload(argv: list[str], topts: TraceOptions) -> TraceResult:
 
 def learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, fmt: str,
           output: str | None, record_path: str | None) -> Outcome:
-    """Trace, then write the recording (if asked) and the profile (if eopts and output are given)."""
+    """Trace, then write the recording (if asked) and the profile (if eopts and output are given).
+
+    Snapshots (SIGUSR1, --snapshot-every) write both so far, atomically, marked partial.
+    """
+
+    def snapshot(rec: Recording) -> None:
+        if record_path:
+            rec_io.save(rec, record_path)
+        if eopts and output:
+            write_atomic(output, render_profile(rec, eopts, fmt)[0])
+
+    topts.snapshot = snapshot
     result = run_workload(argv, topts)
     summary = [trace_summary(result)]
     if record_path:
@@ -82,8 +93,63 @@ def emit_file(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: 
         rec = merge_files(recording_paths)
     else:
         rec = rec_io.load(recording_paths[0])
-    text, emitted = render_profile(rec, eopts, fmt)
+    try:
+        text, emitted = render_profile(rec, eopts, fmt)
+    except UserError as exc:  # name the input(s) when the problem is in the recording
+        raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
     if output == "-":
         return Outcome(0, [], stdout=text)
     write_atomic(Path(output), text)
     return Outcome(0, emit_summary(emitted, output))
+
+
+def parse_signal(name: str, source: str = "--stop-signal") -> int:
+    """SIGTERM, TERM or 15 -> 15."""
+    import signal
+
+    text = name.strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if number in {s.value for s in signal.Signals}:
+            return number
+    else:
+        sig = getattr(signal, text if text.startswith("SIG") else f"SIG{text}", None)
+        if isinstance(sig, signal.Signals):
+            return int(sig)
+    raise UserError(f"unknown signal {name!r}", source)
+
+
+def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
+                       stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
+                       snapshot_every: float | None = None) -> TraceOptions:
+    import shlex
+
+    if duration is not None and duration <= 0:
+        raise UserError("must be a positive number of seconds", "--duration")
+    driver = shlex.split(during) if isinstance(during, str) else during
+    return TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
+                        during=driver or None, snapshot_every=snapshot_every)
+
+
+def verify_file(profile_path: str, argv: list[str], complain: bool, add_missing: str | None,
+                quiet: bool) -> Outcome:
+    from .baseline import load_profile_file
+    from .formats import docker
+    from .verify import describe, verify, with_missing
+
+    profile = load_profile_file(profile_path)
+    result = verify(profile, argv, complain)
+    if not result.trace.exec_ok:
+        raise UserError("the command could not be executed", f"seccomp-learn: {argv[0]}", exit_code=127)
+    verb = "would deny" if complain else "denied"
+    lines = [f"{verb}: {describe(d)}" for d in result.denied]
+    if not quiet:
+        lines += [f"expected (the profile's own errno rule): {describe(d)}" for d in result.expected]
+        lines += [f"note: this libseccomp cannot compile {name!r}; it was skipped as runc would" for name in
+                  result.skipped]
+        lines.append(f"workload exit status: {result.trace.exit_code}; "
+                     f"{len(result.denied)} syscall(s) {verb} by {profile_path}")
+    if add_missing:
+        write_atomic(add_missing, docker.render(with_missing(profile, result.denied), ""))
+        lines.append(f"wrote {add_missing}")
+    return Outcome(1 if result.denied else 0, lines)

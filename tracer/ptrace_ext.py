@@ -112,19 +112,24 @@ class SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
 
 
-def bpf_program(instructions: list[tuple[int, int, int, int]]) -> tuple[SockFprog, ctypes.Array[ctypes.c_char]]:
-    """Build a struct sock_fprog (and the buffer it points into, which the caller must keep alive)."""
-    raw = b"".join(struct.pack("<HBBI", code, jt, jf, k) for code, jt, jf, k in instructions)
-    buf = ctypes.create_string_buffer(raw, len(raw))
-    return SockFprog(len(instructions), ctypes.cast(buf, ctypes.c_void_p)), buf
+class BpfFilter:
+    """A struct sock_fprog and the buffer it points into (kept alive together)."""
+
+    def __init__(self, instructions: list[tuple[int, int, int, int]]) -> None:
+        raw = b"".join(struct.pack("<HBBI", code, jt, jf, k) for code, jt, jf, k in instructions)
+        self.buffer = ctypes.create_string_buffer(raw, len(raw))
+        self.prog = SockFprog(len(instructions), ctypes.cast(self.buffer, ctypes.c_void_p))
+
+    def install(self) -> None:
+        install_filter(self.prog)
 
 
 BPF_RET_K = 0x06  # BPF_RET | BPF_K
 
 
-def trace_everything_filter() -> tuple[SockFprog, ctypes.Array[ctypes.c_char]]:
+def trace_everything_filter() -> BpfFilter:
     """The seccomp filter of the default backend: every syscall of every ABI stops once in the tracer."""
-    return bpf_program([(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE)])
+    return BpfFilter([(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE)])
 
 
 def prctl(option: int, arg: int) -> None:

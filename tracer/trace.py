@@ -1,10 +1,14 @@
 """The tracing loop: one seccomp stop per syscall, for every task the workload starts.
 
-The child runs under a filter that returns SECCOMP_RET_TRACE for everything, so each syscall
-stops once (PTRACE_EVENT_SECCOMP) and PTRACE_GET_SYSCALL_INFO gives its arch, number and
-arguments in one call. Per stop the loop does: waitpid, one GET_SYSCALL_INFO, a dict update,
-and PTRACE_CONT. What it keeps is bounded by distinct (executable, arch, nr) keys and capped
-argument sets, never by the number of syscalls.
+The child runs under a filter that returns SECCOMP_RET_TRACE, so each syscall stops once
+(PTRACE_EVENT_SECCOMP) and PTRACE_GET_SYSCALL_INFO gives its arch, number and arguments in one
+call. Per stop the loop does: waitpid, one GET_SYSCALL_INFO, a dict update, and PTRACE_CONT.
+What it keeps is bounded by distinct (executable, arch, nr) keys and capped argument sets,
+never by the number of syscalls.
+
+`verify` stacks the profile under test as a second filter whose denials come back as
+SECCOMP_RET_TRACE with a non-zero verdict in the stop's ret_data; the loop records those and
+hands them to `TraceOptions.verdict` to apply.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import contextlib
 import os
 import platform
 import signal
+import struct
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,6 +36,10 @@ from .syscalls import name_of
 _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE)
+PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
+PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"
+_RET_DATA = struct.Struct("<I")
+DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 
 
 @dataclass
@@ -37,6 +48,24 @@ class TraceOptions:
     env: dict[str, str] | None = None
     cwd: str | None = None
     run_id: str | None = None
+    duration: float | None = None  # stop the workload with stop_signal after this many seconds
+    stop_signal: int = signal.SIGTERM
+    during: list[str] | None = None  # a driver run untraced; when it ends the workload is stopped
+    snapshot: Callable[[Recording], None] | None = None  # on SIGUSR1 and every snapshot_every seconds
+    snapshot_every: float | None = None
+    filters: Sequence[Callable[[], None]] = ()  # seccomp filters the child installs (default: trace all)
+    verdict: Callable[[int, int], None] | None = None  # applies a denial: (pid, ret_data)
+
+
+@dataclass
+class Denial:
+    abi: str
+    name: str
+    nr: int
+    verdict: int
+    count: int
+    executables: set[str]
+    arg_samples: list[tuple[int, ...]]
 
 
 @dataclass
@@ -44,6 +73,8 @@ class TraceResult:
     recording: Recording
     exit_code: int  # the workload's, 128+N when killed by signal N
     exec_ok: bool  # the command's own exec succeeded
+    denials: list[Denial] = field(default_factory=list)
+    driver_exit: int | None = None
 
 
 @dataclass
@@ -56,8 +87,18 @@ class _State:
     exe_of: dict[int, int] = field(default_factory=dict)  # tid -> index in exes
     exes: list[str] = field(default_factory=list)
     exe_index: dict[str, int] = field(default_factory=dict)
+    denied: dict[tuple[int, int, int, int], list[tuple[int, ...]]] = field(default_factory=dict)
+    denied_counts: defaultdict[tuple[int, int, int, int], int] = field(default_factory=lambda: defaultdict(int))
+    live: set[int] = field(default_factory=set)
     tasks_seen: int = 0
+    root: int = 0
+    root_status: int = 0
+    exec_ok: bool = False
+    killed_rest: int = 0
     signals: list[int] = field(default_factory=list)
+    stopped: str | None = None  # why seccomp-learn stopped the workload on purpose (duration, driver)
+    driver: int | None = None
+    driver_status: int | None = None
 
 
 def _exe_id(st: _State, pid: int) -> int:
@@ -82,45 +123,87 @@ def _argspec(st: _State, arch: int, nr: int) -> tuple[tuple[int, int], ...]:
     return spec
 
 
+def _kill(pids: Sequence[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
 def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     opts = options or TraceOptions()
     env = dict(os.environ if opts.env is None else opts.env)
     st = _State()
-    started_wall = datetime.now(UTC)
+    started = datetime.now(UTC)
     t0 = time.monotonic()
-    root = spawn(argv, env, opts.cwd)
-    live = {root}
-    st.exe_of[root] = _exe_id(st, os.getpid())  # until its exec, the child runs our image
+    st.root = spawn(argv, env, opts.cwd, opts.filters)
+    st.live.add(st.root)
+    st.exe_of[st.root] = PRE_EXEC
     st.tasks_seen = 1
-    old_handlers = {sig: signal.getsignal(sig) for sig in _FORWARDED}
 
     def forward(signum: int, _frame: object) -> None:
         st.signals.append(signum)
-        targets = [root] if len(st.signals) == 1 and root in live else list(live)
-        sig = signum if len(st.signals) == 1 else signal.SIGKILL  # a second signal: stop for good
-        _kill(targets, sig)
+        first = len(st.signals) == 1
+        _kill([st.root] if first and st.root in st.live else list(st.live), signum if first else signal.SIGKILL)
 
-    for sig in _FORWARDED:
-        signal.signal(sig, forward)
+    def stop_workload(why: str) -> None:
+        if st.stopped is None and not st.signals:
+            st.stopped = why
+            _kill([st.root], opts.stop_signal)
+
+    def snapshot(_signum: int = 0, _frame: object = None) -> None:
+        if opts.snapshot is not None:
+            partial = _result(st, argv, opts, started, time.monotonic() - t0, snapshot=True)
+            opts.snapshot(partial.recording)
+
+    handlers = {sig: forward for sig in _FORWARDED} | {signal.SIGUSR1: snapshot}
+    old_handlers = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
+    timers: list[threading.Timer] = []
+    if opts.duration is not None:
+        timers.append(threading.Timer(opts.duration, stop_workload, (f"stopped after {opts.duration:g}s",)))
+    if opts.snapshot_every:
+        timers.append(_Ticker(opts.snapshot_every, lambda: os.kill(os.getpid(), signal.SIGUSR1)))
+    for timer in timers:
+        timer.daemon = True
+        timer.start()
     try:
-        root_status, exec_ok, killed_rest = _loop(st, root, live, opts.follow)
+        if opts.during:
+            st.driver = os.posix_spawnp(opts.during[0], opts.during, env)
+        _loop(st, opts, stop_workload)
+    except BaseException:
+        _kill(list(st.live), signal.SIGKILL)  # never leave a traced task stopped behind
+        raise
     finally:
+        for timer in timers:
+            timer.cancel()
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
-    duration = time.monotonic() - t0
-    return _result(st, argv, opts, root_status, exec_ok, killed_rest, started_wall, duration)
+        _end_driver(st)
+    return _result(st, argv, opts, started, time.monotonic() - t0)
 
 
-def _loop(st: _State, root: int, live: set[int], follow: str) -> tuple[int, bool, int]:
-    """Run until the traced tasks are gone; return (root wait status, exec seen, tasks killed)."""
-    counts, args, argspec, exe_of = st.counts, st.args, st.argspec, st.exe_of
+class _Ticker(threading.Timer):
+    """A timer that fires every `interval` seconds until cancelled."""
+
+    def run(self) -> None:
+        while not self.finished.wait(self.interval):
+            self.function()
+
+
+def _end_driver(st: _State) -> None:
+    if st.driver is not None and st.driver_status is None:
+        _kill([st.driver], signal.SIGTERM)
+        st.driver_status = os.waitpid(st.driver, 0)[1]
+
+
+def _loop(st: _State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+    """Run until the traced tasks are gone."""
+    counts, args, argspec, exe_of, live = st.counts, st.args, st.argspec, st.exe_of, st.live
     buf = pt.syscall_info_buffer()
     raw_ptrace, get_info, cont_req = pt.raw_ptrace, pt.PTRACE_GET_SYSCALL_INFO, pt.PTRACE_CONT
     head, args_of, args_off = pt.SYSCALL_INFO_HEAD.unpack_from, pt.SYSCALL_INFO_ARGS.unpack_from, 32
     size, seccomp_stop, waitpid, wall = pt.SYSCALL_INFO_SIZE, pt.SECCOMP_STOP_STATUS, os.waitpid, pt.WALL
-    root_status = 0
-    exec_ok = False
-    killed_rest = 0
+    verdict = opts.verdict
+    ret_data = _RET_DATA.unpack_from
     while live:
         try:
             pid, status = waitpid(-1, wall)
@@ -132,7 +215,10 @@ def _loop(st: _State, root: int, live: set[int], follow: str) -> tuple[int, bool
                 exe = exe_of.get(pid)
                 if exe is None:
                     exe = exe_of[pid] = _exe_id(st, pid)
-                counts[(exe, arch, nr)] += 1
+                if verdict is not None and ret_data(buf, 80)[0]:
+                    _deny(st, pid, exe, arch, nr, ret_data(buf, 80)[0], args_of(buf, args_off), verdict)
+                else:
+                    counts[(exe, arch, nr)] += 1
                 spec = argspec.get((arch, nr))
                 if spec is None:
                     spec = _argspec(st, arch, nr)
@@ -146,47 +232,55 @@ def _loop(st: _State, root: int, live: set[int], follow: str) -> tuple[int, bool
                         av.add(values[index])
             raw_ptrace(cont_req, pid, None, None)
             continue
-        if pid not in live:
-            live.add(pid)
-            st.tasks_seen += 1
-        if os.WIFSTOPPED(status):
-            _other_stop(st, pid, status, live)
-            if pid == root and status >> 16 == pt.PTRACE_EVENT_EXEC:
-                exec_ok = True
+        if pid == st.driver:
+            st.driver_status = status
+            stop_workload("stopped when the --during driver ended")
             continue
-        live.discard(pid)
-        exe_of.pop(pid, None)
-        if pid == root:
-            root_status = status
-            if follow == "main" and live:
-                killed_rest = len(live)
-                _kill(list(live), signal.SIGKILL)
-    return root_status, exec_ok, killed_rest
+        _other_event(st, pid, status, opts.follow)
 
 
-def _kill(pids: list[int], sig: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+def _deny(st: _State, pid: int, exe: int, arch: int, nr: int, data: int, values: tuple[int, ...],
+          verdict: Callable[[int, int], None]) -> None:
+    key = (exe, arch, nr, data)
+    st.denied_counts[key] += 1
+    samples = st.denied.setdefault(key, [])
+    if len(samples) < DENIED_ARG_SAMPLES and values not in samples:
+        samples.append(values)
+    verdict(pid, data)
 
 
-def _other_stop(st: _State, pid: int, status: int, live: set[int]) -> None:
-    """Events, group-stops and signal-delivery stops: everything but the seccomp stop."""
+def _other_event(st: _State, pid: int, status: int, follow: str) -> None:
+    """Everything but the seccomp stop: new tasks, exec, group-stop, signals, exits."""
+    if pid not in st.live:
+        st.live.add(pid)
+        st.tasks_seen += 1
+    if not os.WIFSTOPPED(status):
+        st.live.discard(pid)
+        st.exe_of.pop(pid, None)
+        if pid == st.root:
+            st.root_status = status
+            if follow == "main" and st.live:
+                st.killed_rest = len(st.live)
+                _kill(list(st.live), signal.SIGKILL)
+        return
     sig = os.WSTOPSIG(status)
     event = status >> 16
     if event in _FORK_EVENTS:
         child = pt.ptrace_geteventmsg(pid)
-        if child not in live:
-            live.add(child)
+        if child not in st.live:
+            st.live.add(child)
             st.tasks_seen += 1
-        st.exe_of.setdefault(child, st.exe_of.get(pid, 0))
+        parent_exe = st.exe_of.get(pid, PRE_EXEC)
+        st.exe_of.setdefault(child, parent_exe if parent_exe != PRE_EXEC else _exe_id(st, child))
         pt.cont(pid)
     elif event == pt.PTRACE_EVENT_EXEC:
         former = pt.ptrace_geteventmsg(pid)
         if former != pid:  # a non-leader thread exec'd: it now has the leader's pid, its tid is gone
-            live.discard(former)
+            st.live.discard(former)
             st.exe_of.pop(former, None)
         st.exe_of[pid] = _exe_id(st, pid)
+        if pid == st.root:
+            st.exec_ok = True
         pt.cont(pid)
     elif event == pt.PTRACE_EVENT_STOP:
         if sig in _STOP_SIGNALS:
@@ -199,21 +293,33 @@ def _other_stop(st: _State, pid: int, status: int, live: set[int]) -> None:
         pt.cont(pid, sig)  # signal-delivery stop: deliver it
 
 
-def _result(st: _State, argv: list[str], opts: TraceOptions, root_status: int, exec_ok: bool,
-            killed_rest: int, started: datetime, duration: float) -> TraceResult:
-    if os.WIFSIGNALED(root_status):
-        signum = os.WTERMSIG(root_status)
-        exit_info: dict[str, object] = {"signal": signum, "name": signal.Signals(signum).name}
+def _key(abi: str, bare: int) -> str:
+    return name_of(abi, bare) or unnamed_key(bare)
+
+
+def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, duration: float,
+            snapshot: bool = False) -> TraceResult:
+    if snapshot:
+        exit_code, exit_info = 0, {"running": True}
+    elif os.WIFSIGNALED(st.root_status):
+        signum = os.WTERMSIG(st.root_status)
+        exit_info = {"signal": signum, "name": signal.Signals(signum).name}
         exit_code = 128 + signum
     else:
-        exit_code = os.WEXITSTATUS(root_status)
+        exit_code = os.WEXITSTATUS(st.root_status)
         exit_info = {"code": exit_code}
     reasons = []
+    if snapshot:
+        reasons.append("snapshot taken while the workload was running")
     if st.signals:
         names = ", ".join(signal.Signals(s).name for s in st.signals)
         reasons.append(f"seccomp-learn received {names} and stopped the workload")
-    if killed_rest:
-        reasons.append(f"--follow main: {killed_rest} task(s) still running when the main process exited were killed")
+    if st.killed_rest:
+        reasons.append(f"--follow main: {st.killed_rest} task(s) still running when the main process exited "
+                       "were killed")
+    extra: dict[str, object] = {}
+    if st.stopped:
+        extra["stopped"] = st.stopped
     run = Run(
         id=opts.run_id or f"{os.path.basename(argv[0])}-{started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
         command=list(argv),
@@ -227,16 +333,27 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, root_status: int, e
         follow=opts.follow,
         tasks=st.tasks_seen,
         syscalls=sum(st.counts.values()),
+        extra=extra,
     )
     rec = Recording(tool=f"seccomp-learn {__version__}", runs=[run])
+    exes = [*st.exes, PRE_EXEC_NAME]  # index -1 is PRE_EXEC
     for (exe, arch, nr), count in st.counts.items():
         abi, bare = abi_of(arch, nr)
-        key = name_of(abi, bare) or unnamed_key(bare)
+        key = _key(abi, bare)
+        if exe == PRE_EXEC and key != "execve":
+            continue  # the launcher's own calls between installing the filter and exec
         stats = rec.abis.setdefault(abi, {}).setdefault(key, SyscallStats(nr=bare, counts={run.id: 0}))
         stats.counts[run.id] += count
-        stats.executables.add(st.exes[exe])
+        stats.executables.add(exes[exe])
     for (arch, nr, index), values in st.args.items():
         abi, bare = abi_of(arch, nr)
-        key = name_of(abi, bare) or unnamed_key(bare)
-        rec.abis[abi][key].args[index] = values
-    return TraceResult(recording=rec, exit_code=exit_code, exec_ok=exec_ok)
+        stats_for = rec.abis.get(abi, {}).get(_key(abi, bare))
+        if stats_for is not None:
+            stats_for.args[index] = values
+    denials = []
+    for (exe, arch, nr, data), count in sorted(st.denied_counts.items()):
+        abi, bare = abi_of(arch, nr)
+        denials.append(Denial(abi, _key(abi, bare), bare, data, count, {exes[exe]}, st.denied[(exe, arch, nr, data)]))
+    driver_exit = None if st.driver_status is None else os.waitstatus_to_exitcode(st.driver_status)
+    return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok, denials=denials,
+                       driver_exit=driver_exit)
