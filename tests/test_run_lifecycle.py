@@ -191,3 +191,40 @@ def test_works_unprivileged() -> None:
     assert {"execve", "wait4", "exit_group"} <= set(names)
     assert {"clone", "vfork", "fork"} & set(names)  # the child was followed
     assert "prctl" not in names  # no_new_privs was set by the launcher before exec, not seen as the workload's
+
+
+def test_duration_stops_a_server_with_the_stop_signal(tmp_path: Path) -> None:
+    rec = tmp_path / "r.json"
+    start = time.monotonic()
+    r = seccomp_learn("record", "-q", "--duration", "0.5", "--stop-signal", "INT", "-o", str(rec), "--",
+                      str(build("sleeper")), "30")
+    assert time.monotonic() - start < 15
+    assert r.returncode == 128 + signal.SIGINT
+    run = json.loads(rec.read_text())["runs"][0]
+    assert run["stopped"] == "stopped after 0.5s" and run["partial"] is False
+
+
+def test_during_driver_ends_the_run(tmp_path: Path) -> None:
+    rec = tmp_path / "r.json"
+    marker = tmp_path / "driver-ran"
+    r = seccomp_learn("record", "-q", "--during", f"touch {marker}", "-o", str(rec), "--", str(build("sleeper")), "30")
+    assert r.returncode == 128 + signal.SIGTERM
+    assert marker.exists()
+    data = json.loads(rec.read_text())
+    assert data["runs"][0]["stopped"] == "stopped when the --during driver ended"
+    assert "touch" not in " ".join(e for t in data["abis"].values() for s in t.values() for e in s["executables"])
+
+
+def test_sigusr1_writes_a_partial_snapshot_and_tracing_goes_on(tmp_path: Path) -> None:
+    proc, _ = _start(tmp_path, str(build("sleeper")), "2")
+    rec = tmp_path / "r.json"
+    proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while not rec.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    snap = json.loads(rec.read_text())
+    assert snap["partial"] is True and snap["runs"][0]["exit"] == {"running": True}
+    assert proc.wait(timeout=20) == 0
+    final = json.loads(rec.read_text())
+    assert final["partial"] is False and final["runs"][0]["exit"] == {"code": 0}
+    assert "exit_group" in final["abis"]["x86_64"]
