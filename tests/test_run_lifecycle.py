@@ -228,3 +228,31 @@ def test_sigusr1_writes_a_partial_snapshot_and_tracing_goes_on(tmp_path: Path) -
     final = json.loads(rec.read_text())
     assert final["partial"] is False and final["runs"][0]["exit"] == {"code": 0}
     assert "exit_group" in final["abis"]["x86_64"]
+
+
+def test_attach_to_a_running_process_and_detach(tmp_path: Path) -> None:
+    target = subprocess.Popen([str(build("sleeper")), "30", "child"], stdout=subprocess.PIPE)
+    try:
+        assert target.stdout is not None
+        target.stdout.readline()
+        rec = tmp_path / "r.json"
+        tracer = subprocess.Popen([*SL, "record", "-q", "-o", str(rec), "--pid", str(target.pid)])
+        time.sleep(1.5)
+        tracer.send_signal(signal.SIGINT)
+        assert tracer.wait(timeout=20) == 0
+        assert target.poll() is None  # still running after seccomp-learn detached
+        data = json.loads(rec.read_text())
+        run = data["runs"][0]
+        assert run["attached_pid"] == target.pid and run["exit"] == {"detached": True}
+        assert "start-up was not traced" in run["partial_reason"]
+        assert "clock_nanosleep" in data["abis"]["x86_64"] or "nanosleep" in data["abis"]["x86_64"]
+        state = Path(f"/proc/{target.pid}/status").read_text()
+        assert "TracerPid:\t0" in state  # really detached, not left stopped
+    finally:
+        target.kill()
+        target.wait()
+
+
+def test_attach_to_a_missing_pid_is_one_line(tmp_path: Path) -> None:
+    r = seccomp_learn("record", "-o", str(tmp_path / "r.json"), "--pid", "999999999")
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr

@@ -158,10 +158,17 @@ def _signal(ck: _Checker, node: yaml.Node, where: str) -> int:
 
 
 def _no_aliases(text: str, path: str) -> None:
+    depth = 0  # PyYAML is quadratic in flow nesting: 1 MB of '[' would take minutes, so stop early
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise UserError("YAML anchors and aliases are not allowed in the config",
                             f"{path}:{event.start_mark.line + 1}")
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > 64:
+                raise UserError("config is nested too deeply", f"{path}:{event.start_mark.line + 1}")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
 
 
 def load(path: str | os.PathLike[str]) -> Config:

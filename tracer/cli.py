@@ -16,6 +16,7 @@ from . import __version__
 from .errors import UserError
 
 COMMAND = click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+TRACED = click.argument("command", nargs=-1, type=click.UNPROCESSED)  # or --pid
 
 
 class DefaultToRun(click.Group):
@@ -38,6 +39,8 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Signal that ends the workload after --duration or --during.")(f)
     f = click.option("--during", metavar="CMD", help="Run this driver (untraced) while the workload is traced, "
                                                      "e.g. a load test; stop the workload when it ends.")(f)
+    f = click.option("--pid", type=int, metavar="PID", help="Attach to this running process (and what it starts "
+                                                            "from now on) instead of starting COMMAND.")(f)
     f = click.option("--snapshot-every", type=float, metavar="SECONDS",
                      help="Also write the recording so far every SECONDS (SIGUSR1 does it once).")(f)
     return f
@@ -47,7 +50,8 @@ def _trace_opts(kw: dict[str, Any]) -> Any:
     from .learn import trace_options_from
 
     return trace_options_from(follow=kw["follow"], run_id=kw["run_id"], duration=kw["duration"],
-                              stop_signal=kw["stop_signal"], during=kw["during"], snapshot_every=kw["snapshot_every"])
+                              stop_signal=kw["stop_signal"], during=kw["during"], snapshot_every=kw["snapshot_every"],
+                              pid=kw["pid"])
 
 
 def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,7 +113,7 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @trace_options
 @emit_options
-@COMMAND
+@TRACED
 def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: bool, **kw: Any) -> None:
     """Trace COMMAND and write the profile it needs (the default command).
 
@@ -128,7 +132,7 @@ def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: b
 @click.option("-o", "--output", default="seccomp.trace.json", show_default=True, help="Recording to write.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @trace_options
-@COMMAND
+@TRACED
 def record(command: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> None:
     """Trace COMMAND and write only the recording.
 

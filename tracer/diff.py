@@ -266,7 +266,7 @@ def load_input(path: str) -> Loaded:
         raise UserError(f"cannot read: {exc.strerror or exc}", path) from None
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, int digit limit
         data = None  # load_profile_file below says what is wrong, naming the file
     if isinstance(data, dict) and data.get("format") == rec_io.FORMAT:
         rec = rec_io.load(path)

@@ -11,7 +11,7 @@ from .emit import EmitOptions, Emitted, emit
 from .errors import UserError
 from .formats import FORMATS
 from .recording import Recording
-from .trace import TraceOptions, TraceResult, trace
+from .trace import TraceOptions, TraceResult, attach, trace
 
 
 @dataclass
@@ -53,6 +53,12 @@ def emit_summary(emitted: Emitted, path: str) -> list[str]:
 
 
 def run_workload(argv: list[str], topts: TraceOptions) -> TraceResult:
+    if topts.attach is not None:
+        if argv:
+            raise UserError("give either --pid or a command, not both")
+        return attach(topts.attach, topts)
+    if not argv:
+        raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
     result = trace(argv, topts)
     if not result.exec_ok:
         raise UserError("the command could not be executed; nothing written", f"seccomp-learn: {argv[0]}",
@@ -121,14 +127,14 @@ def parse_signal(name: str, source: str = "--stop-signal") -> int:
 
 def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
-                       snapshot_every: float | None = None) -> TraceOptions:
+                       snapshot_every: float | None = None, pid: int | None = None) -> TraceOptions:
     import shlex
 
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
     driver = shlex.split(during) if isinstance(during, str) else during
     return TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
-                        during=driver or None, snapshot_every=snapshot_every)
+                        during=driver or None, snapshot_every=snapshot_every, attach=pid)
 
 
 def verify_file(profile_path: str, argv: list[str], complain: bool, add_missing: str | None,

@@ -126,7 +126,7 @@ def _parse(doc: Any) -> _Doc:
         doc = _obj(doc["linux"]["seccomp"], "linux.seccomp")
         prefix = "linux.seccomp."
     if "defaultAction" not in doc:
-        raise _Bad(f"{prefix}defaultAction: missing")
+        raise _Bad(f"not a seccomp profile: no {prefix}defaultAction")
     default_action = _action(doc["defaultAction"], f"{prefix}defaultAction")
     raw_errno = doc.get("defaultErrnoRet")
     default_errno = None if raw_errno is None else _int(raw_errno, f"{prefix}defaultErrnoRet")

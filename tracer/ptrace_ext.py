@@ -16,6 +16,7 @@ import struct
 
 from ptrace.binding.func import (
     PTRACE_CONT,
+    PTRACE_DETACH,
     PTRACE_EVENT_CLONE,
     PTRACE_EVENT_EXEC,
     PTRACE_EVENT_FORK,
@@ -23,7 +24,9 @@ from ptrace.binding.func import (
     PTRACE_O_TRACECLONE,
     PTRACE_O_TRACEEXEC,
     PTRACE_O_TRACEFORK,
+    PTRACE_O_TRACESYSGOOD,
     PTRACE_O_TRACEVFORK,
+    PTRACE_SYSCALL,
     ptrace_geteventmsg,
 )
 
@@ -33,6 +36,7 @@ __all__ = [
     "PTRACE_EVENT_EXEC",
     "PTRACE_EVENT_FORK",
     "PTRACE_EVENT_VFORK",
+    "PTRACE_SYSCALL",
     "ptrace_geteventmsg",
 ]
 
@@ -56,6 +60,12 @@ SEIZE_OPTIONS = (
     | PTRACE_O_TRACESECCOMP
     | PTRACE_O_EXITKILL
 )
+
+# Attaching to a running process: no filter can be added to it, so two stops per syscall
+# (PTRACE_SYSCALL); no EXITKILL, so the target survives if seccomp-learn dies.
+ATTACH_OPTIONS = (SEIZE_OPTIONS & ~(PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL)) | PTRACE_O_TRACESYSGOOD
+SYSCALL_STOP_STATUS = ((5 | 0x80) << 8) | 0x7F
+PTRACE_SYSCALL_INFO_EXIT = 2
 
 # waitpid status of a seccomp stop: (SIGTRAP | PTRACE_EVENT_SECCOMP << 8) << 8 | 0x7f.
 SECCOMP_STOP_STATUS = ((5 | (PTRACE_EVENT_SECCOMP << 8)) << 8) | 0x7F
@@ -92,10 +102,20 @@ def seize(pid: int, options: int = SEIZE_OPTIONS) -> None:
     check(raw_ptrace(PTRACE_SEIZE, pid, None, options), "PTRACE_SEIZE")
 
 
-def cont(pid: int, sig: int = 0) -> None:
-    """Resume a stopped tracee; a tracee that died meanwhile (ESRCH) is not an error."""
-    if raw_ptrace(PTRACE_CONT, pid, None, sig) == -1 and ctypes.get_errno() != errno.ESRCH:
-        check(-1, "PTRACE_CONT")
+def cont(pid: int, sig: int = 0, request: int = PTRACE_CONT) -> None:
+    """Resume a stopped tracee (PTRACE_CONT, or PTRACE_SYSCALL when attached); ESRCH (it died) is fine."""
+    if raw_ptrace(request, pid, None, sig) == -1 and ctypes.get_errno() != errno.ESRCH:
+        check(-1, "resume")
+
+
+def interrupt(pid: int) -> None:
+    if raw_ptrace(PTRACE_INTERRUPT, pid, None, None) == -1 and ctypes.get_errno() != errno.ESRCH:
+        check(-1, "PTRACE_INTERRUPT")
+
+
+def detach(pid: int, sig: int = 0) -> None:
+    if raw_ptrace(PTRACE_DETACH, pid, None, sig) == -1 and ctypes.get_errno() != errno.ESRCH:
+        check(-1, "PTRACE_DETACH")
 
 
 def listen(pid: int) -> None:

@@ -185,9 +185,11 @@ def load(path: str | Path) -> Recording:
         raise UserError(f"not a recording: invalid JSON at line {exc.lineno} column {exc.colno}", src) from None
     except RecursionError:
         raise UserError("not a recording: JSON nested too deeply", src) from None
+    except ValueError as exc:  # an integer past Python's int/str conversion digit limit
+        raise UserError(f"not a recording: {str(exc).split(':')[0]}", src) from None
     try:
         return from_json(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
         raise UserError(f"malformed recording: {_describe(exc)}", src) from None
 
 

@@ -200,7 +200,8 @@ def _from_blocked(b: Blocked, is_docker: bool) -> BlockedEntry:
                             "baseline allows")
     if b.hint.kind == "capability" and b.hint.capability:
         return BlockedEntry(b.name, b.cls, "blocked", True, baseline, reason, b.hint.capability,
-                            [b.hint.text, profile_opt], "")
+                            [b.hint.text, profile_opt],
+                            f"with the profile alone the kernel may still require {b.hint.capability} for it")
     note = f"the baseline allows {b.hint.text}" if b.hint.kind == "argument" else \
         "no capability makes the baseline allow it" if is_docker else ""
     return BlockedEntry(b.name, b.cls, "blocked", True, baseline, reason, None, [profile_opt], note)
@@ -290,31 +291,36 @@ def _abi_hint(profile: Profile) -> list[HintEntry]:
     if profile.architectures not in ([], ["SCMP_ARCH_X86_64"]):
         return []
     lists = "lists only SCMP_ARCH_X86_64" if profile.architectures else "lists no architectures"
-    return [HintEntry("abi", f"32-bit ABI refused: the profile {lists}, so the kernel refuses every i386 "
-                             "(int 0x80) and x32 syscall; Docker's default allows both. Record a 32-bit workload "
-                             "or use `emit --arch x86_64,x86,x32` if it needs them.", [])]
+    return [HintEntry("abi", f"32-bit ABI refused: the profile {lists}, so the kernel refuses every "
+                             "i386 (int 0x80) and x32 syscall; Docker's default allows both. Record a 32-bit "
+                             "workload or use `emit --arch x86_64,x86,x32` if it needs them.", [])]
 
 
 def _launcher_hint(rec: Recording) -> list[HintEntry]:
-    """The one syscall the launcher makes after the filter is on: the execve of the command. Every run
-    has exactly one; when every run has no other, the workload itself never called execve."""
-    stats = [(abi, t["execve"]) for abi, t in rec.abis.items() if "execve" in t]
-    if not stats or not rec.runs:
+    """Syscalls seen only before the workload's first exec: seccomp-learn's launcher made them.
+
+    The tracer records them under the executable PRE_EXEC_NAME. After the filter is on, the launcher makes
+    one call, the execve of the command. In older recordings, without the marker anywhere, it is
+    recognised by exactly one execve per run (every run has that one, so the workload made none).
+    """
+    from .trace import PRE_EXEC_NAME
+
+    where = f" (recorded under the executable `{PRE_EXEC_NAME}`)"
+    pre = sorted({key for t in rec.abis.values() for key, s in t.items()
+                  if not key.startswith("#") and s.executables and s.executables <= {PRE_EXEC_NAME}})
+    marked = any(PRE_EXEC_NAME in s.executables for t in rec.abis.values() for s in t.values())
+    if not pre and not marked and rec.runs:
+        execve = [s for t in rec.abis.values() for k, s in t.items() if k == "execve"]
+        if execve and all(sum(s.counts.get(r.id, 0) for s in execve) == 1 for r in rec.runs):
+            pre, where = ["execve"], " (once per run)"
+    if not pre:
         return []
-    per_run = {run.id: sum(s.counts.get(run.id, 0) for _, s in stats) for run in rec.runs}
-    if set(per_run.values()) != {1}:
-        return []
-    exes = sorted({e for _, s in stats for e in s.executables})
-    others = {e for t in rec.abis.values() for k, s in t.items() if k != "execve" for e in s.executables}
-    who = ", ".join(f"`{e}`" for e in exes) or "no executable"
-    same = " (the command runs that same interpreter, so its own syscalls are listed under it too)" \
-        if set(exes) & others else ""
-    return [HintEntry("launcher", "`execve` was seen exactly once per run, before the workload's first instruction: "
-                                  "it is seccomp-learn's launcher starting the command, so it is recorded under "
-                                  f"{who}, the image the process ran before that exec (seccomp-learn's own "
-                                  f"interpreter){same}. The workload never calls execve itself. The profile keeps "
-                                  "it: in a container the runtime makes the same call after loading the filter.",
-                      ["execve"])]
+    text = (f"Seen only before the workload's first exec of its own image: {', '.join(pre)}. seccomp-learn's "
+            f"launcher made it{where}, not the workload, which never called it.")
+    if pre == ["execve"]:
+        text += (" That execve is the launcher starting the command; the profile keeps it because in a "
+                 "container the runtime makes the same call after loading the filter.")
+    return [HintEntry("launcher", text, pre)]
 
 
 def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list[HintEntry]:
@@ -322,32 +328,34 @@ def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list
     seen = set().union(*(rec.names(abi) for abi in rec.abis)) if rec.abis else set()
     if "rt_sigaction" in seen and "rt_sigreturn" not in seen:
         group = next((e.kind for e in emitted.extras if "rt_sigreturn" in e.names), None)
-        tail = (f"the profile allows rt_sigreturn anyway (the `{group}` extra), so a handler that does run can "
-                "return" if group else
-                "the profile does NOT allow rt_sigreturn (extras off): a handler that runs later cannot return "
-                "and the process dies")
-        hints.append(HintEntry("sigreturn", "Signal handlers were installed (rt_sigaction) but none ran during "
-                                            f"the runs (no rt_sigreturn): {tail}.", ["rt_sigaction", "rt_sigreturn"]))
+        tail = (f"the profile allows rt_sigreturn anyway (the `{group}` extra), so a handler that does run "
+                "can return" if group else
+                "the profile does NOT allow rt_sigreturn (extras off): a handler that runs later cannot "
+                "return and the process dies")
+        text = f"Signal handlers were installed (rt_sigaction) but none ran (no rt_sigreturn): {tail}."
+        hints.append(HintEntry("sigreturn", text, ["rt_sigaction", "rt_sigreturn"]))
     if len(rec.runs) > 1:
         once = sorted(
             (f"{key}" if len(rec.abis) == 1 else f"{key} ({abi})", next(iter(s.counts)))
-            for abi, table in rec.abis.items() for key, s in table.items() if len(s.counts) == 1
+            for abi, table in rec.abis.items() for key, s in table.items()
+            if len(s.counts) == 1 and not key.startswith("#")  # unnamed numbers have their own hint
         )
         if once:
             listing = ", ".join(f"{n} ({run})" for n, run in once)
-            hints.append(HintEntry("one-run", f"Seen in only one of {len(rec.runs)} runs: {listing}. Rare paths "
-                                              "(errors, retries, timing) may need more runs to be sure.",
-                                   [n for n, _ in once]))
+            text = (f"Seen in only one of {len(rec.runs)} runs: {listing}. Rare paths (errors, retries, "
+                    "timing) may need more runs to be sure.")
+            hints.append(HintEntry("one-run", text, [n for n, _ in once]))
     if emitted.unnamed:
         names = [f"{abi} #{nr}" for abi, nr in emitted.unnamed]
-        hints.append(HintEntry("unnamed", f"Syscall numbers with no name in the tables: {', '.join(names)}. They "
-                                          "are not in the profile (a profile can only name syscalls); the calls "
-                                          "fail under it unless the program copes.", names))
+        text = (f"Syscall numbers with no name in the tables: {', '.join(names)}. They are not in the "
+                "profile (a profile can only name syscalls): the calls fail under it unless the program "
+                "copes.")
+        hints.append(HintEntry("unnamed", text, names))
     partial = [r for r in rec.runs if r.partial]
     if partial:
         listing = "; ".join(f"{r.id}: {r.partial_reason or 'no reason recorded'}" for r in partial)
-        hints.append(HintEntry("partial", f"Partial run(s), the workload may need more than recorded: {listing}.",
-                               [r.id for r in partial]))
+        text = f"Partial run(s), the workload may need more than recorded: {listing}."
+        hints.append(HintEntry("partial", text, [r.id for r in partial]))
     hints += _abi_hint(profile)
     hints += _launcher_hint(rec)
     return hints
@@ -358,8 +366,9 @@ def _condition_hints(result: DiffResult) -> list[HintEntry]:
     if not unknown:
         return []
     listing = "; ".join(f"{c.name}: {c.baseline_text}" for c in unknown)
-    return [HintEntry("condition", "The baseline allows these only with some argument values and the input "
-                                   f"does not say which it uses; check them: {listing}.", [c.name for c in unknown])]
+    text = ("The baseline allows these only with some argument values and the input does not say which it "
+            f"uses; check them: {listing}.")
+    return [HintEntry("condition", text, [c.name for c in unknown])]
 
 
 def _summary(result: DiffResult, blocked: list[BlockedEntry], **kw: object) -> Summary:
@@ -443,8 +452,8 @@ def build_profile_report(profile: Profile, baseline: str = "docker", path: str =
              "extras emit added are unavailable."]
     notes += _count_notes(result)
     return Report(input=Input(path, "profile", ""), baseline=_baseline_info(base), summary=summary,
-                  blocked=blocked, change=_change(blocked, is_docker), syscalls=entries, rules=_rules(profile),
-                  hints=_abi_hint(profile) + _condition_hints(result), notes=notes)
+                  blocked=blocked, change=_change(blocked, is_docker), syscalls=entries,
+                  rules=_rules(profile), hints=_abi_hint(profile) + _condition_hints(result), notes=notes)
 
 
 # ---- rendering ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ hands them to `TraceOptions.verdict` to apply.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import platform
 import signal
@@ -24,10 +25,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from . import __version__
 from . import ptrace_ext as pt
 from .abi import abi_of
+from .errors import UserError
 from .launch import spawn
 from .recording import ArgValues, Recording, Run, SyscallStats, unnamed_key
 from .syscall_info import filterable_args
@@ -39,6 +42,10 @@ _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLO
 PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
 PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"
 _RET_DATA = struct.Struct("<I")
+
+
+def _args_of(buf: ctypes.Array[ctypes.c_char]) -> tuple[int, ...]:
+    return pt.SYSCALL_INFO_ARGS.unpack_from(buf, pt.SYSCALL_INFO_ARGS_OFFSET)
 DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 
 
@@ -55,6 +62,7 @@ class TraceOptions:
     snapshot_every: float | None = None
     filters: Sequence[Callable[[], None]] = ()  # seccomp filters the child installs (default: trace all)
     verdict: Callable[[int, int], None] | None = None  # applies a denial: (pid, ret_data)
+    attach: int | None = None  # for the CLI: attach to this pid instead of starting a command
 
 
 @dataclass
@@ -99,6 +107,10 @@ class _State:
     stopped: str | None = None  # why seccomp-learn stopped the workload on purpose (duration, driver)
     driver: int | None = None
     driver_status: int | None = None
+    resume: int = pt.PTRACE_CONT  # PTRACE_SYSCALL when attached: two stops per syscall
+    stop_status: int = pt.SECCOMP_STOP_STATUS  # the waitpid status of the per-syscall stop
+    attached: int | None = None  # pid given to --pid
+    detaching: bool = False
 
 
 def _exe_id(st: _State, pid: int) -> int:
@@ -130,25 +142,71 @@ def _kill(pids: Sequence[int], sig: int) -> None:
 
 
 def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
+    """Start argv as a traced child and trace it and everything it starts until they are gone."""
     opts = options or TraceOptions()
     env = dict(os.environ if opts.env is None else opts.env)
     st = _State()
     started = datetime.now(UTC)
-    t0 = time.monotonic()
     st.root = spawn(argv, env, opts.cwd, opts.filters)
     st.live.add(st.root)
     st.exe_of[st.root] = PRE_EXEC
     st.tasks_seen = 1
+    return _run(st, argv, opts, env, started)
+
+
+def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
+    """Seize every thread of a running process (and what it starts from now on) until it exits or we stop.
+
+    A running process cannot be given a filter, so this uses two stops per syscall. Stopping
+    (a signal to seccomp-learn, --duration) detaches and leaves the process running.
+    """
+    opts = options or TraceOptions()
+    st = _State(resume=pt.PTRACE_SYSCALL, stop_status=pt.SYSCALL_STOP_STATUS, attached=pid, root=pid,
+                exec_ok=True)
+    started = datetime.now(UTC)
+    try:
+        argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        while True:  # threads may start while we seize: repeat until every one is ours
+            tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - st.live
+            if not tids:
+                break
+            for tid in sorted(tids):
+                pt.seize(tid, pt.ATTACH_OPTIONS)
+                pt.interrupt(tid)
+                st.live.add(tid)
+                st.exe_of[tid] = _exe_id(st, tid)
+    except OSError as exc:
+        for tid in st.live:
+            pt.detach(tid)
+        raise UserError(f"cannot attach: {exc.strerror}", f"--pid {pid}") from None
+    st.tasks_seen = len(st.live)
+    return _run(st, argv, opts, dict(os.environ), started)
+
+
+def _start_detach(st: _State) -> None:
+    st.detaching = True
+    for tid in list(st.live):
+        pt.interrupt(tid)
+
+
+def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], started: datetime) -> TraceResult:
+    t0 = time.monotonic()
 
     def forward(signum: int, _frame: object) -> None:
         st.signals.append(signum)
+        if st.attached is not None:
+            _start_detach(st)  # never signal a process we only attached to
+            return
         first = len(st.signals) == 1
         _kill([st.root] if first and st.root in st.live else list(st.live), signum if first else signal.SIGKILL)
 
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:
             st.stopped = why
-            _kill([st.root], opts.stop_signal)
+            if st.attached is not None:
+                _start_detach(st)
+            else:
+                _kill([st.root], opts.stop_signal)
 
     def snapshot(_signum: int = 0, _frame: object = None) -> None:
         if opts.snapshot is not None:
@@ -170,7 +228,8 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
             st.driver = os.posix_spawnp(opts.during[0], opts.during, env)
         _loop(st, opts, stop_workload)
     except BaseException:
-        _kill(list(st.live), signal.SIGKILL)  # never leave a traced task stopped behind
+        if st.attached is None:
+            _kill(list(st.live), signal.SIGKILL)  # never leave a traced task stopped behind
         raise
     finally:
         for timer in timers:
@@ -197,39 +256,20 @@ def _end_driver(st: _State) -> None:
 
 def _loop(st: _State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
     """Run until the traced tasks are gone."""
-    counts, args, argspec, exe_of, live = st.counts, st.args, st.argspec, st.exe_of, st.live
-    buf = pt.syscall_info_buffer()
-    raw_ptrace, get_info, cont_req = pt.raw_ptrace, pt.PTRACE_GET_SYSCALL_INFO, pt.PTRACE_CONT
-    head, args_of, args_off = pt.SYSCALL_INFO_HEAD.unpack_from, pt.SYSCALL_INFO_ARGS.unpack_from, 32
-    size, seccomp_stop, waitpid, wall = pt.SYSCALL_INFO_SIZE, pt.SECCOMP_STOP_STATUS, os.waitpid, pt.WALL
-    verdict = opts.verdict
-    ret_data = _RET_DATA.unpack_from
+    live, buf, verdict = st.live, pt.syscall_info_buffer(), opts.verdict
+    raw_ptrace, get_info, cont_req = pt.raw_ptrace, pt.PTRACE_GET_SYSCALL_INFO, st.resume
+    head, size, exit_op = pt.SYSCALL_INFO_HEAD.unpack_from, pt.SYSCALL_INFO_SIZE, pt.PTRACE_SYSCALL_INFO_EXIT
+    per_syscall_stop, waitpid, wall = st.stop_status, os.waitpid, pt.WALL
     while live:
         try:
             pid, status = waitpid(-1, wall)
         except ChildProcessError:
             break
-        if status == seccomp_stop:
+        if status == per_syscall_stop and not st.detaching:
             if raw_ptrace(get_info, pid, size, buf) > 0:
-                _op, arch, nr = head(buf)
-                exe = exe_of.get(pid)
-                if exe is None:
-                    exe = exe_of[pid] = _exe_id(st, pid)
-                if verdict is not None and ret_data(buf, 80)[0]:
-                    _deny(st, pid, exe, arch, nr, ret_data(buf, 80)[0], args_of(buf, args_off), verdict)
-                else:
-                    counts[(exe, arch, nr)] += 1
-                spec = argspec.get((arch, nr))
-                if spec is None:
-                    spec = _argspec(st, arch, nr)
-                if spec:
-                    values = args_of(buf, args_off)
-                    for index, is_flags in spec:
-                        key = (arch, nr, index)
-                        av = args.get(key)
-                        if av is None:
-                            av = args[key] = ArgValues(bits=0 if is_flags else None)
-                        av.add(values[index])
+                op, arch, nr = head(buf)
+                if op != exit_op:
+                    _record(st, pid, arch, nr, buf, verdict)
             raw_ptrace(cont_req, pid, None, None)
             continue
         if pid == st.driver:
@@ -237,6 +277,30 @@ def _loop(st: _State, opts: TraceOptions, stop_workload: Callable[[str], None]) 
             stop_workload("stopped when the --during driver ended")
             continue
         _other_event(st, pid, status, opts.follow)
+
+
+def _record(st: _State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctypes.c_char],
+            verdict: Callable[[int, int], None] | None) -> None:
+    """One syscall: count it (or, under verify, record the denial) and keep its filterable arguments."""
+    exe = st.exe_of.get(pid)
+    if exe is None:
+        exe = st.exe_of[pid] = _exe_id(st, pid)
+    ret_data = _RET_DATA.unpack_from(buf, 80)[0] if verdict is not None else 0
+    if ret_data and verdict is not None:
+        _deny(st, pid, exe, arch, nr, ret_data, _args_of(buf), verdict)
+    else:
+        st.counts[(exe, arch, nr)] += 1
+    spec = st.argspec.get((arch, nr))
+    if spec is None:
+        spec = _argspec(st, arch, nr)
+    if spec:
+        values = _args_of(buf)
+        for index, is_flags in spec:
+            key = (arch, nr, index)
+            av = st.args.get(key)
+            if av is None:
+                av = st.args[key] = ArgValues(bits=0 if is_flags else None)
+            av.add(values[index])
 
 
 def _deny(st: _State, pid: int, exe: int, arch: int, nr: int, data: int, values: tuple[int, ...],
@@ -254,6 +318,11 @@ def _other_event(st: _State, pid: int, status: int, follow: str) -> None:
     if pid not in st.live:
         st.live.add(pid)
         st.tasks_seen += 1
+    if st.detaching and os.WIFSTOPPED(status):
+        sig = os.WSTOPSIG(status)
+        pt.detach(pid, sig if status >> 16 == 0 and sig not in (signal.SIGTRAP, signal.SIGTRAP | 0x80) else 0)
+        st.live.discard(pid)
+        return
     if not os.WIFSTOPPED(status):
         st.live.discard(pid)
         st.exe_of.pop(pid, None)
@@ -272,7 +341,7 @@ def _other_event(st: _State, pid: int, status: int, follow: str) -> None:
             st.tasks_seen += 1
         parent_exe = st.exe_of.get(pid, PRE_EXEC)
         st.exe_of.setdefault(child, parent_exe if parent_exe != PRE_EXEC else _exe_id(st, child))
-        pt.cont(pid)
+        pt.cont(pid, 0, st.resume)
     elif event == pt.PTRACE_EVENT_EXEC:
         former = pt.ptrace_geteventmsg(pid)
         if former != pid:  # a non-leader thread exec'd: it now has the leader's pid, its tid is gone
@@ -281,16 +350,16 @@ def _other_event(st: _State, pid: int, status: int, follow: str) -> None:
         st.exe_of[pid] = _exe_id(st, pid)
         if pid == st.root:
             st.exec_ok = True
-        pt.cont(pid)
+        pt.cont(pid, 0, st.resume)
     elif event == pt.PTRACE_EVENT_STOP:
         if sig in _STOP_SIGNALS:
             pt.listen(pid)  # group-stop: stay stopped, as untraced job control would
         else:
-            pt.cont(pid)
-    elif event:
-        pt.cont(pid)
+            pt.cont(pid, 0, st.resume)
+    elif event or status >> 8 == signal.SIGTRAP | 0x80:
+        pt.cont(pid, 0, st.resume)  # another event, or a syscall-exit stop when attached
     else:
-        pt.cont(pid, sig)  # signal-delivery stop: deliver it
+        pt.cont(pid, sig, st.resume)  # signal-delivery stop: deliver it
 
 
 def _key(abi: str, bare: int) -> str:
@@ -320,6 +389,11 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
     extra: dict[str, object] = {}
     if st.stopped:
         extra["stopped"] = st.stopped
+    if st.attached is not None:
+        extra["attached_pid"] = st.attached
+        reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
+        if st.root in st.live or st.detaching:
+            exit_code, exit_info = 0, {"detached": True}
     run = Run(
         id=opts.run_id or f"{os.path.basename(argv[0])}-{started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
         command=list(argv),

@@ -304,7 +304,7 @@ def _kernel(value: Any, where: str) -> tuple[int, int] | None:
     text = _str(value, where)
     if text == "":
         return (0, 0)
-    m = re.fullmatch(r"(\d+)\.(\d+)", text)
+    m = re.fullmatch(r"(\d{1,9})\.(\d{1,9})", text)  # bounded: int() refuses over 4300 digits
     if not m or int(m[1]) > 255 or int(m[2]) > 255 or (int(m[1]), int(m[2])) == (0, 0):
         raise _Bad(f'{where}: invalid kernel version {text!r}, expected "<kernel>.<major>"')
     return int(m[1]), int(m[2])

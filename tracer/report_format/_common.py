@@ -75,8 +75,9 @@ def runs_summary(report: Report) -> str:
     s = report.summary
     if s.runs is None:
         return "unavailable (a profile)"
-    partial = f", {len(s.partial_runs)} partial: {', '.join(s.partial_runs)}" if s.partial_runs else ", none partial"
-    return f"{s.runs}{partial}"
+    if not s.partial_runs:
+        return f"{s.runs}, none partial"
+    return f"{s.runs}, {len(s.partial_runs)} partial: {', '.join(s.partial_runs)}"
 
 
 def needed_text(report: Report) -> str:

@@ -36,8 +36,8 @@ def _syscall_row(e: SyscallEntry, provenance: bool) -> list[str]:
     row = [_code(e.name)]
     if provenance:
         args = "<br>".join(_code(c.arg_text(a)) for a in e.args) or "-"
-        row += [e.abi or "-", c.count_text(e), c.runs_text(e), ", ".join(_code(x) for x in c.exes_text(e)) or "-",
-                args]
+        exes = ", ".join(_code(x) for x in c.exes_text(e)) or "-"
+        row += [e.abi or "-", c.count_text(e), c.runs_text(e), exes, args]
     row += [_status(e), _cell(e.risk or "")]
     return row
 
@@ -73,12 +73,15 @@ def render(report: Report) -> str:
     provenance = report.input.kind == "recording"
     out += ["### Needed syscalls by class", ""]
     if not provenance:
-        out += ["_Counts, runs, executables and argument values are unavailable: the input is a profile._", ""]
+        out += ["_Counts, runs, executables and argument values are unavailable: the input is a profile._",
+                ""]
     classes = [cls for cls in CLASS_GROUPS if any(e.cls == cls for e in report.syscalls)]
     classes += sorted({e.cls for e in report.syscalls} - set(classes))
     counts = ", ".join(f"{cls} {sum(1 for e in report.syscalls if e.cls == cls)}" for cls in classes)
     out += ["<details>", f"<summary>{len(report.syscalls)} syscalls: {counts}</summary>", ""]
-    headers = ["syscall", "ABI", "count", "runs", "executables", "arguments seen"] if provenance else ["syscall"]
+    headers = ["syscall"]
+    if provenance:
+        headers += ["ABI", "count", "runs", "executables", "arguments seen"]
     headers += ["baseline", "risk"]
     for cls in classes:
         out += [f"#### {cls}", ""]
@@ -93,7 +96,8 @@ def render(report: Report) -> str:
 
     out += ["### Argument rules in the profile", ""]
     if report.rules:
-        out += _table(["syscall", "allowed only when"], [[_code(r.name), _cell(r.text)] for r in report.rules])
+        out += _table(["syscall", "allowed only when"],
+                      [[_code(r.name), _cell(r.text)] for r in report.rules])
     else:
         out += ["None: every syscall the profile allows is allowed with any arguments.", ""]
 
@@ -104,7 +108,8 @@ def render(report: Report) -> str:
     if report.runs:
         out += ["### Runs", ""]
         out += _table(["run", "command", "started", "duration", "exit", "partial"],
-                      [[_code(r.id), _code(shlex.join(r.command)), r.started, f"{r.duration_s:g}s", c.exit_text(r),
-                        _cell(r.partial_reason or "yes") if r.partial else "no"] for r in report.runs])
+                      [[_code(r.id), _code(shlex.join(r.command)), r.started, f"{r.duration_s:g}s",
+                        c.exit_text(r), _cell(r.partial_reason or "yes") if r.partial else "no"]
+                       for r in report.runs])
     out.append(f"<sub>Baseline: {_cell(report.baseline.description)}. {_cell(report.input.tool)}</sub>")
     return "\n".join(out).rstrip("\n") + "\n"

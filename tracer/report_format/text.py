@@ -1,4 +1,4 @@
-"""`report --format text`: plain aligned columns for a terminal (no colour, no wrapping; pipe into less -S)."""
+"""`report --format text`: plain aligned columns for a terminal (no colour, no wrapping: try less -S)."""
 
 from __future__ import annotations
 
@@ -48,21 +48,26 @@ def render(report: Report) -> str:
     else:
         if s.fails:
             out += ["The workload fails under plain docker run unless one of these changes is made:"]
-            out += [f"  {line}" for line in c.change_lines(report)] + [f"  ({c.profile_note().replace('`', '')})", ""]
+            out += [f"  {line}" for line in c.change_lines(report)]
+            out += [f"  ({c.profile_note().replace('`', '')})", ""]
         for b in report.blocked:
             fix = " or ".join(b.fix) + (f" ({b.note})" if b.note and b.fix else "") if b.fix else b.note
-            out += [f"  {b.name} ({b.cls}): baseline {b.baseline}", f"    why: {b.reason or '-'}", f"    change: {fix}"]
+            out += [f"  {b.name} ({b.cls}): baseline {b.baseline}", f"    why: {b.reason or '-'}",
+                    f"    change: {fix}"]
 
     provenance = report.input.kind == "recording"
     out += _section(f"Needed syscalls by class ({len(report.syscalls)})")
     if not provenance:
         out.append("counts, runs, executables and argument values are unavailable: the input is a profile")
-    headers = ["syscall", "abi", "count", "runs", "executables", "arguments seen"] if provenance else ["syscall"]
+    headers = ["syscall"]
+    if provenance:
+        headers += ["abi", "count", "runs", "executables", "arguments seen"]
     headers += ["baseline", ""]
     classes = [cls for cls in CLASS_GROUPS if any(e.cls == cls for e in report.syscalls)]
     classes += sorted({e.cls for e in report.syscalls} - set(classes))
     for cls in classes:
-        out += ["", f"{cls}:"] + _table(headers, [_row(e, provenance) for e in report.syscalls if e.cls == cls])
+        rows = [_row(e, provenance) for e in report.syscalls if e.cls == cls]
+        out += ["", f"{cls}:", *_table(headers, rows)]
     risky = [e for e in report.syscalls if e.risk]
     if risky:
         out += ["", "sensitive:"] + [f"  {e.name}: {e.risk}" for e in risky]
@@ -82,6 +87,7 @@ def render(report: Report) -> str:
         out += _section("Runs")
         out += _table(["run", "started", "duration", "exit", "partial", "command"],
                       [[r.id, r.started, f"{r.duration_s:g}s", c.exit_text(r),
-                        (r.partial_reason or "yes") if r.partial else "no", shlex.join(r.command)] for r in report.runs])
+                        (r.partial_reason or "yes") if r.partial else "no", shlex.join(r.command)]
+                       for r in report.runs])
     out += ["", f"baseline: {report.baseline.description}"]
     return "\n".join(out) + "\n"

@@ -1,0 +1,299 @@
+"""`seccomp-learn ci`: run every configured workload, merge per profile, write or check the outputs.
+
+Nothing is written until every run of every selected profile has succeeded, so a failed job
+leaves the previous profiles in place. Profiles are deterministic: same syscalls, same bytes
+(run ids are `<profile>/<run name>` from the config, the only run-specific text a profile holds).
+Merged recordings carry timestamps; `--check` compares profiles only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import ci_config
+from . import recording as rec_io
+from .atomic import write_atomic
+from .ci_config import Config, ProfileSpec, RunSpec
+from .emit import EmitOptions, Emitted, parse_arches
+from .errors import UserError
+from .learn import Outcome, render_profile
+from .merge import low_coverage, merge
+from .recording import Recording
+from .runner import RunResult, describe_exit, execute
+
+
+@dataclass
+class Built:
+    spec: ProfileSpec
+    recording: Recording
+    text: str
+    emitted: Emitted
+    report: str | None = None
+
+
+@dataclass
+class Change:
+    """How a profile on disk differs from the one the runs produce."""
+
+    added: dict[str, list[str]] = field(default_factory=dict)  # name -> runs that saw it (or why added)
+    removed: dict[str, list[str]] = field(default_factory=dict)  # name -> runs that saw it last time
+    missing: bool = False  # no profile on disk yet
+    unreadable: str | None = None
+
+
+# ---- progress ------------------------------------------------------------------------------
+
+
+class Progress:
+    """Which run, elapsed time and distinct syscalls so far, on stderr: rich on a tty, lines otherwise."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.rich = None
+        self.status: Any = None
+        self.label = ""
+        self.last_plain = 0.0
+        if not quiet and sys.stderr.isatty():
+            from rich.console import Console
+
+            self.rich = Console(stderr=True, highlight=False)
+
+    def line(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.rich is not None:
+            from rich.markup import escape
+
+            self.rich.print(f"[bold]seccomp-learn:[/bold] {escape(text)}", markup=True, soft_wrap=True)
+        else:
+            print(f"seccomp-learn: {text}", file=sys.stderr, flush=True)
+
+    def start(self, label: str, command: list[str]) -> None:
+        self.label = label
+        self.last_plain = 0.0
+        self.line(f"{label}: running {' '.join(command)}")
+        if self.rich is not None:
+            from rich.markup import escape
+
+            self.label = escape(label)
+            self.status = self.rich.status(f"{self.label}: 0s")
+            self.status.start()
+
+    def tick(self, elapsed: float) -> None:
+        if self.quiet:
+            return
+        if self.status is not None:
+            self.status.update(f"{self.label}: {elapsed:.0f}s")
+        elif elapsed - self.last_plain >= 30:
+            self.last_plain = elapsed
+            self.line(f"{self.label}: still running, {elapsed:.0f}s")
+
+    def done(self, text: str) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+        self.line(text)
+
+
+# ---- building ------------------------------------------------------------------------------
+
+
+def emit_options(spec: ProfileSpec) -> EmitOptions:
+    return EmitOptions(arches=parse_arches(",".join(spec.arch)), args=spec.args, runtime=spec.runtime,
+                       portable=spec.portable)
+
+
+def _report_renderer() -> Callable[..., str] | None:
+    if importlib.util.find_spec("tracer.report") is None:
+        return None
+    from .report import render_report  # type: ignore[import-not-found,unused-ignore]
+
+    return render_report  # type: ignore[no-any-return,unused-ignore]
+
+
+def _names(rec: Recording) -> set[str]:
+    return set().union(*(rec.names(abi) for abi in rec.abis)) if rec.abis else set()
+
+
+def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str) -> RunResult:
+    run_id = f"{profile.name}/{run.name}"
+    progress.start(label, run.command)
+    rr = execute(run, run_id, base, progress.tick)
+    if rr.failure is not None:
+        progress.done(f"{label}: FAILED after {rr.elapsed:.1f}s")
+        raise UserError(f"run {run_id} failed: {rr.failure} (nothing written)", exit_code=1)
+    return rr
+
+
+def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress) -> list[Built]:
+    base = cfg.path.resolve().parent
+    total = sum(len(p.runs) for p in profiles)
+    done = 0
+    render_report = _report_renderer()
+    built = []
+    for profile in profiles:
+        eopts = emit_options(profile)
+        recs: list[Recording] = []
+        seen: set[str] = set()
+        for run in profile.runs:
+            done += 1
+            label = f"[{done}/{total}] {profile.name}/{run.name}"
+            rr = _run_one(profile, run, base, progress, label)
+            assert rr.result is not None
+            rec = rr.result.recording
+            recs.append(rec)
+            seen |= _names(rec)
+            r = rec.runs[0]
+            note = f"; PARTIAL: {r.partial_reason}" if r.partial else ""
+            progress.done(f"{label}: exit {describe_exit(rr.result.exit_code)} in {rr.elapsed:.1f}s, "
+                          f"{r.syscalls} syscalls; profile {profile.name}: {len(seen)} distinct so far{note}")
+        merged = merge(recs, [f"{profile.name}/{r.name}" for r in profile.runs])
+        text, emitted = render_profile(merged, eopts, profile.format)
+        report = render_report(merged, "markdown", "docker", eopts) if render_report else None
+        built.append(Built(profile, merged, text, emitted, report))
+        for run_id, names in low_coverage(merged).items():
+            progress.line(f"profile {profile.name}: low coverage: only run {run_id} saw {' '.join(names)}")
+    return built
+
+
+# ---- check ---------------------------------------------------------------------------------
+
+
+def _profile_names(text: str) -> set[str]:
+    """Names in a profile file of any of the three formats (docker/oci JSON, kubernetes YAML)."""
+    data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    if isinstance(data, dict) and isinstance(data.get("spec"), dict):
+        data = data["spec"]
+    if not isinstance(data, dict) or not isinstance(data.get("syscalls"), list):
+        raise ValueError("no 'syscalls' list")
+    names: set[str] = set()
+    for rule in data["syscalls"]:
+        names.update(str(n) for n in rule.get("names", []))
+    return names
+
+
+def _runs_seeing(rec: Recording, name: str) -> list[str]:
+    return sorted({run for table in rec.abis.values() if name in table for run in table[name].counts})
+
+
+def compare(b: Built) -> Change | None:
+    """None when the profile on disk is byte-identical to the new one."""
+    try:
+        old_text = b.spec.output.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old_text = None
+    except (OSError, UnicodeDecodeError) as exc:
+        return Change(unreadable=str(exc))
+    if old_text == b.text:
+        return None
+    new_names = b.emitted.profile.names()
+    change = Change()
+    if old_text is None:
+        change.missing = True
+        old_names: set[str] = set()
+    else:
+        try:
+            old_names = _profile_names(old_text)
+        except (ValueError, yaml.YAMLError, AttributeError, TypeError) as exc:
+            change.unreadable = f"not a profile ({exc})"
+            old_names = set()
+    why_extra = {n: f"{e.kind} extra" for e in b.emitted.extras for n in e.names}
+    for name in sorted(new_names - old_names):
+        change.added[name] = _runs_seeing(b.recording, name) or [why_extra.get(name, "added by the emitter")]
+    old_rec = None
+    if b.spec.recording.exists():
+        try:
+            old_rec = rec_io.load(b.spec.recording)
+        except UserError:
+            old_rec = None
+    for name in sorted(old_names - new_names):
+        change.removed[name] = _runs_seeing(old_rec, name) if old_rec else []
+    return change
+
+
+def _rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def render_check(built: list[Built]) -> tuple[int, str]:
+    lines = []
+    changed = 0
+    for b in built:
+        change = compare(b)
+        where = f"profile {b.spec.name} ({_rel(b.spec.output)})"
+        if change is None:
+            lines.append(f"{where}: up to date")
+            continue
+        changed += 1
+        if change.missing:
+            lines.append(f"{where}: would be created ({len(b.emitted.profile.names())} syscalls)")
+            continue
+        if change.unreadable:
+            lines.append(f"{where}: would be replaced: {change.unreadable}")
+            continue
+        lines.append(f"{where}: would change")
+        width = max((len(n) for n in [*change.added, *change.removed]), default=0)
+        for name, runs in change.added.items():
+            lines.append(f"  + {name:<{width}}  seen by {', '.join(runs)}")
+        for name, runs in change.removed.items():
+            was = f"no run sees it now (last seen by {', '.join(runs)})" if runs else "no run sees it now"
+            lines.append(f"  - {name:<{width}}  {was}")
+        if not change.added and not change.removed:
+            lines.append("  same syscalls; argument rules, architectures or comments differ")
+    if changed:
+        lines.append(f"{changed} of {len(built)} profile(s) out of date: run `seccomp-learn ci` and commit the result")
+    return (1 if changed else 0), "\n".join(lines) + "\n"
+
+
+# ---- entry point ---------------------------------------------------------------------------
+
+
+def select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
+    if not only:
+        return cfg.profiles
+    names = {p.name for p in cfg.profiles}
+    for name in only:
+        if name not in names:
+            raise UserError(f"no profile {name!r} in {cfg.path} (profiles: {', '.join(sorted(names))})", "--only")
+    return [p for p in cfg.profiles if p.name in only]
+
+
+def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: bool = False) -> Outcome:
+    cfg = ci_config.load(config)
+    profiles = select(cfg, only)
+    progress = Progress(quiet)
+    t0 = time.monotonic()
+    built = build(cfg, profiles, progress)
+    if check:
+        code, text = render_check(built)
+        return Outcome(code, [f"checked {len(built)} profile(s) in {time.monotonic() - t0:.1f}s"], stdout=text)
+    summary = []
+    for b in built:
+        written = [b.spec.output, b.spec.recording] + ([b.spec.report] if b.report is not None else [])
+        for path in written:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create directory: {exc.strerror}", str(path.parent)) from None
+        write_atomic(b.spec.output, b.text)
+        rec_io.save(b.recording, b.spec.recording)
+        if b.report is not None:
+            write_atomic(b.spec.report, b.report)
+        summary.append(f"profile {b.spec.name}: wrote {', '.join(_rel(p) for p in written)} "
+                       f"({len(b.emitted.profile.names())} syscalls)")
+        if b.report is None:
+            summary.append(f"profile {b.spec.name}: no report (tracer.report is not available)")
+    return Outcome(0, summary)
