@@ -39,6 +39,19 @@ def trace_summary(result: TraceResult) -> str:
     return line
 
 
+def trace_notes(result: TraceResult) -> list[str]:
+    """What the user should know about how tracing changed the run."""
+    run, rec = result.recording.runs[-1], result.recording
+    notes = []
+    if any("ptrace" in rec.names(abi) for abi in rec.abis):
+        notes.append("note: the workload called ptrace, which fails under seccomp-learn (a process has only one "
+                     "tracer): debuggers or strace inside the workload cannot attach")
+    for path in run.extra.get("setuid_without_privileges", []):
+        notes.append(f"note: {path} is set-id but ran without its privileges (seccomp-learn is unprivileged: "
+                     "traced processes never gain set-id privileges); run seccomp-learn as root to learn it")
+    return notes
+
+
 def emit_summary(emitted: Emitted, path: str) -> list[str]:
     p = emitted.profile
     observed = sum(len(r.names) for r in p.syscalls if r.comment.startswith("observed"))
@@ -81,7 +94,7 @@ def learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, fmt: 
 
     topts.snapshot = snapshot
     result = run_workload(argv, topts)
-    summary = [trace_summary(result)]
+    summary = [trace_summary(result), *trace_notes(result)]
     if record_path:
         rec_io.save(result.recording, record_path)
         summary.append(f"wrote {record_path}")

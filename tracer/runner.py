@@ -81,8 +81,9 @@ class _Driver:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: str) -> None:
         self.result_r, result_w = os.pipe()
         spec = json.dumps({"argv": argv, "cwd": cwd, "fd": result_w})
+        package_parent = str(Path(__file__).resolve().parent.parent)  # so that -m tracer.runner imports
         self.proc = subprocess.Popen([sys.executable, "-m", "tracer.runner", spec], stdin=subprocess.PIPE,
-                                     env=env, pass_fds=(result_w,), cwd=str(Path(__file__).resolve().parent.parent))
+                                     stdout=2, env=env, pass_fds=(result_w,), cwd=package_parent)
         os.close(result_w)
         self.exit: int | None = None
         self.failed_to_start: str | None = None
@@ -191,10 +192,17 @@ def execute(spec: RunSpec, run_id: str, base: Path, progress: Callable[[float], 
     error = None
     try:
         thread.start()
+        # The workload's stdout goes to our stderr: stdout is for the --check report alone.
+        sys.stdout.flush()
+        saved_stdout = os.dup(1)
+        os.dup2(2, 1)
         try:
             result = trace(spec.command, TraceOptions(follow=spec.follow, env=env, cwd=cwd, run_id=run_id))
         except UserError as exc:
             error = str(exc).removeprefix("seccomp-learn: ")
+        finally:
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)
     finally:
         done.set()
         thread.join()

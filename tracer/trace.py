@@ -18,6 +18,7 @@ import ctypes
 import os
 import platform
 import signal
+import stat
 import struct
 import threading
 import time
@@ -111,6 +112,7 @@ class _State:
     stop_status: int = pt.SECCOMP_STOP_STATUS  # the waitpid status of the per-syscall stop
     attached: int | None = None  # pid given to --pid
     detaching: bool = False
+    setuid_unprivileged: set[str] = field(default_factory=set)  # set-id images exec'd without privilege
 
 
 def _exe_id(st: _State, pid: int) -> int:
@@ -183,6 +185,26 @@ def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
     return _run(st, argv, opts, dict(os.environ), started)
 
 
+def _processes(tids: set[int]) -> list[int]:
+    """The distinct processes (thread-group ids) among traced tasks: one signal per process."""
+    groups = set()
+    for tid in tids:
+        try:
+            status = Path(f"/proc/{tid}/status").read_text()
+            groups.add(int(status.split("\nTgid:", 1)[1].split()[0]))
+        except (OSError, IndexError, ValueError):
+            continue
+    return sorted(groups)
+
+
+def _terminal_sent_it() -> bool:
+    """Ctrl-C on a terminal already reached the workload (same foreground process group): don't double it."""
+    try:
+        return os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
 def _start_detach(st: _State) -> None:
     st.detaching = True
     for tid in list(st.live):
@@ -196,9 +218,10 @@ def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], s
         st.signals.append(signum)
         if st.attached is not None:
             _start_detach(st)  # never signal a process we only attached to
-            return
-        first = len(st.signals) == 1
-        _kill([st.root] if first and st.root in st.live else list(st.live), signum if first else signal.SIGKILL)
+        elif len(st.signals) > 1:
+            _kill(list(st.live), signal.SIGKILL)  # a second signal: stop for good
+        elif not (signum == signal.SIGINT and _terminal_sent_it()):
+            _kill(_processes(st.live), signum)
 
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:
@@ -348,6 +371,7 @@ def _other_event(st: _State, pid: int, status: int, follow: str) -> None:
             st.live.discard(former)
             st.exe_of.pop(former, None)
         st.exe_of[pid] = _exe_id(st, pid)
+        _note_setid(st, st.exes[st.exe_of[pid]])
         if pid == st.root:
             st.exec_ok = True
         pt.cont(pid, 0, st.resume)
@@ -360,6 +384,14 @@ def _other_event(st: _State, pid: int, status: int, follow: str) -> None:
         pt.cont(pid, 0, st.resume)  # another event, or a syscall-exit stop when attached
     else:
         pt.cont(pid, sig, st.resume)  # signal-delivery stop: deliver it
+
+
+def _note_setid(st: _State, path: str) -> None:
+    """Traced and (unprivileged) no_new_privs processes never gain set-id privileges: say so."""
+    if os.geteuid() != 0:
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_mode & (stat.S_ISUID | stat.S_ISGID):
+                st.setuid_unprivileged.add(path)
 
 
 def _key(abi: str, bare: int) -> str:
@@ -389,6 +421,8 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
     extra: dict[str, object] = {}
     if st.stopped:
         extra["stopped"] = st.stopped
+    if st.setuid_unprivileged:
+        extra["setuid_without_privileges"] = sorted(st.setuid_unprivileged)
     if st.attached is not None:
         extra["attached_pid"] = st.attached
         reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
