@@ -39,6 +39,9 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Signal that ends the workload after --duration or --during.")(f)
     f = click.option("--during", metavar="CMD", help="Run this driver (untraced) while the workload is traced, "
                                                      "e.g. a load test; stop the workload when it ends.")(f)
+    f = click.option("--base", metavar="PROFILE", help="Incremental: let the kernel allow what PROFILE allows "
+                     "unconditionally and trace only the rest (fast re-learning; the result is PROFILE's needs plus "
+                     "anything new).")(f)
     f = click.option("--pid", type=int, metavar="PID", help="Attach to this running process (and what it starts "
                                                             "from now on) instead of starting COMMAND.")(f)
     f = click.option("--snapshot-every", type=float, metavar="SECONDS",
@@ -51,7 +54,7 @@ def _trace_opts(kw: dict[str, Any]) -> Any:
 
     return trace_options_from(follow=kw["follow"], run_id=kw["run_id"], duration=kw["duration"],
                               stop_signal=kw["stop_signal"], during=kw["during"], snapshot_every=kw["snapshot_every"],
-                              pid=kw["pid"])
+                              pid=kw["pid"], base=kw["base"])
 
 
 def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -73,6 +73,11 @@ def run_workload(argv: list[str], topts: TraceOptions) -> TraceResult:
     if not argv:
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
     result = trace(argv, topts)
+    if topts.base is not None:
+        from .baseline import load_profile_file
+        from .incremental import add_base
+
+        add_base(result.recording, load_profile_file(topts.base), topts.base)
     if not result.exec_ok:
         raise UserError("the command could not be executed; nothing written", f"seccomp-learn: {argv[0]}",
                         exit_code=result.exit_code or 127)
@@ -140,14 +145,21 @@ def parse_signal(name: str, source: str = "--stop-signal") -> int:
 
 def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
-                       snapshot_every: float | None = None, pid: int | None = None) -> TraceOptions:
+                       snapshot_every: float | None = None, pid: int | None = None,
+                       base: str | None = None) -> TraceOptions:
     import shlex
 
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
     driver = shlex.split(during) if isinstance(during, str) else during
-    return TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
-                        during=driver or None, snapshot_every=snapshot_every, attach=pid)
+    opts = TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
+                        during=driver or None, snapshot_every=snapshot_every, attach=pid, base=base)
+    if base is not None:
+        from .baseline import load_profile_file
+        from .incremental import base_filter
+
+        opts.filters = [base_filter(load_profile_file(base))]
+    return opts
 
 
 def verify_file(profile_path: str, argv: list[str], complain: bool, add_missing: str | None,

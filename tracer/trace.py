@@ -64,6 +64,10 @@ class TraceOptions:
     filters: Sequence[Callable[[], None]] = ()  # seccomp filters the child installs (default: trace all)
     verdict: Callable[[int, int], None] | None = None  # applies a denial: (pid, ret_data)
     attach: int | None = None  # for the CLI: attach to this pid instead of starting a command
+    timeout: float | None = None  # kill every traced task after this many seconds (a failed run)
+    progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
+    progress_every: float = 1.0
+    base: str | None = None  # for the CLI: --base PROFILE (incremental); see tracer.incremental
 
 
 @dataclass
@@ -113,6 +117,7 @@ class _State:
     attached: int | None = None  # pid given to --pid
     detaching: bool = False
     setuid_unprivileged: set[str] = field(default_factory=set)  # set-id images exec'd without privilege
+    timed_out: bool = False
 
 
 def _exe_id(st: _State, pid: int) -> int:
@@ -243,6 +248,11 @@ def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], s
         timers.append(threading.Timer(opts.duration, stop_workload, (f"stopped after {opts.duration:g}s",)))
     if opts.snapshot_every:
         timers.append(_Ticker(opts.snapshot_every, lambda: os.kill(os.getpid(), signal.SIGUSR1)))
+    if opts.timeout is not None:
+        timers.append(threading.Timer(opts.timeout, _time_out, (st,)))
+    if opts.progress is not None:
+        report = opts.progress
+        timers.append(_Ticker(opts.progress_every, lambda: report(_syscalls_so_far(st), time.monotonic() - t0)))
     for timer in timers:
         timer.daemon = True
         timer.start()
@@ -269,6 +279,22 @@ class _Ticker(threading.Timer):
     def run(self) -> None:
         while not self.finished.wait(self.interval):
             self.function()
+
+
+def _time_out(st: _State) -> None:
+    st.timed_out = True
+    if st.attached is not None:
+        _start_detach(st)
+    else:
+        _kill(list(st.live), signal.SIGKILL)
+
+
+def _syscalls_so_far(st: _State) -> int:
+    """Read from a timer thread while the loop adds keys: retry if the dict changed size meanwhile."""
+    for _ in range(10):
+        with contextlib.suppress(RuntimeError):
+            return sum(list(st.counts.values()))
+    return 0
 
 
 def _end_driver(st: _State) -> None:
@@ -415,6 +441,8 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
     if st.signals:
         names = ", ".join(signal.Signals(s).name for s in st.signals)
         reasons.append(f"seccomp-learn received {names} and stopped the workload")
+    if st.timed_out:
+        reasons.append(f"the run exceeded its timeout of {opts.timeout:g}s and was killed")
     if st.killed_rest:
         reasons.append(f"--follow main: {st.killed_rest} task(s) still running when the main process exited "
                        "were killed")

@@ -1,0 +1,61 @@
+"""Incremental re-learning (`--base PROFILE`): what PROFILE already allows runs at full speed.
+
+The child installs one filter, compiled by libseccomp: ALLOW for every name PROFILE allows
+unconditionally, SECCOMP_RET_TRACE for everything else on every x86 ABI. Only the rest stops in
+the tracer. The recording then holds the base's names with a count of 0 (not traced, so not
+counted) plus what was traced, and says it was incremental: it cannot show that a base syscall
+is no longer needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .abi import ABI_OF_SCMP
+from .errors import UserError
+from .profile import Profile
+from .recording import Recording, SyscallStats
+from .syscalls import is_known, number_of
+
+TRACED_ABIS = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32")
+
+
+def base_names(profile: Profile) -> list[str]:
+    return sorted({n for rule in profile.syscalls if rule.action == "SCMP_ACT_ALLOW" and not rule.args
+                   for n in rule.names})
+
+
+def base_filter(profile: Profile) -> Callable[[], None]:
+    """A loader for the child: allow the base's unconditional names in the kernel, trace the rest."""
+    import os
+
+    try:
+        import pyseccomp as seccomp
+    except ImportError:
+        raise UserError("--base needs pyseccomp (pip install 'seccomp-learn[enforce]')") from None
+    filt = seccomp.SyscallFilter(seccomp.TRACE(0))
+    if os.geteuid() == 0:
+        filt.set_attr(seccomp.Attr.CTL_NNP, 0)
+    for arch in TRACED_ABIS[1:]:
+        filt.add_arch(getattr(seccomp.Arch, arch.removeprefix("SCMP_ARCH_")))
+    for name in base_names(profile):
+        try:
+            filt.add_rule(seccomp.ALLOW, name)
+        except (RuntimeError, ValueError, OSError):
+            continue  # a name this libseccomp does not know stays traced: slower, still correct
+    return filt.load
+
+
+def add_base(rec: Recording, profile: Profile, source: str) -> Recording:
+    """Record the base's names (count 0: allowed in the kernel, not traced) and mark the run incremental."""
+    run = rec.runs[-1]
+    names = base_names(profile)
+    abis = [ABI_OF_SCMP[a] for a in profile.architectures if a in ABI_OF_SCMP] or ["x86_64"]
+    for abi in abis:
+        table = rec.abis.setdefault(abi, {})
+        for name in names:
+            nr = number_of(abi, name)
+            if nr is not None and is_known(abi, name):
+                table.setdefault(name, SyscallStats(nr=nr)).counts.setdefault(run.id, 0)
+    run.extra["incremental_base"] = {"profile": source, "allowed_in_kernel": len(names)}
+    return rec
