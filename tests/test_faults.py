@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures import build
 from helpers import SL, seccomp_learn
 from test_run_lifecycle import _alive, _pids_of, _start
+
+from fixtures import build
 
 
 def wait_gone(pids: list[int], seconds: float = 5) -> list[int]:

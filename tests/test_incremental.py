@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fixtures import build
 from helpers import seccomp_learn
+
+from fixtures import build
 
 
 def names(profile: Path) -> set[str]:

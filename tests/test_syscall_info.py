@@ -8,14 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tracer.syscall_decode import DECODERS, decode
 from tracer.syscall_info import (
     CLASS_GROUPS,
     CLASSES,
-    DECODERS,
     FILTERABLE,
     ArgSpec,
     class_of,
-    decode,
     filterable_args,
 )
 from tracer.syscall_table import TABLES

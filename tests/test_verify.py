@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from fixtures import build
 from helpers import seccomp_learn
+
+from fixtures import build
 
 WORKLOADS = {
     "python3": ["python3", "-c", "import json, sqlite3; print(json.dumps(sqlite3.sqlite_version_info))"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -29,7 +30,9 @@ from .errors import UserError
 from .learn import Outcome, render_profile
 from .merge import low_coverage, merge
 from .recording import Recording
-from .runner import RunResult, describe_exit, execute
+from .trace import TraceOptions, TraceResult, trace
+
+GRACE_S = 10.0  # how long a workload may take to exit after its stop signal (duration)
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Change:
 
 
 class Progress:
-    """Which run, elapsed time and distinct syscalls so far, on stderr: rich on a tty, lines otherwise."""
+    """Which run, elapsed time and syscalls so far, on stderr: rich on a tty, lines otherwise."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
@@ -89,14 +92,15 @@ class Progress:
             self.status = self.rich.status(f"{self.label}: 0s")
             self.status.start()
 
-    def tick(self, elapsed: float) -> None:
+    def tick(self, syscalls: int, elapsed: float) -> None:
+        """trace()'s progress callback, from its timer thread."""
         if self.quiet:
             return
         if self.status is not None:
-            self.status.update(f"{self.label}: {elapsed:.0f}s")
+            self.status.update(f"{self.label}: {elapsed:.0f}s, {syscalls} syscalls")
         elif elapsed - self.last_plain >= 30:
             self.last_plain = elapsed
-            self.line(f"{self.label}: still running, {elapsed:.0f}s")
+            self.line(f"{self.label}: still running, {elapsed:.0f}s, {syscalls} syscalls")
 
     def done(self, text: str) -> None:
         if self.status is not None:
@@ -125,14 +129,72 @@ def _names(rec: Recording) -> set[str]:
     return set().union(*(rec.names(abi) for abi in rec.abis)) if rec.abis else set()
 
 
-def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str) -> RunResult:
+def describe_exit(code: int) -> str:
+    if code > 128 and code - 128 < signal.NSIG:
+        try:
+            return f"{code} ({signal.Signals(code - 128).name})"
+        except ValueError:
+            pass
+    return str(code)
+
+
+def _timeout(run: RunSpec) -> float | None:
+    """The run's timeout, or GRACE_S after the duration's stop signal if that comes first."""
+    after_stop = None if run.duration is None else run.duration + GRACE_S
+    limits = [t for t in (run.timeout, after_stop) if t is not None]
+    return min(limits, default=None)
+
+
+def _judge(run: RunSpec, result: TraceResult) -> str | None:
+    """Why the run failed, or None when it did what the config expects."""
+    if result.timed_out:
+        if run.timeout == _timeout(run):
+            return f"timed out after {run.timeout:g}s"
+        return f"did not exit within {GRACE_S:g}s of {signal.Signals(run.stop_signal).name}"
+    stopped = result.stopped_by
+    driver = result.driver_exit or 0  # negative: killed by that signal
+    if stopped == "driver" and driver != 0:  # the driver ended on its own (not SIGTERMed after the run)
+        return f"the during command exited with {describe_exit(driver if driver > 0 else 128 - driver)}"
+    if not result.exec_ok:
+        return "the command could not be executed"
+    if run.during and not stopped:
+        return f"the workload exited ({describe_exit(result.exit_code)}) before the during command ended"
+    if result.exit_code not in run.expect_exit:
+        expected = ", ".join(str(c) for c in run.expect_exit)
+        return f"exited with {describe_exit(result.exit_code)}, expected {expected}"
+    return None
+
+
+def _traced(run: RunSpec, opts: TraceOptions) -> TraceResult:
+    """trace() with the workload's stdout on our stderr: stdout is for the --check report alone."""
+    if not os.path.isdir(str(opts.cwd)):
+        raise UserError(f"cwd {opts.cwd} is not a directory")
+    sys.stdout.flush()
+    saved_stdout = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        return trace(run.command, opts)
+    finally:
+        os.dup2(saved_stdout, 1)
+        os.close(saved_stdout)
+
+
+def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str) -> TraceResult:
     run_id = f"{profile.name}/{run.name}"
+    opts = TraceOptions(follow=run.follow, env={**os.environ, **run.env}, cwd=str(run.cwd or base), run_id=run_id,
+                        duration=run.duration, stop_signal=run.stop_signal, during=run.during,
+                        timeout=_timeout(run), progress=progress.tick)
     progress.start(label, run.command)
-    rr = execute(run, run_id, base, progress.tick)
-    if rr.failure is not None:
-        progress.done(f"{label}: FAILED after {rr.elapsed:.1f}s")
-        raise UserError(f"run {run_id} failed: {rr.failure} (nothing written)", exit_code=1)
-    return rr
+    t0 = time.monotonic()
+    try:
+        result = _traced(run, opts)
+        failure = _judge(run, result)
+    except UserError as exc:
+        failure = str(exc).removeprefix("seccomp-learn: ")
+    if failure is not None:
+        progress.done(f"{label}: FAILED after {time.monotonic() - t0:.1f}s")
+        raise UserError(f"run {run_id} failed: {failure} (nothing written)", exit_code=1)
+    return result
 
 
 def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress) -> list[Built]:
@@ -148,14 +210,13 @@ def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress) -> list[
         for run in profile.runs:
             done += 1
             label = f"[{done}/{total}] {profile.name}/{run.name}"
-            rr = _run_one(profile, run, base, progress, label)
-            assert rr.result is not None
-            rec = rr.result.recording
+            result = _run_one(profile, run, base, progress, label)
+            rec = result.recording
             recs.append(rec)
             seen |= _names(rec)
             r = rec.runs[0]
             note = f"; PARTIAL: {r.partial_reason}" if r.partial else ""
-            progress.done(f"{label}: exit {describe_exit(rr.result.exit_code)} in {rr.elapsed:.1f}s, "
+            progress.done(f"{label}: exit {describe_exit(result.exit_code)} in {r.duration_s:.1f}s, "
                           f"{r.syscalls} syscalls; profile {profile.name}: {len(seen)} distinct so far{note}")
         merged = merge(recs, [f"{profile.name}/{r.name}" for r in profile.runs])
         text, emitted = render_profile(merged, eopts, profile.format)

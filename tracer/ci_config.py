@@ -8,6 +8,7 @@ so are duplicate keys, which YAML would otherwise resolve silently to the last o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -17,12 +18,14 @@ from typing import Any
 
 import yaml
 
+from . import extras
 from .abi import ABI_ALIASES
 from .errors import UserError
+from .formats import FORMATS
+from .learn import parse_signal
 
 DEFAULT_CONFIG = "seccomp-learn.yaml"
-FORMATS = ("docker", "oci", "kubernetes")
-RUNTIMES = ("docker", "podman", "runc", "crun", "none")
+RUNTIMES = tuple(extras.RUNTIMES)
 ARCHES = tuple(sorted(ABI_ALIASES))
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_BYTES = 1 << 20  # a config is a few hundred bytes; refuse to parse megabytes
@@ -148,12 +151,9 @@ def _show(value: Any) -> str:
 
 def _signal(ck: _Checker, node: yaml.Node, where: str) -> int:
     value = ck.scalar(node, where)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < signal.NSIG:
-        return value
-    if isinstance(value, str):
-        name = value.upper() if value.upper().startswith("SIG") else f"SIG{value.upper()}"
-        if name in signal.Signals.__members__:
-            return int(signal.Signals[name])
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        with contextlib.suppress(UserError):
+            return parse_signal(str(value), where)
     raise ck.fail(node, where, f"must be a signal name such as SIGTERM or SIGINT, got {_show(value)}")
 
 

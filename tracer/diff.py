@@ -38,7 +38,8 @@ from .errors import UserError
 from .extras import FALLBACKS
 from .profile import ERRNO_ACTIONS, Arg, Profile
 from .recording import ArgValues, Recording
-from .syscall_info import CLASS_GROUPS, class_of, decode, filterable_args
+from .syscall_decode import decode
+from .syscall_info import CLASS_GROUPS, class_of, filterable_args
 from .syscalls import is_known, numbers
 
 FORMAT = "seccomp-learn-diff"

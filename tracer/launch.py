@@ -21,13 +21,16 @@ from .errors import UserError
 _RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
-def resolve(argv: list[str], env: dict[str, str]) -> str:
-    """Find the program like execvp would, in the parent: no PATH-walk of execve calls is traced."""
+def resolve(argv: list[str], env: dict[str, str], cwd: str | None = None) -> str:
+    """Find the program like execvp would, in the parent: no PATH-walk of execve calls is traced.
+
+    A relative path (./app) is taken relative to cwd, where the child will be when it execs.
+    """
     if not argv:
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...])")
     prog = argv[0]
     if "/" in prog:
-        path = prog
+        path = os.path.join(cwd, prog) if cwd else prog
         if not os.path.exists(path):
             raise UserError("No such file or directory", f"seccomp-learn: {prog}", exit_code=127)
     else:
@@ -52,7 +55,7 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
     `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
     Returns the child's pid.
     """
-    path = resolve(argv, env)
+    path = resolve(argv, env, cwd)
     installers = list(filters) or [trace_everything()]
     int_handler = signal.getsignal(signal.SIGINT)
     restore = {sig: signal.SIG_DFL for sig in _RESET_SIGNALS}

@@ -9,7 +9,7 @@ from . import recording as rec_io
 from .atomic import write_atomic
 from .emit import EmitOptions, Emitted, emit
 from .errors import UserError
-from .formats import FORMATS
+from .formats import FORMATS, renderer
 from .recording import Recording
 from .trace import TraceOptions, TraceResult, attach, trace
 
@@ -26,7 +26,7 @@ def render_profile(rec: Recording, opts: EmitOptions, fmt: str) -> tuple[str, Em
         raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
     emitted = emit(rec, opts)
     source = f"{rec.tool}; runs: {', '.join(r.id for r in rec.runs)}"
-    return FORMATS[fmt](emitted.profile, source), emitted
+    return renderer(fmt)(emitted.profile, source), emitted
 
 
 def trace_summary(result: TraceResult) -> str:

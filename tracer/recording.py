@@ -282,9 +282,12 @@ def _stats_from(abi: str, key: str, entry: Any, run_ids: set[str]) -> SyscallSta
         if not isinstance(values, list):
             raise ValueError(f"{where}.args.{idx}.values must be a list")
         bits = a.get("bits")
-        stats.args[int(idx)] = ArgValues(
+        av = ArgValues(
             values={_int(v, f"{where}.args.{idx} value") for v in values},
             many=bool(a["many"]),
             bits=None if bits is None else _int(bits, f"{where}.args.{idx}.bits"),
         )
+        if av.bits is not None and any(v & ~av.bits for v in av.values):
+            raise ValueError(f"{where}.args.{idx}.bits does not cover every recorded value")
+        stats.args[int(idx)] = av
     return stats

@@ -13,8 +13,10 @@ Output is deterministic: everything is sorted, and the only times are the record
 from __future__ import annotations
 
 import errno as errno_names
+import importlib
 from dataclasses import dataclass, field
 
+from . import report_format
 from .abi import ABI_OF_SCMP, abi_sort_key
 from .baseline import decide, required_capability
 from .diff import (
@@ -35,11 +37,12 @@ from .emit import EmitOptions, Emitted, emit
 from .errors import UserError
 from .profile import Profile
 from .recording import ArgValues, Recording
-from .syscall_info import CLASS_GROUPS, class_of, decode, filterable_args
+from .syscall_decode import decode
+from .syscall_info import CLASS_GROUPS, class_of, filterable_args
 
 FORMAT = "seccomp-learn-report"
 VERSION = 1
-FORMATS = ("markdown", "json", "text")
+FORMATS = tuple(report_format.FORMATS)
 THIS_PROFILE = "<this profile>"
 _ALLOWS = ("allowed", "allowed_with_args")
 _CLASS_ORDER = {cls: i for i, cls in enumerate(CLASS_GROUPS)}
@@ -459,38 +462,36 @@ def build_profile_report(profile: Profile, baseline: str = "docker", path: str =
 # ---- rendering ----------------------------------------------------------------------------------------
 
 
-def render(report: Report, fmt: str = "markdown") -> str:
+def _check_format(fmt: str) -> None:
+    """Refuse an unknown format before any work is done."""
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
-    if fmt == "json":
-        from .report_format import json_format as mod
-    elif fmt == "text":
-        from .report_format import text as mod  # type: ignore[no-redef]
-    else:
-        from .report_format import markdown as mod  # type: ignore[no-redef]
-    return mod.render(report)
+
+
+def render(report: Report, fmt: str = "markdown") -> str:
+    _check_format(fmt)
+    module = importlib.import_module(f"{report_format.__name__}.{report_format.FORMATS[fmt]}")
+    text: str = module.render(report)
+    return text
 
 
 def render_report(rec: Recording, fmt: str = "markdown", baseline: str = "docker",
                   emit_opts: EmitOptions | None = None) -> str:
     """The report of a recording in one format (markdown, json, text)."""
-    if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
+    _check_format(fmt)
     return render(build_report(rec, baseline, emit_opts), fmt)
 
 
 def render_profile_report(profile: Profile, fmt: str = "markdown", baseline: str = "docker",
                           path: str = "profile") -> str:
     """The report of a Docker/OCI profile (already loaded) in one format."""
-    if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
+    _check_format(fmt)
     return render(build_profile_report(profile, baseline, path), fmt)
 
 
 def report_file(path: str, fmt: str = "markdown", baseline: str = "docker") -> str:
     """The `report` command's library entry: a recording or a profile file, told apart by its content."""
-    if fmt not in FORMATS:
-        raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
+    _check_format(fmt)
     loaded = load_input(path)
     if loaded.recording is not None:
         return render(build_report(loaded.recording, baseline, path=path), fmt)

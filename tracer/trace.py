@@ -87,7 +87,9 @@ class TraceResult:
     exit_code: int  # the workload's, 128+N when killed by signal N
     exec_ok: bool  # the command's own exec succeeded
     denials: list[Denial] = field(default_factory=list)
-    driver_exit: int | None = None
+    driver_exit: int | None = None  # the --during driver's exit code (negative: killed by that signal)
+    stopped_by: str | None = None  # "duration" or "driver": seccomp-learn stopped the workload on purpose
+    timed_out: bool = False
 
 
 @dataclass
@@ -109,7 +111,7 @@ class _State:
     exec_ok: bool = False
     killed_rest: int = 0
     signals: list[int] = field(default_factory=list)
-    stopped: str | None = None  # why seccomp-learn stopped the workload on purpose (duration, driver)
+    stopped: str | None = None  # "duration" or "driver": why seccomp-learn stopped the workload on purpose
     driver: int | None = None
     driver_status: int | None = None
     resume: int = pt.PTRACE_CONT  # PTRACE_SYSCALL when attached: two stops per syscall
@@ -230,7 +232,7 @@ def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], s
 
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:
-            st.stopped = why
+            st.stopped = why  # "duration" or "driver"
             if st.attached is not None:
                 _start_detach(st)
             else:
@@ -245,7 +247,7 @@ def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], s
     old_handlers = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
     timers: list[threading.Timer] = []
     if opts.duration is not None:
-        timers.append(threading.Timer(opts.duration, stop_workload, (f"stopped after {opts.duration:g}s",)))
+        timers.append(threading.Timer(opts.duration, stop_workload, ("duration",)))
     if opts.snapshot_every:
         timers.append(_Ticker(opts.snapshot_every, lambda: os.kill(os.getpid(), signal.SIGUSR1)))
     if opts.timeout is not None:
@@ -258,7 +260,7 @@ def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], s
         timer.start()
     try:
         if opts.during:
-            st.driver = os.posix_spawnp(opts.during[0], opts.during, env)
+            st.driver = _spawn_driver(opts.during, env, opts.cwd)
         _loop(st, opts, stop_workload)
     except BaseException:
         if st.attached is None:
@@ -297,9 +299,28 @@ def _syscalls_so_far(st: _State) -> int:
     return 0
 
 
+def _spawn_driver(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
+    """Start the --during driver untraced, in its own process group (so all of it can be stopped)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)
+            if cwd is not None:
+                os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            os.write(2, f"seccomp-learn: --during {argv[0]}: {exc.strerror}\n".encode())
+        finally:
+            os._exit(127)
+    return pid
+
+
 def _end_driver(st: _State) -> None:
-    if st.driver is not None and st.driver_status is None:
-        _kill([st.driver], signal.SIGTERM)
+    if st.driver is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(st.driver, signal.SIGTERM)  # what the driver started too
+    if st.driver_status is None:
         st.driver_status = os.waitpid(st.driver, 0)[1]
 
 
@@ -323,7 +344,7 @@ def _loop(st: _State, opts: TraceOptions, stop_workload: Callable[[str], None]) 
             continue
         if pid == st.driver:
             st.driver_status = status
-            stop_workload("stopped when the --during driver ended")
+            stop_workload("driver")
             continue
         _other_event(st, pid, status, opts.follow)
 
@@ -448,7 +469,8 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
                        "were killed")
     extra: dict[str, object] = {}
     if st.stopped:
-        extra["stopped"] = st.stopped
+        extra["stopped"] = (f"stopped after {opts.duration:g}s" if st.stopped == "duration"
+                            else "stopped when the --during driver ended")
     if st.setuid_unprivileged:
         extra["setuid_without_privileges"] = sorted(st.setuid_unprivileged)
     if st.attached is not None:
@@ -492,4 +514,4 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
         denials.append(Denial(abi, _key(abi, bare), bare, data, count, {exes[exe]}, st.denied[(exe, arch, nr, data)]))
     driver_exit = None if st.driver_status is None else os.waitstatus_to_exitcode(st.driver_status)
     return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok, denials=denials,
-                       driver_exit=driver_exit)
+                       driver_exit=driver_exit, stopped_by=st.stopped, timed_out=st.timed_out)

@@ -1,18 +1,20 @@
 """Output formats: one module per format, each with `render(profile, source) -> str`.
 
-`source` is a short provenance line (tool and runs) for formats that can carry one.
+`source` is a short provenance line (tool and runs) for formats that can carry one. Modules are
+imported on use: the kubernetes format needs PyYAML, which a trace should not pay for.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from ..profile import Profile
-from . import docker, kubernetes, oci
 
 Renderer = Callable[[Profile, str], str]
-FORMATS: dict[str, Renderer] = {
-    "docker": docker.render,
-    "oci": oci.render,
-    "kubernetes": kubernetes.render,
-}
+FORMATS = ("docker", "oci", "kubernetes")
+
+
+def renderer(name: str) -> Renderer:
+    render: Renderer = importlib.import_module(f"{__name__}.{name}").render
+    return render
