@@ -271,3 +271,16 @@ def test_unknown_only_and_missing_config(tmp_path: Path) -> None:
     _one_profile(tmp_path, "      - name: r\n        command: ['true']\n")
     r = ci(tmp_path, "--only", "nope")
     assert r.returncode == 2 and "no profile 'nope'" in r.stderr
+
+
+def test_incremental_check_traces_little_and_sees_what_is_new(tmp_path: Path) -> None:
+    config(tmp_path)
+    assert ci(tmp_path).returncode == 0
+    files = outputs(tmp_path)
+    r = ci(tmp_path, "--check", "--incremental")
+    assert r.returncode == 0, r.stdout + r.stderr  # same needs: the same profiles, byte for byte
+    assert outputs(tmp_path) == files
+    config(tmp_path, mk_env="newdir")
+    r = ci(tmp_path, "--check", "--incremental")
+    assert r.returncode == 1
+    assert any(line.split()[:2] == ["+", "mkdir"] for line in r.stdout.splitlines()), r.stdout

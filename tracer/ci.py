@@ -8,13 +8,11 @@ Merged recordings carry timestamps; `--check` compares profiles only.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,16 @@ import yaml
 from . import ci_config
 from . import recording as rec_io
 from .atomic import write_atomic
+from .baseline import load_profile_file
 from .ci_config import Config, ProfileSpec, RunSpec
 from .emit import EmitOptions, Emitted, parse_arches
 from .errors import UserError
+from .incremental import add_base, base_filter
 from .learn import Outcome, render_profile
 from .merge import low_coverage, merge
+from .profile import Profile
 from .recording import Recording
+from .report import render_report
 from .trace import TraceOptions, TraceResult, trace
 
 GRACE_S = 10.0  # how long a workload may take to exit after its stop signal (duration)
@@ -41,7 +43,7 @@ class Built:
     recording: Recording
     text: str
     emitted: Emitted
-    report: str | None = None
+    report: str
 
 
 @dataclass
@@ -117,14 +119,6 @@ def emit_options(spec: ProfileSpec) -> EmitOptions:
                        portable=spec.portable)
 
 
-def _report_renderer() -> Callable[..., str] | None:
-    if importlib.util.find_spec("tracer.report") is None:
-        return None
-    from .report import render_report  # type: ignore[import-not-found,unused-ignore]
-
-    return render_report  # type: ignore[no-any-return,unused-ignore]
-
-
 def _names(rec: Recording) -> set[str]:
     return set().union(*(rec.names(abi) for abi in rec.abis)) if rec.abis else set()
 
@@ -179,11 +173,20 @@ def _traced(run: RunSpec, opts: TraceOptions) -> TraceResult:
         os.close(saved_stdout)
 
 
-def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str) -> TraceResult:
+def _base_profile(spec: ProfileSpec) -> Profile | None:
+    """The committed profile, as the base of an incremental run (a SeccompProfile YAML cannot be one)."""
+    if spec.format == "kubernetes" or not spec.output.exists():
+        return None
+    return load_profile_file(spec.output)
+
+
+def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str,
+             base_profile: Profile | None) -> TraceResult:
     run_id = f"{profile.name}/{run.name}"
     opts = TraceOptions(follow=run.follow, env={**os.environ, **run.env}, cwd=str(run.cwd or base), run_id=run_id,
                         duration=run.duration, stop_signal=run.stop_signal, during=run.during,
-                        timeout=_timeout(run), progress=progress.tick)
+                        timeout=_timeout(run), progress=progress.tick,
+                        filters=[base_filter(base_profile)] if base_profile else ())
     progress.start(label, run.command)
     t0 = time.monotonic()
     try:
@@ -194,23 +197,26 @@ def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress,
     if failure is not None:
         progress.done(f"{label}: FAILED after {time.monotonic() - t0:.1f}s")
         raise UserError(f"run {run_id} failed: {failure} (nothing written)", exit_code=1)
+    if base_profile is not None:
+        add_base(result.recording, base_profile, _rel(profile.output))
     return result
 
 
-def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress) -> list[Built]:
+def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress, incremental: bool = False) -> list[Built]:
+    """Run every run of every profile; with incremental, the committed profile is each run's --base."""
     base = cfg.path.resolve().parent
     total = sum(len(p.runs) for p in profiles)
     done = 0
-    render_report = _report_renderer()
     built = []
     for profile in profiles:
         eopts = emit_options(profile)
+        base_profile = _base_profile(profile) if incremental else None
         recs: list[Recording] = []
         seen: set[str] = set()
         for run in profile.runs:
             done += 1
             label = f"[{done}/{total}] {profile.name}/{run.name}"
-            result = _run_one(profile, run, base, progress, label)
+            result = _run_one(profile, run, base, progress, label, base_profile)
             rec = result.recording
             recs.append(rec)
             seen |= _names(rec)
@@ -220,7 +226,7 @@ def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress) -> list[
                           f"{r.syscalls} syscalls; profile {profile.name}: {len(seen)} distinct so far{note}")
         merged = merge(recs, [f"{profile.name}/{r.name}" for r in profile.runs])
         text, emitted = render_profile(merged, eopts, profile.format)
-        report = render_report(merged, "markdown", "docker", eopts) if render_report else None
+        report = render_report(merged, "markdown", "docker", eopts)
         built.append(Built(profile, merged, text, emitted, report))
         for run_id, names in low_coverage(merged).items():
             progress.line(f"profile {profile.name}: low coverage: only run {run_id} saw {' '.join(names)}")
@@ -332,18 +338,19 @@ def select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
     return [p for p in cfg.profiles if p.name in only]
 
 
-def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: bool = False) -> Outcome:
+def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: bool = False,
+           incremental: bool = False) -> Outcome:
     cfg = ci_config.load(config)
     profiles = select(cfg, only)
     progress = Progress(quiet)
     t0 = time.monotonic()
-    built = build(cfg, profiles, progress)
+    built = build(cfg, profiles, progress, incremental)
     if check:
         code, text = render_check(built)
         return Outcome(code, [f"checked {len(built)} profile(s) in {time.monotonic() - t0:.1f}s"], stdout=text)
     summary = []
     for b in built:
-        written = [b.spec.output, b.spec.recording] + ([b.spec.report] if b.report is not None else [])
+        written = [b.spec.output, b.spec.recording, b.spec.report]
         for path in written:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -351,10 +358,7 @@ def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: 
                 raise UserError(f"cannot create directory: {exc.strerror}", str(path.parent)) from None
         write_atomic(b.spec.output, b.text)
         rec_io.save(b.recording, b.spec.recording)
-        if b.report is not None:
-            write_atomic(b.spec.report, b.report)
+        write_atomic(b.spec.report, b.report)
         summary.append(f"profile {b.spec.name}: wrote {', '.join(_rel(p) for p in written)} "
                        f"({len(b.emitted.profile.names())} syscalls)")
-        if b.report is None:
-            summary.append(f"profile {b.spec.name}: no report (tracer.report is not available)")
     return Outcome(0, summary)

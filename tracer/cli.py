@@ -267,17 +267,20 @@ def merge_cmd(recordings: tuple[str, ...], output: str, quiet: bool) -> None:
               help="The configuration (docs/config.md).")
 @click.option("--only", multiple=True, metavar="PROFILE", help="Only this profile (repeatable).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any profile would change.")
+@click.option("--incremental", is_flag=True, help="Use each committed profile as --base: only what it does not "
+                                                 "allow is traced (cannot show that a syscall is no longer needed).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
-def ci_cmd(config: str, only: tuple[str, ...], check: bool, quiet: bool) -> None:
+def ci_cmd(config: str, only: tuple[str, ...], check: bool, quiet: bool, incremental: bool) -> None:
     """Run the workloads in the config, merge per profile, and write (or --check) the profiles.
 
     \b
       seccomp-learn ci                 # regenerate profiles, recordings and reports
       seccomp-learn ci --check         # in CI: fail when a profile is out of date
+      seccomp-learn ci --check --incremental   # fast: does the app need anything new?
     """
     from .ci import run_ci
 
-    _finish(run_ci(config, only, check, quiet), quiet)
+    _finish(run_ci(config, only, check, quiet, incremental), quiet)
 
 
 @cli.command(name="verify")

@@ -33,6 +33,7 @@ RULE_ARGS = frozenset({
     ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
+OBSERVED = "observed in"  # the comment that starts the rule of observed names (what --base re-reads)
 MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
 
@@ -97,7 +98,7 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     )
     if observed - ruled:
         profile.syscalls.append(Syscall(sorted(observed - ruled), "SCMP_ACT_ALLOW",
-                                        comment=f"observed in {_runs(rec)}"))
+                                        comment=f"{OBSERVED} {_runs(rec)}"))
     profile.syscalls.extend(conditional)
     out = Emitted(profile, unnamed=rec.unnamed())
     for extra in _extras(opts, observed):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .abi import ABI_OF_SCMP
+from .emit import OBSERVED
 from .errors import UserError
 from .profile import Profile
 from .recording import Recording, SyscallStats
@@ -46,10 +47,17 @@ def base_filter(profile: Profile) -> Callable[[], None]:
     return filt.load
 
 
+def observed_names(profile: Profile) -> list[str]:
+    """The names a base profile needs for its workload: our own profiles say which those are (their extras
+    are added again by the emitter); for any other profile, every unconditionally allowed name."""
+    ours = [r for r in profile.syscalls if r.comment.startswith(OBSERVED) and r.action == "SCMP_ACT_ALLOW"]
+    return sorted({n for r in ours for n in r.names}) if ours else base_names(profile)
+
+
 def add_base(rec: Recording, profile: Profile, source: str) -> Recording:
     """Record the base's names (count 0: allowed in the kernel, not traced) and mark the run incremental."""
     run = rec.runs[-1]
-    names = base_names(profile)
+    names = observed_names(profile)
     abis = [ABI_OF_SCMP[a] for a in profile.architectures if a in ABI_OF_SCMP] or ["x86_64"]
     for abi in abis:
         table = rec.abis.setdefault(abi, {})
@@ -57,5 +65,5 @@ def add_base(rec: Recording, profile: Profile, source: str) -> Recording:
             nr = number_of(abi, name)
             if nr is not None and is_known(abi, name):
                 table.setdefault(name, SyscallStats(nr=nr)).counts.setdefault(run.id, 0)
-    run.extra["incremental_base"] = {"profile": source, "allowed_in_kernel": len(names)}
+    run.extra["incremental_base"] = {"profile": source, "allowed_in_kernel": len(base_names(profile))}
     return rec

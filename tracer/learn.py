@@ -54,11 +54,10 @@ def trace_notes(result: TraceResult) -> list[str]:
 
 def emit_summary(emitted: Emitted, path: str) -> list[str]:
     p = emitted.profile
-    observed = sum(len(r.names) for r in p.syscalls if r.comment.startswith("observed"))
     lines = [f"wrote {path}: {len(p.names())} syscalls ({', '.join(p.architectures)}), "
              f"default {p.default_action}"]
     lines += [f"  + {e.kind}: {' '.join(e.names)}" for e in emitted.extras]
-    if observed == 0 and not p.syscalls:
+    if not p.syscalls:
         lines.append("  warning: the profile allows nothing")
     lines += [f"  warning: {abi} syscall {nr} has no name in the tables and is not in the profile"
               for abi, nr in emitted.unnamed]
