@@ -101,7 +101,9 @@ BASELINE_SCHEMA = _obj(**_COMMON, mode={"const": "baseline"}, baseline=_SOURCE, 
                            needed={"anyOf": [_ALTS, {"type": "null"}]}, needed_text=_STR,
                            source={"enum": ["observed", "profile", "any"]},
                            fits={"enum": ["yes", "no", "unknown"]},
-                           misfits=_STRS, hint={"anyOf": [_HINT, {"type": "null"}]})})
+                           misfits=_STRS, hint={"anyOf": [_HINT, {"type": "null"}]})},
+                       dangerous_kept={"type": "array", "items": _obj(
+                           name=_STR, cls=_STR, risk=_STR, why=_STR, conditions=_STR)})
 PAIR_SCHEMA = _obj(**_COMMON, mode={"const": "pair"}, old=_SOURCE, new=_SOURCE,
                    added={"type": "array",
                           "items": _obj(name=_STR, cls=_STR, dangerous=_BOOL, decision=_STR)},
@@ -207,7 +209,7 @@ def test_cap_add_sys_admin_allows_unshare(unshare_profile: Path) -> None:
     assert data["summary"]["baseline_allowed"] == len(with_cap)
     assert "SYS_ADMIN" in data["baseline"]["description"]
     text = _diff_text("--cap-add", "cap_sys_admin", str(unshare_profile))
-    assert not any(ln.startswith("unshare ") for ln in text.splitlines())
+    assert "Needed but not allowed" not in text  # unshare is only listed among the dangerous ones kept
     assert "Everything it needs is allowed by the baseline" in text
 
 
@@ -336,3 +338,16 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path: Path, trace: Path) -> N
             assert len(lines) == 1, (args, out.stderr)
             assert named in lines[0], (args, lines[0])
             assert "Traceback" not in out.stderr
+
+
+def test_dangerous_syscalls_kept_say_why(tmp_path: Path) -> None:
+    trace, profile = tmp_path / "sh.trace.json", tmp_path / "sh.json"
+    r = seccomp_learn("-q", "-o", str(profile), "--record", str(trace), "--", "sh", "-c", "true | cat")
+    assert r.returncode == 0, r.stderr
+    kept = {k["name"]: k for k in json.loads(seccomp_learn("diff", "--json", str(trace)).stdout)["dangerous_kept"]}
+    rec = json.loads(trace.read_text())["abis"]["x86_64"]
+    assert kept["clone"]["why"].startswith(f"observed {rec['clone']['count']} call(s) in 1 of 1 run(s)")
+    assert "CLONE_NEWUSER" not in kept["clone"]["conditions"] and kept["clone"]["risk"]
+    from_profile = json.loads(seccomp_learn("diff", "--json", str(profile)).stdout)["dangerous_kept"]
+    assert [k["why"] for k in from_profile if k["name"] == "clone"][0].startswith("observed values only")
+    assert "Dangerous syscalls kept" in seccomp_learn("diff", str(profile)).stdout

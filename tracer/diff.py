@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno as errno_names
 import json
+import os
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -192,6 +193,17 @@ class ClassSurface:
 
 
 @dataclass
+class Kept:
+    """A dangerous syscall the profile still allows, and why it is there."""
+
+    name: str
+    cls: str
+    risk: str  # why it is dangerous
+    why: str  # why the profile has it: what the recording saw, or the rule's own comment
+    conditions: str  # the argument conditions it is allowed under, or "any arguments"
+
+
+@dataclass
 class NameEntry:
     name: str
     cls: str
@@ -232,6 +244,7 @@ class DiffResult:
     conditional: list[Conditional] = field(default_factory=list)  # baseline mode
     removed: list[ClassSurface] = field(default_factory=list)  # both modes
     dangerous_removed: list[dict[str, str]] = field(default_factory=list)  # name, cls, reason
+    dangerous_kept: list[Kept] = field(default_factory=list)  # baseline mode
     added: list[NameEntry] = field(default_factory=list)  # pair mode
     changed: list[Change] = field(default_factory=list)  # pair mode
     notes: list[str] = field(default_factory=list)
@@ -612,8 +625,26 @@ def diff_baseline(new: Loaded, baseline: Loaded) -> DiffResult:
                      "the rest belong to other architectures (_llseek, *_time64, ...) and are not counted.")
     notes += _arch_notes(base_src, new.source, "baseline")
     notes += _source_notes(baseline, new, summary)
+    kept = [_kept(name, new) for name in sorted(needed) if name in DANGEROUS]
     return DiffResult(mode="baseline", old=base_src, new=new.source, summary=summary, blocked=blocked,
-                      conditional=conditional, removed=removed, dangerous_removed=danger, notes=notes)
+                      conditional=conditional, removed=removed, dangerous_removed=danger, dangerous_kept=kept,
+                      notes=notes)
+
+
+def _kept(name: str, new: Loaded) -> Kept:
+    rules = [r for r in new.profile.syscalls if name in r.names and r.action in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")]
+    conditions = "any arguments" if any(not r.args for r in rules) else \
+        alternatives_text(name, [r.args for r in rules])
+    rec = new.recording
+    stats = [t[name] for _, t in sorted(rec.abis.items()) if name in t] if rec else []
+    if rec and stats:
+        runs = {run for s in stats for run in s.runs}
+        exes = sorted({os.path.basename(e) for s in stats for e in s.executables})
+        why = (f"observed {sum(s.count for s in stats)} call(s) in {len(runs)} of {len(rec.runs)} run(s), "
+               f"by {', '.join(exes)}")
+    else:
+        why = "; ".join(sorted({r.comment for r in rules if r.comment})) or "listed in the profile (no comment)"
+    return Kept(name=name, cls=class_of(name), risk=danger_reason(name) or "", why=why, conditions=conditions)
 
 
 def _conditional(name: str, allowed: Sequence[Sequence[Arg]], new: Loaded, baseline: Loaded,
@@ -694,6 +725,8 @@ def to_json(result: DiffResult) -> dict[str, Any]:
     out["summary"] = asdict(result.summary)
     out["removed"] = [asdict(r) for r in result.removed]
     out["dangerous_removed"] = result.dangerous_removed
+    if result.mode == "baseline":
+        out["dangerous_kept"] = [asdict(k) for k in result.dangerous_kept]
     if result.mode == "baseline":
         out["blocked"] = [asdict(b) for b in result.blocked]
         out["conditional"] = [asdict(c) for c in result.conditional]
@@ -778,6 +811,12 @@ def render_text(result: DiffResult, color: bool, width: int = 100) -> str:
             fit = f"[{style[c.fits]}]{c.fits}[/]" + (f": {c.hint.text}" if c.hint is not None else "")
             t.add_row(c.name, _breakable(c.baseline_text), f"{label}: {_breakable(c.needed_text)}", fit)
         section("[bold]Allowed by the baseline only with argument conditions:[/]", t)
+
+    if result.dangerous_kept:
+        t = table("syscall", "why it is in the profile", "allowed with", "risk")
+        for k in result.dangerous_kept:
+            t.add_row(f"[yellow]{k.name}[/]", _breakable(k.why), _breakable(k.conditions), k.risk)
+        section("[bold]Dangerous syscalls kept[/], and why:", t)
 
     if result.added:
         t = table("syscall", "class", "NEW", "")
