@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +29,24 @@ def recorded(path: Path) -> dict[str, dict[str, Any]]:
 
 def recorded_counts(path: Path) -> dict[tuple[str, str], int]:
     return {(abi, name): e["count"] for abi, table in recorded(path).items() for name, e in table.items()}
+
+
+def as_nobody(fn: Callable[[], Any]) -> Any:
+    """fn() run in a forked child dropped from root to nobody; its result must be JSON and comes back as JSON."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: setuid() from root cleared it
+            os.write(write_end, json.dumps(fn()).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)

@@ -349,5 +349,5 @@ def test_dangerous_syscalls_kept_say_why(tmp_path: Path) -> None:
     assert kept["clone"]["why"].startswith(f"observed {rec['clone']['count']} call(s) in 1 of 1 run(s)")
     assert "CLONE_NEWUSER" not in kept["clone"]["conditions"] and kept["clone"]["risk"]
     from_profile = json.loads(seccomp_learn("diff", "--json", str(profile)).stdout)["dangerous_kept"]
-    assert [k["why"] for k in from_profile if k["name"] == "clone"][0].startswith("observed values only")
+    assert next(k["why"] for k in from_profile if k["name"] == "clone").startswith("observed values only")
     assert "Dangerous syscalls kept" in seccomp_learn("diff", str(profile)).stdout

@@ -8,9 +8,10 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import SL, seccomp_learn
+from helpers import SL, as_nobody, seccomp_learn
 from test_run_lifecycle import _alive, _pids_of, _start
 
 from fixtures import build
@@ -66,30 +67,15 @@ def test_workload_execs_a_setuid_binary_as_root(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops from root to nobody")
 def test_setuid_binary_unprivileged_is_explained() -> None:
     """Unprivileged, a set-id program runs without its privileges (ptrace and no_new_privs): say so."""
-    import ctypes
-
     from tracer.learn import trace_notes
     from tracer.trace import trace
 
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: setuid() from root cleared it
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)
-            result = trace(["/usr/bin/passwd", "-S"])
-            os.write(write_end, json.dumps([result.exit_code, trace_notes(result)]).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as f:
-        exit_code, notes = json.loads(f.read())
-    os.waitpid(pid, 0)
+    def run() -> list[Any]:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        result = trace(["/usr/bin/passwd", "-S"])
+        return [result.exit_code, trace_notes(result)]
+
+    exit_code, notes = as_nobody(run)
     assert exit_code in (0, 1, 3)  # it ran to its end (with or without being able to read /etc/shadow)
     assert any("/usr/bin/passwd is set-id but ran without its privileges" in n for n in notes)
 

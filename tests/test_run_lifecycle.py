@@ -8,9 +8,10 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import SL, recorded, seccomp_learn
+from helpers import SL, as_nobody, recorded, seccomp_learn
 
 from fixtures import build
 
@@ -164,29 +165,13 @@ def test_recording_is_written_atomically_and_is_valid_json(tmp_path: Path) -> No
 @pytest.mark.skipif(os.geteuid() != 0, reason="already unprivileged: every other test covers it")
 def test_works_unprivileged() -> None:
     """Drop to nobody in a forked child and trace from there (the no_new_privs path)."""
-    import ctypes
-
     from tracer.trace import trace
 
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: setuid() from root cleared it
-            result = trace(["/bin/sh", "-c", "/bin/true; /bin/true"])
-            names = sorted(result.recording.names("x86_64"))
-            os.write(write_end, json.dumps([result.exit_code, names]).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    exit_code, names = json.loads(data)
+    def run() -> list[Any]:
+        result = trace(["/bin/sh", "-c", "/bin/true; /bin/true"])
+        return [result.exit_code, sorted(result.recording.names("x86_64"))]
+
+    exit_code, names = as_nobody(run)
     assert exit_code == 0
     assert {"execve", "wait4", "exit_group"} <= set(names)
     assert {"clone", "vfork", "fork"} & set(names)  # the child was followed

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .abi import ABI_OF_SCMP, ABI_ORDER
-from .baseline import _action, _arch_name, _arg, _Bad, _int, _obj, _str, _strs, _when, read_profile_json
+from .baseline import jsonread as jr
+from .baseline import read_profile_json
 from .baseline.docker_rules import When
 from .errors import UserError
 from .profile import ERRNO_ACTIONS, Arg
@@ -89,14 +90,7 @@ class _Rule:
         return f"{self.action}({self.errno})" if self.action == "SCMP_ACT_ERRNO" else self.action
 
 
-@dataclass
-class _Doc:
-    prefix: str
-    default_action: str
-    default_errno: int | None
-    architectures: list[str]
-    arch_map: list[tuple[str, tuple[str, ...]]]
-    rules: list[_Rule] = field(default_factory=list)
+_Doc = jr.Document[_Rule]
 
 
 def _shown(text: str) -> str:
@@ -118,55 +112,28 @@ def _path_text(path: str | os.PathLike[str]) -> str:
 
 
 def _parse(doc: Any) -> _Doc:
-    prefix = ""
-    doc = _obj(doc, "profile")
-    if "defaultAction" not in doc and isinstance(doc.get("linux"), dict):  # an OCI config.json
-        if doc["linux"].get("seccomp") is None:
-            raise _Bad("OCI config has no linux.seccomp")
-        doc = _obj(doc["linux"]["seccomp"], "linux.seccomp")
-        prefix = "linux.seccomp."
-    if "defaultAction" not in doc:
-        raise _Bad(f"not a seccomp profile: no {prefix}defaultAction")
-    default_action = _action(doc["defaultAction"], f"{prefix}defaultAction")
-    raw_errno = doc.get("defaultErrnoRet")
-    default_errno = None if raw_errno is None else _int(raw_errno, f"{prefix}defaultErrnoRet")
-    archs = [_arch_name(a, f"{prefix}architectures[{i}]")
-             for i, a in enumerate(_strs(doc.get("architectures"), f"{prefix}architectures"))]
-    raw_map = doc.get("archMap") or []
-    if not isinstance(raw_map, list):
-        raise _Bad(f"{prefix}archMap: expected a list, got {type(raw_map).__name__}")
-    arch_map = []
-    for i, entry in enumerate(raw_map):
-        e = _obj(entry, f"{prefix}archMap[{i}]")
-        subs = _strs(e.get("subArchitectures"), f"{prefix}archMap[{i}].subArchitectures")
-        arch_map.append((_arch_name(e.get("architecture"), f"{prefix}archMap[{i}].architecture"),
-                         tuple(_arch_name(s, f"{prefix}archMap[{i}].subArchitectures") for s in subs)))
-    raw_rules = doc.get("syscalls") or []
-    if not isinstance(raw_rules, list):
-        raise _Bad(f"{prefix}syscalls: expected a list, got {type(raw_rules).__name__}")
-    rules = [_rule(r, f"{prefix}syscalls[{i}]") for i, r in enumerate(raw_rules)]
-    return _Doc(prefix, default_action, default_errno, archs, arch_map, rules)
+    return jr.parse_document(doc, _rule, strict=False)
 
 
 def _rule(value: Any, where: str) -> _Rule:
-    r = _obj(value, where)
-    names = list(_strs(r.get("names"), f"{where}.names"))
+    r = jr.obj(value, where)
+    names = list(jr.strings(r.get("names"), f"{where}.names"))
     legacy = r.get("name") is not None
     if legacy:
-        names.insert(0, _str(r["name"], f"{where}.name"))
+        names.insert(0, jr.string(r["name"], f"{where}.name"))
     if not names or not all(names):
-        raise _Bad(f"{where}.names: expected at least one non-empty syscall name")
-    action = _action(r.get("action"), f"{where}.action")
-    errno_ret = None if r.get("errnoRet") is None else _int(r["errnoRet"], f"{where}.errnoRet")
+        raise jr.Invalid(f"{where}.names: expected at least one non-empty syscall name")
+    action = jr.action(r.get("action"), f"{where}.action")
+    errno_ret = None if r.get("errnoRet") is None else jr.integer(r["errnoRet"], f"{where}.errnoRet")
     args = r.get("args") or []
     if not isinstance(args, list):
-        raise _Bad(f"{where}.args: expected a list, got {type(args).__name__}")
+        raise jr.Invalid(f"{where}.args: expected a list, got {type(args).__name__}")
     if r.get("comment") is not None:
-        _str(r["comment"], f"{where}.comment")
+        jr.string(r["comment"], f"{where}.comment")
     return _Rule(where=where, names=names, action=action, errno_ret=errno_ret,
-                 args=[_arg(a, f"{where}.args[{i}]") for i, a in enumerate(args)],
-                 includes=_when(r.get("includes"), f"{where}.includes"),
-                 excludes=_when(r.get("excludes"), f"{where}.excludes"), legacy=legacy)
+                 args=[jr.arg(a, f"{where}.args[{i}]") for i, a in enumerate(args)],
+                 includes=jr.when(r.get("includes"), f"{where}.includes"),
+                 excludes=jr.when(r.get("excludes"), f"{where}.excludes"), legacy=legacy)
 
 
 def _name_where(rule: _Rule, k: int) -> str:
@@ -311,7 +278,7 @@ def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     """Findings for one parsed profile document. Malformed structure is a UserError naming `file`."""
     try:
         d = _parse(doc)
-    except _Bad as e:
+    except jr.Invalid as e:
         raise UserError(_shown(str(e)), file) from None
     except RecursionError:
         raise UserError("profile nested too deeply", file) from None

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..profile import ACTIONS, ERRNO_ACTIONS, OPERATORS, Arg, Profile, Syscall
+from ..profile import ERRNO_ACTIONS, Arg, Profile, Syscall
 from . import docker_rules as dr
-from .docker_rules import Rule, When
+from . import jsonread as jr
+from .docker_rules import Rule
 
 __all__ = [
     "DOCKER_DEFAULT_CAPS",
@@ -117,12 +118,6 @@ REASONS: dict[str, str] = {
 _ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
 # The project's ABI names, so callers may pass either vocabulary.
 _ABI_TO_NATIVE = {"x86_64": "amd64", "i386": "x86", "aarch64": "arm64"}
-_SCMP_ARCHES = frozenset(
-    f"SCMP_ARCH_{a}"
-    for a in ("X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL", "MIPSEL64",
-              "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "PARISC", "PARISC64", "RISCV64",
-              "LOONGARCH64", "M68K", "SH", "SHEB")
-)
 
 
 @dataclass(frozen=True)
@@ -261,134 +256,35 @@ def required_capability(name: str, arch: str = "amd64",
 # --- loading Docker/OCI seccomp JSON -------------------------------------------------------------------
 
 
-class _Bad(Exception):
-    """A validation problem at a JSON location; turned into UserError with the file name."""
-
-
-def _int(value: Any, where: str, hi: int = 2**64 - 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
-        raise _Bad(f"{where}: expected an integer from 0 to {hi}, got {json.dumps(value)}")
-    return value
-
-
-def _str(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise _Bad(f"{where}: expected a string, got {json.dumps(value)}")
-    return value
-
-
-def _strs(value: Any, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise _Bad(f"{where}: expected a list of strings, got {json.dumps(value)}")
-    return tuple(_str(v, f"{where}[{i}]") for i, v in enumerate(value))
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _Bad(f"{where}: expected an object, got {json.dumps(value)}")
-    return value
-
-
-def _action(value: Any, where: str) -> str:
-    if _str(value, where) not in ACTIONS:
-        raise _Bad(f"{where}: unknown action {value!r}")
-    return value
-
-
-def _kernel(value: Any, where: str) -> tuple[int, int] | None:
-    """moby's KernelVersion: "<kernel>.<major>", each 0-255, not 0.0; "" parses as 0.0 (always met)."""
-    if value is None:
-        return None
-    text = _str(value, where)
-    if text == "":
-        return (0, 0)
-    m = re.fullmatch(r"(\d{1,9})\.(\d{1,9})", text)  # bounded: int() refuses over 4300 digits
-    if not m or int(m[1]) > 255 or int(m[2]) > 255 or (int(m[1]), int(m[2])) == (0, 0):
-        raise _Bad(f'{where}: invalid kernel version {text!r}, expected "<kernel>.<major>"')
-    return int(m[1]), int(m[2])
-
-
-def _when(value: Any, where: str) -> When:
-    if value is None:
-        return When()
-    w = _obj(value, where)
-    return When(caps=_strs(w.get("caps"), f"{where}.caps"), arches=_strs(w.get("arches"), f"{where}.arches"),
-                min_kernel=_kernel(w.get("minKernel"), f"{where}.minKernel"))
-
-
-def _arg(value: Any, where: str) -> Arg:
-    a = _obj(value, where)
-    op = _str(a.get("op"), f"{where}.op")
-    if op not in OPERATORS:
-        raise _Bad(f"{where}.op: unknown operator {op!r}")
-    return Arg(index=_int(a.get("index"), f"{where}.index", 5), value=_int(a.get("value"), f"{where}.value"),
-               op=op, value_two=_int(a.get("valueTwo", 0), f"{where}.valueTwo"))
-
-
 def _rule(value: Any, where: str) -> Rule:
-    r = _obj(value, where)
+    r = jr.obj(value, where)
     if r.get("name") and r.get("names"):
-        raise _Bad(f"{where}: both 'name' and 'names' are given; use 'names'")
-    names = (_str(r["name"], f"{where}.name"),) if r.get("name") else _strs(r.get("names"), f"{where}.names")
+        raise jr.Invalid(f"{where}: both 'name' and 'names' are given; use 'names'")
+    names = ((jr.string(r["name"], f"{where}.name"),) if r.get("name")
+             else jr.strings(r.get("names"), f"{where}.names"))
     if not names or not all(names):
-        raise _Bad(f"{where}.names: expected at least one non-empty syscall name")
-    action = _action(r.get("action"), f"{where}.action")
-    errno_ret = None if r.get("errnoRet") is None else _int(r["errnoRet"], f"{where}.errnoRet")
+        raise jr.Invalid(f"{where}.names: expected at least one non-empty syscall name")
+    action = jr.action(r.get("action"), f"{where}.action")
+    errno_ret = None if r.get("errnoRet") is None else jr.integer(r["errnoRet"], f"{where}.errnoRet")
     if errno_ret is not None and action not in ERRNO_ACTIONS:
-        raise _Bad(f"{where}.errnoRet: action {action} cannot return an errno")
+        raise jr.Invalid(f"{where}.errnoRet: action {action} cannot return an errno")
     args = r.get("args") or []
     if not isinstance(args, list):
-        raise _Bad(f"{where}.args: expected a list, got {json.dumps(args)}")
+        raise jr.Invalid(f"{where}.args: expected a list, got {json.dumps(args)}")
     comment = r.get("comment") or ""
     return Rule(names=names, action=action, errno_ret=errno_ret,
-                args=tuple(_arg(a, f"{where}.args[{i}]") for i, a in enumerate(args)),
-                includes=_when(r.get("includes"), f"{where}.includes"),
-                excludes=_when(r.get("excludes"), f"{where}.excludes"),
-                comment=_str(comment, f"{where}.comment"))
-
-
-def _arch_name(value: Any, where: str) -> str:
-    if _str(value, where) not in _SCMP_ARCHES:
-        raise _Bad(f"{where}: unknown architecture {value!r}")
-    return value
+                args=tuple(jr.arg(a, f"{where}.args[{i}]") for i, a in enumerate(args)),
+                includes=jr.when(r.get("includes"), f"{where}.includes"),
+                excludes=jr.when(r.get("excludes"), f"{where}.excludes"),
+                comment=jr.string(comment, f"{where}.comment"))
 
 
 def _parse(doc: Any, arch: str, caps: Iterable[str], kernel: tuple[int, int] | None) -> Profile:
-    doc = _obj(doc, "profile")
-    if "defaultAction" not in doc and isinstance(doc.get("linux"), dict):  # an OCI config.json
-        if doc["linux"].get("seccomp") is None:
-            raise _Bad("OCI config has no linux.seccomp")
-        doc = _obj(doc["linux"]["seccomp"], "linux.seccomp")
-    if "defaultAction" not in doc:
-        raise _Bad("missing defaultAction")
-    default_action = _action(doc["defaultAction"], "defaultAction")
-    raw_errno = doc.get("defaultErrnoRet")
-    default_errno = None if raw_errno is None else _int(raw_errno, "defaultErrnoRet")
-    if default_errno is not None and default_action not in ERRNO_ACTIONS:
-        raise _Bad(f"defaultErrnoRet: default action {default_action} cannot return an errno")
-    archs = [_arch_name(a, f"architectures[{i}]")
-             for i, a in enumerate(_strs(doc.get("architectures"), "architectures"))]
-    raw_map = doc.get("archMap") or []
-    if archs and raw_map:
-        raise _Bad("both 'architectures' and 'archMap' are given; use one")
-    if not isinstance(raw_map, list):
-        raise _Bad(f"archMap: expected a list, got {json.dumps(raw_map)}")
-    arch_map = []
-    for i, entry in enumerate(raw_map):
-        e = _obj(entry, f"archMap[{i}]")
-        subs = _strs(e.get("subArchitectures"), f"archMap[{i}].subArchitectures")
-        arch_map.append((_arch_name(e.get("architecture"), f"archMap[{i}].architecture"),
-                         tuple(_arch_name(s, f"archMap[{i}].subArchitectures") for s in subs)))
-    raw_rules = doc.get("syscalls") or []
-    if not isinstance(raw_rules, list):
-        raise _Bad(f"syscalls: expected a list, got {json.dumps(raw_rules)}")
-    rules = [_rule(r, f"syscalls[{i}]") for i, r in enumerate(raw_rules)]
-    profile = resolve(rules, arch_map, default_action=default_action, default_errno_ret=default_errno,
+    d = jr.parse_document(doc, _rule, strict=True)
+    profile = resolve(d.rules, d.arch_map, default_action=d.default_action, default_errno_ret=d.default_errno,
                       arch=arch, caps=caps, kernel=kernel)
-    if archs:
-        profile.architectures = archs
+    if d.architectures:
+        profile.architectures = d.architectures
     return profile
 
 
@@ -403,7 +299,7 @@ def load_profile_file(path: str | os.PathLike[str], *, arch: str = "amd64",
     doc = read_profile_json(path)
     try:
         return _parse(doc, arch, caps, kernel)
-    except _Bad as e:
+    except jr.Invalid as e:
         raise UserError(str(e), str(path)) from e
 
 
