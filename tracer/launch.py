@@ -49,10 +49,12 @@ def trace_everything() -> Callable[[], None]:
 
 
 def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
-          filters: Sequence[Callable[[], None]] = ()) -> int:
+          filters: Sequence[Callable[[], None]] = (), seize: bool = True) -> int:
     """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
 
     `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
+    With `seize=False` (the seccomp user-notification backend, tracer.notify) the child is not
+    ptraced: it still waits for the parent's go, then installs `filters` and execs.
     Returns the child's pid.
     """
     path = resolve(argv, env, cwd)
@@ -91,7 +93,8 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
             os._exit(126)
     os.close(ready_r)
     try:
-        pt.seize(pid)
+        if seize:
+            pt.seize(pid)
     except OSError as exc:
         os.close(ready_w)
         os.kill(pid, signal.SIGKILL)

@@ -1,5 +1,6 @@
 """What python-ptrace 0.9.9 lacks, in ctypes: SEIZE/LISTEN/INTERRUPT, EXITKILL, TRACESECCOMP,
-PTRACE_GET_SYSCALL_INFO, and installing a seccomp filter.
+PTRACE_GET_SYSCALL_INFO, and installing a seccomp filter; at the end, the seccomp user-notification
+constants and calls of the second backend (tracer.notify), which uses no ptrace at all.
 
 python-ptrace provides the request and option constants it knows and `ptrace_geteventmsg`, which
 we use. Its `ptrace()` wrapper raises on every call and re-reads errno; on the per-syscall path we
@@ -158,3 +159,55 @@ def prctl(option: int, arg: int) -> None:
 
 def install_filter(prog: SockFprog) -> None:
     check(_libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog)), "seccomp")
+
+
+# --- seccomp user notification (tracer.notify): linux/seccomp.h, no ptrace involved ---------------
+
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3  # seccomp() returns the listener fd (close-on-exec)
+SECCOMP_RET_USER_NOTIF = 0x7FC00000
+_SECCOMP_IOC = 0x21  # '!'
+SECCOMP_IOCTL_NOTIF_RECV = (3 << 30) | (80 << 16) | (_SECCOMP_IOC << 8) | 0  # _IOWR('!', 0, seccomp_notif)
+SECCOMP_IOCTL_NOTIF_SEND = (3 << 30) | (24 << 16) | (_SECCOMP_IOC << 8) | 1  # _IOWR('!', 1, seccomp_notif_resp)
+SECCOMP_IOCTL_NOTIF_SET_FLAGS = (1 << 30) | (8 << 16) | (_SECCOMP_IOC << 8) | 4  # _IOW('!', 4, __u64), by value
+SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1  # kernel >= 6.6
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1  # kernel >= 5.5
+# struct seccomp_notif: id u64, pid u32, flags u32, then seccomp_data: nr s32, arch u32, ip u64,
+# args u64[6] (80 bytes; the arguments start at offset 32, as in ptrace_syscall_info).
+SECCOMP_NOTIF_SIZE = 80
+SECCOMP_NOTIF_HEAD = struct.Struct("<QIxxxxiI")  # id, pid, nr, arch
+SECCOMP_NOTIF_RESP = struct.Struct("<QqiI")  # id, val, error, flags
+SYS_PIDFD_GETFD = 438
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+NOTIFY_FD_LINK = "anon_inode:seccomp notify"  # readlink of a listener fd in /proc/PID/fd
+
+raw_ioctl = _libc.ioctl
+raw_ioctl.restype = ctypes.c_int
+raw_ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+
+
+def notify_everything_filter() -> BpfFilter:
+    """Every syscall of every ABI goes to the listener (SECCOMP_RET_USER_NOTIF)."""
+    return BpfFilter([(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF)])
+
+
+def install_listener(prog: SockFprog) -> int:
+    """Install a filter with SECCOMP_FILTER_FLAG_NEW_LISTENER; returns the listener fd."""
+    return check(_libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                               ctypes.byref(prog)), "seccomp")
+
+
+def pidfd_getfd(pidfd: int, fd: int) -> int:
+    """A duplicate of another process's fd (kernel >= 5.6; needs ptrace access to it, which a parent has)."""
+    return check(_libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0), "pidfd_getfd")
+
+
+def get_child_subreaper() -> int:
+    value = ctypes.c_int(0)
+    check(_libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0), "prctl")
+    return value.value
+
+
+def notif_set_sync_wake_up(listener: int) -> bool:
+    """Ask the kernel to wake the supervisor and the task on the same CPU; False where unsupported (< 6.6)."""
+    return raw_ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0

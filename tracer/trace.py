@@ -120,6 +120,8 @@ class _State:
     detaching: bool = False
     setuid_unprivileged: set[str] = field(default_factory=set)  # set-id images exec'd without privilege
     timed_out: bool = False
+    # Backends without a list of traced tids (tracer.notify) send a signal to the workload with this.
+    signal_all: Callable[[int], None] | None = None
 
 
 def _exe_id(st: _State, pid: int) -> int:
@@ -192,6 +194,16 @@ def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
     return _run(st, argv, opts, dict(os.environ), started)
 
 
+def _signal_all(st: _State, sig: int) -> None:
+    """Send sig to every process of the workload; SIGKILL goes to every task, so none is missed."""
+    if st.signal_all is not None:
+        st.signal_all(sig)
+    elif sig == signal.SIGKILL:
+        _kill(list(st.live), sig)
+    else:
+        _kill(_processes(st.live), sig)
+
+
 def _processes(tids: set[int]) -> list[int]:
     """The distinct processes (thread-group ids) among traced tasks: one signal per process."""
     groups = set()
@@ -218,7 +230,12 @@ def _start_detach(st: _State) -> None:
         pt.interrupt(tid)
 
 
-def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], started: datetime) -> TraceResult:
+Loop = Callable[[_State, TraceOptions, Callable[[str], None]], None]
+
+
+def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], started: datetime,
+         loop: Loop | None = None) -> TraceResult:
+    """Signals, timers, the --during driver and the result around a backend's loop (default: ptrace)."""
     t0 = time.monotonic()
 
     def forward(signum: int, _frame: object) -> None:
@@ -226,9 +243,9 @@ def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], s
         if st.attached is not None:
             _start_detach(st)  # never signal a process we only attached to
         elif len(st.signals) > 1:
-            _kill(list(st.live), signal.SIGKILL)  # a second signal: stop for good
+            _signal_all(st, signal.SIGKILL)  # a second signal: stop for good
         elif not (signum == signal.SIGINT and _terminal_sent_it()):
-            _kill(_processes(st.live), signum)
+            _signal_all(st, signum)
 
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:
@@ -261,10 +278,10 @@ def _run(st: _State, argv: list[str], opts: TraceOptions, env: dict[str, str], s
     try:
         if opts.during:
             st.driver = _spawn_driver(opts.during, env, opts.cwd)
-        _loop(st, opts, stop_workload)
+        (loop or _loop)(st, opts, stop_workload)
     except BaseException:
         if st.attached is None:
-            _kill(list(st.live), signal.SIGKILL)  # never leave a traced task stopped behind
+            _signal_all(st, signal.SIGKILL)  # never leave a traced task stopped behind
         raise
     finally:
         for timer in timers:
@@ -288,7 +305,7 @@ def _time_out(st: _State) -> None:
     if st.attached is not None:
         _start_detach(st)
     else:
-        _kill(list(st.live), signal.SIGKILL)
+        _signal_all(st, signal.SIGKILL)
 
 
 def _syscalls_so_far(st: _State) -> int:

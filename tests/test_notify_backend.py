@@ -1,0 +1,203 @@
+"""The seccomp user-notification backend (tracer.notify) records what `strace -f` and the ptrace backend see.
+
+Each run goes through a small runner in a subprocess of its own (the tracer sets signal handlers,
+becomes a child subreaper and reaps every child), the way the CLI would call it. The runner
+imports the installed package: no PYTHONPATH, which a python3 workload would inherit.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import recorded, recorded_counts
+from strace_ref import strace_syscalls
+from test_trace_parity import REAL, TIMING_DEPENDENT
+
+from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
+from tracer.errors import UserError
+from tracer.notify import notify_supported, trace_notify, workload_processes
+from tracer.trace import TraceOptions
+
+pytestmark = pytest.mark.skipif(not notify_supported(), reason="no seccomp user notification on this kernel")
+
+RUNNER = """
+import sys
+from tracer import recording
+from tracer.notify import trace_notify
+from tracer.trace import TraceOptions, trace
+backend, out, follow, duration, *argv = sys.argv[1:]
+opts = TraceOptions(follow=follow, duration=float(duration) if duration else None)
+result = (trace_notify if backend == "notify" else trace)(argv, opts)
+recording.save(result.recording, out)
+sys.exit(result.exit_code)
+"""
+
+
+def _runner(out: Path, argv: list[str], backend: str = "notify", follow: str = "all",
+            duration: float | None = None) -> list[str]:
+    return [sys.executable, "-c", RUNNER, backend, str(out), follow, "" if duration is None else str(duration), *argv]
+
+
+def record(out: Path, argv: list[str], cwd: Path, backend: str = "notify", follow: str = "all",
+           duration: float | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(_runner(out, argv, backend, follow, duration), cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def _exit_code(status: int) -> int:
+    return 128 - status if status < 0 else status
+
+
+def compare(argv: list[str], tmp_path: Path, name: str, tolerance: float = 0.0) -> None:
+    """test_trace_parity.compare, with the notify backend in place of the CLI."""
+    out = tmp_path / f"{name}.trace.json"
+    (tmp_path / "sl").mkdir()
+    (tmp_path / "strace").mkdir()
+    traced = record(out, argv, tmp_path / "sl")
+    ref, ref_status = strace_syscalls(argv, cwd=tmp_path / "strace")
+    assert traced.returncode == _exit_code(ref_status), traced.stderr
+    ours = recorded_counts(out)
+    assert set(ours) == set(ref), f"only notify: {set(ours) - set(ref)}; only strace: {set(ref) - set(ours)}"
+    for key, count in ref.items():
+        if key[1] not in TIMING_DEPENDENT:
+            slack = int(count * tolerance) + (1 if tolerance else 0)
+            assert abs(ours[key] - count) <= slack, f"{key}: notify {ours[key]}, strace {count}"
+
+
+@pytest.mark.parametrize(("name", "args"), STRACE_PARITY, ids=[n for n, _ in STRACE_PARITY])
+def test_fixture_matches_strace(name: str, args: tuple[str, ...], tmp_path: Path) -> None:
+    argv = [str(build(name)), *(a.format(tmp=tmp_path) for a in args)]
+    compare(argv, tmp_path, name)
+    assert record(tmp_path / "again.json", argv, tmp_path).returncode == _exit_code(EXPECTED_STATUS.get(name, 0))
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_program_matches_strace(name: str, tmp_path: Path) -> None:
+    compare(REAL[name], tmp_path, name, tolerance=0.02)
+
+
+def test_same_recording_as_the_ptrace_backend(tmp_path: Path) -> None:
+    """Counts, executables (exec-aware) and argument values agree with trace() on a deterministic workload."""
+    argv = [str(build("fork_exec"))]
+    runs = {}
+    for backend in ("ptrace", "notify"):
+        out = tmp_path / f"{backend}.json"
+        assert record(out, argv, tmp_path, backend=backend).returncode == 0
+        runs[backend] = {(abi, name): (e["count"], sorted(e["executables"]), e.get("args"))
+                         for abi, table in recorded(out).items() for name, e in table.items()}
+    assert runs["notify"] == runs["ptrace"]
+    assert runs["notify"][("x86_64", "execve")][1][0] == "(seccomp-learn launcher, before exec)"
+
+
+def test_only_the_execve_of_the_launcher_is_seen(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert record(out, ["true"], tmp_path).returncode == 0
+    launcher = {name for name, e in recorded(out)["x86_64"].items()
+                if "(seccomp-learn launcher, before exec)" in e["executables"]}
+    assert launcher == {"execve"}
+    assert json.loads(out.read_text())["runs"][0]["tasks"] == 1
+
+
+def test_int80_is_recorded_as_i386(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert record(out, [str(build("int80"))], tmp_path).returncode == 0
+    counts = recorded_counts(out)
+    assert {("i386", "getpid"), ("i386", "write"), ("i386", "getppid")} <= set(counts)
+    assert ("x86_64", "exit_group") in counts
+
+
+def test_daemon_is_followed_to_the_end(tmp_path: Path) -> None:
+    rec, marker = tmp_path / "r.json", tmp_path / "marker"
+    assert record(rec, [str(build("daemon")), str(marker)], tmp_path).returncode == 0
+    assert marker.exists()  # the tracer waited for the grandchild (POLLHUP, not the root's exit)
+    data = json.loads(rec.read_text())
+    assert data["runs"][0]["tasks"] == 3
+    assert data["abis"]["x86_64"]["setsid"]["count"] == 1
+
+
+def test_follow_main_kills_the_rest_and_says_so(tmp_path: Path) -> None:
+    rec, marker = tmp_path / "r.json", tmp_path / "marker"
+    assert record(rec, [str(build("daemon")), str(marker)], tmp_path, follow="main").returncode == 0
+    time.sleep(0.4)
+    assert not marker.exists()
+    data = json.loads(rec.read_text())
+    assert data["partial"] is True and "--follow main" in data["runs"][0]["partial_reason"]
+
+
+def test_exit_codes_pass_through(tmp_path: Path) -> None:
+    assert record(tmp_path / "a.json", [str(build("exitcode")), "77"], tmp_path).returncode == 77
+    assert record(tmp_path / "b.json", [str(build("killed"))], tmp_path).returncode == 128 + signal.SIGTERM
+    assert json.loads((tmp_path / "b.json").read_text())["runs"][0]["exit"] == {"signal": 15, "name": "SIGTERM"}
+
+
+def test_failed_exec_is_not_exec_ok(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.write_text("not a program\n")
+    bad.chmod(0o755)
+    result = trace_notify([str(bad)])
+    assert not result.exec_ok and result.exit_code == 126
+    assert set(result.recording.names("x86_64")) == {"execve"}
+
+
+def test_options_of_the_ptrace_backend_are_refused() -> None:
+    for opts in (TraceOptions(attach=1), TraceOptions(filters=[lambda: None]), TraceOptions(verdict=lambda p, d: None)):
+        with pytest.raises(UserError):
+            trace_notify(["true"], opts)
+
+
+def _start(tmp_path: Path, *argv: str) -> tuple[subprocess.Popen[bytes], int]:
+    proc = subprocess.Popen(_runner(tmp_path / "r.json", list(argv)), stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signal_is_forwarded_and_recording_is_partial(sig: int, tmp_path: Path) -> None:
+    proc, workload = _start(tmp_path, str(build("sleeper")), "30", "child")
+    proc.send_signal(sig)
+    assert proc.wait(timeout=20) == 128 + sig
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["partial"] is True
+    assert signal.Signals(sig).name in data["runs"][0]["partial_reason"]
+    assert data["runs"][0]["exit"]["signal"] == sig
+    assert not Path(f"/proc/{workload}").exists()
+
+
+def test_second_signal_kills_a_workload_that_ignores_the_first(tmp_path: Path) -> None:
+    proc, _ = _start(tmp_path, "sh", "-c", "trap '' TERM; echo $$; sleep 30")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 128 + signal.SIGKILL
+    assert json.loads((tmp_path / "r.json").read_text())["partial"] is True
+
+
+def test_duration_stops_the_workload(tmp_path: Path) -> None:
+    rec = tmp_path / "r.json"
+    start = time.monotonic()
+    r = record(rec, [str(build("sleeper")), "30"], tmp_path, duration=0.5)
+    assert time.monotonic() - start < 15 and r.returncode == 128 + signal.SIGTERM
+    assert json.loads(rec.read_text())["runs"][0]["stopped"] == "stopped after 0.5s"
+
+
+def test_tracer_death_kills_the_direct_child(tmp_path: Path) -> None:
+    """PR_SET_PDEATHSIG covers the command itself (tasks it starts are not covered: see tracer.notify)."""
+    proc, workload = _start(tmp_path, str(build("sleeper")), "30")
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and Path(f"/proc/{workload}").exists():
+        time.sleep(0.05)
+    stat = Path(f"/proc/{workload}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_no_workload_outside_a_run() -> None:
+    assert workload_processes() == []
