@@ -43,7 +43,7 @@ def trace_notes(result: TraceResult) -> list[str]:
     """What the user should know about how tracing changed the run."""
     run, rec = result.recording.runs[-1], result.recording
     notes = []
-    if any("ptrace" in rec.names(abi) for abi in rec.abis):
+    if run.extra.get("backend", "ptrace") == "ptrace" and any("ptrace" in rec.names(abi) for abi in rec.abis):
         notes.append("note: the workload called ptrace, which fails under seccomp-learn (a process has only one "
                      "tracer): debuggers or strace inside the workload cannot attach")
     for path in run.extra.get("setuid_without_privileges", []):
@@ -145,14 +145,15 @@ def parse_signal(name: str, source: str = "--stop-signal") -> int:
 def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
                        snapshot_every: float | None = None, pid: int | None = None,
-                       base: str | None = None) -> TraceOptions:
+                       base: str | None = None, backend: str = "ptrace") -> TraceOptions:
     import shlex
 
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
     driver = shlex.split(during) if isinstance(during, str) else during
     opts = TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
-                        during=driver or None, snapshot_every=snapshot_every, attach=pid, base=base)
+                        during=driver or None, snapshot_every=snapshot_every, attach=pid, base=base,
+                        backend=backend)
     if base is not None:
         from .baseline import load_profile_file
         from .incremental import base_filter

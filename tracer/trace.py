@@ -68,6 +68,7 @@ class TraceOptions:
     progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
     progress_every: float = 1.0
     base: str | None = None  # for the CLI: --base PROFILE (incremental); see tracer.incremental
+    backend: str = "ptrace"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
 
 
 @dataclass
@@ -152,9 +153,34 @@ def _kill(pids: Sequence[int], sig: int) -> None:
             os.kill(pid, sig)
 
 
+def backend_for(opts: TraceOptions) -> str:
+    """The backend a run uses: `auto` picks user notification where it is known to work."""
+    if opts.backend != "auto":
+        return opts.backend
+    if opts.filters or opts.verdict is not None or opts.attach is not None:
+        return "ptrace"  # --base, verify and --pid need ptrace
+    from .notify import notify_supported
+
+    return "notify" if notify_supported() else "ptrace"
+
+
 def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     """Start argv as a traced child and trace it and everything it starts until they are gone."""
     opts = options or TraceOptions()
+    backend = backend_for(opts)
+    if backend == "notify":
+        from .notify import trace_notify
+
+        result = trace_notify(argv, opts)
+    elif backend == "ptrace":
+        result = _trace_ptrace(argv, opts)
+    else:
+        raise UserError(f"unknown backend {backend!r} (known: ptrace, notify, auto)", "--backend")
+    result.recording.runs[-1].extra["backend"] = backend
+    return result
+
+
+def _trace_ptrace(argv: list[str], opts: TraceOptions) -> TraceResult:
     env = dict(os.environ if opts.env is None else opts.env)
     st = _State()
     started = datetime.now(UTC)
