@@ -8,6 +8,7 @@ imports the installed package: no PYTHONPATH, which a python3 workload would inh
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 from helpers import recorded, recorded_counts
 from strace_ref import strace_syscalls
+from test_faults import wait_gone
+from test_run_lifecycle import _pids_of
 from test_trace_parity import REAL, TIMING_DEPENDENT
 
 from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
@@ -187,16 +190,39 @@ def test_duration_stops_the_workload(tmp_path: Path) -> None:
     assert json.loads(rec.read_text())["runs"][0]["stopped"] == "stopped after 0.5s"
 
 
-def test_tracer_death_kills_the_direct_child(tmp_path: Path) -> None:
-    """PR_SET_PDEATHSIG covers the command itself (tasks it starts are not covered: see tracer.notify)."""
-    proc, workload = _start(tmp_path, str(build("sleeper")), "30")
+def test_tracer_death_kills_everything(tmp_path: Path) -> None:
+    """SIGKILL to seccomp-learn: the guardian kills the command and all it started (orphans, new sessions), then goes.
+
+    The spinners make no syscall: without the guardian they would outlive the listener, orphaned.
+    """
+    spin = "while :; do :; done"
+    proc, _ = _start(tmp_path, "sh", "-c", f"({spin}) & setsid sh -c '{spin}' & echo $$; sleep 30")
+    time.sleep(0.5)
+    tree = _pids_of(proc.pid)
+    assert len(tree) >= 5  # guardian, sh, subshell, setsid sh, sleep
     proc.kill()
     proc.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and Path(f"/proc/{workload}").exists():
-        time.sleep(0.05)
-    stat = Path(f"/proc/{workload}/stat")
-    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    assert wait_gone(tree) == []
+
+
+def test_guardian_killed_ends_the_run(tmp_path: Path) -> None:
+    """The command dies of PR_SET_PDEATHSIG; the tracer, a child subreaper too, reaps it and ends."""
+    proc, workload = _start(tmp_path, str(build("sleeper")), "30")
+    guardian = int(Path(f"/proc/{workload}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert int(Path(f"/proc/{guardian}/stat").read_text().rsplit(")", 1)[1].split()[1]) == proc.pid
+    os.kill(guardian, signal.SIGKILL)
+    assert proc.wait(timeout=20) == 128 + signal.SIGKILL
+    assert wait_gone([guardian, workload]) == []
+
+
+def test_command_keeps_stdio_process_group_session_and_terminal(tmp_path: Path) -> None:
+    """The guardian in between changes none of what the command inherits from seccomp-learn."""
+    argv = ["sh", "-c", "cat; echo err >&2; cut -d' ' -f5-7 /proc/$$/stat"]
+    r = subprocess.run(_runner(tmp_path / "r.json", argv), cwd=tmp_path, input="from stdin\n", capture_output=True,
+                       text=True, timeout=60)
+    ours = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[2:5]  # pgrp, session, tty_nr
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"from stdin\n{' '.join(ours)}\n", "err\n")
+    assert json.loads((tmp_path / "r.json").read_text())["runs"][0]["tasks"] == 3  # sh, cat and cut: not the guardian
 
 
 def test_no_workload_outside_a_run() -> None:

@@ -14,26 +14,39 @@ What the kernel does not say, and how it is found:
 - The listener. The child reports the fd number it will get (it opens and closes a placeholder
   just before seccomp(), so the listener takes the lowest free number) before installing the
   filter: after it, every syscall of the child, a write to a pipe included, would wait for a
-  supervisor that does not have the listener yet. The parent waits until /proc/PID/fd/N is the
+  supervisor that does not have the listener yet. The tracer waits until /proc/PID/fd/N is the
   listener and takes it with pidfd_getfd. The child is then blocked in its execve.
 - The executable. A notification names the task (its tid in our pid namespace). /proc/TID/exe is
   read once per task and cached; an execve/execveat drops the caller's and its leader's entries
   (the exec'ing thread becomes the leader), and exit/exit_group drop the caller's.
 - Whether the command's own exec worked: at the root's first syscall after its execve, the
   listener's fd slot is gone (close-on-exec) if the exec succeeded.
-- The end. The root is reaped (a pidfd in the poll set) and the listener reports POLLHUP: no task
-  uses the filter any more, daemons included. The tracer is a child subreaper, so orphans are
-  re-parented to it and reaped (SIGCHLD wakes the poll through the signal wake-up fd).
+- The end. The guardian has reaped the root and sent its wait status, and the listener reports
+  POLLHUP: no task uses the filter any more, daemons included (a filter is let go when its task
+  is reaped, so the guardian reaps promptly).
 - The workload's processes (to forward a signal, for --follow main, timeouts): descendants of
   the tracer, through /proc ppid links, with more seccomp filters than the tracer.
 
-Limits: if seccomp-learn dies, a task under a USER_NOTIF filter without a listener gets ENOSYS
-for every syscall. The child has PR_SET_PDEATHSIG(SIGKILL), but the tasks it starts do not;
-they usually die quickly (glibc's _exit falls through to hlt), not cleanly. This is why ptrace,
-with PTRACE_O_EXITKILL, stays the default. The kernel allows one listener per filter tree: a
-workload that installs its own USER_NOTIF listener (some container runtimes and sandboxes) gets
-EBUSY. There is no attach (--pid), no verify (denials are applied at a ptrace stop) and no --base
-(USER_NOTIF outranks the base filter's ALLOW and TRACE, so nothing would be skipped).
+The guardian stands in for ptrace's PTRACE_O_EXITKILL. A task under a USER_NOTIF filter whose
+listener is gone gets ENOSYS for every syscall: if seccomp-learn died, its workload would crash,
+or spin for ever, orphaned. So the command is not the tracer's child but the child of a small
+forked process, the guardian, that runs no filter (it is no traced task and not one of the
+workload's processes). It is a child subreaper: every orphan of the workload is re-parented to it
+and reaped. It starts the command (launch.spawn: same stdio, process group, session and signal
+dispositions as the tracer's), sends its pid and, later, its wait status to the tracer, and
+blocks in poll on a lifeline, a pipe that only the tracer can write: EOF means the tracer ended
+or died, even by SIGKILL. Then it SIGKILLs its descendants, again while any fork, until it has
+no child left, and exits. It ignores what a terminal or a process-group kill sends (SIGINT,
+SIGTERM, SIGHUP, SIGTSTP, ...), so that only its lifeline ends it. The tracer stays a child
+subreaper too, should the guardian itself be SIGKILLed (the command then dies of its
+PR_SET_PDEATHSIG(SIGKILL), and the tracer reaps the orphans).
+
+Limits: the kernel allows one listener per filter tree: a workload that installs its own
+USER_NOTIF listener (some container runtimes and sandboxes) gets EBUSY. There is no attach
+(--pid), no verify (denials are applied at a ptrace stop) and no --base (USER_NOTIF outranks the
+base filter's ALLOW and TRACE, so nothing would be skipped). A SIGKILL for the guardian and the
+tracer at once (kill -9 of the whole process group) leaves what PTRACE_O_EXITKILL would have
+killed: workload processes outside that process group (setsid daemons, shell jobs) stay, orphaned.
 """
 
 from __future__ import annotations
@@ -46,21 +59,28 @@ import gc
 import os
 import select
 import signal
+import struct
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from . import ptrace_ext as pt
 from .abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 from .errors import UserError
-from .launch import spawn
+from .launch import resolve, spawn
 from .syscalls import number_of
 from .trace import PRE_EXEC, TraceOptions, TraceResult, _exe_id, _kill, _note_setid, _record, _result, _run, _State
 
 _EXEC, _EXIT, _EXIT_GROUP = 1, 2, 3
 _U64 = 1 << 64
 _PRUNE_AT = 4096  # tasks remembered before those that are gone are forgotten
+_ROOT = struct.Struct("<ii")  # the guardian's first report: the command's pid, a pidfd for it (the guardian's fd)
+_STATUS = struct.Struct("<i")  # its second: the command's wait status
+# What a terminal, a process-group kill or a hang-up may send: the guardian outlives them (only SIGKILL ends it).
+_GUARDIAN_IGNORES = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE, signal.SIGALRM,
+                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 
 
 def _special() -> dict[tuple[int, int], int]:
@@ -109,8 +129,7 @@ def _fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> t
                 candidates = [int(fd) for fd in os.listdir(f"/proc/{pid}/fd")
                               if _fd_link(pid, int(fd)) == pt.NOTIFY_FD_LINK]
             if len(candidates) != 1:
-                _kill([pid], signal.SIGKILL)
-                os.waitpid(pid, 0)
+                _kill([pid], signal.SIGKILL)  # its parent reaps it
                 raise UserError("seccomp user notification: cannot find the workload's listener", "--backend notify")
         if candidates:
             fd = pt.pidfd_getfd(pidfd, candidates[0])
@@ -140,10 +159,15 @@ def _tgid_of(tid: int) -> int:
 def workload_processes() -> list[int]:
     """Descendants of this process that run under more seccomp filters than it: the workload's processes.
 
-    As a child subreaper the tracer inherits every orphan of the workload, so a process the
-    workload started is always below it. The --during driver has no extra filter.
+    As a child subreaper the guardian inherits every orphan of the workload, so a process the
+    workload started is always below the tracer. The guardian and the --during driver have no extra filter.
     """
-    me, own = os.getpid(), _filters_of("self") or 0
+    own = _filters_of("self") or 0
+    return sorted(pid for pid in _descendants(os.getpid()) if (_filters_of(pid) or 0) > own)
+
+
+def _descendants(root: int) -> list[int]:
+    """The processes below root, through /proc ppid links."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -153,14 +177,12 @@ def workload_processes() -> list[int]:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    found, frontier = [], [me]
+    found, frontier = [], [root]
     while frontier:
         for pid in children.get(frontier.pop(), ()):
             frontier.append(pid)
-            filters = _filters_of(pid)
-            if filters is not None and filters > own:
-                found.append(pid)
-    return sorted(found)
+            found.append(pid)
+    return found
 
 
 def _tasks_in(pids: list[int]) -> int:
@@ -173,11 +195,110 @@ def _tasks_in(pids: list[int]) -> int:
     return total
 
 
+def _reaped() -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of every child that has ended, without blocking."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG | pt.WALL)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every descendant, again while they fork, until no child is left (orphans come back to us)."""
+    while True:
+        _kill(_descendants(os.getpid()), signal.SIGKILL)
+        try:
+            while os.waitpid(-1, os.WNOHANG | pt.WALL)[0]:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.005)
+
+
+def _guard(start: Callable[[], int], inherited: Sequence[int], lifeline: int, reports: int) -> None:
+    """The guardian's life (see the module docstring); it starts with every signal blocked."""
+    pt.prctl(pt.PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        root = start()  # before the dispositions change: the command gets the tracer's
+        for fd in inherited:
+            os.close(fd)
+        os.write(reports, _ROOT.pack(root, os.pidfd_open(root)))
+        for sig in _GUARDIAN_IGNORES:
+            signal.signal(sig, signal.SIG_IGN)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        poller = select.poll()
+        for fd in (lifeline, wake_r):
+            poller.register(fd, select.POLLIN)
+        while all(fd != lifeline for fd, _ in poller.poll()):  # the tracer never writes: EOF, it is gone
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 512)
+            for pid, status in _reaped():
+                if pid == root:
+                    os.write(reports, _STATUS.pack(status))
+    finally:
+        _kill_descendants()
+
+
+class _Guardian:
+    """The tracer's side of the guardian: start it, read its reports, end it."""
+
+    def __init__(self, start: Callable[[], int], inherited: Sequence[int]) -> None:
+        lifeline, self.lifeline = os.pipe()
+        self.reports, reports_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # none of our handlers runs there
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.close(self.lifeline)
+                os.close(self.reports)
+                _guard(start, inherited, lifeline, reports_w)
+            except UserError as exc:
+                os.write(2, f"seccomp-learn: {exc}\n".encode())
+            finally:
+                os._exit(0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(lifeline)
+        os.close(reports_w)
+
+    def root(self) -> tuple[int, int] | None:
+        """The command's pid and our pidfd for it; None if the guardian could not start it."""
+        data = os.read(self.reports, _ROOT.size)
+        if len(data) != _ROOT.size:
+            return None
+        pid, fd = _ROOT.unpack(data)
+        guardian = os.pidfd_open(self.pid)
+        try:
+            return pid, pt.pidfd_getfd(guardian, fd)
+        finally:
+            os.close(guardian)
+
+    def root_status(self) -> int:
+        """The command's wait status, once it has ended; SIGKILL if the guardian died first (PR_SET_PDEATHSIG)."""
+        data = os.read(self.reports, _STATUS.size)
+        return _STATUS.unpack(data)[0] if len(data) == _STATUS.size else signal.SIGKILL
+
+    def close(self) -> None:
+        """Cut the lifeline and reap the guardian, once it has killed and reaped whatever is left."""
+        os.close(self.lifeline)
+        os.close(self.reports)
+        with contextlib.suppress(ChildProcessError):  # reaped already, should it have died
+            os.waitpid(self.pid, 0)
+
+
 class _Supervisor:
     """The notification loop and what it knows beyond trace._State: tgids, the listener, the end."""
 
-    def __init__(self, st: _State, listener: int, pidfd: int, slot: int) -> None:
-        self.st, self.listener, self.pidfd, self.slot = st, listener, pidfd, slot
+    def __init__(self, st: _State, listener: int, guardian: _Guardian, slot: int) -> None:
+        self.st, self.listener, self.guardian, self.slot = st, listener, guardian, slot
         self.tgid: dict[int, int] = {st.root: st.root}  # tid -> thread-group id, for tasks seen
         self.reread: set[int] = set()  # tids whose executable changes (execve): read it again
         self.root_exec_pending = False  # the root's own execve was seen; did it work?
@@ -236,28 +357,23 @@ class _Supervisor:
             st.exe_of.pop(st.root, None)
             self.reread.add(st.root)
 
-    def _reap(self, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+    def _root_ended(self, opts: TraceOptions) -> None:
         st = self.st
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG | pt.WALL)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            if pid == st.root:
-                st.root_status, self.root_reaped = status, True
-                if self.root_exec_pending:  # no syscall after it: a failed exec would have written why
-                    self.root_exec_pending, st.exec_ok = False, True
-                if opts.follow == "main":
-                    rest = workload_processes()
-                    if rest:
-                        st.killed_rest = _tasks_in(rest)
-                        self.signal_all(signal.SIGKILL)
-            elif pid == st.driver:
-                st.driver_status = status
+        st.root_status, self.root_reaped = self.guardian.root_status(), True
+        if self.root_exec_pending:  # no syscall after it: a failed exec would have written why
+            self.root_exec_pending, st.exec_ok = False, True
+        if opts.follow == "main":
+            rest = workload_processes()
+            if rest:
+                st.killed_rest = _tasks_in(rest)
+                self.signal_all(signal.SIGKILL)
+
+    def _reap(self, stop_workload: Callable[[str], None]) -> None:
+        for pid, status in _reaped():
+            if pid == self.st.driver:
+                self.st.driver_status = status
                 stop_workload("driver")
-            # anything else: an orphan of the workload, re-parented to us (child subreaper)
+            # anything else: the guardian, or an orphan of the workload had the guardian died (child subreaper)
 
     def loop(self, st: _State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -272,7 +388,7 @@ class _Supervisor:
             os.close(wake_w)
 
     def _loop(self, st: _State, opts: TraceOptions, stop_workload: Callable[[str], None], wake_r: int) -> None:
-        listener, pidfd = self.listener, self.pidfd
+        listener, reports = self.listener, self.guardian.reports
         buf, resp = ctypes.create_string_buffer(pt.SECCOMP_NOTIF_SIZE), ctypes.create_string_buffer(24)
         memset, ioctl = ctypes.memset, pt.raw_ioctl
         recv, send, cont = pt.SECCOMP_IOCTL_NOTIF_RECV, pt.SECCOMP_IOCTL_NOTIF_SEND, pt.SECCOMP_USER_NOTIF_FLAG_CONTINUE
@@ -280,7 +396,7 @@ class _Supervisor:
         size, special, tgid, reread, root = pt.SECCOMP_NOTIF_SIZE, _special(), self.tgid, self.reread, st.root
         exe_of, pollin = st.exe_of, select.POLLIN
         poller = select.poll()
-        for fd in (listener, pidfd, wake_r):
+        for fd in (listener, reports, wake_r):
             poller.register(fd, pollin)
         hup = False
         while not (hup and self.root_reaped):
@@ -288,17 +404,17 @@ class _Supervisor:
             reap = not events  # a periodic check, should a wake-up ever be missed
             for fd, ev in events:
                 if fd != listener:
-                    reap = True
                     if fd == wake_r:
+                        reap = True
                         with contextlib.suppress(BlockingIOError):
                             os.read(wake_r, 512)
                     else:
-                        poller.unregister(pidfd)  # the root exited; a pidfd stays readable
+                        poller.unregister(reports)  # the guardian reports the root's end once
+                        self._root_ended(opts)
                     continue
                 if not ev & pollin:
                     hup = True  # POLLHUP: no task uses the filter any more
                     poller.unregister(listener)
-                    reap = True
                     continue
                 memset(buf, 0, size)  # RECV insists on a zeroed buffer
                 if ioctl(listener, recv, buf) != 0:
@@ -321,7 +437,7 @@ class _Supervisor:
                 answer(resp, 0, nid, 0, 0, cont)
                 ioctl(listener, send, resp)  # ENOENT: the task died meanwhile
             if reap:
-                self._reap(opts, stop_workload)
+                self._reap(stop_workload)
 
 
 def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
@@ -337,36 +453,44 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
     if opts.verdict is not None:
         raise UserError("verify needs the ptrace backend", "--backend notify")
     env = dict(os.environ if opts.env is None else opts.env)
+    resolve(argv, env, opts.cwd)  # no such command (127, 126): said here, before the guardian starts
     st = _State()
     started = datetime.now(UTC)
     prog = pt.notify_everything_filter()
     subreaper = pt.get_child_subreaper()
     pt.prctl(pt.PR_SET_CHILD_SUBREAPER, 1)
     fds: list[int] = []
+    guardian = None
     try:
         report_r, report_w = os.pipe()
         fds += [report_r, report_w]
-        st.root = spawn(argv, env, opts.cwd, [functools.partial(_child_install, prog, report_w)], seize=False)
+        install = functools.partial(_child_install, prog, report_w)
+        guardian = _Guardian(functools.partial(spawn, argv, env, opts.cwd, [install], seize=False), fds[:])
         os.close(report_w)
         fds.remove(report_w)
+        root = guardian.root()
+        if root is None:
+            raise UserError("seccomp user notification: the guardian could not start the workload", "--backend notify")
+        st.root, pidfd = root
+        fds.append(pidfd)
         st.live.add(st.root)
         st.exe_of[st.root] = PRE_EXEC
         st.tasks_seen = 1
-        pidfd = os.pidfd_open(st.root)
-        fds.append(pidfd)
         got = _fetch_listener(st.root, pidfd, report_r)
         if got is None:  # the child could not install the filter or exec; it said why
-            st.root_status = os.waitpid(st.root, 0)[1]
+            st.root_status = guardian.root_status()
             return _result(st, argv, opts, started, 0.0)
         listener, slot = got
         fds.append(listener)
         pt.notif_set_sync_wake_up(listener)
-        sup = _Supervisor(st, listener, pidfd, slot)
+        sup = _Supervisor(st, listener, guardian, slot)
         st.signal_all = sup.signal_all
         return _run(st, argv, opts, env, started, loop=sup.loop)
     finally:
         for fd in fds:
             os.close(fd)
+        if guardian is not None:
+            guardian.close()
         pt.prctl(pt.PR_SET_CHILD_SUBREAPER, subreaper)
 
 
