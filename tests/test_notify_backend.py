@@ -17,12 +17,10 @@ from pathlib import Path
 
 import pytest
 from helpers import recorded, recorded_counts
-from strace_ref import strace_syscalls
 from test_faults import wait_gone
 from test_run_lifecycle import _pids_of
-from test_trace_parity import REAL, TIMING_DEPENDENT
 
-from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
+from fixtures import build
 from tracer.errors import UserError
 from tracer.notify import notify_supported, trace_notify, workload_processes
 from tracer.trace import TraceOptions
@@ -55,34 +53,6 @@ def record(out: Path, argv: list[str], cwd: Path, backend: str = "notify", follo
 
 def _exit_code(status: int) -> int:
     return 128 - status if status < 0 else status
-
-
-def compare(argv: list[str], tmp_path: Path, name: str, tolerance: float = 0.0) -> None:
-    """test_trace_parity.compare, with the notify backend in place of the CLI."""
-    out = tmp_path / f"{name}.trace.json"
-    (tmp_path / "sl").mkdir()
-    (tmp_path / "strace").mkdir()
-    traced = record(out, argv, tmp_path / "sl")
-    ref, ref_status = strace_syscalls(argv, cwd=tmp_path / "strace")
-    assert traced.returncode == _exit_code(ref_status), traced.stderr
-    ours = recorded_counts(out)
-    assert set(ours) == set(ref), f"only notify: {set(ours) - set(ref)}; only strace: {set(ref) - set(ours)}"
-    for key, count in ref.items():
-        if key[1] not in TIMING_DEPENDENT:
-            slack = int(count * tolerance) + (1 if tolerance else 0)
-            assert abs(ours[key] - count) <= slack, f"{key}: notify {ours[key]}, strace {count}"
-
-
-@pytest.mark.parametrize(("name", "args"), STRACE_PARITY, ids=[n for n, _ in STRACE_PARITY])
-def test_fixture_matches_strace(name: str, args: tuple[str, ...], tmp_path: Path) -> None:
-    argv = [str(build(name)), *(a.format(tmp=tmp_path) for a in args)]
-    compare(argv, tmp_path, name)
-    assert record(tmp_path / "again.json", argv, tmp_path).returncode == _exit_code(EXPECTED_STATUS.get(name, 0))
-
-
-@pytest.mark.parametrize("name", sorted(REAL))
-def test_real_program_matches_strace(name: str, tmp_path: Path) -> None:
-    compare(REAL[name], tmp_path, name, tolerance=0.02)
 
 
 def test_same_recording_as_the_ptrace_backend(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from helpers import recorded_counts, seccomp_learn
 from strace_ref import strace_syscalls
 
 from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
+from tracer.notify import notify_supported
 
 # Counts of these depend on scheduling, so two runs of the same program differ even untraced:
 # lock contention (futex, sched_yield), when a sleeping parent is woken (wait4, restarts), and
@@ -22,12 +23,12 @@ def _exit_code(status: int) -> int:
     return 128 - status if status < 0 else status
 
 
-def compare(argv: list[str], tmp_path: Path, name: str, tolerance: float = 0.0) -> None:
+def compare(argv: list[str], tmp_path: Path, name: str, tolerance: float = 0.0, backend: str = "ptrace") -> None:
     """Run argv under each tracer in a fresh directory of its own (workloads may create files)."""
     out = tmp_path / f"{name}.trace.json"
     (tmp_path / "sl").mkdir()
     (tmp_path / "strace").mkdir()
-    traced = seccomp_learn("record", "-q", "-o", str(out), "--", *argv, cwd=tmp_path / "sl")
+    traced = seccomp_learn("record", "-q", "--backend", backend, "-o", str(out), "--", *argv, cwd=tmp_path / "sl")
     ref, ref_status = strace_syscalls(argv, cwd=tmp_path / "strace")
     assert traced.returncode == _exit_code(ref_status), traced.stderr
     ours = recorded_counts(out)
@@ -38,12 +39,17 @@ def compare(argv: list[str], tmp_path: Path, name: str, tolerance: float = 0.0) 
             assert abs(ours[key] - count) <= slack, f"{key}: seccomp-learn {ours[key]}, strace {count}"
 
 
+BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
+    not notify_supported(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("name", "args"), STRACE_PARITY, ids=[n for n, _ in STRACE_PARITY])
-def test_fixture_matches_strace(name: str, args: tuple[str, ...], tmp_path: Path) -> None:
+def test_fixture_matches_strace(name: str, args: tuple[str, ...], backend: str, tmp_path: Path) -> None:
     argv = [str(build(name)), *(a.format(tmp=tmp_path) for a in args)]
-    compare(argv, tmp_path, name)
+    compare(argv, tmp_path, name, backend=backend)
     assert _exit_code(EXPECTED_STATUS.get(name, 0)) == seccomp_learn(
-        "record", "-q", "-o", str(tmp_path / "again.json"), "--", *argv, cwd=tmp_path).returncode
+        "record", "-q", "--backend", backend, "-o", str(tmp_path / "again.json"), "--", *argv, cwd=tmp_path).returncode
 
 
 def test_int80_is_recorded_as_i386(tmp_path: Path) -> None:
@@ -71,8 +77,9 @@ REAL = {
 }
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(REAL))
-def test_real_program_matches_strace(name: str, tmp_path: Path) -> None:
+def test_real_program_matches_strace(name: str, backend: str, tmp_path: Path) -> None:
     # Real programs are multi-threaded or multi-process: malloc arenas and pipe chunking follow
     # scheduling, so counts may differ by one call or 2% between any two runs; sets must be equal.
-    compare(REAL[name], tmp_path, name, tolerance=0.02)
+    compare(REAL[name], tmp_path, name, tolerance=0.02, backend=backend)

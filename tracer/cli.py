@@ -42,9 +42,10 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--base", metavar="PROFILE", help="Incremental: let the kernel allow what PROFILE allows "
                      "unconditionally and trace only the rest (fast re-learning; the result is PROFILE's needs plus "
                      "anything new).")(f)
-    f = click.option("--backend", type=click.Choice(["ptrace", "notify", "auto"]), default="ptrace",
-                     show_default=True, help="ptrace: one stop per syscall, EXITKILL, works everywhere; notify: "
-                     "seccomp user notification, 5-8x faster, no --pid/--base; auto: notify where supported.")(f)
+    f = click.option("--backend", type=click.Choice(["auto", "notify", "ptrace"]), default="auto",
+                     show_default=True, help="notify: seccomp user notification, several times faster; ptrace: "
+                     "seccomp-assisted ptrace, needed for --pid, --base and verify, and lets nothing inside the "
+                     "workload use ptrace; auto: notify where the kernel supports it and the options allow.")(f)
     f = click.option("--pid", type=int, metavar="PID", help="Attach to this running process (and what it starts "
                                                             "from now on) instead of starting COMMAND.")(f)
     f = click.option("--snapshot-every", type=float, metavar="SECONDS",

@@ -68,7 +68,7 @@ class TraceOptions:
     progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
     progress_every: float = 1.0
     base: str | None = None  # for the CLI: --base PROFILE (incremental); see tracer.incremental
-    backend: str = "ptrace"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
+    backend: str = "auto"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
 
 
 @dataclass
