@@ -11,7 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tracer.notify import notify_supported
+
 SL = [sys.executable, "-m", "tracer"]
+# Both tracing backends, for tests that must hold for each (notify needs kernel support).
+BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
+    not notify_supported(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared" / "reference"
 

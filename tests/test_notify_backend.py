@@ -130,28 +130,6 @@ def _start(tmp_path: Path, *argv: str) -> tuple[subprocess.Popen[bytes], int]:
     return proc, int(proc.stdout.readline())
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_signal_is_forwarded_and_recording_is_partial(sig: int, tmp_path: Path) -> None:
-    proc, workload = _start(tmp_path, str(build("sleeper")), "30", "child")
-    proc.send_signal(sig)
-    assert proc.wait(timeout=20) == 128 + sig
-    data = json.loads((tmp_path / "r.json").read_text())
-    assert data["partial"] is True
-    assert signal.Signals(sig).name in data["runs"][0]["partial_reason"]
-    assert data["runs"][0]["exit"]["signal"] == sig
-    assert not Path(f"/proc/{workload}").exists()
-
-
-def test_second_signal_kills_a_workload_that_ignores_the_first(tmp_path: Path) -> None:
-    proc, _ = _start(tmp_path, "sh", "-c", "trap '' TERM; echo $$; sleep 30")
-    proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
-    assert proc.poll() is None
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=20) == 128 + signal.SIGKILL
-    assert json.loads((tmp_path / "r.json").read_text())["partial"] is True
-
-
 def test_duration_stops_the_workload(tmp_path: Path) -> None:
     rec = tmp_path / "r.json"
     start = time.monotonic()

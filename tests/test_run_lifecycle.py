@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SL, as_nobody, recorded, seccomp_learn
+from helpers import BACKENDS, SL, as_nobody, recorded, seccomp_learn
 
 from fixtures import build
 
@@ -81,9 +81,9 @@ def test_follow_main_kills_the_rest_and_says_so(tmp_path: Path) -> None:
     assert "--follow main" in data["runs"][0]["partial_reason"]
 
 
-def _start(tmp_path: Path, *argv: str) -> tuple[subprocess.Popen[bytes], int]:
+def _start(tmp_path: Path, *argv: str, backend: str = "auto") -> tuple[subprocess.Popen[bytes], int]:
     """Start seccomp-learn on a sleeper; return it and the workload's pid once it runs."""
-    proc = subprocess.Popen([*SL, "record", "-q", "-o", str(tmp_path / "r.json"), "--", *argv],
+    proc = subprocess.Popen([*SL, "record", "-q", "--backend", backend, "-o", str(tmp_path / "r.json"), "--", *argv],
                             stdout=subprocess.PIPE)
     assert proc.stdout is not None
     workload = int(proc.stdout.readline())
@@ -117,9 +117,10 @@ def _pids_of(ppid_root: int) -> list[int]:
     return found
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_signal_is_forwarded_and_recording_is_partial(sig: int, tmp_path: Path) -> None:
-    proc, workload = _start(tmp_path, str(build("sleeper")), "30")
+def test_signal_is_forwarded_and_recording_is_partial(sig: int, backend: str, tmp_path: Path) -> None:
+    proc, workload = _start(tmp_path, str(build("sleeper")), "30", "child", backend=backend)
     proc.send_signal(sig)
     assert proc.wait(timeout=20) == 128 + sig
     data = json.loads((tmp_path / "r.json").read_text())
@@ -129,8 +130,9 @@ def test_signal_is_forwarded_and_recording_is_partial(sig: int, tmp_path: Path) 
     assert not Path(f"/proc/{workload}").exists()
 
 
-def test_second_signal_kills_a_workload_that_ignores_the_first(tmp_path: Path) -> None:
-    proc, _ = _start(tmp_path, "sh", "-c", "trap '' TERM; echo $$; sleep 30")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_second_signal_kills_a_workload_that_ignores_the_first(backend: str, tmp_path: Path) -> None:
+    proc, _ = _start(tmp_path, "sh", "-c", "trap '' TERM; echo $$; sleep 30", backend=backend)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     assert proc.poll() is None  # the shell ignores SIGTERM

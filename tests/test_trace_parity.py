@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import recorded_counts, seccomp_learn
+from helpers import BACKENDS, recorded_counts, seccomp_learn
 from strace_ref import strace_syscalls
 
 from fixtures import EXPECTED_STATUS, STRACE_PARITY, build
-from tracer.notify import notify_supported
 
 # Counts of these depend on scheduling, so two runs of the same program differ even untraced:
 # lock contention (futex, sched_yield), when a sleeping parent is woken (wait4, restarts), and
@@ -37,10 +36,6 @@ def compare(argv: list[str], tmp_path: Path, name: str, tolerance: float = 0.0, 
         if key[1] not in TIMING_DEPENDENT:
             slack = int(count * tolerance) + (1 if tolerance else 0)
             assert abs(ours[key] - count) <= slack, f"{key}: seccomp-learn {ours[key]}, strace {count}"
-
-
-BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
-    not notify_supported(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
