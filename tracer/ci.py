@@ -26,10 +26,9 @@ from .baseline import load_profile_file
 from .ci_config import Config, ProfileSpec, RunSpec
 from .emit import EmitOptions, Emitted, parse_arches
 from .errors import UserError
-from .incremental import add_base, base_filter
+from .incremental import Base
 from .learn import Outcome, render_profile
 from .merge import low_coverage, merge
-from .profile import Profile
 from .recording import Recording
 from .report import render_report
 from .trace import TraceOptions, TraceResult, trace
@@ -146,9 +145,9 @@ def _judge(run: RunSpec, result: TraceResult) -> str | None:
             return f"timed out after {run.timeout:g}s"
         return f"did not exit within {GRACE_S:g}s of {signal.Signals(run.stop_signal).name}"
     stopped = result.stopped_by
-    driver = result.driver_exit or 0  # negative: killed by that signal
+    driver = result.driver_exit or 0
     if stopped == "driver" and driver != 0:  # the driver ended on its own (not SIGTERMed after the run)
-        return f"the during command exited with {describe_exit(driver if driver > 0 else 128 - driver)}"
+        return f"the during command exited with {describe_exit(driver)}"
     if not result.exec_ok:
         return "the command could not be executed"
     if run.during and not stopped:
@@ -173,20 +172,20 @@ def _traced(run: RunSpec, opts: TraceOptions) -> TraceResult:
         os.close(saved_stdout)
 
 
-def _base_profile(spec: ProfileSpec) -> Profile | None:
+def _base_profile(spec: ProfileSpec) -> Base | None:
     """The committed profile, as the base of an incremental run (a SeccompProfile YAML cannot be one)."""
     if spec.format == "kubernetes" or not spec.output.exists():
         return None
-    return load_profile_file(spec.output)
+    return Base(_rel(spec.output), load_profile_file(spec.output))
 
 
 def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str,
-             base_profile: Profile | None) -> TraceResult:
+             base_profile: Base | None) -> TraceResult:
     run_id = f"{profile.name}/{run.name}"
     opts = TraceOptions(follow=run.follow, env={**os.environ, **run.env}, cwd=str(run.cwd or base), run_id=run_id,
                         duration=run.duration, stop_signal=run.stop_signal, during=run.during,
                         timeout=_timeout(run), progress=progress.tick,
-                        filters=[base_filter(base_profile)] if base_profile else ())
+                        base=base_profile)
     progress.start(label, run.command)
     t0 = time.monotonic()
     try:
@@ -197,8 +196,6 @@ def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress,
     if failure is not None:
         progress.done(f"{label}: FAILED after {time.monotonic() - t0:.1f}s")
         raise UserError(f"run {run_id} failed: {failure} (nothing written)", exit_code=1)
-    if base_profile is not None:
-        add_base(result.recording, base_profile, _rel(profile.output))
     return result
 
 

@@ -24,7 +24,6 @@ from .errors import UserError
 from .formats import FORMATS
 from .learn import parse_signal
 
-DEFAULT_CONFIG = "seccomp-learn.yaml"
 RUNTIMES = tuple(extras.RUNTIMES)
 ARCHES = tuple(sorted(ABI_ALIASES))
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

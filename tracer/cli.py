@@ -32,7 +32,8 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--follow", type=click.Choice(["all", "main"]), default="all", show_default=True,
                      help="all: trace until every started process exited; main: stop when the main process "
                           "exits (the rest are killed, and the recording says so).")(f)
-    f = click.option("--run-id", metavar="ID", help="Name of this run in the recording (default: program name).")(f)
+    f = click.option("--run-id", metavar="ID",
+                     help="Name of this run in the recording (default: <program>-<UTC time>-<pid>).")(f)
     f = click.option("--duration", type=float, metavar="SECONDS",
                      help="For servers: learn this long, then stop the workload with --stop-signal.")(f)
     f = click.option("--stop-signal", default="SIGTERM", show_default=True, metavar="SIG",
@@ -114,7 +115,7 @@ def cli() -> None:
     """
 
 
-@cli.command(context_settings={"ignore_unknown_options": False})
+@cli.command()
 @click.option("-o", "--output", default="seccomp.json", show_default=True, help="Profile to write.")
 @click.option("--record", "record_path", metavar="FILE", help="Also write the recording here.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")

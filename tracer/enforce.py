@@ -1,19 +1,20 @@
 """Enforce a Profile for real: compile it with libseccomp (pyseccomp) and load it in a child before exec.
 
-Used by tests and by `verify`. The filter is compiled in the parent; the child only dup2s its
-stdio, loads the filter and execs the resolved path, so the profile governs exactly the
-workload's syscalls from its execve on (as with runc and crun, where execve is the first).
+`compile_profile` serves `verify`; `spawn_under` runs a command under a profile. The filter is
+compiled in the parent; the child only dup2s its stdio, loads the filter and execs the resolved
+path, so the profile governs exactly the workload's syscalls from its execve on (as with runc and
+crun, where execve is the first).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
 from .abi import ABI_OF_SCMP
 from .errors import UserError
+from .launch import exit_code_of, resolve
 from .profile import Profile
 
 _OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
@@ -66,9 +67,7 @@ def compile_profile(profile: Profile) -> Compiled:
 def spawn_under(profile: Profile, argv: list[str], env: dict[str, str] | None = None,
                 stdio: tuple[int | None, int | None, int | None] = (None, None, None)) -> int:
     """Fork, load the profile in the child, exec argv; return the child's pid."""
-    path = argv[0] if "/" in argv[0] else shutil.which(argv[0])
-    if path is None:
-        raise UserError("No such file or directory", f"seccomp-learn: {argv[0]}", exit_code=127)
+    path = resolve(argv, dict(os.environ if env is None else env))
     compiled = compile_profile(profile)
     pid = os.fork()
     if pid == 0:
@@ -87,5 +86,4 @@ def spawn_under(profile: Profile, argv: list[str], env: dict[str, str] | None = 
 
 def wait_exit_code(pid: int) -> int:
     """Shell-style exit code of a child: its status, or 128+N when killed by signal N."""
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+    return exit_code_of(os.waitpid(pid, 0)[1])

@@ -9,7 +9,9 @@ is no longer needed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .abi import ABI_OF_SCMP
 from .emit import OBSERVED
@@ -28,8 +30,6 @@ def base_names(profile: Profile) -> list[str]:
 
 def base_filter(profile: Profile) -> Callable[[], None]:
     """A loader for the child: allow the base's unconditional names in the kernel, trace the rest."""
-    import os
-
     try:
         import pyseccomp as seccomp
     except ImportError:
@@ -67,3 +67,23 @@ def add_base(rec: Recording, profile: Profile, source: str) -> Recording:
                 table.setdefault(name, SyscallStats(nr=nr)).counts.setdefault(run.id, 0)
     run.extra["incremental_base"] = {"profile": source, "allowed_in_kernel": len(base_names(profile))}
     return rec
+
+
+@dataclass(frozen=True)
+class Base:
+    """The profile given to --base, loaded once: the filter it makes and what it adds to the recording."""
+
+    source: str
+    profile: Profile
+
+    @classmethod
+    def load(cls, path: str) -> Base:
+        from .baseline import load_profile_file
+
+        return cls(path, load_profile_file(path))
+
+    def filter(self) -> Callable[[], None]:
+        return base_filter(self.profile)
+
+    def add_to(self, rec: Recording) -> Recording:
+        return add_base(rec, self.profile, self.source)

@@ -43,6 +43,11 @@ def resolve(argv: list[str], env: dict[str, str], cwd: str | None = None) -> str
     return path
 
 
+def exit_code_of(status: int) -> int:
+    """A wait status as a shell reports it: the exit code, or 128+N when signal N killed the process."""
+    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
 def trace_everything() -> Callable[[], None]:
     """The default filter: every syscall of every ABI stops once in the tracer."""
     return pt.trace_everything_filter().install

@@ -10,8 +10,9 @@ from .atomic import write_atomic
 from .emit import EmitOptions, Emitted, emit
 from .errors import UserError
 from .formats import FORMATS, renderer
+from .incremental import Base
 from .recording import Recording
-from .trace import TraceOptions, TraceResult, attach, trace
+from .trace import TraceOptions, TraceResult, trace
 
 
 @dataclass
@@ -65,18 +66,11 @@ def emit_summary(emitted: Emitted, path: str) -> list[str]:
 
 
 def run_workload(argv: list[str], topts: TraceOptions) -> TraceResult:
-    if topts.attach is not None:
-        if argv:
-            raise UserError("give either --pid or a command, not both")
-        return attach(topts.attach, topts)
-    if not argv:
+    if topts.attach is not None and argv:
+        raise UserError("give either --pid or a command, not both")
+    if topts.attach is None and not argv:
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
     result = trace(argv, topts)
-    if topts.base is not None:
-        from .baseline import load_profile_file
-        from .incremental import add_base
-
-        add_base(result.recording, load_profile_file(topts.base), topts.base)
     if not result.exec_ok:
         raise UserError("the command could not be executed; nothing written", f"seccomp-learn: {argv[0]}",
                         exit_code=result.exit_code or 127)
@@ -152,13 +146,8 @@ def trace_options_from(follow: str = "all", run_id: str | None = None, duration:
         raise UserError("must be a positive number of seconds", "--duration")
     driver = shlex.split(during) if isinstance(during, str) else during
     opts = TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
-                        during=driver or None, snapshot_every=snapshot_every, attach=pid, base=base,
-                        backend=backend)
-    if base is not None:
-        from .baseline import load_profile_file
-        from .incremental import base_filter
-
-        opts.filters = [base_filter(load_profile_file(base))]
+                        during=driver or None, snapshot_every=snapshot_every, attach=pid,
+                        base=None if base is None else Base.load(base), backend=backend)
     return opts
 
 

@@ -448,7 +448,7 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
     opts = options or TraceOptions()
     if opts.attach is not None:
         raise UserError("--pid needs the ptrace backend", "--backend notify")
-    if opts.filters:
+    if opts.filters or opts.base is not None:
         raise UserError("--base needs the ptrace backend", "--backend notify")
     if opts.verdict is not None:
         raise UserError("verify needs the ptrace backend", "--backend notify")

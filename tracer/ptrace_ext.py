@@ -50,7 +50,6 @@ PTRACE_O_TRACESECCOMP = 0x80
 PTRACE_O_EXITKILL = 0x100000
 PTRACE_EVENT_SECCOMP = 7
 PTRACE_EVENT_STOP = 128
-PTRACE_SYSCALL_INFO_SECCOMP = 3
 WALL = 0x40000000  # __WALL: wait for threads and clone children too (not in the os module)
 
 SEIZE_OPTIONS = (
@@ -77,13 +76,13 @@ SYSCALL_INFO_SIZE = 88
 SYSCALL_INFO_HEAD = struct.Struct("<B3xI16xQ")  # op, arch, nr
 SYSCALL_INFO_ARGS = struct.Struct("<6Q")
 SYSCALL_INFO_ARGS_OFFSET = 32
+SYSCALL_INFO_RET_DATA_OFFSET = 80
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
 SYS_SECCOMP_X86_64 = 317
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_RET_TRACE = 0x7FF00000
-SECCOMP_RET_ALLOW = 0x7FFF0000
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # The hot-path entry point: long ptrace(long request, pid_t pid, void *addr, void *data).
@@ -149,7 +148,7 @@ BPF_RET_K = 0x06  # BPF_RET | BPF_K
 
 
 def trace_everything_filter() -> BpfFilter:
-    """The seccomp filter of the default backend: every syscall of every ABI stops once in the tracer."""
+    """The seccomp filter of the ptrace backend: every syscall of every ABI stops once in the tracer."""
     return BpfFilter([(BPF_RET_K, 0, 0, SECCOMP_RET_TRACE)])
 
 

@@ -478,15 +478,7 @@ def render(report: Report, fmt: str = "markdown") -> str:
 def render_report(rec: Recording, fmt: str = "markdown", baseline: str = "docker",
                   emit_opts: EmitOptions | None = None) -> str:
     """The report of a recording in one format (markdown, json, text)."""
-    _check_format(fmt)
     return render(build_report(rec, baseline, emit_opts), fmt)
-
-
-def render_profile_report(profile: Profile, fmt: str = "markdown", baseline: str = "docker",
-                          path: str = "profile") -> str:
-    """The report of a Docker/OCI profile (already loaded) in one format."""
-    _check_format(fmt)
-    return render(build_profile_report(profile, baseline, path), fmt)
 
 
 def report_file(path: str, fmt: str = "markdown", baseline: str = "docker") -> str:

@@ -27,15 +27,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from . import ptrace_ext as pt
 from .abi import abi_of
 from .errors import UserError
-from .launch import spawn
+from .launch import exit_code_of, spawn
 from .recording import ArgValues, Recording, Run, SyscallStats, unnamed_key
 from .syscall_info import filterable_args
 from .syscalls import name_of
+
+if TYPE_CHECKING:
+    from .incremental import Base
 
 _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -43,11 +47,11 @@ _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLO
 PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
 PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"
 _RET_DATA = struct.Struct("<I")
+DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 
 
 def _args_of(buf: ctypes.Array[ctypes.c_char]) -> tuple[int, ...]:
     return pt.SYSCALL_INFO_ARGS.unpack_from(buf, pt.SYSCALL_INFO_ARGS_OFFSET)
-DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 
 
 @dataclass
@@ -67,7 +71,7 @@ class TraceOptions:
     timeout: float | None = None  # kill every traced task after this many seconds (a failed run)
     progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
     progress_every: float = 1.0
-    base: str | None = None  # for the CLI: --base PROFILE (incremental); see tracer.incremental
+    base: Base | None = None  # --base: the kernel allows what this profile allows; see tracer.incremental
     backend: str = "auto"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
 
 
@@ -88,7 +92,7 @@ class TraceResult:
     exit_code: int  # the workload's, 128+N when killed by signal N
     exec_ok: bool  # the command's own exec succeeded
     denials: list[Denial] = field(default_factory=list)
-    driver_exit: int | None = None  # the --during driver's exit code (negative: killed by that signal)
+    driver_exit: int | None = None  # the --during driver's exit code (128+N: killed by signal N)
     stopped_by: str | None = None  # "duration" or "driver": seccomp-learn stopped the workload on purpose
     timed_out: bool = False
 
@@ -157,7 +161,7 @@ def backend_for(opts: TraceOptions) -> str:
     """The backend a run uses: `auto` picks user notification where it is known to work."""
     if opts.backend != "auto":
         return opts.backend
-    if opts.filters or opts.verdict is not None or opts.attach is not None:
+    if opts.filters or opts.base is not None or opts.verdict is not None or opts.attach is not None:
         return "ptrace"  # --base, verify and --pid need ptrace
     from .notify import notify_supported
 
@@ -168,7 +172,11 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     """Start argv as a traced child and trace it and everything it starts until they are gone."""
     opts = options or TraceOptions()
     backend = backend_for(opts)
-    if backend == "notify":
+    if opts.attach is not None:
+        if backend != "ptrace":
+            raise UserError("--pid needs the ptrace backend", f"--backend {backend}")
+        result = attach(opts.attach, opts)
+    elif backend == "notify":
         from .notify import trace_notify
 
         result = trace_notify(argv, opts)
@@ -177,6 +185,8 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     else:
         raise UserError(f"unknown backend {backend!r} (known: ptrace, notify, auto)", "--backend")
     result.recording.runs[-1].extra["backend"] = backend
+    if opts.base is not None:
+        opts.base.add_to(result.recording)
     return result
 
 
@@ -184,7 +194,8 @@ def _trace_ptrace(argv: list[str], opts: TraceOptions) -> TraceResult:
     env = dict(os.environ if opts.env is None else opts.env)
     st = _State()
     started = datetime.now(UTC)
-    st.root = spawn(argv, env, opts.cwd, opts.filters)
+    filters = [*opts.filters, opts.base.filter()] if opts.base is not None else opts.filters
+    st.root = spawn(argv, env, opts.cwd, filters)
     st.live.add(st.root)
     st.exe_of[st.root] = PRE_EXEC
     st.tasks_seen = 1
@@ -398,11 +409,10 @@ def _record(st: _State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctypes.c
     exe = st.exe_of.get(pid)
     if exe is None:
         exe = st.exe_of[pid] = _exe_id(st, pid)
-    ret_data = _RET_DATA.unpack_from(buf, 80)[0] if verdict is not None else 0
-    if ret_data and verdict is not None:
+    if verdict is not None and (ret_data := _RET_DATA.unpack_from(buf, pt.SYSCALL_INFO_RET_DATA_OFFSET)[0]):
         _deny(st, pid, exe, arch, nr, ret_data, _args_of(buf), verdict)
-    else:
-        st.counts[(exe, arch, nr)] += 1
+        return  # a denied call's arguments are not what the workload needs
+    st.counts[(exe, arch, nr)] += 1
     spec = st.argspec.get((arch, nr))
     if spec is None:
         spec = _argspec(st, arch, nr)
@@ -494,10 +504,9 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
         exit_code, exit_info = 0, {"running": True}
     elif os.WIFSIGNALED(st.root_status):
         signum = os.WTERMSIG(st.root_status)
-        exit_info = {"signal": signum, "name": signal.Signals(signum).name}
-        exit_code = 128 + signum
+        exit_code, exit_info = exit_code_of(st.root_status), {"signal": signum, "name": signal.Signals(signum).name}
     else:
-        exit_code = os.WEXITSTATUS(st.root_status)
+        exit_code = exit_code_of(st.root_status)
         exit_info = {"code": exit_code}
     reasons = []
     if snapshot:
@@ -533,7 +542,7 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
         machine=platform.machine(),
         follow=opts.follow,
         tasks=st.tasks_seen,
-        syscalls=sum(st.counts.values()),
+        syscalls=sum(n for (exe, _, _), n in st.counts.items() if exe != PRE_EXEC),
         extra=extra,
     )
     rec = Recording(tool=f"seccomp-learn {__version__}", runs=[run])
@@ -555,6 +564,6 @@ def _result(st: _State, argv: list[str], opts: TraceOptions, started: datetime, 
     for (exe, arch, nr, data), count in sorted(st.denied_counts.items()):
         abi, bare = abi_of(arch, nr)
         denials.append(Denial(abi, _key(abi, bare), bare, data, count, {exes[exe]}, st.denied[(exe, arch, nr, data)]))
-    driver_exit = None if st.driver_status is None else os.waitstatus_to_exitcode(st.driver_status)
+    driver_exit = None if st.driver_status is None else exit_code_of(st.driver_status)
     return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok, denials=denials,
                        driver_exit=driver_exit, stopped_by=st.stopped, timed_out=st.timed_out)

@@ -11,7 +11,10 @@ from .docker import profile_json
 API_VERSION = "security-profiles-operator.x-k8s.io/v1"
 
 
-def render(profile: Profile, source: str, name: str = "seccomp-learn") -> str:
+NAME = "seccomp-learn"  # metadata.name; rename it when applying more than one profile
+
+
+def render(profile: Profile, source: str) -> str:
     if profile.default_errno_ret not in (None, 1):
         raise UserError("the SeccompProfile CRD has no defaultErrnoRet: only the default errno 1 (EPERM) can be used",
                         "--format kubernetes")
@@ -20,7 +23,7 @@ def render(profile: Profile, source: str, name: str = "seccomp-learn") -> str:
     doc = {
         "apiVersion": API_VERSION,
         "kind": "SeccompProfile",
-        "metadata": {"name": name, "annotations": {"seccomp-learn/source": source}},
+        "metadata": {"name": NAME, "annotations": {"seccomp-learn/source": source}},
         "spec": spec,
     }
     return yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=1000)
