@@ -14,6 +14,7 @@ import pytest
 from helpers import BACKENDS, SL, as_nobody, recorded, seccomp_learn
 
 from fixtures import build
+from tracer import procfs
 
 
 @pytest.mark.parametrize("code", [0, 3, 77])
@@ -100,21 +101,7 @@ def _alive(pid: int) -> bool:
 
 def _pids_of(ppid_root: int) -> list[int]:
     """Every live process whose ancestry includes ppid_root."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [ppid_root]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parents.items() if pp == p]
-        found += kids
-        frontier += kids
-    return found
+    return procfs.descendants(ppid_root)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

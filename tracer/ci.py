@@ -27,8 +27,9 @@ from .ci_config import Config, ProfileSpec, RunSpec
 from .emit import EmitOptions, Emitted, parse_arches
 from .errors import UserError
 from .incremental import Base
-from .learn import Outcome, render_profile
+from .learn import render_profile
 from .merge import low_coverage, merge
+from .output import Outcome
 from .recording import Recording
 from .report import render_report
 from .trace import TraceOptions, TraceResult, trace

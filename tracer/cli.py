@@ -188,18 +188,9 @@ def diff_cmd(inputs: tuple[str, ...], baseline: str | None, cap_add: tuple[str, 
       seccomp-learn diff --cap-add SYS_ADMIN profile.json
       seccomp-learn diff old.json new.json
     """
-    import json
-    import shutil
+    from .diff import diff_outcome
 
-    from .diff import diff_files, render_text, to_json
-
-    result = diff_files(list(inputs), baseline=baseline, cap_add=list(cap_add))
-    if as_json:
-        click.echo(json.dumps(to_json(result), indent=2, sort_keys=True))
-        return
-    tty = sys.stdout.isatty()
-    width = shutil.get_terminal_size((100, 24)).columns if tty else 100
-    click.echo(render_text(result, color=tty, width=width), nl=False)
+    _finish(diff_outcome(list(inputs), baseline, list(cap_add), as_json), True)
 
 
 @cli.command(name="lint")
@@ -237,15 +228,10 @@ def report_cmd(source: str, fmt: str, baseline: str, output: str) -> None:
       seccomp-learn report app.trace.json > report.md
       seccomp-learn report --format json -o report.json app.trace.json
     """
-    from .atomic import write_atomic
-    from .learn import Outcome
+    from .output import deliver
     from .report import report_file
 
-    text = report_file(source, fmt, baseline)
-    if output == "-":
-        _finish(Outcome(0, [], stdout=text), True)
-    write_atomic(output, text)
-    _finish(Outcome(0, [f"wrote {output}"]), False)
+    _finish(deliver(report_file(source, fmt, baseline), output), False)
 
 
 @cli.command(name="merge")

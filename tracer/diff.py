@@ -37,6 +37,7 @@ from .baseline import docker_rules as dr
 from .emit import EmitOptions, emit
 from .errors import UserError
 from .extras import FALLBACKS
+from .output import Outcome, json_text
 from .profile import ERRNO_ACTIONS, Arg, Profile
 from .recording import ArgValues, Recording
 from .syscall_decode import decode
@@ -851,3 +852,16 @@ def render_text(result: DiffResult, color: bool, width: int = 100) -> str:
 def _breakable(text: str) -> str:
     """Let rich wrap value sets at their commas."""
     return text.replace(",", ", ").replace(",  ", ", ")
+
+
+def diff_outcome(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool) -> Outcome:
+    """The `diff` command: JSON for machines, or a table sized to the terminal (colour only on a tty)."""
+    import shutil
+    import sys
+
+    result = diff_files(paths, baseline=baseline, cap_add=cap_add)
+    if as_json:
+        return Outcome(0, stdout=json_text(to_json(result)))
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size((100, 24)).columns if tty else 100
+    return Outcome(0, stdout=render_text(result, color=tty, width=width))

@@ -9,6 +9,7 @@ crun, where execve is the first).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,17 +42,30 @@ def _action(seccomp: Any, action: str, errno_ret: int | None) -> int:
     return int(getattr(seccomp, _SIMPLE_ACTIONS[action]))
 
 
-def compile_profile(profile: Profile) -> Compiled:
+def libseccomp() -> Any:
+    """The pyseccomp module, or one line saying how to install it."""
     try:
-        import pyseccomp as seccomp
+        import pyseccomp
     except ImportError:
         raise UserError("enforcing a profile needs pyseccomp (pip install 'seccomp-learn[enforce]')") from None
-    filt = seccomp.SyscallFilter(_action(seccomp, profile.default_action, profile.default_errno_ret))
+    return pyseccomp
+
+
+def new_filter(default: Callable[[Any], int], architectures: Iterable[str]) -> tuple[Any, Any]:
+    """A libseccomp filter (and the module) with this default action, for the native arch plus these SCMP arches."""
+    seccomp = libseccomp()
+    filt = seccomp.SyscallFilter(default(seccomp))
     if os.geteuid() == 0:
         filt.set_attr(seccomp.Attr.CTL_NNP, 0)  # as root, keep setuid programs working, as runtimes do
-    for arch in profile.architectures:
+    for arch in architectures:
         if ABI_OF_SCMP.get(arch) != "x86_64":
             filt.add_arch(getattr(seccomp.Arch, arch.removeprefix("SCMP_ARCH_")))
+    return filt, seccomp
+
+
+def compile_profile(profile: Profile) -> Compiled:
+    filt, seccomp = new_filter(lambda s: _action(s, profile.default_action, profile.default_errno_ret),
+                               profile.architectures)
     out = Compiled(filt)
     for rule in profile.syscalls:
         action = _action(seccomp, rule.action, rule.errno_ret)

@@ -9,13 +9,12 @@ is no longer needed.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .abi import ABI_OF_SCMP
 from .emit import OBSERVED
-from .errors import UserError
+from .enforce import new_filter
 from .profile import Profile
 from .recording import Recording, SyscallStats
 from .syscalls import is_known, number_of
@@ -30,15 +29,7 @@ def base_names(profile: Profile) -> list[str]:
 
 def base_filter(profile: Profile) -> Callable[[], None]:
     """A loader for the child: allow the base's unconditional names in the kernel, trace the rest."""
-    try:
-        import pyseccomp as seccomp
-    except ImportError:
-        raise UserError("--base needs pyseccomp (pip install 'seccomp-learn[enforce]')") from None
-    filt = seccomp.SyscallFilter(seccomp.TRACE(0))
-    if os.geteuid() == 0:
-        filt.set_attr(seccomp.Attr.CTL_NNP, 0)
-    for arch in TRACED_ABIS[1:]:
-        filt.add_arch(getattr(seccomp.Arch, arch.removeprefix("SCMP_ARCH_")))
+    filt, seccomp = new_filter(lambda s: s.TRACE(0), TRACED_ABIS)
     for name in base_names(profile):
         try:
             filt.add_rule(seccomp.ALLOW, name)

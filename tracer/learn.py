@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import recording as rec_io
@@ -11,15 +10,9 @@ from .emit import EmitOptions, Emitted, emit
 from .errors import UserError
 from .formats import FORMATS, renderer
 from .incremental import Base
+from .output import Outcome
 from .recording import Recording
 from .trace import TraceOptions, TraceResult, trace
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    summary: list[str]  # for stderr
-    stdout: str = ""
 
 
 def render_profile(rec: Recording, opts: EmitOptions, fmt: str) -> tuple[str, Emitted]:

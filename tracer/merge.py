@@ -71,7 +71,7 @@ def low_coverage(rec: Recording) -> dict[str, list[str]]:
 
 def merge_outcome(paths: list[str], output: str) -> Any:
     """`seccomp-learn merge`: the union of the recordings, written to output ('-' = stdout), as an Outcome."""
-    from .learn import Outcome
+    from .output import Outcome
 
     merged = merge_files(paths)
     n = len(merged.runs)

@@ -64,8 +64,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
+from . import procfs
 from . import ptrace_ext as pt
 from .abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 from .errors import UserError
@@ -140,49 +140,14 @@ def _fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> t
             return None
 
 
-def _filters_of(pid: int | str) -> int | None:
-    """Seccomp_filters from /proc/PID/status (kernel >= 5.9), None if unreadable."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        return int(status.split("\nSeccomp_filters:", 1)[1].split()[0])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _tgid_of(tid: int) -> int:
-    try:
-        return int(Path(f"/proc/{tid}/status").read_text().split("\nTgid:", 1)[1].split()[0])
-    except (OSError, IndexError, ValueError):
-        return tid
-
-
 def workload_processes() -> list[int]:
     """Descendants of this process that run under more seccomp filters than it: the workload's processes.
 
     As a child subreaper the guardian inherits every orphan of the workload, so a process the
     workload started is always below the tracer. The guardian and the --during driver have no extra filter.
     """
-    own = _filters_of("self") or 0
-    return sorted(pid for pid in _descendants(os.getpid()) if (_filters_of(pid) or 0) > own)
-
-
-def _descendants(root: int) -> list[int]:
-    """The processes below root, through /proc ppid links."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, frontier = [], [root]
-    while frontier:
-        for pid in children.get(frontier.pop(), ()):
-            frontier.append(pid)
-            found.append(pid)
-    return found
+    own = procfs.seccomp_filters("self") or 0
+    return sorted(pid for pid in procfs.descendants(os.getpid()) if (procfs.seccomp_filters(pid) or 0) > own)
 
 
 def _tasks_in(pids: list[int]) -> int:
@@ -210,7 +175,7 @@ def _reaped() -> Iterator[tuple[int, int]]:
 def _kill_descendants() -> None:
     """SIGKILL every descendant, again while they fork, until no child is left (orphans come back to us)."""
     while True:
-        _kill(_descendants(os.getpid()), signal.SIGKILL)
+        _kill(procfs.descendants(os.getpid()), signal.SIGKILL)
         try:
             while os.waitpid(-1, os.WNOHANG | pt.WALL)[0]:
                 pass
@@ -318,7 +283,7 @@ class _Supervisor:
     def _new_task(self, tid: int) -> None:
         st = self.st
         st.tasks_seen += 1
-        tgid = self.tgid[tid] = _tgid_of(tid)
+        tgid = self.tgid[tid] = procfs.tgid(tid)
         if len(self.tgid) >= self.prune_at:
             self._prune()
         if self.killing and tgid not in self.killed:
@@ -501,7 +466,7 @@ def notify_supported() -> bool:
     Needs seccomp NEW_LISTENER (5.0), pidfd_open (5.3), USER_NOTIF_FLAG_CONTINUE (5.5),
     pidfd_getfd (5.6) and Seccomp_filters in /proc/PID/status (5.9).
     """
-    if _filters_of("self") is None or not hasattr(os, "pidfd_open"):
+    if procfs.seccomp_filters("self") is None or not hasattr(os, "pidfd_open"):
         return False
     prog = pt.notify_everything_filter()
     report_r, report_w = os.pipe()

@@ -14,6 +14,7 @@ from typing import Any
 
 from .atomic import write_atomic
 from .errors import UserError
+from .output import json_text
 
 FORMAT = "seccomp-learn-recording"
 VERSION = 1
@@ -162,7 +163,7 @@ def _run_json(r: Run) -> dict[str, Any]:
 
 
 def dumps(rec: Recording) -> str:
-    return json.dumps(to_json(rec), indent=2, sort_keys=True) + "\n"
+    return json_text(to_json(rec))
 
 
 def save(rec: Recording, path: str | Path) -> None:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from . import __version__, procfs
 from . import ptrace_ext as pt
 from .abi import abi_of
 from .errors import UserError
@@ -243,14 +243,7 @@ def _signal_all(st: _State, sig: int) -> None:
 
 def _processes(tids: set[int]) -> list[int]:
     """The distinct processes (thread-group ids) among traced tasks: one signal per process."""
-    groups = set()
-    for tid in tids:
-        try:
-            status = Path(f"/proc/{tid}/status").read_text()
-            groups.add(int(status.split("\nTgid:", 1)[1].split()[0]))
-        except (OSError, IndexError, ValueError):
-            continue
-    return sorted(groups)
+    return sorted({procfs.tgid(tid) for tid in tids})
 
 
 def _terminal_sent_it() -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..output import json_text
 from ..profile import Profile, Syscall
 
 
@@ -27,11 +27,6 @@ def profile_json(profile: Profile, comments: bool) -> dict[str, Any]:
     return out
 
 
-def dumps(data: Any) -> str:
-    """Stable text: sorted keys, two-space indent, newline at the end, so profiles diff cleanly."""
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
 def render(profile: Profile, source: str) -> str:
     del source  # Docker's format has no top-level comment field; each rule carries its reason
-    return dumps(profile_json(profile, comments=True))
+    return json_text(profile_json(profile, comments=True))

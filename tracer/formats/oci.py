@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..output import json_text
 from ..profile import Profile
-from .docker import dumps, profile_json
+from .docker import profile_json
 
 
 def render(profile: Profile, source: str) -> str:
     del source  # the runtime-spec schema has no comment field
-    return dumps(profile_json(profile, comments=False))
+    return json_text(profile_json(profile, comments=False))

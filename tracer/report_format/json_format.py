@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
+from ..output import json_text
 from ..report import FORMAT, VERSION, Report
 
 
@@ -14,4 +14,4 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(to_json(report), indent=2, sort_keys=True) + "\n"
+    return json_text(to_json(report))

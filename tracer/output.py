@@ -1,0 +1,32 @@
+"""Where a command's result goes: stable JSON text, and stdout or an atomically written file.
+
+Library functions return an `Outcome`; the CLI only prints it and exits with its code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .atomic import write_atomic
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    summary: list[str] = field(default_factory=list)  # for stderr
+    stdout: str = ""
+
+
+def json_text(data: Any) -> str:
+    """Sorted keys, two-space indent, a newline at the end: output that diffs cleanly in git."""
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def deliver(text: str, output: str) -> Outcome:
+    """'-' is stdout; anything else is written atomically and named in the summary."""
+    if output == "-":
+        return Outcome(0, stdout=text)
+    write_atomic(output, text)
+    return Outcome(0, [f"wrote {output}"])

@@ -1,0 +1,44 @@
+"""What /proc says about a process that the kernel's other interfaces do not: its thread group, its
+seccomp filter count, the processes below it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def status_field(pid: int | str, key: str) -> int | None:
+    """An integer field of /proc/PID/status (Tgid, Seccomp_filters, ...), None if unreadable."""
+    try:
+        return int(Path(f"/proc/{pid}/status").read_text().split(f"\n{key}:", 1)[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def tgid(tid: int) -> int:
+    """The process a task belongs to (the task itself if it is gone)."""
+    return status_field(tid, "Tgid") or tid
+
+
+def seccomp_filters(pid: int | str) -> int | None:
+    """How many seccomp filters a process runs under (kernel >= 5.9), None if unreadable."""
+    return status_field(pid, "Seccomp_filters")
+
+
+def descendants(root: int) -> list[int]:
+    """The processes below root, through /proc ppid links."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, frontier = [], [root]
+    while frontier:
+        for pid in children.get(frontier.pop(), ()):
+            frontier.append(pid)
+            found.append(pid)
+    return found
