@@ -22,7 +22,7 @@ from . import extras
 from .abi import ABI_ALIASES
 from .errors import UserError
 from .formats import FORMATS
-from .learn import parse_signal
+from .signals import parse_signal
 
 RUNTIMES = tuple(extras.RUNTIMES)
 ARCHES = tuple(sorted(ABI_ALIASES))

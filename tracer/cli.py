@@ -14,6 +14,9 @@ import click
 
 from . import __version__
 from .errors import UserError
+from .extras import RUNTIMES
+from .formats import FORMATS
+from .report_format import FORMATS as REPORT_FORMATS
 
 COMMAND = click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 TRACED = click.argument("command", nargs=-1, type=click.UNPROCESSED)  # or --pid
@@ -64,7 +67,7 @@ def _trace_opts(kw: dict[str, Any]) -> Any:
 
 def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed([
-        click.option("--format", "fmt", type=click.Choice(["docker", "oci", "kubernetes"]), default="docker",
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="docker",
                      show_default=True, help="docker (also podman), oci (runtime-spec linux.seccomp), "
                                              "kubernetes (security-profiles-operator SeccompProfile)."),
         click.option("--default-action", type=click.Choice(["errno", "kill", "kill_process", "trap", "log"]),
@@ -74,7 +77,7 @@ def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--arch", "arches", metavar="LIST", default="",
                      help="Also list these ABIs (x86_64,x86,x32), as Docker does; default: only those observed."),
         click.option("--no-args", is_flag=True, help="Names only: no argument rules."),
-        click.option("--runtime", type=click.Choice(["docker", "podman", "runc", "crun", "none"]),
+        click.option("--runtime", type=click.Choice(list(RUNTIMES)),
                      default="docker", show_default=True,
                      help="Add what this container runtime runs after loading the filter (docker = runc)."),
         click.option("--portable", is_flag=True, help="Add the vDSO syscalls (clock_gettime, ...) for hosts "
@@ -215,7 +218,7 @@ def lint_cmd(profiles: tuple[str, ...], quiet: bool) -> None:
 
 @cli.command(name="report")
 @click.argument("source", metavar="RECORDING|PROFILE")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json", "text"]), default="markdown",
+@click.option("--format", "fmt", type=click.Choice(list(REPORT_FORMATS)), default="markdown",
               show_default=True, help="markdown (a pull-request comment), json (docs/report-format.md), text.")
 @click.option("--baseline", default="docker", show_default=True, metavar="docker|FILE",
               help="Compare with Docker's default profile or a profile file.")

@@ -12,6 +12,7 @@ from .formats import FORMATS, renderer
 from .incremental import Base
 from .output import Outcome
 from .recording import Recording
+from .signals import parse_signal
 from .trace import TraceOptions, TraceResult, trace
 
 
@@ -111,22 +112,6 @@ def emit_file(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: 
         return Outcome(0, [], stdout=text)
     write_atomic(Path(output), text)
     return Outcome(0, emit_summary(emitted, output))
-
-
-def parse_signal(name: str, source: str = "--stop-signal") -> int:
-    """SIGTERM, TERM or 15 -> 15."""
-    import signal
-
-    text = name.strip().upper()
-    if text.isdigit():
-        number = int(text)
-        if number in {s.value for s in signal.Signals}:
-            return number
-    else:
-        sig = getattr(signal, text if text.startswith("SIG") else f"SIG{text}", None)
-        if isinstance(sig, signal.Signals):
-            return int(sig)
-    raise UserError(f"unknown signal {name!r}", source)
 
 
 def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
