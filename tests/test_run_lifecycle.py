@@ -82,7 +82,7 @@ def test_follow_main_kills_the_rest_and_says_so(tmp_path: Path) -> None:
     assert "--follow main" in data["runs"][0]["partial_reason"]
 
 
-def _start(tmp_path: Path, *argv: str, backend: str = "auto") -> tuple[subprocess.Popen[bytes], int]:
+def _start(tmp_path: Path, *argv: str, backend: str = "ptrace") -> tuple[subprocess.Popen[bytes], int]:
     """Start seccomp-learn on a sleeper; return it and the workload's pid once it runs."""
     proc = subprocess.Popen([*SL, "record", "-q", "--backend", backend, "-o", str(tmp_path / "r.json"), "--", *argv],
                             stdout=subprocess.PIPE)

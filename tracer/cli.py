@@ -46,10 +46,11 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--base", metavar="PROFILE", help="Incremental: let the kernel allow what PROFILE allows "
                      "unconditionally and trace only the rest (fast re-learning; the result is PROFILE's needs plus "
                      "anything new).")(f)
-    f = click.option("--backend", type=click.Choice(["auto", "notify", "ptrace"]), default="auto",
-                     show_default=True, help="notify: seccomp user notification, several times faster; ptrace: "
-                     "seccomp-assisted ptrace, needed for --pid, --base and verify, and lets nothing inside the "
-                     "workload use ptrace; auto: notify where the kernel supports it and the options allow.")(f)
+    f = click.option("--backend", type=click.Choice(["ptrace", "notify", "auto"]), default="ptrace",
+                     show_default=True, help="ptrace: seccomp-assisted ptrace, faithful to the workload; notify: "
+                     "seccomp user notification, several times faster, but a signal arriving while a call waits "
+                     "for the tracer can make that call fail with EINTR; auto: notify where the kernel supports "
+                     "it and no --pid, --base or verify is used.")(f)
     f = click.option("--pid", type=int, metavar="PID", help="Attach to this running process (and what it starts "
                                                             "from now on) instead of starting COMMAND.")(f)
     f = click.option("--snapshot-every", type=float, metavar="SECONDS",

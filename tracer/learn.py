@@ -117,7 +117,7 @@ def emit_file(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: 
 def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
                        snapshot_every: float | None = None, pid: int | None = None,
-                       base: str | None = None, backend: str = "auto") -> TraceOptions:
+                       base: str | None = None, backend: str = "ptrace") -> TraceOptions:
     import shlex
 
     if duration is not None and duration <= 0:

@@ -190,10 +190,21 @@ def notify_everything_filter() -> BpfFilter:
     return BpfFilter([(BPF_RET_K, 0, 0, SECCOMP_RET_USER_NOTIF)])
 
 
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5  # kernel >= 5.19
+
+
 def install_listener(prog: SockFprog) -> int:
-    """Install a filter with SECCOMP_FILTER_FLAG_NEW_LISTENER; returns the listener fd."""
-    return check(_libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                               ctypes.byref(prog)), "seccomp")
+    """Install a filter with SECCOMP_FILTER_FLAG_NEW_LISTENER; returns the listener fd.
+
+    WAIT_KILLABLE_RECV (where the kernel has it): once the supervisor has received a notification, only
+    a fatal signal interrupts the wait, so a signal no longer turns a call into EINTR at that point.
+    """
+    for flags in (SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                  SECCOMP_FILTER_FLAG_NEW_LISTENER):
+        fd = _libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, flags, ctypes.byref(prog))
+        if fd >= 0 or ctypes.get_errno() != errno.EINVAL:
+            break
+    return check(fd, "seccomp")
 
 
 def pidfd_getfd(pidfd: int, fd: int) -> int:

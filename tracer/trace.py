@@ -72,7 +72,7 @@ class TraceOptions:
     progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
     progress_every: float = 1.0
     base: Base | None = None  # --base: the kernel allows what this profile allows; see tracer.incremental
-    backend: str = "auto"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
+    backend: str = "ptrace"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
 
 
 @dataclass
