@@ -32,7 +32,8 @@ from .merge import low_coverage, merge
 from .output import Outcome
 from .recording import Recording
 from .report import render_report
-from .trace import TraceOptions, TraceResult, trace
+from .session import TraceOptions, TraceResult
+from .trace import trace
 
 GRACE_S = 10.0  # how long a workload may take to exit after its stop signal (duration)
 

@@ -12,8 +12,9 @@ from .formats import FORMATS, renderer
 from .incremental import Base
 from .output import Outcome
 from .recording import Recording
+from .session import TraceOptions, TraceResult
 from .signals import parse_signal
-from .trace import TraceOptions, TraceResult, trace
+from .trace import trace
 
 
 def render_profile(rec: Recording, opts: EmitOptions, fmt: str) -> tuple[str, Emitted]:

@@ -70,8 +70,19 @@ from . import ptrace_ext as pt
 from .abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 from .errors import UserError
 from .launch import resolve, spawn
+from .session import (
+    PRE_EXEC,
+    State,
+    TraceOptions,
+    TraceResult,
+    exe_id,
+    kill,
+    make_result,
+    note_setid,
+    record_call,
+    run_session,
+)
 from .syscalls import number_of
-from .trace import PRE_EXEC, TraceOptions, TraceResult, _exe_id, _kill, _note_setid, _record, _result, _run, _State
 
 _EXEC, _EXIT, _EXIT_GROUP = 1, 2, 3
 _U64 = 1 << 64
@@ -129,7 +140,7 @@ def _fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> t
                 candidates = [int(fd) for fd in os.listdir(f"/proc/{pid}/fd")
                               if _fd_link(pid, int(fd)) == pt.NOTIFY_FD_LINK]
             if len(candidates) != 1:
-                _kill([pid], signal.SIGKILL)  # its parent reaps it
+                kill([pid], signal.SIGKILL)  # its parent reaps it
                 raise UserError("seccomp user notification: cannot find the workload's listener", "--backend notify")
         if candidates:
             fd = pt.pidfd_getfd(pidfd, candidates[0])
@@ -175,7 +186,7 @@ def _reaped() -> Iterator[tuple[int, int]]:
 def _kill_descendants() -> None:
     """SIGKILL every descendant, again while they fork, until no child is left (orphans come back to us)."""
     while True:
-        _kill(procfs.descendants(os.getpid()), signal.SIGKILL)
+        kill(procfs.descendants(os.getpid()), signal.SIGKILL)
         try:
             while os.waitpid(-1, os.WNOHANG | pt.WALL)[0]:
                 pass
@@ -262,7 +273,7 @@ class _Guardian:
 class _Supervisor:
     """The notification loop and what it knows beyond trace._State: tgids, the listener, the end."""
 
-    def __init__(self, st: _State, listener: int, guardian: _Guardian, slot: int) -> None:
+    def __init__(self, st: State, listener: int, guardian: _Guardian, slot: int) -> None:
         self.st, self.listener, self.guardian, self.slot = st, listener, guardian, slot
         self.tgid: dict[int, int] = {st.root: st.root}  # tid -> thread-group id, for tasks seen
         self.reread: set[int] = set()  # tids whose executable changes (execve): read it again
@@ -278,7 +289,7 @@ class _Supervisor:
         pids = workload_processes()
         if sig == signal.SIGKILL:
             self.killed.update(pids)
-        _kill(pids, sig)
+        kill(pids, sig)
 
     def _new_task(self, tid: int) -> None:
         st = self.st
@@ -288,7 +299,7 @@ class _Supervisor:
             self._prune()
         if self.killing and tgid not in self.killed:
             self.killed.add(tgid)
-            _kill([tgid], signal.SIGKILL)
+            kill([tgid], signal.SIGKILL)
 
     def _prune(self) -> None:
         """Forget tasks that are gone without an exit call (killed, or ended by another thread's exit_group)."""
@@ -340,7 +351,7 @@ class _Supervisor:
                 stop_workload("driver")
             # anything else: the guardian, or an orphan of the workload had the guardian died (child subreaper)
 
-    def loop(self, st: _State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+    def loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_chld = signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
@@ -352,7 +363,7 @@ class _Supervisor:
             os.close(wake_r)
             os.close(wake_w)
 
-    def _loop(self, st: _State, opts: TraceOptions, stop_workload: Callable[[str], None], wake_r: int) -> None:
+    def _loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None], wake_r: int) -> None:
         listener, reports = self.listener, self.guardian.reports
         buf, resp = ctypes.create_string_buffer(pt.SECCOMP_NOTIF_SIZE), ctypes.create_string_buffer(24)
         memset, ioctl = ctypes.memset, pt.raw_ioctl
@@ -393,10 +404,10 @@ class _Supervisor:
                     self._root_after_exec()
                 if reread and tid in reread:
                     reread.discard(tid)
-                    exe_of[tid] = _exe_id(st, tid)
-                    _note_setid(st, st.exes[exe_of[tid]])
+                    exe_of[tid] = exe_id(st, tid)
+                    note_setid(st, st.exes[exe_of[tid]])
                 kind = special.get((arch, nr))
-                _record(st, tid, arch, nr, buf, None)
+                record_call(st, tid, arch, nr, buf, None)
                 if kind:
                     self._special(tid, kind)
                 answer(resp, 0, nid, 0, 0, cont)
@@ -419,7 +430,7 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
         raise UserError("verify needs the ptrace backend", "--backend notify")
     env = dict(os.environ if opts.env is None else opts.env)
     resolve(argv, env, opts.cwd)  # no such command (127, 126): said here, before the guardian starts
-    st = _State()
+    st = State()
     started = datetime.now(UTC)
     prog = pt.notify_everything_filter()
     subreaper = pt.get_child_subreaper()
@@ -444,13 +455,13 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
         got = _fetch_listener(st.root, pidfd, report_r)
         if got is None:  # the child could not install the filter or exec; it said why
             st.root_status = guardian.root_status()
-            return _result(st, argv, opts, started, 0.0)
+            return make_result(st, argv, opts, started, 0.0)
         listener, slot = got
         fds.append(listener)
         pt.notif_set_sync_wake_up(listener)
         sup = _Supervisor(st, listener, guardian, slot)
         st.signal_all = sup.signal_all
-        return _run(st, argv, opts, env, started, loop=sup.loop)
+        return run_session(st, argv, opts, env, started, loop=sup.loop)
     finally:
         for fd in fds:
             os.close(fd)
@@ -512,7 +523,7 @@ def notify_supported() -> bool:
         for fd in (listener, pidfd, report_r):
             if fd >= 0:
                 os.close(fd)
-        _kill([pid], signal.SIGKILL)
+        kill([pid], signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             status = os.waitpid(pid, 0)[1]
             ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0

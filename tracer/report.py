@@ -306,7 +306,7 @@ def _launcher_hint(rec: Recording) -> list[HintEntry]:
     one call, the execve of the command. In older recordings, without the marker anywhere, it is
     recognised by exactly one execve per run (every run has that one, so the workload made none).
     """
-    from .trace import PRE_EXEC_NAME
+    from .session import PRE_EXEC_NAME
 
     where = f" (recorded under the executable `{PRE_EXEC_NAME}`)"
     pre = sorted({key for t in rec.abis.values() for key, s in t.items()

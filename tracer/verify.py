@@ -18,9 +18,10 @@ from ptrace.binding.func import ptrace_getregs, ptrace_setregs
 from .enforce import compile_profile
 from .launch import trace_everything
 from .profile import Arg, Profile, Syscall
+from .session import Denial, TraceOptions, TraceResult
 from .syscall_decode import decode
 from .syscall_info import filterable_args
-from .trace import Denial, TraceOptions, TraceResult, trace
+from .trace import trace
 
 EXPLICIT = 0x1000  # the verdict came from an explicit rule (e.g. a fallback ENOSYS), not the default
 KILL = 0xFFFF
