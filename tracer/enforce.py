@@ -15,7 +15,7 @@ from typing import Any
 
 from .abi import ABI_OF_SCMP
 from .errors import UserError
-from .launch import exit_code_of, resolve
+from .launch import exit_code_of, fork_exec, resolve
 from .profile import Profile
 
 _OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
@@ -83,19 +83,16 @@ def spawn_under(profile: Profile, argv: list[str], env: dict[str, str] | None = 
     """Fork, load the profile in the child, exec argv; return the child's pid."""
     path = resolve(argv, dict(os.environ if env is None else env))
     compiled = compile_profile(profile)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            for target, fd in enumerate(stdio):
-                if fd is not None:
-                    os.dup2(fd, target)
-            compiled.filter.load()
-            os.execve(path, argv, dict(os.environ if env is None else env))
-        except BaseException as exc:
-            os.write(2, f"seccomp-learn: cannot start {argv[0]} under the profile: {exc}\n".encode())
-        finally:
-            os._exit(126)
-    return pid
+    environ = dict(os.environ if env is None else env)
+
+    def child() -> None:
+        for target, fd in enumerate(stdio):
+            if fd is not None:
+                os.dup2(fd, target)
+        compiled.filter.load()
+        os.execve(path, argv, environ)
+
+    return fork_exec(child, f"cannot start {argv[0]} under the profile", 126)
 
 
 def wait_exit_code(pid: int) -> int:

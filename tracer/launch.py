@@ -43,6 +43,21 @@ def resolve(argv: list[str], env: dict[str, str], cwd: str | None = None) -> str
     return path
 
 
+def fork_exec(child: Callable[[], None], label: str, failure_code: int) -> int:
+    """Fork; the child runs `child`, which ends in an exec. If it raises instead, the child says why in
+    one line ("seccomp-learn: LABEL: reason") and exits with failure_code; it never returns to the caller."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child()
+        except BaseException as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            os.write(2, f"seccomp-learn: {label}: {reason}\n".encode())
+        finally:
+            os._exit(failure_code)
+    return pid
+
+
 def exit_code_of(status: int) -> int:
     """A wait status as a shell reports it: the exit code, or 128+N when signal N killed the process."""
     return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
@@ -74,28 +89,25 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
     ready_r, ready_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # child: only async-signal-safe-ish work until exec
-        try:
-            os.close(ready_w)
-            for sig, disposition in restore.items():
-                signal.signal(sig, disposition)
-            signal.pthread_sigmask(signal.SIG_SETMASK, [])
-            pt.prctl(pt.PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.read(ready_r, 1) != b"x" or os.getppid() != parent:
-                os._exit(127)
-            os.close(ready_r)
-            if cwd is not None:
-                os.chdir(cwd)
-            if use_nnp:
-                pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
-            for install in installers:
-                install()
-            os.execve(path, argv, env)
-        except OSError as exc:
-            os.write(2, f"seccomp-learn: {argv[0]}: {exc.strerror}\n".encode())
-        finally:
-            os._exit(126)
+
+    def child() -> None:  # only async-signal-safe-ish work until exec
+        os.close(ready_w)
+        for sig, disposition in restore.items():
+            signal.signal(sig, disposition)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        pt.prctl(pt.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.read(ready_r, 1) != b"x" or os.getppid() != parent:
+            os._exit(127)
+        os.close(ready_r)
+        if cwd is not None:
+            os.chdir(cwd)
+        if use_nnp:
+            pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
+        for install in installers:
+            install()
+        os.execve(path, argv, env)
+
+    pid = fork_exec(child, argv[0], 126)
     os.close(ready_r)
     try:
         if seize:

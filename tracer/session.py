@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from . import __version__, procfs
 from . import ptrace_ext as pt
 from .abi import abi_of
-from .launch import exit_code_of
+from .launch import exit_code_of, fork_exec
 from .recording import ArgValues, Recording, Run, SyscallStats, unnamed_key
 from .syscall_info import filterable_args
 from .syscalls import name_of
@@ -269,18 +269,14 @@ def _syscalls_so_far(st: State) -> int:
 
 def _spawn_driver(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     """Start the --during driver untraced, in its own process group (so all of it can be stopped)."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setpgid(0, 0)
-            if cwd is not None:
-                os.chdir(cwd)
-            os.execvpe(argv[0], argv, env)
-        except OSError as exc:
-            os.write(2, f"seccomp-learn: --during {argv[0]}: {exc.strerror}\n".encode())
-        finally:
-            os._exit(127)
-    return pid
+
+    def child() -> None:
+        os.setpgid(0, 0)
+        if cwd is not None:
+            os.chdir(cwd)
+        os.execvpe(argv[0], argv, env)
+
+    return fork_exec(child, f"--during {argv[0]}", 127)
 
 
 def _end_driver(st: State) -> None:
