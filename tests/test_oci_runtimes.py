@@ -24,6 +24,9 @@ WORKLOADS = {
     "python3": ["python3", "-c", "import json, sqlite3; print(json.dumps({'ok': sqlite3.sqlite_version > '3'}))"],
     "sh-pipeline": ["sh", "-c", "echo hello world | tr a-z A-Z | wc -w"],
     "tar": ["sh", "-c", "mkdir -p d && echo x > d/f && tar czf t.tgz d && rm -r d && tar xzf t.tgz && cat d/f"],
+    # The workload calls prctl itself (PR_SET_NAME), so its own prctl rule is argument-filtered; the
+    # runtime's prctl calls (capability bounding set, keepcaps) must still be allowed.
+    "prctl-set-name": ["python3", "-c", "import ctypes; print(ctypes.CDLL(None).prctl(15, b'x', 0, 0, 0))"],
 }
 
 

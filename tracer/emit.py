@@ -102,7 +102,10 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     profile.syscalls.extend(conditional)
     out = Emitted(profile, unnamed=rec.unnamed())
     for extra in _extras(opts, observed):
-        taken = profile.names()
+        # An ALLOW extra must reach the kernel for every value its caller uses: a name the workload
+        # holds only under argument rules (prctl, clone, socket) is added again, unconditionally.
+        # A fallback (ENOSYS) never shadows a name any rule allows.
+        taken = _unconditional(profile) if extra.kind != "fallback" else profile.names()
         names = [n for n in extra.names if n not in taken]
         if not names:
             continue
@@ -114,6 +117,11 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
             profile.syscalls.append(Syscall(names, "SCMP_ACT_ALLOW", comment=extra.reason))
     check_names(profile, abis)
     return out
+
+
+def _unconditional(profile: Profile) -> set[str]:
+    """Names some rule allows whatever their arguments."""
+    return {n for rule in profile.syscalls if rule.action == "SCMP_ACT_ALLOW" and not rule.args for n in rule.names}
 
 
 def _runs(rec: Recording) -> str:
