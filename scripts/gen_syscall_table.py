@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate tracer/syscall_table.py from the kernel's syscall_*.tbl files.
+"""Generate tracer/syscalls/table.py from the kernel's syscall_*.tbl files.
 
 The tracer needs names for every syscall number of every ABI it sees, newer
 than python-ptrace's table (which stops near 440). The kernel's .tbl files are
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
     src = Path(argv[1])
     tables = {abi: parse_tbl(src / fname, abis) for abi, fname, abis in SOURCES}
     origin = "Linux 7.1 arch/x86/entry/syscalls/syscall_{64,32}.tbl and scripts/syscall.tbl (arm64 ABIs)"
-    target = Path(__file__).resolve().parent.parent / "tracer" / "syscall_table.py"
+    target = Path(__file__).resolve().parent.parent / "tracer" / "syscalls" / "table.py"
     target.write_text(render(tables, origin))
     print(f"wrote {target}: " + ", ".join(f"{a} {len(t)}" for a, t in tables.items()))
     return 0

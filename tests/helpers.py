@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tracer.notify import notify_supported
+from tracer.capture.notify import notify_supported
 
 SL = [sys.executable, "-m", "tracer"]
 # Both tracing backends, for tests that must hold for each (notify needs kernel support).

@@ -34,7 +34,7 @@ How strace is run::
   ``1234  [  11] [ Process PID=1234 runs in x32 mode. ]``. That number is ignored.
 * strace 6.1's tables end at nr 450. A higher number, or one the kernel does not have, prints as
   ``syscall_0x1c3(...)`` (hex; x32 ones include the bit: ``syscall_0x40000258``). Those lines get
-  their name from ``tracer.syscalls.name_of``. With no name there either, the key is ``"#<nr>"``,
+  their name from ``tracer.syscalls.names.name_of``. With no name there either, the key is ``"#<nr>"``,
   e.g. ``("x86_64", "#500")``. Every line's name comes from our table when the table knows the
   number, so the keys use the tracer's spelling. Lines where strace's own name differs are
   collected (see ``parse_strace_log(mismatches=...)``).
@@ -64,7 +64,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from tracer.syscalls import name_of
+from tracer.syscalls.names import name_of
 
 X32_SYSCALL_BIT = 0x40000000
 

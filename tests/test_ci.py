@@ -254,7 +254,7 @@ profiles:
     assert "kind: SeccompProfile" in text and "SCMP_ARCH_X86\n" in text
     assert "runs: k8s/pwd" in text
     assert json.loads((tmp_path / "gen/k8s-recording.json").read_text())["runs"][0]["id"] == "k8s/pwd"
-    assert (tmp_path / "gen/k8s.md").exists() == (Path(__file__).parent.parent / "tracer/report.py").exists()
+    assert (tmp_path / "gen/k8s.md").exists() == (Path(__file__).parent.parent / "tracer/report/build.py").exists()
 
 
 def test_failing_run_command_not_found(tmp_path: Path) -> None:

@@ -15,8 +15,8 @@ import pytest
 from helpers import seccomp_learn
 
 from tracer.baseline import DOCKER_DEFAULT_CAPS, REASONS, decide, docker_default
-from tracer.extras import ALWAYS, RUNTIMES
-from tracer.syscalls import is_known, numbers
+from tracer.profile.extras import ALWAYS, RUNTIMES
+from tracer.syscalls.names import is_known, numbers
 
 ALLOWS = ("allowed", "allowed_with_args")
 CLONE_NEWUSER = 0x10000000

@@ -12,14 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tracer.baseline import (
-    DOCKER_DEFAULT_CAPS,
-    REASONS,
-    decide,
-    docker_default,
-    load_profile_file,
-    required_capability,
-)
+from tracer.baseline import DOCKER_DEFAULT_CAPS, REASONS, decide, docker_default, load_profile_file, required_capability
 from tracer.errors import UserError
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"

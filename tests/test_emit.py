@@ -11,9 +11,9 @@ import yaml
 from helpers import SHARED, seccomp_learn
 
 from fixtures import build
-from tracer import recording
-from tracer.emit import EmitOptions, emit
-from tracer.extras import FALLBACKS, RUNTIMES, VDSO
+from tracer.profile.emit import EmitOptions, emit
+from tracer.profile.extras import FALLBACKS, RUNTIMES, VDSO
+from tracer.recording import model as recording
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,7 @@ def test_unnamed_numbers_are_reported_not_written(tmp_path: Path) -> None:
 
 
 def test_emit_library_gives_the_same_profile_as_the_cli(sockets_trace: Path) -> None:
-    from tracer.formats import renderer
+    from tracer.profile.formats import renderer
 
     emitted = emit(recording.load(sockets_trace), EmitOptions())
     assert renderer("docker")(emitted.profile, "") == seccomp_learn("emit", str(sockets_trace)).stdout

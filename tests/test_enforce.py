@@ -10,8 +10,8 @@ from helpers import seccomp_learn
 
 from fixtures import build
 from tracer.baseline import load_profile_file
-from tracer.enforce import spawn_under, wait_exit_code
-from tracer.profile import Profile
+from tracer.enforce.seccomp_filter import spawn_under, wait_exit_code
+from tracer.profile.model import Profile
 
 # Workload, and a syscall it cannot run without (removing it must make the run fail).
 WORKLOADS = {

@@ -15,7 +15,7 @@ from helpers import SL, as_nobody, seccomp_learn
 from test_run_lifecycle import _alive, _pids_of, _start
 
 from fixtures import build
-from tracer.notify import notify_supported
+from tracer.capture.notify import notify_supported
 
 
 def wait_gone(pids: list[int], seconds: float = 5) -> list[int]:
@@ -68,8 +68,8 @@ def test_workload_execs_a_setuid_binary_as_root(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops from root to nobody")
 def test_setuid_binary_unprivileged_is_explained() -> None:
     """Unprivileged, a set-id program runs without its privileges (ptrace and no_new_privs): say so."""
-    from tracer.learn import trace_notes
-    from tracer.trace import trace
+    from tracer.capture.trace import trace
+    from tracer.commands.learn import trace_notes
 
     def run() -> list[Any]:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)

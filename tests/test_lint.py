@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from helpers import seccomp_learn
 
+from tracer.analysis.lint import CODES, codes_of, lint_doc, lint_file, lint_paths
 from tracer.errors import UserError
-from tracer.lint import CODES, codes_of, lint_doc, lint_file, lint_paths
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 ALLOW, ERRNO = "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO"

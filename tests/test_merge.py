@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixtures import build
-from tracer import recording as rec_io
 from tracer.errors import UserError
-from tracer.merge import low_coverage, merge
-from tracer.recording import ARG_VALUES_CAP, ArgValues, Recording, Run, SyscallStats
+from tracer.recording import model as rec_io
+from tracer.recording.merge import low_coverage, merge
+from tracer.recording.model import ARG_VALUES_CAP, ArgValues, Recording, Run, SyscallStats
 
 # Keys are consistent across recordings, as they are in real ones: a name always has one number.
 KEYS = {"read": 0, "write": 1, "close": 3, "socket": 41, "clone": 56, "mkdir": 83, "#999": 999, "#1234": 1234}

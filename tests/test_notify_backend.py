@@ -21,17 +21,17 @@ from test_faults import wait_gone
 from test_run_lifecycle import _pids_of
 
 from fixtures import build
+from tracer.capture.notify import notify_supported, trace_notify, workload_processes
+from tracer.capture.trace import TraceOptions
 from tracer.errors import UserError
-from tracer.notify import notify_supported, trace_notify, workload_processes
-from tracer.trace import TraceOptions
 
 pytestmark = pytest.mark.skipif(not notify_supported(), reason="no seccomp user notification on this kernel")
 
 RUNNER = """
 import sys
-from tracer import recording
-from tracer.notify import trace_notify
-from tracer.trace import TraceOptions, trace
+from tracer.recording import model as recording
+from tracer.capture.notify import trace_notify
+from tracer.capture.trace import TraceOptions, trace
 backend, out, follow, duration, *argv = sys.argv[1:]
 opts = TraceOptions(follow=follow, duration=float(duration) if duration else None)
 result = (trace_notify if backend == "notify" else trace)(argv, opts)

@@ -15,7 +15,7 @@ from helpers import seccomp_learn
 from oci import RUNTIMES, available, run
 
 from fixtures import build
-from tracer.extras import RUNTIMES as EXTRAS
+from tracer.profile.extras import RUNTIMES as EXTRAS
 
 pytestmark = pytest.mark.parametrize("runtime", [pytest.param(r, marks=pytest.mark.skipif(
     not available(r), reason=f"{r} is not installed (.ci/run installs it)")) for r in RUNTIMES])

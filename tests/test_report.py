@@ -18,10 +18,10 @@ import pytest
 from helpers import REPO_ROOT, seccomp_learn
 
 from fixtures import build
-from tracer import recording as rec_io
 from tracer.baseline import REASONS, decide, docker_default
-from tracer.recording import ArgValues, Recording, Run, SyscallStats
-from tracer.report import render_report
+from tracer.recording import model as rec_io
+from tracer.recording.model import ArgValues, Recording, Run, SyscallStats
+from tracer.report.build import render_report
 
 GOLDEN = Path(__file__).parent / "data" / "report_sockets.md"
 DOC = REPO_ROOT / "docs" / "report-format.md"

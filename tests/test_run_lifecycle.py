@@ -14,7 +14,7 @@ import pytest
 from helpers import BACKENDS, SL, as_nobody, recorded, seccomp_learn
 
 from fixtures import build
-from tracer import procfs
+from tracer.kernel import procfs
 
 
 @pytest.mark.parametrize("code", [0, 3, 77])
@@ -154,7 +154,7 @@ def test_recording_is_written_atomically_and_is_valid_json(tmp_path: Path) -> No
 @pytest.mark.skipif(os.geteuid() != 0, reason="already unprivileged: every other test covers it")
 def test_works_unprivileged() -> None:
     """Drop to nobody in a forked child and trace from there (the no_new_privs path)."""
-    from tracer.trace import trace
+    from tracer.capture.trace import trace
 
     def run() -> list[Any]:
         result = trace(["/bin/sh", "-c", "/bin/true; /bin/true"])

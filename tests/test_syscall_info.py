@@ -1,4 +1,4 @@
-"""tracer.syscall_info: every table name classified once, filterable specs sane, decoders exact."""
+"""tracer.syscalls.info: every table name classified once, filterable specs sane, decoders exact."""
 
 from __future__ import annotations
 
@@ -8,16 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracer.syscall_decode import DECODERS, decode
-from tracer.syscall_info import (
-    CLASS_GROUPS,
-    CLASSES,
-    FILTERABLE,
-    ArgSpec,
-    class_of,
-    filterable_args,
-)
-from tracer.syscall_table import TABLES
+from tracer.syscalls.decode import DECODERS, decode
+from tracer.syscalls.info import CLASS_GROUPS, CLASSES, FILTERABLE, ArgSpec, class_of, filterable_args
+from tracer.syscalls.table import TABLES
 
 ALL_NAMES = {name for table in TABLES.values() for name in table.values()}
 KNOWN_CLASSES = {"file", "network", "process", "memory", "signal", "ipc", "time", "system"}

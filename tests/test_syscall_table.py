@@ -8,8 +8,8 @@ import sys
 import pytest
 from helpers import REPO_ROOT, SHARED
 
-from tracer.syscall_table import TABLES
-from tracer.syscalls import name_of, number_of
+from tracer.syscalls.names import name_of, number_of
+from tracer.syscalls.table import TABLES
 
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/reference is not present")
 
@@ -40,10 +40,10 @@ def test_table_equals_kernel_tbl(abi: str) -> None:
 
 @needs_shared
 def test_generator_reproduces_the_committed_module() -> None:
-    before = (REPO_ROOT / "tracer" / "syscall_table.py").read_text()
+    before = (REPO_ROOT / "tracer" / "syscalls" / "table.py").read_text()
     subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "gen_syscall_table.py"), str(SHARED)],
                    check=True, capture_output=True)
-    assert (REPO_ROOT / "tracer" / "syscall_table.py").read_text() == before
+    assert (REPO_ROOT / "tracer" / "syscalls" / "table.py").read_text() == before
 
 
 def test_newest_and_abi_specific_entries() -> None:

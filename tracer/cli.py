@@ -12,11 +12,11 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import UserError
-from .extras import RUNTIMES
-from .formats import FORMATS
-from .report_format import FORMATS as REPORT_FORMATS
+from tracer import __version__
+from tracer.errors import UserError
+from tracer.profile.extras import RUNTIMES
+from tracer.profile.formats import FORMATS
+from tracer.report.formats import FORMATS as REPORT_FORMATS
 
 COMMAND = click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 TRACED = click.argument("command", nargs=-1, type=click.UNPROCESSED)  # or --pid
@@ -59,7 +59,7 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _trace_opts(kw: dict[str, Any]) -> Any:
-    from .learn import trace_options_from
+    from tracer.commands.learn import trace_options_from
 
     return trace_options_from(follow=kw["follow"], run_id=kw["run_id"], duration=kw["duration"],
                               stop_signal=kw["stop_signal"], during=kw["during"], snapshot_every=kw["snapshot_every"],
@@ -91,7 +91,7 @@ def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _emit_opts(kw: dict[str, Any]) -> Any:
-    from .emit import EmitOptions, parse_arches
+    from tracer.profile.emit import EmitOptions, parse_arches
 
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"], fallback=not kw["no_fallback"],
@@ -135,7 +135,7 @@ def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: b
     \b
       seccomp-learn -o p.json -- python3 -c 'import json, sqlite3'
     """
-    from .learn import learn
+    from tracer.commands.learn import learn
 
     _finish(learn(list(command), _trace_opts(kw), _emit_opts(kw), kw["fmt"], output, record_path), quiet)
 
@@ -152,7 +152,7 @@ def record(command: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> Non
       seccomp-learn record -o run1.trace.json -- ./app
       seccomp-learn emit run1.trace.json -o profile.json
     """
-    from .learn import learn
+    from tracer.commands.learn import learn
 
     _finish(learn(list(command), _trace_opts(kw), None, "docker", None, output), quiet)
 
@@ -169,7 +169,7 @@ def emit_cmd(recordings: tuple[str, ...], output: str, quiet: bool, **kw: Any) -
       seccomp-learn emit run1.trace.json -o profile.json
       seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
     """
-    from .learn import emit_file
+    from tracer.commands.learn import emit_file
 
     _finish(emit_file(list(recordings), _emit_opts(kw), kw["fmt"], output), quiet)
 
@@ -192,7 +192,7 @@ def diff_cmd(inputs: tuple[str, ...], baseline: str | None, cap_add: tuple[str, 
       seccomp-learn diff --cap-add SYS_ADMIN profile.json
       seccomp-learn diff old.json new.json
     """
-    from .diff import diff_outcome
+    from tracer.analysis.diff import diff_outcome
 
     _finish(diff_outcome(list(inputs), baseline, list(cap_add), as_json), True)
 
@@ -209,7 +209,7 @@ def lint_cmd(profiles: tuple[str, ...], quiet: bool) -> None:
     \b
       seccomp-learn lint profile.json /etc/docker/seccomp.json
     """
-    from .lint import lint_paths
+    from tracer.analysis.lint import lint_paths
 
     outcome = lint_paths(list(profiles))
     for error in outcome.errors:
@@ -232,8 +232,8 @@ def report_cmd(source: str, fmt: str, baseline: str, output: str) -> None:
       seccomp-learn report app.trace.json > report.md
       seccomp-learn report --format json -o report.json app.trace.json
     """
-    from .output import deliver
-    from .report import report_file
+    from tracer.commands.outcome import deliver
+    from tracer.report.build import report_file
 
     _finish(deliver(report_file(source, fmt, baseline), output), False)
 
@@ -252,7 +252,7 @@ def merge_cmd(recordings: tuple[str, ...], output: str, quiet: bool) -> None:
     \b
       seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
     """
-    from .merge import merge_outcome
+    from tracer.recording.merge import merge_outcome
 
     _finish(merge_outcome(list(recordings), output), quiet)
 
@@ -273,7 +273,7 @@ def ci_cmd(config: str, only: tuple[str, ...], check: bool, quiet: bool, increme
       seccomp-learn ci --check         # in CI: fail when a profile is out of date
       seccomp-learn ci --check --incremental   # fast: does the app need anything new?
     """
-    from .ci import run_ci
+    from tracer.ci.run import run_ci
 
     _finish(run_ci(config, only, check, quiet, incremental), quiet)
 
@@ -294,7 +294,7 @@ def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missi
       seccomp-learn verify p.json -- python3 -c 'import json'
       seccomp-learn verify --complain --add-missing p2.json p.json -- ./app
     """
-    from .learn import verify_file
+    from tracer.commands.learn import verify_file
 
     _finish(verify_file(profile, list(command), complain, add_missing, quiet), False)
 

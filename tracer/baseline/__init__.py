@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..profile import ERRNO_ACTIONS, Arg, Profile, Syscall
-from . import docker_rules as dr
-from . import jsonread as jr
-from .docker_rules import Rule
+from tracer.baseline import docker_rules as dr
+from tracer.baseline import jsonread as jr
+from tracer.baseline.docker_rules import Rule
+from tracer.errors import UserError
+from tracer.profile.model import ERRNO_ACTIONS, Arg, Profile, Syscall
 
 __all__ = [
     "DOCKER_DEFAULT_CAPS",

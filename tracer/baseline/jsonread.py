@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from ..profile import ACTIONS, ERRNO_ACTIONS, OPERATORS, Arg
-from .docker_rules import When
+from tracer.baseline.docker_rules import When
+from tracer.profile.model import ACTIONS, ERRNO_ACTIONS, OPERATORS, Arg
 
 __all__ = ["SCMP_ARCHES", "Document", "Invalid", "action", "arch_name", "arg", "integer", "kernel_version",
            "obj", "parse_document", "string", "strings", "when"]

@@ -1,0 +1,122 @@
+"""Start the workload as a traced child: fork, wait to be seized, install the filter, exec.
+
+Order matters (see docs/architecture.md): a RET_TRACE filter that is active before the tracer
+has seized the task makes every syscall fail with ENOSYS, so the child waits on a pipe until
+the parent has called PTRACE_SEIZE. os.fork is used, not subprocess.Popen(preexec_fn=...),
+which deadlocks when the child waits for its own parent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from tracer.errors import UserError
+from tracer.kernel import ptrace as pt
+
+# Python ignores these at start-up; a workload must get the defaults, as under a shell.
+_RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+def resolve(argv: list[str], env: dict[str, str], cwd: str | None = None) -> str:
+    """Find the program like execvp would, in the parent: no PATH-walk of execve calls is traced.
+
+    A relative path (./app) is taken relative to cwd, where the child will be when it execs.
+    """
+    if not argv:
+        raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...])")
+    prog = argv[0]
+    if "/" in prog:
+        path = os.path.join(cwd, prog) if cwd else prog
+        if not os.path.exists(path):
+            raise UserError("No such file or directory", f"seccomp-learn: {prog}", exit_code=127)
+    else:
+        found = shutil.which(prog, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise UserError("No such file or directory", f"seccomp-learn: {prog}", exit_code=127)
+        path = found
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise UserError("Permission denied", f"seccomp-learn: {prog}", exit_code=126)
+    return path
+
+
+def fork_exec(child: Callable[[], None], label: str, failure_code: int) -> int:
+    """Fork; the child runs `child`, which ends in an exec. If it raises instead, the child says why in
+    one line ("seccomp-learn: LABEL: reason") and exits with failure_code; it never returns to the caller."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child()
+        except BaseException as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            os.write(2, f"seccomp-learn: {label}: {reason}\n".encode())
+        finally:
+            os._exit(failure_code)
+    return pid
+
+
+def exit_code_of(status: int) -> int:
+    """A wait status as a shell reports it: the exit code, or 128+N when signal N killed the process."""
+    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def trace_everything() -> Callable[[], None]:
+    """The default filter: every syscall of every ABI stops once in the tracer."""
+    return pt.trace_everything_filter().install
+
+
+def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
+          filters: Sequence[Callable[[], None]] = (), seize: bool = True) -> int:
+    """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
+
+    `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
+    With `seize=False` (the seccomp user-notification backend, tracer.notify) the child is not
+    ptraced: it still waits for the parent's go, then installs `filters` and execs.
+    Returns the child's pid.
+    """
+    path = resolve(argv, env, cwd)
+    installers = list(filters) or [trace_everything()]
+    int_handler = signal.getsignal(signal.SIGINT)
+    restore = {sig: signal.SIG_DFL for sig in _RESET_SIGNALS}
+    restore[signal.SIGINT] = signal.SIG_IGN if int_handler == signal.SIG_IGN else signal.SIG_DFL
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        restore[sig] = signal.SIG_IGN if signal.getsignal(sig) == signal.SIG_IGN else signal.SIG_DFL
+    use_nnp = os.geteuid() != 0  # as root, CAP_SYS_ADMIN lets us skip no_new_privs so setuid works
+    parent = os.getpid()
+    ready_r, ready_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+    def child() -> None:  # only async-signal-safe-ish work until exec
+        os.close(ready_w)
+        for sig, disposition in restore.items():
+            signal.signal(sig, disposition)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        pt.prctl(pt.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.read(ready_r, 1) != b"x" or os.getppid() != parent:
+            os._exit(127)
+        os.close(ready_r)
+        if cwd is not None:
+            os.chdir(cwd)
+        if use_nnp:
+            pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
+        for install in installers:
+            install()
+        os.execve(path, argv, env)
+
+    pid = fork_exec(child, argv[0], 126)
+    os.close(ready_r)
+    try:
+        if seize:
+            pt.seize(pid)
+    except OSError as exc:
+        os.close(ready_w)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise UserError(f"cannot trace the workload ({exc.strerror}); is ptrace allowed here?") from None
+    os.write(ready_w, b"x")
+    os.close(ready_w)
+    return pid

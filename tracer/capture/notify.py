@@ -1,0 +1,530 @@
+"""The second backend: seccomp user notification, no ptrace (`trace_notify`).
+
+The child installs a one-instruction filter, `ret SECCOMP_RET_USER_NOTIF`, with
+SECCOMP_FILTER_FLAG_NEW_LISTENER and execs. Every syscall of the workload and of every task it
+starts (the filter is inherited by fork, clone and exec; the kernel does the following) waits
+until the supervisor, this loop, has read it with SECCOMP_IOCTL_NOTIF_RECV (id, tid, arch, nr,
+six arguments) and answered SECCOMP_USER_NOTIF_FLAG_CONTINUE. Per syscall the loop does poll,
+RECV and SEND: three syscalls of the tracer, no ptrace stop, no signal or group-stop handling
+(the workload's signals and job control are untouched, and it may use ptrace itself).
+SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (kernel >= 6.6) keeps both sides on one CPU.
+
+What the kernel does not say, and how it is found:
+
+- The listener. The child reports the fd number it will get (it opens and closes a placeholder
+  just before seccomp(), so the listener takes the lowest free number) before installing the
+  filter: after it, every syscall of the child, a write to a pipe included, would wait for a
+  supervisor that does not have the listener yet. The tracer waits until /proc/PID/fd/N is the
+  listener and takes it with pidfd_getfd. The child is then blocked in its execve.
+- The executable. A notification names the task (its tid in our pid namespace). /proc/TID/exe is
+  read once per task and cached; an execve/execveat drops the caller's and its leader's entries
+  (the exec'ing thread becomes the leader), and exit/exit_group drop the caller's.
+- Whether the command's own exec worked: at the root's first syscall after its execve, the
+  listener's fd slot is gone (close-on-exec) if the exec succeeded.
+- The end. The guardian has reaped the root and sent its wait status, and the listener reports
+  POLLHUP: no task uses the filter any more, daemons included (a filter is let go when its task
+  is reaped, so the guardian reaps promptly).
+- The workload's processes (to forward a signal, for --follow main, timeouts): descendants of
+  the tracer, through /proc ppid links, with more seccomp filters than the tracer.
+
+The guardian stands in for ptrace's PTRACE_O_EXITKILL. A task under a USER_NOTIF filter whose
+listener is gone gets ENOSYS for every syscall: if seccomp-learn died, its workload would crash,
+or spin for ever, orphaned. So the command is not the tracer's child but the child of a small
+forked process, the guardian, that runs no filter (it is no traced task and not one of the
+workload's processes). It is a child subreaper: every orphan of the workload is re-parented to it
+and reaped. It starts the command (launch.spawn: same stdio, process group, session and signal
+dispositions as the tracer's), sends its pid and, later, its wait status to the tracer, and
+blocks in poll on a lifeline, a pipe that only the tracer can write: EOF means the tracer ended
+or died, even by SIGKILL. Then it SIGKILLs its descendants, again while any fork, until it has
+no child left, and exits. It ignores what a terminal or a process-group kill sends (SIGINT,
+SIGTERM, SIGHUP, SIGTSTP, ...), so that only its lifeline ends it. The tracer stays a child
+subreaper too, should the guardian itself be SIGKILLed (the command then dies of its
+PR_SET_PDEATHSIG(SIGKILL), and the tracer reaps the orphans).
+
+Limits: the kernel allows one listener per filter tree: a workload that installs its own
+USER_NOTIF listener (some container runtimes and sandboxes) gets EBUSY. There is no attach
+(--pid), no verify (denials are applied at a ptrace stop) and no --base (USER_NOTIF outranks the
+base filter's ALLOW and TRACE, so nothing would be skipped). A SIGKILL for the guardian and the
+tracer at once (kill -9 of the whole process group) leaves what PTRACE_O_EXITKILL would have
+killed: workload processes outside that process group (setsid daemons, shell jobs) stay, orphaned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import functools
+import gc
+import os
+import select
+import signal
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+
+from tracer.capture.launch import resolve, spawn
+from tracer.capture.session import (
+    PRE_EXEC,
+    State,
+    TraceOptions,
+    TraceResult,
+    exe_id,
+    kill,
+    make_result,
+    note_setid,
+    record_call,
+    run_session,
+)
+from tracer.errors import UserError
+from tracer.kernel import procfs
+from tracer.kernel import ptrace as pt
+from tracer.syscalls.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
+from tracer.syscalls.names import number_of
+
+_EXEC, _EXIT, _EXIT_GROUP = 1, 2, 3
+_U64 = 1 << 64
+_PRUNE_AT = 4096  # tasks remembered before those that are gone are forgotten
+_ROOT = struct.Struct("<ii")  # the guardian's first report: the command's pid, a pidfd for it (the guardian's fd)
+_STATUS = struct.Struct("<i")  # its second: the command's wait status
+# What a terminal, a process-group kill or a hang-up may send: the guardian outlives them (only SIGKILL ends it).
+_GUARDIAN_IGNORES = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE, signal.SIGALRM,
+                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+
+
+def _special() -> dict[tuple[int, int], int]:
+    """(AUDIT_ARCH, nr) of the calls that change what a tid runs or end it."""
+    kinds = {"execve": _EXEC, "execveat": _EXEC, "exit": _EXIT, "exit_group": _EXIT_GROUP}
+    out = {}
+    for abi, arch, bit in (("x86_64", AUDIT_ARCH_X86_64, 0), ("x32", AUDIT_ARCH_X86_64, X32_SYSCALL_BIT),
+                           ("i386", AUDIT_ARCH_I386, 0)):
+        for name, kind in kinds.items():
+            nr = number_of(abi, name)
+            if nr is not None:
+                out[(arch, nr | bit)] = kind
+    return out
+
+
+def _child_install(prog: pt.BpfFilter, report_w: int) -> None:
+    """In the child, last before execve: say which fd the listener will be, then install the filter."""
+    gc.disable()  # nothing may close a lower fd between the placeholder and seccomp()
+    slot = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    os.write(report_w, slot.to_bytes(4, "little"))
+    os.close(slot)
+    pt.install_listener(prog.prog)
+    # No syscall from here to execve: each waits for the parent, which the execve's does.
+
+
+def _fd_link(pid: int | str, fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return ""
+
+
+def _fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> tuple[int, int] | None:
+    """Take the child's listener: (our fd, its fd number in the child), or None if the child exited first."""
+    data = os.read(report_r, 4)
+    if len(data) != 4:
+        return None  # the child failed before its installer (it said why on stderr)
+    slot = int.from_bytes(data, "little")
+    done = select.poll()
+    done.register(report_r, select.POLLIN)  # only EOF from now on: the child exited instead of exec
+    deadline = time.monotonic() + wait
+    while True:
+        candidates = [slot] if _fd_link(pid, slot) == pt.NOTIFY_FD_LINK else []
+        if not candidates and time.monotonic() > deadline:
+            with contextlib.suppress(OSError):
+                candidates = [int(fd) for fd in os.listdir(f"/proc/{pid}/fd")
+                              if _fd_link(pid, int(fd)) == pt.NOTIFY_FD_LINK]
+            if len(candidates) != 1:
+                kill([pid], signal.SIGKILL)  # its parent reaps it
+                raise UserError("seccomp user notification: cannot find the workload's listener", "--backend notify")
+        if candidates:
+            fd = pt.pidfd_getfd(pidfd, candidates[0])
+            if _fd_link("self", fd) == pt.NOTIFY_FD_LINK:
+                return fd, candidates[0]
+            os.close(fd)
+        if done.poll(1):
+            return None
+
+
+def workload_processes() -> list[int]:
+    """Descendants of this process that run under more seccomp filters than it: the workload's processes.
+
+    As a child subreaper the guardian inherits every orphan of the workload, so a process the
+    workload started is always below the tracer. The guardian and the --during driver have no extra filter.
+    """
+    own = procfs.seccomp_filters("self") or 0
+    return sorted(pid for pid in procfs.descendants(os.getpid()) if (procfs.seccomp_filters(pid) or 0) > own)
+
+
+def _tasks_in(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+    return total
+
+
+def _reaped() -> Iterator[tuple[int, int]]:
+    """(pid, wait status) of every child that has ended, without blocking."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG | pt.WALL)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every descendant, again while they fork, until no child is left (orphans come back to us)."""
+    while True:
+        kill(procfs.descendants(os.getpid()), signal.SIGKILL)
+        try:
+            while os.waitpid(-1, os.WNOHANG | pt.WALL)[0]:
+                pass
+        except ChildProcessError:
+            return
+        time.sleep(0.005)
+
+
+def _guard(start: Callable[[], int], inherited: Sequence[int], lifeline: int, reports: int) -> None:
+    """The guardian's life (see the module docstring); it starts with every signal blocked."""
+    pt.prctl(pt.PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        root = start()  # before the dispositions change: the command gets the tracer's
+        for fd in inherited:
+            os.close(fd)
+        os.write(reports, _ROOT.pack(root, os.pidfd_open(root)))
+        for sig in _GUARDIAN_IGNORES:
+            signal.signal(sig, signal.SIG_IGN)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        poller = select.poll()
+        for fd in (lifeline, wake_r):
+            poller.register(fd, select.POLLIN)
+        while all(fd != lifeline for fd, _ in poller.poll()):  # the tracer never writes: EOF, it is gone
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 512)
+            for pid, status in _reaped():
+                if pid == root:
+                    os.write(reports, _STATUS.pack(status))
+    finally:
+        _kill_descendants()
+
+
+class _Guardian:
+    """The tracer's side of the guardian: start it, read its reports, end it."""
+
+    def __init__(self, start: Callable[[], int], inherited: Sequence[int]) -> None:
+        lifeline, self.lifeline = os.pipe()
+        self.reports, reports_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())  # none of our handlers runs there
+        self.pid = os.fork()
+        if self.pid == 0:
+            try:
+                os.close(self.lifeline)
+                os.close(self.reports)
+                _guard(start, inherited, lifeline, reports_w)
+            except UserError as exc:
+                os.write(2, f"seccomp-learn: {exc}\n".encode())
+            finally:
+                os._exit(0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(lifeline)
+        os.close(reports_w)
+
+    def root(self) -> tuple[int, int] | None:
+        """The command's pid and our pidfd for it; None if the guardian could not start it."""
+        data = os.read(self.reports, _ROOT.size)
+        if len(data) != _ROOT.size:
+            return None
+        pid, fd = _ROOT.unpack(data)
+        guardian = os.pidfd_open(self.pid)
+        try:
+            return pid, pt.pidfd_getfd(guardian, fd)
+        finally:
+            os.close(guardian)
+
+    def root_status(self) -> int:
+        """The command's wait status, once it has ended; SIGKILL if the guardian died first (PR_SET_PDEATHSIG)."""
+        data = os.read(self.reports, _STATUS.size)
+        return _STATUS.unpack(data)[0] if len(data) == _STATUS.size else signal.SIGKILL
+
+    def close(self) -> None:
+        """Cut the lifeline and reap the guardian, once it has killed and reaped whatever is left."""
+        os.close(self.lifeline)
+        os.close(self.reports)
+        with contextlib.suppress(ChildProcessError):  # reaped already, should it have died
+            os.waitpid(self.pid, 0)
+
+
+class _Supervisor:
+    """The notification loop and what it knows beyond trace._State: tgids, the listener, the end."""
+
+    def __init__(self, st: State, listener: int, guardian: _Guardian, slot: int) -> None:
+        self.st, self.listener, self.guardian, self.slot = st, listener, guardian, slot
+        self.tgid: dict[int, int] = {st.root: st.root}  # tid -> thread-group id, for tasks seen
+        self.reread: set[int] = set()  # tids whose executable changes (execve): read it again
+        self.root_exec_pending = False  # the root's own execve was seen; did it work?
+        self.root_reaped = False
+        self.killing = False  # SIGKILL everything: also tasks seen from now on
+        self.killed: set[int] = set()
+        self.prune_at = _PRUNE_AT
+
+    def signal_all(self, sig: int) -> None:
+        if sig == signal.SIGKILL:
+            self.killing = True
+        pids = workload_processes()
+        if sig == signal.SIGKILL:
+            self.killed.update(pids)
+        kill(pids, sig)
+
+    def _new_task(self, tid: int) -> None:
+        st = self.st
+        st.tasks_seen += 1
+        tgid = self.tgid[tid] = procfs.tgid(tid)
+        if len(self.tgid) >= self.prune_at:
+            self._prune()
+        if self.killing and tgid not in self.killed:
+            self.killed.add(tgid)
+            kill([tgid], signal.SIGKILL)
+
+    def _prune(self) -> None:
+        """Forget tasks that are gone without an exit call (killed, or ended by another thread's exit_group)."""
+        for tid in [t for t in self.tgid if not os.path.exists(f"/proc/{t}")]:
+            self.tgid.pop(tid, None)
+            self.st.exe_of.pop(tid, None)
+        self.prune_at = max(_PRUNE_AT, 2 * len(self.tgid))
+
+    def _special(self, tid: int, kind: int) -> None:
+        st = self.st
+        if kind == _EXEC:
+            if tid == st.root and st.exe_of.get(tid) == PRE_EXEC:
+                self.root_exec_pending = True
+                return
+            leader = self.tgid.get(tid, tid)
+            for t in (tid, leader):  # after the exec the caller runs as the leader
+                st.exe_of.pop(t, None)
+                self.reread.add(t)
+        else:
+            st.exe_of.pop(tid, None)
+            self.reread.discard(tid)
+            if kind == _EXIT:
+                self.tgid.pop(tid, None)  # a later task with this tid is a new one
+
+    def _root_after_exec(self) -> None:
+        """The root's first syscall after its execve: the listener's slot survives only a failed exec."""
+        st = self.st
+        self.root_exec_pending = False
+        if _fd_link(st.root, self.slot) != pt.NOTIFY_FD_LINK:
+            st.exec_ok = True
+            st.exe_of.pop(st.root, None)
+            self.reread.add(st.root)
+
+    def _root_ended(self, opts: TraceOptions) -> None:
+        st = self.st
+        st.root_status, self.root_reaped = self.guardian.root_status(), True
+        if self.root_exec_pending:  # no syscall after it: a failed exec would have written why
+            self.root_exec_pending, st.exec_ok = False, True
+        if opts.follow == "main":
+            rest = workload_processes()
+            if rest:
+                st.killed_rest = _tasks_in(rest)
+                self.signal_all(signal.SIGKILL)
+
+    def _reap(self, stop_workload: Callable[[str], None]) -> None:
+        for pid, status in _reaped():
+            if pid == self.st.driver:
+                self.st.driver_status = status
+                stop_workload("driver")
+            # anything else: the guardian, or an orphan of the workload had the guardian died (child subreaper)
+
+    def loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        old_chld = signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
+        old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        try:
+            self._loop(st, opts, stop_workload, wake_r)
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            signal.signal(signal.SIGCHLD, old_chld)
+            os.close(wake_r)
+            os.close(wake_w)
+
+    def _loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None], wake_r: int) -> None:
+        listener, reports = self.listener, self.guardian.reports
+        buf, resp = ctypes.create_string_buffer(pt.SECCOMP_NOTIF_SIZE), ctypes.create_string_buffer(24)
+        memset, ioctl = ctypes.memset, pt.raw_ioctl
+        recv, send, cont = pt.SECCOMP_IOCTL_NOTIF_RECV, pt.SECCOMP_IOCTL_NOTIF_SEND, pt.SECCOMP_USER_NOTIF_FLAG_CONTINUE
+        head, answer = pt.SECCOMP_NOTIF_HEAD.unpack_from, pt.SECCOMP_NOTIF_RESP.pack_into
+        size, special, tgid, reread, root = pt.SECCOMP_NOTIF_SIZE, _special(), self.tgid, self.reread, st.root
+        exe_of, pollin = st.exe_of, select.POLLIN
+        poller = select.poll()
+        for fd in (listener, reports, wake_r):
+            poller.register(fd, pollin)
+        hup = False
+        while not (hup and self.root_reaped):
+            events = poller.poll(1000)
+            reap = not events  # a periodic check, should a wake-up ever be missed
+            for fd, ev in events:
+                if fd != listener:
+                    if fd == wake_r:
+                        reap = True
+                        with contextlib.suppress(BlockingIOError):
+                            os.read(wake_r, 512)
+                    else:
+                        poller.unregister(reports)  # the guardian reports the root's end once
+                        self._root_ended(opts)
+                    continue
+                if not ev & pollin:
+                    hup = True  # POLLHUP: no task uses the filter any more
+                    poller.unregister(listener)
+                    continue
+                memset(buf, 0, size)  # RECV insists on a zeroed buffer
+                if ioctl(listener, recv, buf) != 0:
+                    continue  # EINTR, or ENOENT: the task died before we read it
+                nid, tid, nr, arch = head(buf)
+                if nr < 0:
+                    nr += _U64  # as ptrace reports it
+                if tid not in tgid:
+                    self._new_task(tid)
+                elif tid == root and self.root_exec_pending:
+                    self._root_after_exec()
+                if reread and tid in reread:
+                    reread.discard(tid)
+                    exe_of[tid] = exe_id(st, tid)
+                    note_setid(st, st.exes[exe_of[tid]])
+                kind = special.get((arch, nr))
+                record_call(st, tid, arch, nr, buf, None)
+                if kind:
+                    self._special(tid, kind)
+                answer(resp, 0, nid, 0, 0, cont)
+                ioctl(listener, send, resp)  # ENOENT: the task died meanwhile
+            if reap:
+                self._reap(stop_workload)
+
+
+def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
+    """Start argv under a seccomp user-notification filter and record it and everything it starts.
+
+    Same recording as `tracer.trace.trace`; see the module docstring for what differs.
+    """
+    opts = options or TraceOptions()
+    if opts.attach is not None:
+        raise UserError("--pid needs the ptrace backend", "--backend notify")
+    if opts.filters or opts.base is not None:
+        raise UserError("--base needs the ptrace backend", "--backend notify")
+    if opts.verdict is not None:
+        raise UserError("verify needs the ptrace backend", "--backend notify")
+    env = dict(os.environ if opts.env is None else opts.env)
+    resolve(argv, env, opts.cwd)  # no such command (127, 126): said here, before the guardian starts
+    st = State()
+    started = datetime.now(UTC)
+    prog = pt.notify_everything_filter()
+    subreaper = pt.get_child_subreaper()
+    pt.prctl(pt.PR_SET_CHILD_SUBREAPER, 1)
+    fds: list[int] = []
+    guardian = None
+    try:
+        report_r, report_w = os.pipe()
+        fds += [report_r, report_w]
+        install = functools.partial(_child_install, prog, report_w)
+        guardian = _Guardian(functools.partial(spawn, argv, env, opts.cwd, [install], seize=False), fds[:])
+        os.close(report_w)
+        fds.remove(report_w)
+        root = guardian.root()
+        if root is None:
+            raise UserError("seccomp user notification: the guardian could not start the workload", "--backend notify")
+        st.root, pidfd = root
+        fds.append(pidfd)
+        st.live.add(st.root)
+        st.exe_of[st.root] = PRE_EXEC
+        st.tasks_seen = 1
+        got = _fetch_listener(st.root, pidfd, report_r)
+        if got is None:  # the child could not install the filter or exec; it said why
+            st.root_status = guardian.root_status()
+            return make_result(st, argv, opts, started, 0.0)
+        listener, slot = got
+        fds.append(listener)
+        pt.notif_set_sync_wake_up(listener)
+        sup = _Supervisor(st, listener, guardian, slot)
+        st.signal_all = sup.signal_all
+        return run_session(st, argv, opts, env, started, loop=sup.loop)
+    finally:
+        for fd in fds:
+            os.close(fd)
+        if guardian is not None:
+            guardian.close()
+        pt.prctl(pt.PR_SET_CHILD_SUBREAPER, subreaper)
+
+
+@functools.cache
+def notify_supported() -> bool:
+    """Whether this kernel lets us run trace_notify: tried once, in a throwaway child, and cached.
+
+    Needs seccomp NEW_LISTENER (5.0), pidfd_open (5.3), USER_NOTIF_FLAG_CONTINUE (5.5),
+    pidfd_getfd (5.6) and Seccomp_filters in /proc/PID/status (5.9).
+    """
+    if procfs.seccomp_filters("self") is None or not hasattr(os, "pidfd_open"):
+        return False
+    prog = pt.notify_everything_filter()
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(report_r)
+            pt.prctl(pt.PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.geteuid() != 0:
+                pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
+            _child_install(prog, report_w)
+            os._exit(0 if os.getppid() > 0 else 1)  # getppid and exit_group are answered by the parent
+        except BaseException:
+            os._exit(1)
+    os.close(report_w)
+    ok, listener, pidfd = False, -1, -1
+    try:
+        pidfd = os.pidfd_open(pid)
+        got = _fetch_listener(pid, pidfd, report_r, wait=2.0)
+        if got is not None:
+            listener = got[0]
+            buf, resp = ctypes.create_string_buffer(pt.SECCOMP_NOTIF_SIZE), ctypes.create_string_buffer(24)
+            poller = select.poll()
+            poller.register(listener, select.POLLIN)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                events = poller.poll(100)
+                if events and not events[0][1] & select.POLLIN:
+                    break  # POLLHUP: the child is gone
+                if not events:
+                    continue
+                if pt.raw_ioctl(listener, pt.SECCOMP_IOCTL_NOTIF_RECV, buf) != 0:
+                    continue
+                pt.SECCOMP_NOTIF_RESP.pack_into(resp, 0, pt.SECCOMP_NOTIF_HEAD.unpack_from(buf)[0], 0, 0,
+                                                pt.SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+                sent = pt.raw_ioctl(listener, pt.SECCOMP_IOCTL_NOTIF_SEND, resp)
+                if sent != 0 and ctypes.get_errno() != errno.ENOENT:
+                    break  # no FLAG_CONTINUE (kernel < 5.5)
+                ctypes.memset(buf, 0, pt.SECCOMP_NOTIF_SIZE)
+    except (OSError, UserError):
+        pass
+    finally:
+        for fd in (listener, pidfd, report_r):
+            if fd >= 0:
+                os.close(fd)
+        kill([pid], signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            status = os.waitpid(pid, 0)[1]
+            ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    return ok

@@ -1,0 +1,406 @@
+"""A tracing session, whichever backend runs it: options, state, what is recorded per call, the result.
+
+Both backends (`tracer.trace`: ptrace; `tracer.notify`: seccomp user notification) start a workload,
+then hand their per-call loop to `run_session`, which adds what every run has: signal forwarding,
+--duration, the --during driver, timeouts, snapshots, progress, and the Recording at the end.
+`record_call` is what a backend does for each syscall: count it by (executable, arch, nr), keep its
+filterable arguments (capped), or under verify record the denial. Everything kept is bounded by
+distinct keys, never by the number of syscalls.
+"""
+
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import signal
+import stat
+import struct
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tracer import __version__
+from tracer.capture.launch import exit_code_of, fork_exec
+from tracer.kernel import procfs
+from tracer.kernel import ptrace as pt
+from tracer.recording.model import ArgValues, Recording, Run, SyscallStats, unnamed_key
+from tracer.syscalls.abi import abi_of
+from tracer.syscalls.info import filterable_args
+from tracer.syscalls.names import name_of
+
+if TYPE_CHECKING:
+    from tracer.capture.incremental import Base
+
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
+PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"
+_RET_DATA = struct.Struct("<I")
+DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
+
+
+def _args_of(buf: ctypes.Array[ctypes.c_char]) -> tuple[int, ...]:
+    return pt.SYSCALL_INFO_ARGS.unpack_from(buf, pt.SYSCALL_INFO_ARGS_OFFSET)
+
+
+@dataclass
+class TraceOptions:
+    follow: str = "all"  # "all": until every task exited; "main": until the main process exited
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    run_id: str | None = None
+    duration: float | None = None  # stop the workload with stop_signal after this many seconds
+    stop_signal: int = signal.SIGTERM
+    during: list[str] | None = None  # a driver run untraced; when it ends the workload is stopped
+    snapshot: Callable[[Recording], None] | None = None  # on SIGUSR1 and every snapshot_every seconds
+    snapshot_every: float | None = None
+    filters: Sequence[Callable[[], None]] = ()  # seccomp filters the child installs (default: trace all)
+    verdict: Callable[[int, int], None] | None = None  # applies a denial: (pid, ret_data)
+    attach: int | None = None  # for the CLI: attach to this pid instead of starting a command
+    timeout: float | None = None  # kill every traced task after this many seconds (a failed run)
+    progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
+    progress_every: float = 1.0
+    base: Base | None = None  # --base: the kernel allows what this profile allows; see tracer.incremental
+    backend: str = "ptrace"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
+
+
+@dataclass
+class Denial:
+    abi: str
+    name: str
+    nr: int
+    verdict: int
+    count: int
+    executables: set[str]
+    arg_samples: list[tuple[int, ...]]
+
+
+@dataclass
+class TraceResult:
+    recording: Recording
+    exit_code: int  # the workload's, 128+N when killed by signal N
+    exec_ok: bool  # the command's own exec succeeded
+    denials: list[Denial] = field(default_factory=list)
+    driver_exit: int | None = None  # the --during driver's exit code (128+N: killed by signal N)
+    stopped_by: str | None = None  # "duration" or "driver": seccomp-learn stopped the workload on purpose
+    timed_out: bool = False
+
+
+@dataclass
+class State:
+    """Everything the loop accumulates; all of it is bounded by distinct keys, not by syscalls."""
+
+    counts: defaultdict[tuple[int, int, int], int] = field(default_factory=lambda: defaultdict(int))
+    args: dict[tuple[int, int, int], ArgValues] = field(default_factory=dict)
+    argspec: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    exe_of: dict[int, int] = field(default_factory=dict)  # tid -> index in exes
+    exes: list[str] = field(default_factory=list)
+    exe_index: dict[str, int] = field(default_factory=dict)
+    denied: dict[tuple[int, int, int, int], list[tuple[int, ...]]] = field(default_factory=dict)
+    denied_counts: defaultdict[tuple[int, int, int, int], int] = field(default_factory=lambda: defaultdict(int))
+    live: set[int] = field(default_factory=set)
+    tasks_seen: int = 0
+    seen: set[int] = field(default_factory=set)  # every tid ever traced (bounded by tasks, not syscalls)
+    root: int = 0
+    root_status: int = 0
+    exec_ok: bool = False
+    killed_rest: int = 0
+    signals: list[int] = field(default_factory=list)
+    stopped: str | None = None  # "duration" or "driver": why seccomp-learn stopped the workload on purpose
+    driver: int | None = None
+    driver_status: int | None = None
+    resume: int = pt.PTRACE_CONT  # PTRACE_SYSCALL when attached: two stops per syscall
+    stop_status: int = pt.SECCOMP_STOP_STATUS  # the waitpid status of the per-syscall stop
+    attached: int | None = None  # pid given to --pid
+    detaching: bool = False
+    setuid_unprivileged: set[str] = field(default_factory=set)  # set-id images exec'd without privilege
+    timed_out: bool = False
+    # Backends without a list of traced tids (tracer.notify) send a signal to the workload with this.
+    signal_all: Callable[[int], None] | None = None
+
+
+def exe_id(st: State, pid: int) -> int:
+    try:
+        path = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        path = "?"
+    idx = st.exe_index.get(path)
+    if idx is None:
+        idx = st.exe_index[path] = len(st.exes)
+        st.exes.append(path)
+    return idx
+
+
+def _argspec(st: State, arch: int, nr: int) -> tuple[tuple[int, int], ...]:
+    """(arg index, is-flags) pairs to record for this (arch, nr); computed once per key."""
+    abi, bare = abi_of(arch, nr)
+    name = name_of(abi, bare)
+    specs = filterable_args(abi, name) if name else ()
+    spec = tuple((s.index, s.kind == "flags") for s in specs)
+    st.argspec[(arch, nr)] = spec
+    return spec
+
+
+def kill(pids: Sequence[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def _signal_all(st: State, sig: int) -> None:
+    """Send sig to every process of the workload; SIGKILL goes to every task, so none is missed."""
+    if st.signal_all is not None:
+        st.signal_all(sig)
+    elif sig == signal.SIGKILL:
+        kill(list(st.live), sig)
+    else:
+        kill(_processes(st.live), sig)
+
+
+def _processes(tids: set[int]) -> list[int]:
+    """The distinct processes (thread-group ids) among traced tasks: one signal per process."""
+    return sorted({procfs.tgid(tid) for tid in tids})
+
+
+def _terminal_sent_it() -> bool:
+    """Ctrl-C on a terminal already reached the workload (same foreground process group): don't double it."""
+    try:
+        return os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _start_detach(st: State) -> None:
+    st.detaching = True
+    for tid in list(st.live):
+        pt.interrupt(tid)
+
+
+Loop = Callable[[State, TraceOptions, Callable[[str], None]], None]
+
+
+def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, str], started: datetime,
+         loop: Loop) -> TraceResult:
+    """Signals, timers, the --during driver and the result around a backend's loop."""
+    t0 = time.monotonic()
+
+    def forward(signum: int, _frame: object) -> None:
+        st.signals.append(signum)
+        if st.attached is not None:
+            _start_detach(st)  # never signal a process we only attached to
+        elif len(st.signals) > 1:
+            _signal_all(st, signal.SIGKILL)  # a second signal: stop for good
+        elif not (signum == signal.SIGINT and _terminal_sent_it()):
+            _signal_all(st, signum)
+
+    def stop_workload(why: str) -> None:
+        if st.stopped is None and not st.signals:
+            st.stopped = why  # "duration" or "driver"
+            if st.attached is not None:
+                _start_detach(st)
+            else:
+                kill([st.root], opts.stop_signal)
+
+    def snapshot(_signum: int = 0, _frame: object = None) -> None:
+        if opts.snapshot is not None:
+            partial = make_result(st, argv, opts, started, time.monotonic() - t0, snapshot=True)
+            opts.snapshot(partial.recording)
+
+    handlers = {sig: forward for sig in _FORWARDED} | {signal.SIGUSR1: snapshot}
+    old_handlers = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
+    timers: list[threading.Timer] = []
+    if opts.duration is not None:
+        timers.append(threading.Timer(opts.duration, stop_workload, ("duration",)))
+    if opts.snapshot_every:
+        timers.append(_Ticker(opts.snapshot_every, lambda: os.kill(os.getpid(), signal.SIGUSR1)))
+    if opts.timeout is not None:
+        timers.append(threading.Timer(opts.timeout, _time_out, (st,)))
+    if opts.progress is not None:
+        report = opts.progress
+        timers.append(_Ticker(opts.progress_every, lambda: report(_syscalls_so_far(st), time.monotonic() - t0)))
+    for timer in timers:
+        timer.daemon = True
+        timer.start()
+    try:
+        if opts.during:
+            st.driver = _spawn_driver(opts.during, env, opts.cwd)
+        loop(st, opts, stop_workload)
+    except BaseException:
+        if st.attached is None:
+            _signal_all(st, signal.SIGKILL)  # never leave a traced task stopped behind
+        raise
+    finally:
+        for timer in timers:
+            timer.cancel()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+        _end_driver(st)
+    return make_result(st, argv, opts, started, time.monotonic() - t0)
+
+
+class _Ticker(threading.Timer):
+    """A timer that fires every `interval` seconds until cancelled."""
+
+    def run(self) -> None:
+        while not self.finished.wait(self.interval):
+            self.function()
+
+
+def _time_out(st: State) -> None:
+    st.timed_out = True
+    if st.attached is not None:
+        _start_detach(st)
+    else:
+        _signal_all(st, signal.SIGKILL)
+
+
+def _syscalls_so_far(st: State) -> int:
+    """Read from a timer thread while the loop adds keys: retry if the dict changed size meanwhile."""
+    for _ in range(10):
+        with contextlib.suppress(RuntimeError):
+            return sum(list(st.counts.values()))
+    return 0
+
+
+def _spawn_driver(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
+    """Start the --during driver untraced, in its own process group (so all of it can be stopped)."""
+
+    def child() -> None:
+        os.setpgid(0, 0)
+        if cwd is not None:
+            os.chdir(cwd)
+        os.execvpe(argv[0], argv, env)
+
+    return fork_exec(child, f"--during {argv[0]}", 127)
+
+
+def _end_driver(st: State) -> None:
+    if st.driver is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(st.driver, signal.SIGTERM)  # what the driver started too
+    if st.driver_status is None:
+        st.driver_status = os.waitpid(st.driver, 0)[1]
+
+
+def record_call(st: State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctypes.c_char],
+            verdict: Callable[[int, int], None] | None) -> None:
+    """One syscall: count it (or, under verify, record the denial) and keep its filterable arguments."""
+    exe = st.exe_of.get(pid)
+    if exe is None:
+        exe = st.exe_of[pid] = exe_id(st, pid)
+    if verdict is not None and (ret_data := _RET_DATA.unpack_from(buf, pt.SYSCALL_INFO_RET_DATA_OFFSET)[0]):
+        _deny(st, pid, exe, arch, nr, ret_data, _args_of(buf), verdict)
+        return  # a denied call's arguments are not what the workload needs
+    st.counts[(exe, arch, nr)] += 1
+    spec = st.argspec.get((arch, nr))
+    if spec is None:
+        spec = _argspec(st, arch, nr)
+    if spec:
+        values = _args_of(buf)
+        for index, is_flags in spec:
+            key = (arch, nr, index)
+            av = st.args.get(key)
+            if av is None:
+                av = st.args[key] = ArgValues(bits=0 if is_flags else None)
+            av.add(values[index])
+
+
+def _deny(st: State, pid: int, exe: int, arch: int, nr: int, data: int, values: tuple[int, ...],
+          verdict: Callable[[int, int], None]) -> None:
+    key = (exe, arch, nr, data)
+    st.denied_counts[key] += 1
+    samples = st.denied.setdefault(key, [])
+    if len(samples) < DENIED_ARG_SAMPLES and values not in samples:
+        samples.append(values)
+    verdict(pid, data)
+
+
+def note_setid(st: State, path: str) -> None:
+    """Traced and (unprivileged) no_new_privs processes never gain set-id privileges: say so."""
+    if os.geteuid() != 0:
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_mode & (stat.S_ISUID | stat.S_ISGID):
+                st.setuid_unprivileged.add(path)
+
+
+def _key(abi: str, bare: int) -> str:
+    return name_of(abi, bare) or unnamed_key(bare)
+
+
+def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetime, duration: float,
+            snapshot: bool = False) -> TraceResult:
+    exit_info: dict[str, int | str | bool]
+    if snapshot:
+        exit_code, exit_info = 0, {"running": True}
+    elif os.WIFSIGNALED(st.root_status):
+        signum = os.WTERMSIG(st.root_status)
+        exit_code, exit_info = exit_code_of(st.root_status), {"signal": signum, "name": signal.Signals(signum).name}
+    else:
+        exit_code = exit_code_of(st.root_status)
+        exit_info = {"code": exit_code}
+    reasons = []
+    if snapshot:
+        reasons.append("snapshot taken while the workload was running")
+    if st.signals:
+        names = ", ".join(signal.Signals(s).name for s in st.signals)
+        reasons.append(f"seccomp-learn received {names} and stopped the workload")
+    if st.timed_out:
+        reasons.append(f"the run exceeded its timeout of {opts.timeout:g}s and was killed")
+    if st.killed_rest:
+        reasons.append(f"--follow main: {st.killed_rest} task(s) still running when the main process exited "
+                       "were killed")
+    extra: dict[str, object] = {}
+    if st.stopped:
+        extra["stopped"] = (f"stopped after {opts.duration:g}s" if st.stopped == "duration"
+                            else "stopped when the --during driver ended")
+    if st.setuid_unprivileged:
+        extra["setuid_without_privileges"] = sorted(st.setuid_unprivileged)
+    if st.attached is not None:
+        extra["attached_pid"] = st.attached
+        reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
+        if st.root in st.live or st.detaching:
+            exit_code, exit_info = 0, {"detached": True}
+    run = Run(
+        id=opts.run_id or f"{os.path.basename(argv[0])}-{started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
+        command=list(argv),
+        started=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        duration_s=duration,
+        exit=exit_info,
+        partial=bool(reasons),
+        partial_reason="; ".join(reasons) or None,
+        kernel=platform.release(),
+        machine=platform.machine(),
+        follow=opts.follow,
+        tasks=st.tasks_seen,
+        syscalls=sum(n for (exe, _, _), n in st.counts.items() if exe != PRE_EXEC),
+        extra=extra,
+    )
+    rec = Recording(tool=f"seccomp-learn {__version__}", runs=[run])
+    exes = [*st.exes, PRE_EXEC_NAME]  # index -1 is PRE_EXEC
+    for (exe, arch, nr), count in st.counts.items():
+        abi, bare = abi_of(arch, nr)
+        key = _key(abi, bare)
+        if exe == PRE_EXEC and key != "execve":
+            continue  # the launcher's own calls between installing the filter and exec
+        stats = rec.abis.setdefault(abi, {}).setdefault(key, SyscallStats(nr=bare, counts={run.id: 0}))
+        stats.counts[run.id] += count
+        stats.executables.add(exes[exe])
+    for (arch, nr, index), values in st.args.items():
+        abi, bare = abi_of(arch, nr)
+        stats_for = rec.abis.get(abi, {}).get(_key(abi, bare))
+        if stats_for is not None:
+            stats_for.args[index] = values
+    denials = []
+    for (exe, arch, nr, data), count in sorted(st.denied_counts.items()):
+        abi, bare = abi_of(arch, nr)
+        denials.append(Denial(abi, _key(abi, bare), bare, data, count, {exes[exe]}, st.denied[(exe, arch, nr, data)]))
+    driver_exit = None if st.driver_status is None else exit_code_of(st.driver_status)
+    return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok, denials=denials,
+                       driver_exit=driver_exit, stopped_by=st.stopped, timed_out=st.timed_out)

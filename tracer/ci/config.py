@@ -1,0 +1,312 @@
+"""The `seccomp-learn ci` configuration file (docs/config.md): strict schema, file:line errors.
+
+The YAML is parsed by PyYAML's SafeLoader into a node tree (marks give line numbers) and checked
+node by node; nothing is ever constructed from a tag other than the safe ones. Aliases are refused
+outright (a "billion laughs" document fails at its first alias, before anything is expanded), and
+so are duplicate keys, which YAML would otherwise resolve silently to the last one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tracer.errors import UserError
+from tracer.kernel.signals import parse_signal
+from tracer.profile import extras
+from tracer.profile.formats import FORMATS
+from tracer.syscalls.abi import ABI_ALIASES
+
+RUNTIMES = tuple(extras.RUNTIMES)
+ARCHES = tuple(sorted(ABI_ALIASES))
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_BYTES = 1 << 20  # a config is a few hundred bytes; refuse to parse megabytes
+
+
+@dataclass
+class RunSpec:
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None  # absolute; None = the config file's directory
+    timeout: float | None = None
+    duration: float | None = None
+    stop_signal: int = signal.SIGTERM
+    during: list[str] | None = None
+    expect_exit: list[int] = field(default_factory=lambda: [0])
+    follow: str = "all"
+    line: int = 0
+
+
+@dataclass
+class ProfileSpec:
+    name: str
+    output: Path
+    recording: Path
+    report: Path
+    format: str = "docker"
+    runtime: str = "docker"
+    args: bool = True
+    arch: list[str] = field(default_factory=list)
+    portable: bool = False
+    runs: list[RunSpec] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    path: Path
+    profiles: list[ProfileSpec]
+
+
+class _Checker:
+    """Type checks on nodes; every failure is one UserError 'file:line: key: problem'."""
+
+    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
+        self.path = path
+        self.loader = loader
+
+    def fail(self, node: yaml.Node | None, where: str, problem: str) -> UserError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        return UserError(f"{where}: {problem}" if where else problem, f"{self.path}:{line}")
+
+    def mapping(self, node: yaml.Node, where: str, allowed: tuple[str, ...],
+                required: tuple[str, ...] = ()) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, where, f"must be a mapping, not {_kind(node)}")
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                raise self.fail(key_node, where, "keys must be strings")
+            key = key_node.value
+            full = f"{where}.{key}" if where else key
+            if allowed and key not in allowed:
+                raise self.fail(key_node, full, f"unknown key (allowed: {', '.join(allowed)})")
+            if key in out:
+                raise self.fail(key_node, full, "duplicate key")
+            out[key] = (key_node, value_node)
+        for key in required:
+            if key not in out:
+                raise self.fail(node, f"{where}.{key}" if where else key, "required key is missing")
+        return out
+
+    def scalar(self, node: yaml.Node, where: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, where, f"must be a single value, not {_kind(node)}")
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.fail(node, where, str(getattr(exc, "problem", exc))) from None
+
+    def string(self, node: yaml.Node, where: str) -> str:
+        value = self.scalar(node, where)
+        if not isinstance(value, str) or not value:
+            raise self.fail(node, where, f"must be a non-empty string, got {_show(value)}")
+        return value
+
+    def boolean(self, node: yaml.Node, where: str) -> bool:
+        value = self.scalar(node, where)
+        if not isinstance(value, bool):
+            raise self.fail(node, where, f"must be true or false, got {_show(value)}")
+        return value
+
+    def seconds(self, node: yaml.Node, where: str) -> float:
+        value = self.scalar(node, where)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 7 * 86400:
+            raise self.fail(node, where, f"must be a number of seconds > 0, got {_show(value)}")
+        return float(value)
+
+    def seq(self, node: yaml.Node, where: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, where, f"must be a list, not {_kind(node)}")
+        return list(node.value)
+
+    def argv(self, node: yaml.Node, where: str) -> list[str]:
+        items = self.seq(node, where)
+        if not items:
+            raise self.fail(node, where, "must be a non-empty list (program and arguments)")
+        out = []
+        for i, item in enumerate(items):
+            value = self.scalar(item, f"{where}[{i}]")
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise self.fail(item, f"{where}[{i}]", f"must be a string, got {_show(value)}")
+            out.append(value if isinstance(value, str) else item.value)  # "8080" and 8080 both mean 8080
+        return out
+
+
+def _kind(node: yaml.Node | None) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    return "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+
+
+def _show(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _signal(ck: _Checker, node: yaml.Node, where: str) -> int:
+    value = ck.scalar(node, where)
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        with contextlib.suppress(UserError):
+            return parse_signal(str(value), where)
+    raise ck.fail(node, where, f"must be a signal name such as SIGTERM or SIGINT, got {_show(value)}")
+
+
+def _no_aliases(text: str, path: str) -> None:
+    depth = 0  # PyYAML is quadratic in flow nesting: 1 MB of '[' would take minutes, so stop early
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = f"{path}:{event.start_mark.line + 1}" if event.start_mark is not None else path
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise UserError("YAML anchors and aliases are not allowed in the config", line)
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > 64:
+                raise UserError("config is nested too deeply", line)
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    src = str(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read config: {exc.strerror}", src) from None
+    if len(raw) > MAX_BYTES:
+        raise UserError(f"config is larger than {MAX_BYTES} bytes", src)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError("config is not UTF-8 text", src) from None
+    try:
+        _no_aliases(text, src)
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise UserError(f"invalid YAML: {exc.problem or exc.context}", f"{src}:{line}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"invalid YAML: {exc}", src) from None
+    if root is None:
+        raise UserError("config is empty (expected a 'profiles:' mapping)", f"{src}:1")
+    return _config(_Checker(src, loader), root, Path(path).resolve().parent, Path(path))
+
+
+def _config(ck: _Checker, root: yaml.Node, base: Path, path: Path) -> Config:
+    top = ck.mapping(root, "", ("profiles",), ("profiles",))
+    profiles_node = top["profiles"][1]
+    entries = ck.mapping(profiles_node, "profiles", ())
+    if not entries:
+        raise ck.fail(profiles_node, "profiles", "must declare at least one profile")
+    profiles = [_profile(ck, name, key, node, base) for name, (key, node) in entries.items()]
+    outputs: dict[Path, str] = {}
+    for p in profiles:
+        for kind, target in (("output", p.output), ("recording", p.recording), ("report", p.report)):
+            if target in outputs:
+                raise UserError(f"profiles.{p.name}.{kind}: {target} is also written by {outputs[target]}", str(path))
+            outputs[target] = f"profiles.{p.name}"
+    return Config(path=path, profiles=profiles)
+
+
+PROFILE_KEYS = ("output", "format", "runtime", "recording", "report", "args", "arch", "portable", "runs")
+RUN_KEYS = ("name", "command", "env", "cwd", "timeout", "duration", "stop_signal", "during", "expect_exit",
+            "follow")
+
+
+def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Path) -> ProfileSpec:
+    where = f"profiles.{name}"
+    if not NAME_RE.match(name):
+        raise ck.fail(key, where, "profile names are letters, digits, '.', '_' and '-'")
+    m = ck.mapping(node, where, PROFILE_KEYS, ("output", "runs"))
+    output = base / ck.string(m["output"][1], f"{where}.output")
+    spec = ProfileSpec(name=name, output=output, recording=_beside(output, ".trace.json"),
+                       report=_beside(output, ".report.md"))
+    if "recording" in m:
+        spec.recording = base / ck.string(m["recording"][1], f"{where}.recording")
+    if "report" in m:
+        spec.report = base / ck.string(m["report"][1], f"{where}.report")
+    for opt, choices in (("format", FORMATS), ("runtime", RUNTIMES)):
+        if opt in m:
+            value = ck.string(m[opt][1], f"{where}.{opt}")
+            if value not in choices:
+                raise ck.fail(m[opt][1], f"{where}.{opt}", f"must be one of {', '.join(choices)}, got {value!r}")
+            setattr(spec, opt, value)
+    for opt in ("args", "portable"):
+        if opt in m:
+            setattr(spec, opt, ck.boolean(m[opt][1], f"{where}.{opt}"))
+    if "arch" in m:
+        for i, item in enumerate(ck.seq(m["arch"][1], f"{where}.arch")):
+            value = ck.string(item, f"{where}.arch[{i}]")
+            if value not in ARCHES:
+                raise ck.fail(item, f"{where}.arch[{i}]", f"must be one of {', '.join(ARCHES)}, got {value!r}")
+            spec.arch.append(value)
+    runs_node = m["runs"][1]
+    items = ck.seq(runs_node, f"{where}.runs")
+    if not items:
+        raise ck.fail(runs_node, f"{where}.runs", "must list at least one run")
+    for i, item in enumerate(items):
+        run = _run(ck, f"{where}.runs[{i}]", item, base)
+        if any(r.name == run.name for r in spec.runs):
+            raise ck.fail(item, f"{where}.runs[{i}].name", f"run name {run.name!r} is used twice")
+        spec.runs.append(run)
+    return spec
+
+
+def _beside(output: Path, suffix: str) -> Path:
+    """profiles/web.json -> profiles/web<suffix>: the last extension is replaced."""
+    return output.with_name(output.stem + suffix if output.suffix else output.name + suffix)
+
+
+def _run(ck: _Checker, where: str, node: yaml.Node, base: Path) -> RunSpec:
+    m = ck.mapping(node, where, RUN_KEYS, ("name", "command"))
+    name = ck.string(m["name"][1], f"{where}.name")
+    if not NAME_RE.match(name):
+        raise ck.fail(m["name"][1], f"{where}.name", "run names are letters, digits, '.', '_' and '-'")
+    run = RunSpec(name=name, command=ck.argv(m["command"][1], f"{where}.command"), line=node.start_mark.line + 1)
+    if "env" in m:
+        for var, (knode, vnode) in ck.mapping(m["env"][1], f"{where}.env", ()).items():
+            value = ck.scalar(vnode, f"{where}.env.{var}")
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise ck.fail(vnode, f"{where}.env.{var}", f"must be a string, got {_show(value)}")
+            if "=" in var or "\0" in var:
+                raise ck.fail(knode, f"{where}.env.{var}", "is not a valid variable name")
+            run.env[var] = value if isinstance(value, str) else vnode.value
+    if "cwd" in m:
+        run.cwd = base / ck.string(m["cwd"][1], f"{where}.cwd")
+    for opt in ("timeout", "duration"):
+        if opt in m:
+            setattr(run, opt, ck.seconds(m[opt][1], f"{where}.{opt}"))
+    if "stop_signal" in m:
+        run.stop_signal = _signal(ck, m["stop_signal"][1], f"{where}.stop_signal")
+    if "during" in m:
+        run.during = ck.argv(m["during"][1], f"{where}.during")
+    if "expect_exit" in m:
+        codes = []
+        for i, item in enumerate(ck.seq(m["expect_exit"][1], f"{where}.expect_exit")):
+            value = ck.scalar(item, f"{where}.expect_exit[{i}]")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+                raise ck.fail(item, f"{where}.expect_exit[{i}]", f"must be an exit code 0-255, got {_show(value)}")
+            codes.append(value)
+        if not codes:
+            raise ck.fail(m["expect_exit"][1], f"{where}.expect_exit", "must list at least one exit code")
+        run.expect_exit = codes
+    if "follow" in m:
+        run.follow = ck.string(m["follow"][1], f"{where}.follow")
+        if run.follow not in ("all", "main"):
+            raise ck.fail(m["follow"][1], f"{where}.follow", f"must be all or main, got {run.follow!r}")
+    if "stop_signal" in m and run.duration is None and run.during is None:
+        raise ck.fail(m["stop_signal"][1], f"{where}.stop_signal", "needs duration or during (when to send it)")
+    if "expect_exit" not in m and (run.duration is not None or run.during is not None):
+        run.expect_exit = [0, 128 + run.stop_signal]  # stopped by its stop signal is a normal end
+    return run

@@ -1,0 +1,201 @@
+"""Recording -> Profile: the smallest allowlist the workload (and its container runtime) needs.
+
+Policy lives here; the model is tracer.profile, the bytes are tracer.formats. Rules follow
+Docker's own patterns: one sorted unconditional ALLOW rule for what was observed, an entry per
+value for value sets (SCMP_CMP_EQ, ORed by being separate entries), SCMP_CMP_MASKED_EQ for flag
+words, never two conditions on one argument index in one entry, then one rule per extra.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tracer.errors import UserError
+from tracer.profile import extras
+from tracer.profile.model import Arg, Profile, Syscall
+from tracer.recording.model import ArgValues, Recording
+from tracer.syscalls.abi import ABI_ALIASES, SCMP_ARCH, abi_sort_key
+from tracer.syscalls.info import filterable_args
+from tracer.syscalls.names import is_known
+
+DEFAULT_ACTIONS = {
+    "errno": "SCMP_ACT_ERRNO",
+    "kill": "SCMP_ACT_KILL",
+    "kill_process": "SCMP_ACT_KILL_PROCESS",
+    "trap": "SCMP_ACT_TRAP",
+    "log": "SCMP_ACT_LOG",
+}
+# Arguments that get rules by default: those whose values decide what a container can reach
+# (namespaces, address families, execution domains, process control). Arguments that vary
+# with the environment (ioctl requests on a tty, open flags, futex ops) stay unconditional:
+# a rule on them breaks a workload in production for little gain.
+RULE_ARGS = frozenset({
+    ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
+    ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
+})
+OBSERVED = "observed in"  # the comment that starts the rule of observed names (what --base re-reads)
+MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
+FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
+
+
+@dataclass
+class EmitOptions:
+    default_action: str = "errno"
+    errno: int = 1
+    arches: list[str] | None = None  # extra ABIs to list beyond the observed ones
+    args: bool = True
+    runtime: str = "docker"
+    always: bool = True
+    fallback: bool = True
+    portable: bool = False  # add the vDSO group
+
+
+@dataclass
+class Extra:
+    """A group of names added beyond what was observed, and why."""
+
+    kind: str  # runtime | always | vdso | fallback
+    reason: str
+    names: list[str]
+
+
+@dataclass
+class Emitted:
+    profile: Profile
+    extras: list[Extra] = field(default_factory=list)
+    unnamed: list[tuple[str, int]] = field(default_factory=list)  # (abi, nr) left out: no name to write
+
+
+def parse_arches(spec: str) -> list[str]:
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        if part not in ABI_ALIASES:
+            raise UserError(f"unknown architecture {part!r} (known: {', '.join(sorted(ABI_ALIASES))})", "--arch")
+        out.append(ABI_ALIASES[part])
+    return out
+
+
+def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
+    opts = opts or EmitOptions()
+    if opts.default_action not in DEFAULT_ACTIONS:
+        raise UserError(f"unknown default action {opts.default_action!r}", "--default-action")
+    if opts.runtime not in extras.RUNTIMES:
+        raise UserError(f"unknown runtime {opts.runtime!r} (known: {', '.join(extras.RUNTIMES)})", "--runtime")
+    if not 0 <= opts.errno <= 4095:
+        raise UserError(f"errno {opts.errno} is out of range 0-4095", "--errno")
+    abis = sorted({abi for abi in rec.abis if rec.names(abi)} | set(opts.arches or ()), key=abi_sort_key)
+    unsupported = [abi for abi in abis if abi not in SCMP_ARCH]
+    if unsupported:
+        raise UserError(f"no seccomp architecture for ABI {unsupported[0]!r}")
+    observed = set().union(*(rec.names(abi) for abi in abis)) if abis else set()
+    conditional = _arg_rules(rec, abis, observed) if opts.args else []
+    ruled = {rule.names[0] for rule in conditional}
+    action = DEFAULT_ACTIONS[opts.default_action]
+    profile = Profile(
+        default_action=action,
+        default_errno_ret=opts.errno if action == "SCMP_ACT_ERRNO" else None,
+        architectures=[SCMP_ARCH[abi] for abi in abis],
+    )
+    if observed - ruled:
+        profile.syscalls.append(Syscall(sorted(observed - ruled), "SCMP_ACT_ALLOW",
+                                        comment=f"{OBSERVED} {_runs(rec)}"))
+    profile.syscalls.extend(conditional)
+    out = Emitted(profile, unnamed=rec.unnamed())
+    for extra in _extras(opts, observed):
+        # An ALLOW extra must reach the kernel for every value its caller uses: a name the workload
+        # holds only under argument rules (prctl, clone, socket) is added again, unconditionally.
+        # A fallback (ENOSYS) never shadows a name any rule allows.
+        taken = _unconditional(profile) if extra.kind != "fallback" else profile.names()
+        names = [n for n in extra.names if n not in taken]
+        if not names:
+            continue
+        extra.names = names
+        out.extras.append(extra)
+        if extra.kind == "fallback":
+            profile.syscalls.append(Syscall(names, "SCMP_ACT_ERRNO", errno_ret=extras.ENOSYS, comment=extra.reason))
+        else:
+            profile.syscalls.append(Syscall(names, "SCMP_ACT_ALLOW", comment=extra.reason))
+    check_names(profile, abis)
+    return out
+
+
+def _unconditional(profile: Profile) -> set[str]:
+    """Names some rule allows whatever their arguments."""
+    return {n for rule in profile.syscalls if rule.action == "SCMP_ACT_ALLOW" and not rule.args for n in rule.names}
+
+
+def _runs(rec: Recording) -> str:
+    ids = [r.id for r in rec.runs]
+    return f"{len(ids)} run(s): " + ", ".join(ids) if len(ids) > 1 else f"run {ids[0]}" if ids else "no run"
+
+
+def _merged_args(rec: Recording, abis: list[str], name: str) -> dict[int, ArgValues]:
+    merged: dict[int, ArgValues] = {}
+    for abi in abis:
+        stats = rec.abis.get(abi, {}).get(name)
+        if stats is None:
+            continue
+        specs = {s.index for s in filterable_args(abi, name)}
+        for index in specs:
+            seen = stats.args.get(index)
+            if seen is None:  # an ABI where the argument was not recorded: no rule can be safe
+                merged[index] = ArgValues(many=True)
+                continue
+            merged.setdefault(index, ArgValues(bits=None if seen.bits is None else 0)).update(seen)
+    return merged
+
+
+def _arg_rules(rec: Recording, abis: list[str], observed: set[str]) -> list[Syscall]:
+    """Argument rules for observed syscalls whose rule-worthy arguments took few values."""
+    rules: list[Syscall] = []
+    for name in sorted(observed):
+        args = _merged_args(rec, abis, name)
+        flag_conds: list[Arg] = []
+        value_arg: tuple[int, list[int]] | None = None
+        for index, seen in sorted(args.items()):
+            if (name, index) not in RULE_ARGS or seen.many:
+                continue
+            if seen.bits is not None:
+                mask = ~seen.bits & FLAG_MASK_BITS
+                if mask:
+                    flag_conds.append(Arg(index, mask, "SCMP_CMP_MASKED_EQ", 0))
+            elif value_arg is None and 0 < len(seen.values) <= MAX_RULE_VALUES:
+                value_arg = (index, sorted(seen.values))
+        if value_arg is None and not flag_conds:
+            continue
+        reason = f"observed values only ({_runs(rec)})"
+        if value_arg is None:
+            rules.append(Syscall([name], "SCMP_ACT_ALLOW", args=flag_conds, comment=reason))
+            continue
+        index, values = value_arg
+        rules.extend(
+            Syscall([name], "SCMP_ACT_ALLOW", args=sorted([Arg(index, v, "SCMP_CMP_EQ"), *flag_conds]), comment=reason)
+            for v in values
+        )
+    return rules
+
+
+def _extras(opts: EmitOptions, observed: set[str]) -> list[Extra]:
+    groups: list[Extra] = []
+    runtime = extras.RUNTIMES[opts.runtime]
+    if runtime.needs or runtime.sometimes:
+        groups.append(Extra("runtime", f"runtime: what {runtime.measured} runs after loading the filter, before the "
+                            "workload starts", sorted({*runtime.needs, *runtime.sometimes})))
+    if opts.always:
+        groups.append(Extra("always", "always: process exit and signal return, needed by every workload",
+                            sorted(extras.ALWAYS)))
+    if opts.portable:
+        groups.append(Extra("vdso", "vdso: answered by the vDSO here, real syscalls on hosts without one",
+                            sorted(extras.VDSO)))
+    if opts.fallback:
+        newer = sorted(new for new, old in extras.FALLBACKS.items() if new not in observed and observed & set(old))
+        groups.append(Extra("fallback", "fallback: newer variants of observed syscalls fail with ENOSYS so libc "
+                            "falls back instead of failing on the default errno", newer))
+    return groups
+
+
+def check_names(profile: Profile, abis: list[str]) -> None:
+    """Refuse a name no listed ABI knows: runc, crun and podman would silently ignore it."""
+    for name in sorted(profile.names()):
+        if not any(is_known(abi, name) for abi in abis):
+            raise UserError(f"syscall {name!r} does not exist on {', '.join(abis) or 'any listed architecture'}")

@@ -1,0 +1,32 @@
+"""Docker's seccomp JSON (also read by podman, CRI-O, runc and crun through their front ends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracer.fileio import json_text
+from tracer.profile.model import Profile, Syscall
+
+
+def syscall_json(rule: Syscall, comments: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"names": rule.names, "action": rule.action}
+    if rule.args:
+        out["args"] = [{"index": a.index, "value": a.value, "valueTwo": a.value_two, "op": a.op} for a in rule.args]
+    if rule.errno_ret is not None:
+        out["errnoRet"] = rule.errno_ret
+    if comments and rule.comment:
+        out["comment"] = rule.comment
+    return out
+
+
+def profile_json(profile: Profile, comments: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"defaultAction": profile.default_action, "architectures": profile.architectures}
+    if profile.default_errno_ret is not None:
+        out["defaultErrnoRet"] = profile.default_errno_ret
+    out["syscalls"] = [syscall_json(rule, comments) for rule in profile.syscalls]
+    return out
+
+
+def render(profile: Profile, source: str) -> str:
+    del source  # Docker's format has no top-level comment field; each rule carries its reason
+    return json_text(profile_json(profile, comments=True))

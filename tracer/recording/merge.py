@@ -1,0 +1,85 @@
+"""Union of recordings with provenance: commutative, associative and idempotent.
+
+Runs are identified by id. The same id with the same content is one run (so merging a
+recording with itself changes nothing); the same id with different content is an error,
+because silently renaming would make the result depend on the order of the inputs.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from tracer.errors import UserError
+from tracer.recording import model as rec_io
+from tracer.recording.model import Recording, Run, SyscallStats
+
+
+def merge(recordings: Iterable[Recording], sources: list[str] | None = None) -> Recording:
+    recs = list(recordings)
+    names = sources or [f"input {i + 1}" for i in range(len(recs))]
+    runs: dict[str, tuple[Run, str]] = {}
+    for rec, src in zip(recs, names, strict=True):
+        for run in rec.runs:
+            seen = runs.get(run.id)
+            if seen is None:
+                runs[run.id] = (run, src)
+            elif seen[0] != run:
+                raise UserError(f"run {run.id!r} is also in {seen[1]} with different contents "
+                                "(record with distinct --run-id)", src)
+    tools = sorted({part for rec in recs for part in rec.tool.split(" + ")})  # flat: keeps merge associative
+    out = Recording(tool=" + ".join(tools), runs=[runs[i][0] for i in sorted(runs)])
+    for rec in recs:
+        for abi, table in rec.abis.items():
+            into = out.abis.setdefault(abi, {})
+            for key, stats in table.items():
+                _add(into, key, stats)
+    return out
+
+
+def _add(into: dict[str, SyscallStats], key: str, stats: SyscallStats) -> None:
+    have = into.get(key)
+    if have is None:
+        into[key] = copy.deepcopy(stats)
+        return
+    have.counts.update(stats.counts)  # a run id is one run: its count is the same wherever it appears
+    have.executables |= stats.executables
+    for index, values in stats.args.items():
+        if index in have.args:
+            have.args[index].update(values)
+        else:
+            have.args[index] = copy.deepcopy(values)
+
+
+def merge_files(paths: list[str]) -> Recording:
+    return merge([rec_io.load(p) for p in paths], paths)
+
+
+def low_coverage(rec: Recording) -> dict[str, list[str]]:
+    """Syscalls seen in only one run (when there are several), grouped by that run: "abi name"."""
+    if len(rec.runs) < 2:
+        return {}
+    only: dict[str, list[str]] = {}
+    for abi in sorted(rec.abis):
+        for key, stats in sorted(rec.abis[abi].items()):
+            if len(stats.counts) == 1:
+                name = key if abi == "x86_64" else f"{abi}:{key}"
+                only.setdefault(next(iter(stats.counts)), []).append(name)
+    return dict(sorted(only.items()))
+
+
+def merge_outcome(paths: list[str], output: str) -> Any:
+    """`seccomp-learn merge`: the union of the recordings, written to output ('-' = stdout), as an Outcome."""
+    from tracer.commands.outcome import Outcome
+
+    merged = merge_files(paths)
+    n = len(merged.runs)
+    abis = ", ".join(f"{abi} {len(merged.abis[abi])}" for abi in sorted(merged.abis)) or "none"
+    lines = [f"merged {len(paths)} recording(s), {n} run(s); distinct syscalls: {abis}"]
+    lines += [f"  low coverage: seen only in run {run} (1 of {n}): {' '.join(names)}"
+              for run, names in low_coverage(merged).items()]
+    if output == "-":
+        return Outcome(0, lines, stdout=rec_io.dumps(merged))
+    rec_io.save(merged, output)
+    return Outcome(0, [*lines, f"wrote {output}"])

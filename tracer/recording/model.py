@@ -1,0 +1,293 @@
+"""The Recording: what a traced workload did, per ABI and syscall, and its versioned JSON form.
+
+A recording is plain data that every later step (merge, emit, diff, report) reads; the JSON
+format is documented in docs/recording-format.md. Keys are syscall names, or `#<nr>` for a
+number the tables do not name (kept, reported, never guessed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracer.errors import UserError
+from tracer.fileio import json_text, write_atomic
+
+FORMAT = "seccomp-learn-recording"
+VERSION = 1
+ARG_VALUES_CAP = 32  # distinct values kept per argument; past it the argument is "many"
+
+
+@dataclass
+class ArgValues:
+    """Values seen for one argument: a capped set, and (for flag words) the OR of every value."""
+
+    values: set[int] = field(default_factory=set)
+    many: bool = False
+    bits: int | None = None
+
+    def add(self, value: int) -> None:
+        if self.bits is not None:
+            self.bits |= value
+        if not self.many:
+            self.values.add(value)
+            if len(self.values) > ARG_VALUES_CAP:
+                self.values.clear()
+                self.many = True
+
+    def update(self, other: ArgValues) -> None:
+        if other.bits is not None:
+            self.bits = other.bits | (self.bits or 0)
+        if other.many:
+            self.values.clear()
+            self.many = True
+        for v in other.values:
+            self.add(v)
+
+
+@dataclass
+class SyscallStats:
+    """One syscall on one ABI. Counts are kept per run, so merging a run twice counts it once."""
+
+    nr: int
+    counts: dict[str, int] = field(default_factory=dict)  # run id -> calls
+    executables: set[str] = field(default_factory=set)
+    args: dict[int, ArgValues] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def runs(self) -> set[str]:
+        return set(self.counts)
+
+
+@dataclass
+class Run:
+    """One traced execution. `exit` is {"code": n} or {"signal": n, "name": "SIGTERM"}."""
+
+    id: str
+    command: list[str]
+    started: str
+    duration_s: float
+    exit: dict[str, Any]
+    partial: bool = False
+    partial_reason: str | None = None
+    kernel: str = ""
+    machine: str = ""
+    follow: str = "all"
+    tasks: int = 0
+    syscalls: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Recording:
+    tool: str
+    runs: list[Run] = field(default_factory=list)
+    abis: dict[str, dict[str, SyscallStats]] = field(default_factory=dict)
+
+    @property
+    def partial(self) -> bool:
+        return any(run.partial for run in self.runs)
+
+    def names(self, abi: str) -> set[str]:
+        """Named syscalls recorded for abi (numbers without a name are left out)."""
+        return {key for key in self.abis.get(abi, {}) if not key.startswith("#")}
+
+    def unnamed(self) -> list[tuple[str, int]]:
+        return sorted((abi, s.nr) for abi, table in self.abis.items() for k, s in table.items() if k[0] == "#")
+
+
+def unnamed_key(nr: int) -> str:
+    return f"#{nr}"
+
+
+# ---- JSON ----------------------------------------------------------------------------------
+
+
+def to_json(rec: Recording) -> dict[str, Any]:
+    abis: dict[str, Any] = {}
+    for abi in sorted(rec.abis):
+        entries: dict[str, Any] = {}
+        for key in sorted(rec.abis[abi]):
+            s = rec.abis[abi][key]
+            entry: dict[str, Any] = {
+                "nr": s.nr,
+                "count": s.count,
+                "executables": sorted(s.executables),
+                "runs": dict(sorted(s.counts.items())),
+            }
+            if s.args:
+                entry["args"] = {str(i): _arg_json(a) for i, a in sorted(s.args.items())}
+            entries[key] = entry
+        abis[abi] = entries
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "tool": rec.tool,
+        "partial": rec.partial,
+        "runs": [_run_json(r) for r in rec.runs],
+        "abis": abis,
+    }
+
+
+def _arg_json(a: ArgValues) -> dict[str, Any]:
+    out: dict[str, Any] = {"values": sorted(a.values), "many": a.many}
+    if a.bits is not None:
+        out["bits"] = a.bits
+    return out
+
+
+def _run_json(r: Run) -> dict[str, Any]:
+    out = {
+        "id": r.id,
+        "command": r.command,
+        "started": r.started,
+        "duration_s": round(r.duration_s, 3),
+        "exit": r.exit,
+        "partial": r.partial,
+        "partial_reason": r.partial_reason,
+        "kernel": r.kernel,
+        "machine": r.machine,
+        "follow": r.follow,
+        "tasks": r.tasks,
+        "syscalls": r.syscalls,
+    }
+    out.update(r.extra)
+    return out
+
+
+def dumps(rec: Recording) -> str:
+    return json_text(to_json(rec))
+
+
+def save(rec: Recording, path: str | Path) -> None:
+    write_atomic(path, dumps(rec))
+
+
+def load(path: str | Path) -> Recording:
+    """Read and validate a recording; every problem is one UserError naming the file."""
+    src = str(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise UserError(f"cannot read recording: {exc.strerror}", src) from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UserError("not a recording: not UTF-8 text", src) from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not a recording: invalid JSON at line {exc.lineno} column {exc.colno}", src) from None
+    except RecursionError:
+        raise UserError("not a recording: JSON nested too deeply", src) from None
+    except ValueError as exc:  # an integer past Python's int/str conversion digit limit
+        raise UserError(f"not a recording: {str(exc).split(':')[0]}", src) from None
+    try:
+        return from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+        raise UserError(f"malformed recording: {_describe(exc)}", src) from None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return str(exc) or type(exc).__name__
+
+
+def _int(value: Any, what: str, lo: int = 0, hi: int = 2**64 - 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValueError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def _str_list(value: Any, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what} must be a list of strings")
+    return value
+
+
+def from_json(data: Any) -> Recording:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"'format' is not {FORMAT!r}")
+    if data.get("version") != VERSION:
+        raise ValueError(f"format version {data.get('version')!r} is not supported (this tool reads {VERSION})")
+    runs = [_run_from(r) for r in data["runs"]]
+    run_ids = {r.id for r in runs}
+    if len(run_ids) != len(runs):
+        raise ValueError("run ids are not unique")
+    abis: dict[str, dict[str, SyscallStats]] = {}
+    if not isinstance(data["abis"], dict):
+        raise ValueError("'abis' must be an object")
+    for abi, table in data["abis"].items():
+        if not isinstance(table, dict):
+            raise ValueError(f"abis.{abi} must be an object")
+        abis[abi] = {key: _stats_from(abi, key, entry, run_ids) for key, entry in table.items()}
+    return Recording(tool=str(data.get("tool", "")), runs=runs, abis=abis)
+
+
+def _run_from(r: Any) -> Run:
+    if not isinstance(r, dict):
+        raise ValueError("each run must be an object")
+    known = {"id", "command", "started", "duration_s", "exit", "partial", "partial_reason", "kernel",
+             "machine", "follow", "tasks", "syscalls"}
+    if not isinstance(r["id"], str) or not isinstance(r["exit"], dict):
+        raise ValueError("run 'id' must be a string and 'exit' an object")
+    return Run(
+        id=r["id"],
+        command=_str_list(r["command"], "run command"),
+        started=str(r["started"]),
+        duration_s=float(r["duration_s"]),
+        exit=r["exit"],
+        partial=bool(r["partial"]),
+        partial_reason=r.get("partial_reason"),
+        kernel=str(r.get("kernel", "")),
+        machine=str(r.get("machine", "")),
+        follow=str(r.get("follow", "all")),
+        tasks=_int(r.get("tasks", 0), "run tasks"),
+        syscalls=_int(r.get("syscalls", 0), "run syscalls"),
+        extra={k: v for k, v in r.items() if k not in known},
+    )
+
+
+def _stats_from(abi: str, key: str, entry: Any, run_ids: set[str]) -> SyscallStats:
+    where = f"abis.{abi}.{key}"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be an object")
+    counts = entry["runs"]
+    if not isinstance(counts, dict) or not counts:
+        raise ValueError(f"{where}.runs must be a non-empty object of run id -> count")
+    if not set(counts) <= run_ids:
+        raise ValueError(f"{where}.runs names a run that is not in 'runs'")
+    stats = SyscallStats(
+        nr=_int(entry["nr"], f"{where}.nr", hi=0xFFFFFFFF),
+        counts={run: _int(n, f"{where}.runs.{run}") for run, n in counts.items()},
+        executables=set(_str_list(entry["executables"], f"{where}.executables")),
+    )
+    if _int(entry["count"], f"{where}.count") != stats.count:
+        raise ValueError(f"{where}.count is not the sum of its per-run counts")
+    if key.startswith("#") and key != unnamed_key(stats.nr):
+        raise ValueError(f"{where}: key does not match nr {stats.nr}")
+    args = entry.get("args", {})
+    if not isinstance(args, dict):
+        raise ValueError(f"{where}.args must be an object")
+    for idx, a in args.items():
+        if idx not in {"0", "1", "2", "3", "4", "5"} or not isinstance(a, dict):
+            raise ValueError(f"{where}.args: {idx!r} is not an argument index 0-5")
+        values = a["values"]
+        if not isinstance(values, list):
+            raise ValueError(f"{where}.args.{idx}.values must be a list")
+        bits = a.get("bits")
+        av = ArgValues(
+            values={_int(v, f"{where}.args.{idx} value") for v in values},
+            many=bool(a["many"]),
+            bits=None if bits is None else _int(bits, f"{where}.args.{idx}.bits"),
+        )
+        if av.bits is not None and any(v & ~av.bits for v in av.values):
+            raise ValueError(f"{where}.args.{idx}.bits does not cover every recorded value")
+        stats.args[int(idx)] = av
+    return stats

@@ -1,0 +1,17 @@
+"""`report --format json`: the Report as one JSON object, the shape documented in docs/report-format.md."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from tracer.fileio import json_text
+from tracer.report.build import FORMAT, VERSION, Report
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, **asdict(report)}
+
+
+def render(report: Report) -> str:
+    return json_text(to_json(report))
