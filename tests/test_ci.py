@@ -53,8 +53,8 @@ def test_ci_writes_checks_and_detects_drift(tmp_path: Path) -> None:
     files = outputs(tmp_path)
     assert {"out/hello.json", "out/hello.trace.json", "out/tool.json", "out/tool.trace.json"} <= set(files)
     profile = json.loads(files["out/hello.json"])
-    assert "write" in profile["syscalls"][0]["names"]
-    assert profile["syscalls"][0]["comment"] == "observed in run hello/echo"
+    assert "write" in {n for rule in profile["syscalls"] for n in rule["names"]}
+    assert profile["syscalls"][0]["comment"] == "observed in 1 run"
     rec = json.loads(files["out/tool.trace.json"])
     assert [run["id"] for run in rec["runs"]] == ["tool/maybe-mkdir"]
     assert "mkdir" not in rec["abis"]["x86_64"]
@@ -252,7 +252,7 @@ profiles:
     assert (tmp_path / "where").read_text() == f"{tmp_path}\nhello\n"
     text = (tmp_path / "gen/k8s.yaml").read_text()
     assert "kind: SeccompProfile" in text and "SCMP_ARCH_X86\n" in text
-    assert "runs: k8s/pwd" in text
+    assert "runs: 1" in text
     assert json.loads((tmp_path / "gen/k8s-recording.json").read_text())["runs"][0]["id"] == "k8s/pwd"
     assert (tmp_path / "gen/k8s.md").exists() == (Path(__file__).parent.parent / "tracer/report/build.py").exists()
 

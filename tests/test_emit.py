@@ -12,7 +12,7 @@ from helpers import SHARED, seccomp_learn
 
 from fixtures import build
 from tracer.profile.emit import EmitOptions, emit
-from tracer.profile.extras import FALLBACKS, RUNTIMES, VDSO
+from tracer.profile.extras import ALWAYS, FALLBACKS, RUNTIMES, VDSO
 from tracer.recording import model as recording
 
 
@@ -90,9 +90,11 @@ def test_extras_are_separate_named_rules(sockets_trace: Path) -> None:
     profile = emit_json(sockets_trace, "--runtime", "crun", "--portable")
     runtime = {n for r in rules_by_comment(profile, "runtime:") for n in r["names"]}
     observed = recording.load(sockets_trace).names("x86_64")
-    assert runtime == set(RUNTIMES["crun"].needs) - observed
-    assert {n for r in rules_by_comment(profile, "vdso:") for n in r["names"]} == set(VDSO) - observed
-    assert {n for r in rules_by_comment(profile, "always:") for n in r["names"]} >= {"exit", "restart_syscall"}
+    # Each extra rule holds its whole list, observed or not, so a name never moves between rules.
+    assert runtime == set(RUNTIMES["crun"].needs) and runtime & observed
+    assert {n for r in rules_by_comment(profile, "vdso:") for n in r["names"]} == set(VDSO) - runtime
+    assert {n for r in rules_by_comment(profile, "always:") for n in r["names"]} == set(ALWAYS) - runtime
+    assert not {n for r in rules_by_comment(profile, "observed in") for n in r["names"]} & (runtime | set(ALWAYS))
     fallback = rules_by_comment(profile, "fallback:")
     expected = {new for new, old in FALLBACKS.items() if set(old) & observed and new not in observed}
     assert [(r["action"], r["errnoRet"], set(r["names"])) for r in fallback] == [("SCMP_ACT_ERRNO", 38, expected)]

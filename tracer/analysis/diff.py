@@ -285,7 +285,7 @@ def load_input(path: str) -> Loaded:
             raise exc if exc.source else UserError(str(exc), path) from None
         extras = {e.kind: list(e.names) for e in emitted.extras}
         runs = " ".join("; ".join(shlex.join(r.command) for r in rec.runs).split()) or "no run"
-        added = sum(len(e.names) for e in emitted.extras if e.kind != "fallback")
+        added = len(emitted.profile.names("SCMP_ACT_ALLOW") - rec.all_names())
         desc = (f"recording, {len(rec.runs)} run{'s' if len(rec.runs) != 1 else ''}: {_clip(runs, 60)}; "
                 f"profile as `emit` writes it, +{added} runtime docker/always names")
         src = _source(path, "recording", desc, emitted.profile, extras)

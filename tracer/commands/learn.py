@@ -21,7 +21,7 @@ def render_profile(rec: Recording, opts: EmitOptions, fmt: str) -> tuple[str, Em
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
     emitted = emit(rec, opts)
-    source = f"{rec.tool}; runs: {', '.join(r.id for r in rec.runs)}"
+    source = f"{rec.tool}; runs: {len(rec.runs)}"  # no run ids: they hold times and pids
     return renderer(fmt)(emitted.profile, source), emitted
 
 

@@ -34,6 +34,7 @@ RULE_ARGS = frozenset({
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
 OBSERVED = "observed in"  # the comment that starts the rule of observed names (what --base re-reads)
+OBSERVED_VALUES = "observed values only"  # ... and of each argument rule (also re-read by --base)
 MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
 
@@ -88,45 +89,44 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     if unsupported:
         raise UserError(f"no seccomp architecture for ABI {unsupported[0]!r}")
     observed = set().union(*(rec.names(abi) for abi in abis)) if abis else set()
-    conditional = _arg_rules(rec, abis, observed) if opts.args else []
-    ruled = {rule.names[0] for rule in conditional}
+    groups = _extras(opts)
+    # Names an ALLOW extra lists are allowed by that extra's rule alone, whether or not this run
+    # happened to call them: a name that comes and goes between runs never moves between rules, and
+    # the runtime's own calls reach the kernel whatever values the workload used.
+    extra_allowed = {n for extra in groups for n in extra.names}
+    fallback = _fallbacks(observed | extra_allowed) if opts.fallback else []
+    conditional = [rule for rule in _arg_rules(rec, abis, observed) if rule.names[0] not in extra_allowed] \
+        if opts.args else []
+    plain = observed - {rule.names[0] for rule in conditional} - extra_allowed
     action = DEFAULT_ACTIONS[opts.default_action]
     profile = Profile(
         default_action=action,
         default_errno_ret=opts.errno if action == "SCMP_ACT_ERRNO" else None,
         architectures=[SCMP_ARCH[abi] for abi in abis],
     )
-    if observed - ruled:
-        profile.syscalls.append(Syscall(sorted(observed - ruled), "SCMP_ACT_ALLOW",
-                                        comment=f"{OBSERVED} {_runs(rec)}"))
+    if plain:
+        profile.syscalls.append(Syscall(sorted(plain), "SCMP_ACT_ALLOW", comment=f"{OBSERVED} {_runs(rec)}"))
     profile.syscalls.extend(conditional)
     out = Emitted(profile, unnamed=rec.unnamed())
-    for extra in _extras(opts, observed):
-        # An ALLOW extra must reach the kernel for every value its caller uses: a name the workload
-        # holds only under argument rules (prctl, clone, socket) is added again, unconditionally.
-        # A fallback (ENOSYS) never shadows a name any rule allows.
-        taken = _unconditional(profile) if extra.kind != "fallback" else profile.names()
-        names = [n for n in extra.names if n not in taken]
-        if not names:
+    for extra in [*groups, *fallback]:
+        taken = profile.names()
+        extra.names = [n for n in extra.names if n not in taken]
+        if not extra.names:
             continue
-        extra.names = names
         out.extras.append(extra)
         if extra.kind == "fallback":
-            profile.syscalls.append(Syscall(names, "SCMP_ACT_ERRNO", errno_ret=extras.ENOSYS, comment=extra.reason))
+            profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ERRNO", errno_ret=extras.ENOSYS,
+                                            comment=extra.reason))
         else:
-            profile.syscalls.append(Syscall(names, "SCMP_ACT_ALLOW", comment=extra.reason))
+            profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ALLOW", comment=extra.reason))
     check_names(profile, abis)
     return out
 
 
-def _unconditional(profile: Profile) -> set[str]:
-    """Names some rule allows whatever their arguments."""
-    return {n for rule in profile.syscalls if rule.action == "SCMP_ACT_ALLOW" and not rule.args for n in rule.names}
-
-
 def _runs(rec: Recording) -> str:
-    ids = [r.id for r in rec.runs]
-    return f"{len(ids)} run(s): " + ", ".join(ids) if len(ids) > 1 else f"run {ids[0]}" if ids else "no run"
+    """How many runs a rule rests on. Run ids stay in the recording: they hold times and pids, and the
+    same behaviour must give a byte-identical profile."""
+    return "1 run" if len(rec.runs) == 1 else f"{len(rec.runs)} runs"
 
 
 def _merged_args(rec: Recording, abis: list[str], name: str) -> dict[int, ArgValues]:
@@ -163,7 +163,7 @@ def _arg_rules(rec: Recording, abis: list[str], observed: set[str]) -> list[Sysc
                 value_arg = (index, sorted(seen.values))
         if value_arg is None and not flag_conds:
             continue
-        reason = f"observed values only ({_runs(rec)})"
+        reason = f"{OBSERVED_VALUES} ({_runs(rec)})"
         if value_arg is None:
             rules.append(Syscall([name], "SCMP_ACT_ALLOW", args=flag_conds, comment=reason))
             continue
@@ -175,7 +175,8 @@ def _arg_rules(rec: Recording, abis: list[str], observed: set[str]) -> list[Sysc
     return rules
 
 
-def _extras(opts: EmitOptions, observed: set[str]) -> list[Extra]:
+def _extras(opts: EmitOptions) -> list[Extra]:
+    """The ALLOW extras the options ask for, each with its whole list."""
     groups: list[Extra] = []
     runtime = extras.RUNTIMES[opts.runtime]
     if runtime.needs or runtime.sometimes:
@@ -187,11 +188,14 @@ def _extras(opts: EmitOptions, observed: set[str]) -> list[Extra]:
     if opts.portable:
         groups.append(Extra("vdso", "vdso: answered by the vDSO here, real syscalls on hosts without one",
                             sorted(extras.VDSO)))
-    if opts.fallback:
-        newer = sorted(new for new, old in extras.FALLBACKS.items() if new not in observed and observed & set(old))
-        groups.append(Extra("fallback", "fallback: newer variants of observed syscalls fail with ENOSYS so libc "
-                            "falls back instead of failing on the default errno", newer))
     return groups
+
+
+def _fallbacks(allowed: set[str]) -> list[Extra]:
+    """ENOSYS for the newer variant of each allowed syscall, so libc falls back to the allowed one."""
+    newer = sorted(new for new, old in extras.FALLBACKS.items() if new not in allowed and allowed & set(old))
+    return [Extra("fallback", "fallback: newer variants of allowed syscalls fail with ENOSYS so libc falls back "
+                  "instead of failing on the default errno", newer)]
 
 
 def check_names(profile: Profile, abis: list[str]) -> None:

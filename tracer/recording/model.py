@@ -98,6 +98,10 @@ class Recording:
         """Named syscalls recorded for abi (numbers without a name are left out)."""
         return {key for key in self.abis.get(abi, {}) if not key.startswith("#")}
 
+    def all_names(self) -> set[str]:
+        """Named syscalls recorded on any ABI."""
+        return set().union(*(self.names(abi) for abi in self.abis))
+
     def unnamed(self) -> list[tuple[str, int]]:
         return sorted((abi, s.nr) for abi, table in self.abis.items() for k, s in table.items() if k[0] == "#")
 

@@ -82,7 +82,6 @@ def runs_summary(report: Report) -> str:
 
 def needed_text(report: Report) -> str:
     s = report.summary
-    extra = sum(len(e.names) for e in report.extras if e.kind != "fallback")
     if s.observed is None:
         return f"{s.needed} (names the profile allows, x86_64)"
-    return f"{s.needed} (x86_64): {s.observed} observed + {extra} added by emit"
+    return f"{s.needed} (x86_64): {s.observed} observed + {s.needed - s.observed} added by emit"
