@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from . import extras
 from .abi import ABI_ALIASES, SCMP_ARCH, abi_sort_key
 from .errors import UserError
+from .multiarch import Mapping, map_recording
 from .profile import Arg, Profile, Syscall
 from .recording import ArgValues, Recording
 from .syscall_info import filterable_args
@@ -34,6 +35,7 @@ RULE_ARGS = frozenset({
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
 OBSERVED = "observed in"  # the comment that starts the rule of observed names (what --base re-reads)
+MAPPED = "mapped for"  # the comment that starts a rule of names another host needs for the observed calls
 MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
 
@@ -64,6 +66,7 @@ class Emitted:
     profile: Profile
     extras: list[Extra] = field(default_factory=list)
     unnamed: list[tuple[str, int]] = field(default_factory=list)  # (abi, nr) left out: no name to write
+    mappings: list[Mapping] = field(default_factory=list)  # what each listed host got from another's calls
 
 
 def parse_arches(spec: str) -> list[str]:
@@ -87,7 +90,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     unsupported = [abi for abi in abis if abi not in SCMP_ARCH]
     if unsupported:
         raise UserError(f"no seccomp architecture for ABI {unsupported[0]!r}")
-    observed = set().union(*(rec.names(abi) for abi in abis)) if abis else set()
+    seen = _names(rec, abis)
+    rec, mappings = map_recording(rec, abis)
+    observed = _names(rec, abis)
     conditional = _arg_rules(rec, abis, observed) if opts.args else []
     ruled = {rule.names[0] for rule in conditional}
     action = DEFAULT_ACTIONS[opts.default_action]
@@ -96,11 +101,11 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
         default_errno_ret=opts.errno if action == "SCMP_ACT_ERRNO" else None,
         architectures=[SCMP_ARCH[abi] for abi in abis],
     )
-    if observed - ruled:
-        profile.syscalls.append(Syscall(sorted(observed - ruled), "SCMP_ACT_ALLOW",
-                                        comment=f"{OBSERVED} {_runs(rec)}"))
+    if seen - ruled:
+        profile.syscalls.append(Syscall(sorted(seen - ruled), "SCMP_ACT_ALLOW", comment=f"{OBSERVED} {_runs(rec)}"))
+    profile.syscalls.extend(_mapped_rules(mappings, observed - ruled - seen))
     profile.syscalls.extend(conditional)
-    out = Emitted(profile, unnamed=rec.unnamed())
+    out = Emitted(profile, unnamed=rec.unnamed(), mappings=mappings)
     for extra in _extras(opts, observed):
         taken = profile.names()
         names = [n for n in extra.names if n not in taken]
@@ -114,6 +119,22 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
             profile.syscalls.append(Syscall(names, "SCMP_ACT_ALLOW", comment=extra.reason))
     check_names(profile, abis)
     return out
+
+
+def _names(rec: Recording, abis: list[str]) -> set[str]:
+    return set().union(*(rec.names(abi) for abi in abis)) if abis else set()
+
+
+def _mapped_rules(mappings: list[Mapping], names: set[str]) -> list[Syscall]:
+    """One rule per host for the names only mapping gave it, each with its source names in the comment."""
+    rules = []
+    for m in mappings:
+        mine = sorted(n for n in m.names if n in names)
+        names -= set(mine)
+        if mine:
+            pairs = ", ".join(f"{n}<-{'/'.join(m.names[n])}" for n in mine)
+            rules.append(Syscall(mine, "SCMP_ACT_ALLOW", comment=f"{MAPPED} {m.abi} from {m.source}: {pairs}"))
+    return rules
 
 
 def _runs(rec: Recording) -> str:
