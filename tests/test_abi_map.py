@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracer.abi_map import DROPPED_ON_AARCH64, TO_AARCH64, TO_X86_64, dropped_reason, targets
+from tracer.abi_map import ALSO_ON_AARCH64, DROPPED_ON_AARCH64, TO_AARCH64, TO_X86_64, dropped_reason, targets
 from tracer.syscall_info import FILTERABLE, filterable_args
 from tracer.syscall_table import TABLES
 
@@ -39,12 +39,13 @@ def test_tables_hold_only_what_needs_them():
     assert set(DROPPED_ON_AARCH64) <= X86_64 - AARCH64
     assert not set(TO_AARCH64) & set(DROPPED_ON_AARCH64)
     assert set(TO_X86_64) <= AARCH64
+    assert set(ALSO_ON_AARCH64) <= X86_64 & AARCH64
     assert all(reason for reason in DROPPED_ON_AARCH64.values())
 
 
-@pytest.mark.parametrize("source", sorted(TO_AARCH64))
+@pytest.mark.parametrize("source", sorted({**TO_AARCH64, **ALSO_ON_AARCH64}))
 def test_carried_arguments_are_filterable_on_both_sides(source):
-    for target in TO_AARCH64[source]:
+    for target in targets("x86_64", "aarch64", source):
         src = {s.index: s for s in filterable_args("x86_64", source)}
         dst = {s.index: s for s in filterable_args("aarch64", target.name)}
         for a, b in target.carry.moved:

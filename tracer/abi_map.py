@@ -13,6 +13,9 @@ calls on aarch64 for the same function, and which argument values follow from it
 - `TO_AARCH64` maps each x86_64-only name to the aarch64 calls libc makes for it, and how the filterable
   arguments of each target follow (`Carry`). A target argument no `Carry` entry gives is not carried,
   so no rule is made on it.
+- `ALSO_ON_AARCH64` adds, for names both ABIs have, another call arm64's libc makes for the same function
+  (glibc 2.36 has no clone3 wrapper on aarch64, so its threads come from clone). It is one way: the
+  emitter's ENOSYS fallback rules already make x86_64's libc fall back where it would use the newer call.
 - `DROPPED_ON_AARCH64` lists the x86_64-only names with no arm64 counterpart, and why.
 - The reverse direction (`TO_X86_64`) is the inverse: an aarch64 call may come from any x86_64 call of
   its group (mkdirat from mkdir() or mkdirat()), so an arm64 recording gives every one of them.
@@ -31,6 +34,8 @@ SIGCHLD = 17
 CLONE_VM = 0x100
 CLONE_VFORK = 0x4000
 O_WRONLY_CREAT_TRUNC = 0o1101  # creat(path, mode) is open(path, O_WRONLY|O_CREAT|O_TRUNC, mode)
+# What glibc's clone() fallback passes: pthread_create's thread flags, and posix_spawn's vfork-like flags.
+CLONE_THREAD_FLAGS = 0x3D0F00  # CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
 AT_SYMLINK_NOFOLLOW = 0x100
 AT_REMOVEDIR = 0x200
 ITIMER_REAL = 0
@@ -41,7 +46,8 @@ class Carry:
     """How the target call's filterable arguments follow from the source call's."""
 
     moved: tuple[tuple[int, int], ...] = ()  # (source index, target index): same meaning, another place
-    fixed: tuple[tuple[int, int], ...] = ()  # (target index, value): what libc passes for the source call
+    fixed: tuple[tuple[int, int], ...] = ()  # (target index, value): what libc passes for the source call (an
+    # index may appear more than once: each value is one way libc makes the call)
     same: bool = False  # the same call on both ABIs: every argument carries over as it is
 
 
@@ -114,6 +120,13 @@ TO_AARCH64: dict[str, tuple[Target, ...]] = {
     "time": (_t("clock_gettime"),),
 }
 
+# names both ABIs have -> another call arm64's libc makes for the same function.
+ALSO_ON_AARCH64: dict[str, tuple[Target, ...]] = {
+    # x86_64 glibc 2.34+ makes threads and posix_spawn children with clone3, whose flags sit behind a
+    # pointer; aarch64 glibc 2.36 has no clone3 wrapper and uses clone, with the flags it always passes.
+    "clone3": (Target("clone", Carry(fixed=((0, CLONE_THREAD_FLAGS), (0, CLONE_VM | CLONE_VFORK | SIGCHLD)))),),
+}
+
 # x86_64 names with no arm64 counterpart: nothing on arm64 does what they do, or they never worked.
 _X86_ONLY = "x86 processor state (segments, TLS, I/O ports): arm64 has none; its TLS is a register"
 _GONE = "removed from Linux long ago: the kernel answers ENOSYS"
@@ -155,9 +168,12 @@ MAPPED_ABIS = tuple(_NAMES)  # the ABIs this module maps between
 def targets(source_abi: str, target_abi: str, name: str) -> tuple[Target, ...]:
     """What `name` on source_abi is on target_abi: itself (arguments as they are) where the target has it,
     plus the calls TO_AARCH64 / TO_X86_64 give; () when the call has no counterpart there (dropped)."""
-    table = {("x86_64", "aarch64"): TO_AARCH64, ("aarch64", "x86_64"): TO_X86_64}[(source_abi, target_abi)]
+    if (source_abi, target_abi) == ("x86_64", "aarch64"):
+        more = TO_AARCH64.get(name, ()) + ALSO_ON_AARCH64.get(name, ())
+    else:
+        more = TO_X86_64.get(name, ())
     same = (Target(name, SAME),) if name in _NAMES[target_abi] else ()
-    return same + table.get(name, ())
+    return same + more
 
 
 def dropped_reason(source_abi: str, name: str) -> str | None:

@@ -52,9 +52,7 @@ def _carried(carry: Carry, source: SyscallStats, abi: str, name: str) -> dict[in
     out = {dst: copy.deepcopy(source.args[src]) for src, dst in carry.moved if src in source.args}
     kinds = {s.index: s.kind for s in filterable_args(abi, name)}
     for index, value in carry.fixed:
-        fixed = ArgValues(bits=0 if kinds.get(index) == "flags" else None)
-        fixed.add(value)
-        out[index] = fixed
+        out.setdefault(index, ArgValues(bits=0 if kinds.get(index) == "flags" else None)).add(value)
     return out
 
 

@@ -1,0 +1,159 @@
+"""What real arm64 programs call, from qemu-user: the reference for profiles meant for arm64 hosts.
+
+``qemu_syscalls(argv, sysroot)`` runs an arm64 program under ``qemu-aarch64-static -strace`` and returns
+a Counter of aarch64 syscall names plus the program's exit status. ``arm64_sysroot()`` brings the arm64
+builds of a few Debian packages (the same release as the amd64 ones installed here) into a cache
+directory, without touching dpkg's state. What follows was found by experiment with qemu 7.2 (Debian 12).
+
+How qemu is run::
+
+    qemu-aarch64-static -L SYSROOT -D LOG -strace PROGRAM ARGS...
+
+* ``-strace`` logs every syscall the guest makes (not qemu's own host calls), to qemu's log; ``-D LOG``
+  sends the log to a file, so the program's own stderr stays apart. Forked children keep emulating and
+  keep logging to the same file; an ``execve`` of another arm64 binary would need binfmt_misc (not
+  used: the workloads are single programs, or busybox, whose shell runs its applets without exec).
+* ``-L SYSROOT`` makes the guest's absolute paths open SYSROOT/PATH where that exists (the dynamic
+  loader, libc and libraries of the arm64 packages), and the host path otherwise (the workload's files).
+* A line is ``PID name(args) = ret``. A call that blocks is printed without its return, and the next
+  line of another task may follow on the same line: ``8140 wait4(-1,...)8142 rt_sigaction(...)``, with
+  `` = 8142`` on a later line. Every ``PID name(`` that starts a line or follows a ``)`` is one call.
+* A call qemu's strace table lacks prints as ``PID Unknown syscall NR`` (rseq is 293); libseccomp's
+  aarch64 table names it, never the project's own.
+* Every name is checked against libseccomp's aarch64 table: a name it does not know is qemu spelling a
+  call differently, and raises, so a mismatch is never counted under the wrong name.
+* ``--- SIGCHLD {...} ---`` and return-only lines are not calls.
+* qemu 7.2 gives the guest no vDSO, so clock_gettime, gettimeofday and clock_getres (answered by the
+  vDSO on a real arm64 host, as on amd64) show up as syscalls: ``VDSO`` names them.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+QEMU = "qemu-aarch64-static"
+# Answered by the arm64 kernel's vDSO (arch/arm64/kernel/vdso/vdso.lds.S exports these three).
+VDSO = frozenset({"clock_gettime", "gettimeofday", "clock_getres"})
+# The arm64 builds used by tests/test_multiarch.py, with the libraries their programs load.
+ARM64_PACKAGES = (
+    "busybox-static", "libc6", "coreutils", "libacl1", "libattr1", "libgmp10", "libselinux1", "libpcre2-8-0",
+    "python3.11-minimal", "libpython3.11-minimal", "libexpat1", "zlib1g", "libssl3", "sqlite3", "libsqlite3-0",
+    "libreadline8", "libtinfo6", "xz-utils", "liblzma5", "dash",
+)
+
+_CALL = re.compile(r"(?:^|(?<=\)))(?P<pid>\d+) (?:Unknown syscall (?P<nr>\d+)|(?P<name>[a-z_][a-z0-9_]*)\()")
+
+
+class QemuError(RuntimeError):
+    """qemu or the arm64 packages are missing, or the log has a name libseccomp does not know."""
+
+
+def _aarch64() -> tuple[object, object]:
+    import pyseccomp
+
+    return pyseccomp, pyseccomp.Arch.AARCH64
+
+
+def aarch64_name(nr: int) -> str:
+    """libseccomp's name for an aarch64 syscall number."""
+    seccomp, arch = _aarch64()
+    name = seccomp.resolve_syscall(arch, nr)  # type: ignore[attr-defined]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def aarch64_number(name: str) -> int:
+    """libseccomp's aarch64 number for a name; negative when aarch64 has no such call."""
+    seccomp, arch = _aarch64()
+    return int(seccomp.resolve_syscall(arch, name))  # type: ignore[attr-defined]
+
+
+def parse_qemu_log(lines: Iterable[str]) -> collections.Counter[str]:
+    """Count the guest syscalls in a ``qemu -strace`` log; see the module docstring."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in lines:
+        for m in _CALL.finditer(line):
+            name = aarch64_name(int(m["nr"])) if m["nr"] else m["name"]
+            if aarch64_number(name) < 0:
+                raise QemuError(f"qemu logged {name!r}, which libseccomp's aarch64 table does not know: {line!r}")
+            counts[name] += 1
+    return counts
+
+
+def qemu_binary() -> str:
+    path = shutil.which(QEMU)
+    if path is None:
+        raise QemuError(f"{QEMU} not found on PATH (apt-get install qemu-user-static)")
+    return path
+
+
+def qemu_syscalls(argv: Sequence[str], sysroot: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
+                  env: Mapping[str, str] | None = None, *,
+                  timeout: float = 120.0) -> tuple[collections.Counter[str], int]:
+    """Run the arm64 program argv[0] (a path inside sysroot) under qemu; return (name counts, exit status)."""
+    with tempfile.TemporaryDirectory(prefix="qemu-ref-") as tmp:
+        log = Path(tmp) / "strace.log"
+        proc = subprocess.run([qemu_binary(), "-L", os.fspath(sysroot), "-D", os.fspath(log), "-strace", *argv],
+                              cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout, check=False)
+        if not log.exists() or log.stat().st_size == 0:
+            raise QemuError(f"qemu wrote no log for {list(argv)!r} (exit {proc.returncode}): "
+                            f"{proc.stderr.decode(errors='replace')}")
+        with log.open(encoding="utf-8", errors="replace") as fh:
+            return parse_qemu_log(fh), proc.returncode
+
+
+# ---- the arm64 packages --------------------------------------------------------------------------------
+
+
+def default_cache() -> Path:
+    """Where the arm64 packages are kept between runs (SECCOMP_LEARN_ARM64_CACHE overrides it)."""
+    if os.environ.get("SECCOMP_LEARN_ARM64_CACHE"):
+        return Path(os.environ["SECCOMP_LEARN_ARM64_CACHE"])
+    if os.geteuid() == 0:
+        return Path("/var/cache/seccomp-learn-arm64")
+    return Path(__file__).resolve().parent.parent / "build" / "arm64"
+
+
+def _apt(cache: Path, *args: str, timeout: float) -> None:
+    """apt-get with a private state: arm64 package lists in the cache, dpkg's status and arches untouched."""
+    opts = [f"-oDir::State::Lists={cache / 'apt' / 'lists'}", f"-oDir::Cache={cache / 'apt' / 'cache'}",
+            "-oDir::State::status=/dev/null", "-oAPT::Architecture=arm64", "-oAPT::Architectures::=arm64",
+            "-oDebug::NoLocking=1", "-qq"]
+    for d in ("apt/lists/partial", "apt/cache/archives/partial", "debs"):
+        (cache / d).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(["apt-get", *opts, *args], cwd=cache / "debs", capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise QemuError(f"apt-get {args[0]} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+
+
+def arm64_sysroot(cache: Path | None = None, packages: Sequence[str] = ARM64_PACKAGES) -> Path:
+    """The arm64 packages extracted into one tree (cache/root), downloaded once; returns the tree."""
+    cache = cache or default_cache()
+    root = cache / "root"
+    marker = root / ".packages"
+    wanted = "\n".join(sorted(packages)) + "\n"
+    if marker.exists() and marker.read_text() == wanted:
+        return root
+    _apt(cache, "update", timeout=600)
+    for old in (cache / "debs").glob("*.deb"):
+        old.unlink()
+    _apt(cache, "download", *packages, timeout=600)
+    debs = sorted((cache / "debs").glob("*.deb"))
+    if len(debs) != len(packages):
+        raise QemuError(f"expected {len(packages)} arm64 packages in {cache / 'debs'}, found {len(debs)}")
+    staging = Path(tempfile.mkdtemp(prefix="root.", dir=cache))
+    for deb in debs:
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(staging)], check=True, timeout=300)
+    (staging / ".packages").write_text(wanted)
+    if root.exists():
+        shutil.rmtree(root)
+    staging.rename(root)
+    return root

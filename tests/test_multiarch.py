@@ -1,0 +1,179 @@
+"""One learning run on amd64, a profile for amd64 and arm64 hosts, checked against real arm64 programs.
+
+The reference is qemu-user (tests/qemu_ref.py): the arm64 build of the same Debian program, run with
+the same arguments on the same files, under `qemu-aarch64-static -strace`. The profile learned from the
+amd64 build with `--arch x86_64,aarch64` is read as Docker reads it on an arm64 host (archMap), compiled
+by libseccomp for aarch64, and every call qemu saw must be allowed by that compiled filter. Neither side
+is the project's own tables: the names come from qemu, the numbers and the filter from libseccomp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from helpers import REPO_ROOT, seccomp_learn
+from qemu_ref import VDSO, QemuError, aarch64_number, arm64_sysroot, qemu_binary, qemu_syscalls
+
+from tracer.abi import ABI_OF_SCMP
+from tracer.baseline import load_profile_file
+from tracer.enforce import compile_profile
+from tracer.profile import Profile
+from tracer.syscalls import is_known
+
+IN_CI = os.environ.get("CI") == "true"
+ENV = {"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/nonexistent", "TZ": "UTC"}
+LEARN_ENV = {**ENV, "PYTHONPATH": str(REPO_ROOT)}  # this checkout's tracer, whatever cwd is
+PY = ("import os, select, signal, socket\n"
+      "os.mkdir('d'); os.mkdir('d/e'); os.rmdir('d/e')\n"
+      "open('d/f', 'w').write('x'); os.rename('d/f', 'd/g'); os.link('d/g', 'd/h'); os.symlink('g', 'd/l')\n"
+      "assert os.readlink('d/l') == 'g'; os.chmod('d/g', 0o600); os.chown('d/g', os.getuid(), -1)\n"
+      "assert os.access('d/g', os.R_OK); os.stat('d/g'); os.lstat('d/l'); os.utime('d/g', (1, 2))\n"
+      "os.mkfifo('d/p'); os.listdir('d'); os.getpgrp()\n"
+      "r, w = os.pipe(); os.dup2(w, 9); os.write(9, b'y'); select.select([r], [], [], 1); p = select.poll()\n"
+      "p.register(r); p.poll(100); e = select.epoll(); e.register(r); e.poll(0.1)\n"
+      "a, b = socket.socketpair(); a.send(b'z'); b.recv(1); socket.socket(socket.AF_INET).close()\n"
+      "pid = os.fork()\n"
+      "os._exit(0) if pid == 0 else os.waitpid(pid, 0)\n"
+      "signal.signal(signal.SIGALRM, lambda *a: None); signal.alarm(1); signal.pause()\n"
+      "for n in os.listdir('d'): os.unlink('d/' + n)\n"
+      "os.rmdir('d')\n")
+BUSYBOX_FILES = ("mkdir -p a/b/c && echo hello > a/f && cp a/f a/b/g && ln -s f a/l && ln a/f a/h && readlink a/l && "
+                 "cat a/b/g && ls -lan a >/dev/null && mv a/h a/i && chmod 600 a/i && touch a/b/c/t && "
+                 "find a -type f | sort && rm -rf a")
+BUSYBOX_ARCHIVE = ("tar cf - src | gzip -9 > s.tgz && mkdir out && gunzip -c s.tgz | tar xf - -C out && "
+                   "cmp src/one out/src/one && bzip2 -k src/one && bunzip2 -c src/one.bz2 | wc -c")
+SQL = "create table t(a, b); insert into t values (1, 'x'), (2, 'y'); create index i on t(b); select count(*) from t;"
+
+
+@dataclass(frozen=True)
+class Workload:
+    program: str  # the same path on amd64 (this host) and inside the arm64 sysroot
+    args: tuple[str, ...]
+
+
+WORKLOADS = {
+    "busybox-sh-files": Workload("/bin/busybox", ("sh", "-c", BUSYBOX_FILES)),
+    "busybox-sh-archive": Workload("/bin/busybox", ("sh", "-c", BUSYBOX_ARCHIVE)),
+    "coreutils-cp": Workload("/bin/cp", ("-a", "src", "copy")),
+    "coreutils-ls": Workload("/bin/ls", ("-lanR", "--color=never", "src")),
+    "dash-script": Workload("/bin/dash", ("-c", "i=0; while [ $i -lt 3 ]; do echo $i > f$i; i=$((i+1)); done; "
+                                                 "read x < f1; exec 3>g; echo $x >&3; (echo sub) | read y; "
+                                                 "cd src; pwd; umask 077; set -- *; echo $#")),
+    "python3-os": Workload("/usr/bin/python3.11", ("-I", "-S", "-c", PY)),
+    "sqlite3": Workload("/usr/bin/sqlite3", ("db.sqlite", SQL)),
+    "xz-threads": Workload("/usr/bin/xz", ("-T2", "-k", "-6", "src/big")),
+}
+
+
+@pytest.fixture(scope="session")
+def sysroot() -> Path:
+    """The arm64 packages; in CI a missing qemu or a failed download fails the tests instead of skipping."""
+    try:
+        qemu_binary()
+        return arm64_sysroot()
+    except (QemuError, OSError) as exc:
+        if IN_CI:
+            pytest.fail(f"arm64 reference unavailable in CI: {exc}")
+        pytest.skip(f"arm64 reference unavailable: {exc}")
+
+
+def _workdir(path: Path) -> Path:
+    """The same input tree for both builds."""
+    src = path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "one").write_text("one\n" * 100)
+    (src / "sub" / "two").write_text("two\n")
+    (src / "big").write_bytes(bytes(range(256)) * 4096)
+    os.symlink("one", src / "link")
+    return path
+
+
+def _allowed_on(profile: Profile, scmp_arch: str) -> set[int]:
+    """Syscall numbers the libseccomp-compiled filter allows (under any condition) on scmp_arch."""
+    compiled = compile_profile(profile)
+    assert compiled.skipped == [], f"libseccomp could not add {compiled.skipped}"
+    text = Path(_pfc(compiled.filter)).read_text()
+    arch_nr = {"SCMP_ARCH_AARCH64": 3221225655, "SCMP_ARCH_X86_64": 3221225534}[scmp_arch]
+    section = text.split(f"if ($arch == {arch_nr})", 1)[1].split("if ($arch ==", 1)[0]
+    allowed, current = set(), None
+    for line in section.splitlines():
+        m = re.match(r"\s*if \(\$syscall == (\d+)\)", line)
+        if m:
+            current = int(m[1])
+        elif current is not None and "action ALLOW" in line:
+            allowed.add(current)
+    return allowed
+
+
+def _pfc(filt: object) -> str:
+    path = f"/tmp/seccomp-learn-pfc-{os.getpid()}.txt"
+    with open(path, "w") as fh:
+        filt.export_pfc(fh)  # type: ignore[attr-defined]
+    return path
+
+
+def _learn(workload: Workload, cwd: Path, out: Path) -> tuple[Path, Path]:
+    profile, recording = out / "profile.json", out / "trace.json"
+    proc = seccomp_learn("--arch", "x86_64,aarch64", "--runtime", "none", "-q", "-o", str(profile), "--record",
+                         str(recording), "--", workload.program, *workload.args, cwd=cwd, env=LEARN_ENV)
+    assert proc.returncode == 0, proc.stderr
+    return profile, recording
+
+
+RESULTS: dict[str, dict[str, object]] = {}
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+def test_amd64_profile_allows_what_the_arm64_build_calls(name, sysroot, tmp_path):
+    workload = WORKLOADS[name]
+    if not Path(workload.program).exists():
+        pytest.fail(f"{workload.program} (amd64) is not installed") if IN_CI else pytest.skip(workload.program)
+    amd = _workdir(tmp_path / "amd64")
+    arm = _workdir(tmp_path / "arm64")
+    profile_path, _ = _learn(workload, amd, tmp_path)
+    seen, status = qemu_syscalls([str(sysroot / workload.program.lstrip("/")), *workload.args], sysroot, cwd=arm,
+                                 env=ENV)
+    assert status == 0, f"the arm64 build failed under qemu ({status})"
+
+    arm64_host = load_profile_file(profile_path, arch="arm64")
+    assert arm64_host.architectures == ["SCMP_ARCH_AARCH64"]
+    allowed = _allowed_on(arm64_host, "SCMP_ARCH_AARCH64")
+    missing = sorted(n for n in set(seen) - VDSO if aarch64_number(n) not in allowed)
+    doc = json.loads(profile_path.read_text())
+    mapped = {n for r in doc["syscalls"] if r.get("comment", "").startswith("mapped for aarch64") for n in r["names"]}
+    names = {n for r in doc["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]}
+    RESULTS[name] = {"x86_64": sum(is_known("x86_64", n) for n in names),
+                     "aarch64": sum(is_known("aarch64", n) for n in names), "mapped": len(mapped),
+                     "qemu": len(seen), "vdso": sorted(set(seen) & VDSO), "missing": missing}
+    print(f"{name}: {RESULTS[name]}")
+    assert missing == [], f"the arm64 build called {missing}, which the profile does not allow on aarch64"
+
+
+def test_profile_compiles_for_both_arches_and_names_what_each_lacks(sysroot, tmp_path):
+    """Every name resolves with libseccomp on at least one listed arch; those it cannot resolve on one arch are
+    reported per arch, and they are exactly the names that arch's kernel table lacks."""
+    profile_path, _ = _learn(WORKLOADS["python3-os"], _workdir(tmp_path / "w"), tmp_path)
+    oci = Profile(architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                  syscalls=load_profile_file(profile_path).syscalls)
+    compiled = compile_profile(oci)
+    assert compiled.skipped == []
+    import pyseccomp
+
+    names = sorted(oci.names())
+    lacking = {arch: sorted(n for n in names if pyseccomp.resolve_syscall(getattr(pyseccomp.Arch, arch[10:]), n) < 0)
+               for arch in oci.architectures}
+    print(f"names libseccomp cannot resolve, per arch: {lacking}")
+    for arch, absent in lacking.items():
+        assert absent == sorted(n for n in names if not is_known(ABI_OF_SCMP[arch], n)), arch
+    assert not set(lacking["SCMP_ARCH_X86_64"]) & set(lacking["SCMP_ARCH_AARCH64"])
+    assert "mkdir" in lacking["SCMP_ARCH_AARCH64"] and "mkdirat" not in lacking["SCMP_ARCH_AARCH64"]
+
+
+def teardown_module() -> None:
+    shutil.rmtree(f"/tmp/seccomp-learn-pfc-{os.getpid()}.txt", ignore_errors=True)
