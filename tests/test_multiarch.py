@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import pytest
 from helpers import REPO_ROOT, seccomp_learn
 from qemu_ref import VDSO, QemuError, aarch64_number, arm64_sysroot, qemu_binary, qemu_syscalls
+from test_diff import BASELINE_SCHEMA
 
 from tracer.abi import ABI_OF_SCMP
 from tracer.baseline import load_profile_file
@@ -55,6 +57,9 @@ SQL = "create table t(a, b); insert into t values (1, 'x'), (2, 'y'); create ind
 class Workload:
     program: str  # the same path on amd64 (this host) and inside the arm64 sysroot
     args: tuple[str, ...]
+
+    def args_on_host(self) -> tuple[str, ...]:
+        return (self.program, *self.args)
 
 
 WORKLOADS = {
@@ -94,28 +99,31 @@ def _workdir(path: Path) -> Path:
     return path
 
 
+def _number(scmp_arch: str, name: str) -> int:
+    import pyseccomp
+
+    return int(pyseccomp.resolve_syscall(getattr(pyseccomp.Arch, scmp_arch.removeprefix("SCMP_ARCH_")), name))
+
+
 def _allowed_on(profile: Profile, scmp_arch: str) -> set[int]:
-    """Syscall numbers the libseccomp-compiled filter allows (under any condition) on scmp_arch."""
+    """Syscall numbers the libseccomp-compiled filter allows (under any condition) on scmp_arch. A name the arch
+    lacks compiles to a pseudo number (a negative int as u32) that no real call has, so those are left out."""
     compiled = compile_profile(profile)
     assert compiled.skipped == [], f"libseccomp could not add {compiled.skipped}"
-    text = Path(_pfc(compiled.filter)).read_text()
+    with tempfile.TemporaryFile("w+") as fh:
+        compiled.filter.export_pfc(fh)
+        fh.seek(0)
+        text = fh.read()
     arch_nr = {"SCMP_ARCH_AARCH64": 3221225655, "SCMP_ARCH_X86_64": 3221225534}[scmp_arch]
     section = text.split(f"if ($arch == {arch_nr})", 1)[1].split("if ($arch ==", 1)[0]
     allowed, current = set(), None
     for line in section.splitlines():
         m = re.match(r"\s*if \(\$syscall == (\d+)\)", line)
         if m:
-            current = int(m[1])
+            current = int(m[1]) if int(m[1]) < 1 << 31 else None
         elif current is not None and "action ALLOW" in line:
             allowed.add(current)
     return allowed
-
-
-def _pfc(filt: object) -> str:
-    path = f"/tmp/seccomp-learn-pfc-{os.getpid()}.txt"
-    with open(path, "w") as fh:
-        filt.export_pfc(fh)  # type: ignore[attr-defined]
-    return path
 
 
 def _learn(workload: Workload, cwd: Path, out: Path) -> tuple[Path, Path]:
@@ -163,11 +171,9 @@ def test_profile_compiles_for_both_arches_and_names_what_each_lacks(sysroot, tmp
                   syscalls=load_profile_file(profile_path).syscalls)
     compiled = compile_profile(oci)
     assert compiled.skipped == []
-    import pyseccomp
 
     names = sorted(oci.names())
-    lacking = {arch: sorted(n for n in names if pyseccomp.resolve_syscall(getattr(pyseccomp.Arch, arch[10:]), n) < 0)
-               for arch in oci.architectures}
+    lacking = {arch: sorted(n for n in names if _number(arch, n) < 0) for arch in oci.architectures}
     print(f"names libseccomp cannot resolve, per arch: {lacking}")
     for arch, absent in lacking.items():
         assert absent == sorted(n for n in names if not is_known(ABI_OF_SCMP[arch], n)), arch
@@ -175,5 +181,34 @@ def test_profile_compiles_for_both_arches_and_names_what_each_lacks(sysroot, tmp
     assert "mkdir" in lacking["SCMP_ARCH_AARCH64"] and "mkdirat" not in lacking["SCMP_ARCH_AARCH64"]
 
 
-def teardown_module() -> None:
-    shutil.rmtree(f"/tmp/seccomp-learn-pfc-{os.getpid()}.txt", ignore_errors=True)
+@pytest.mark.parametrize("fmt", ["docker", "oci"])
+def test_diff_and_report_say_what_each_host_allows(fmt, tmp_path):
+    """The per-host views agree with the filter libseccomp compiles for each host's arch, and name what was mapped."""
+    work = _workdir(tmp_path / "w")
+    profile_path = tmp_path / f"p.{fmt}.json"
+    proc = seccomp_learn("--arch", "x86_64,aarch64", "--runtime", "none", "-q", "--format", fmt, "-o",
+                         str(profile_path), "--", *WORKLOADS["python3-os"].args_on_host(), cwd=work, env=LEARN_ENV)
+    assert proc.returncode == 0, proc.stderr
+    diff = json.loads(seccomp_learn("diff", "--json", str(profile_path), env=LEARN_ENV).stdout)
+    jsonschema.validate(diff, BASELINE_SCHEMA)
+    report = json.loads(seccomp_learn("report", "--format", "json", str(profile_path), env=LEARN_ENV).stdout)
+    assert report["hosts"] == diff["hosts"]
+    hosts = {h["abi"]: h for h in diff["hosts"]}
+    assert list(hosts) == ["x86_64", "aarch64"]
+    for abi, scmp, native in (("x86_64", "SCMP_ARCH_X86_64", "amd64"), ("aarch64", "SCMP_ARCH_AARCH64", "arm64")):
+        host_profile = load_profile_file(profile_path, arch=native) if fmt == "docker" else \
+            Profile(architectures=[scmp], syscalls=load_profile_file(profile_path).syscalls)
+        assert hosts[abi]["architectures"] == [scmp]
+        assert {_number(scmp, n) for n in hosts[abi]["allowed"]} == _allowed_on(host_profile, scmp), abi
+        assert all(_number(scmp, n) < 0 for n in hosts[abi]["absent"])
+    assert {"mkdir", "rename", "dup2", "arch_prctl"} <= set(hosts["aarch64"]["absent"])
+    assert hosts["x86_64"]["absent"] == []
+    mapped = {m["name"]: m for m in hosts["aarch64"]["mapped"]}
+    if fmt == "oci":  # no comments in OCI JSON: nothing says what was mapped
+        assert mapped == {}
+        return
+    assert mapped["mkdirat"] == {"name": "mkdirat", "host": "aarch64", "source": "x86_64", "from_names": ["mkdir"]}
+    assert mapped["unlinkat"]["from_names"] == ["rmdir", "unlink"]
+    assert {"dup3", "renameat", "ppoll"} <= set(mapped)
+    text = seccomp_learn("diff", str(profile_path), env=LEARN_ENV).stdout
+    assert "Per host" in text and "mkdirat<-x86_64 mkdir" in text
