@@ -48,7 +48,18 @@ ARM64_PACKAGES = (
     "libreadline8", "libtinfo6", "xz-utils", "liblzma5", "dash",
 )
 
-_CALL = re.compile(r"(?:^|(?<=\)))(?P<pid>\d+) (?:Unknown syscall (?P<nr>\d+)|(?P<name>[a-z_][a-z0-9_]*)\()")
+_CALL = re.compile(r"(?:^|(?<=\)))(?P<pid>\d+) "
+                   r"(?:Unknown syscall (?P<nr>\d+)|(?P<name>[a-z_][a-z0-9_]*)\((?P<arg0>[^,)]*))")
+# linux/sched.h: the clone flags qemu prints by name (the low byte, the exit signal, it prints as a number).
+CLONE_FLAGS = {
+    "CLONE_VM": 0x100, "CLONE_FS": 0x200, "CLONE_FILES": 0x400, "CLONE_SIGHAND": 0x800, "CLONE_PIDFD": 0x1000,
+    "CLONE_PTRACE": 0x2000, "CLONE_VFORK": 0x4000, "CLONE_PARENT": 0x8000, "CLONE_THREAD": 0x10000,
+    "CLONE_NEWNS": 0x20000, "CLONE_SYSVSEM": 0x40000, "CLONE_SETTLS": 0x80000, "CLONE_PARENT_SETTID": 0x100000,
+    "CLONE_CHILD_CLEARTID": 0x200000, "CLONE_DETACHED": 0x400000, "CLONE_UNTRACED": 0x800000,
+    "CLONE_CHILD_SETTID": 0x1000000, "CLONE_NEWCGROUP": 0x2000000, "CLONE_NEWUTS": 0x4000000,
+    "CLONE_NEWIPC": 0x8000000, "CLONE_NEWUSER": 0x10000000, "CLONE_NEWPID": 0x20000000,
+    "CLONE_NEWNET": 0x40000000, "CLONE_IO": 0x80000000,
+}
 
 
 class QemuError(RuntimeError):
@@ -74,8 +85,9 @@ def aarch64_number(name: str) -> int:
     return int(seccomp.resolve_syscall(arch, name))  # type: ignore[attr-defined]
 
 
-def parse_qemu_log(lines: Iterable[str]) -> collections.Counter[str]:
-    """Count the guest syscalls in a ``qemu -strace`` log; see the module docstring."""
+def parse_qemu_log(lines: Iterable[str], first_args: dict[str, set[str]] | None = None) -> collections.Counter[str]:
+    """Count the guest syscalls in a ``qemu -strace`` log; see the module docstring. With ``first_args``, also
+    collect each call's first argument as qemu printed it (``prctl`` -> {"15", "16"})."""
     counts: collections.Counter[str] = collections.Counter()
     for line in lines:
         for m in _CALL.finditer(line):
@@ -83,7 +95,17 @@ def parse_qemu_log(lines: Iterable[str]) -> collections.Counter[str]:
             if aarch64_number(name) < 0:
                 raise QemuError(f"qemu logged {name!r}, which libseccomp's aarch64 table does not know: {line!r}")
             counts[name] += 1
+            if first_args is not None and m["arg0"] is not None:
+                first_args.setdefault(name, set()).add(m["arg0"])
     return counts
+
+
+def clone_flags(text: str) -> int:
+    """qemu's clone flags (``CLONE_VM|CLONE_FS|0x11``) as the number."""
+    value = 0
+    for part in text.split("|"):
+        value |= CLONE_FLAGS[part] if part in CLONE_FLAGS else int(part, 0)
+    return value
 
 
 def qemu_binary() -> str:
@@ -94,8 +116,8 @@ def qemu_binary() -> str:
 
 
 def qemu_syscalls(argv: Sequence[str], sysroot: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None,
-                  env: Mapping[str, str] | None = None, *,
-                  timeout: float = 120.0) -> tuple[collections.Counter[str], int]:
+                  env: Mapping[str, str] | None = None, *, timeout: float = 120.0,
+                  first_args: dict[str, set[str]] | None = None) -> tuple[collections.Counter[str], int]:
     """Run the arm64 program argv[0] (a path inside sysroot) under qemu; return (name counts, exit status)."""
     with tempfile.TemporaryDirectory(prefix="qemu-ref-") as tmp:
         log = Path(tmp) / "strace.log"
@@ -106,7 +128,7 @@ def qemu_syscalls(argv: Sequence[str], sysroot: str | os.PathLike[str], cwd: str
             raise QemuError(f"qemu wrote no log for {list(argv)!r} (exit {proc.returncode}): "
                             f"{proc.stderr.decode(errors='replace')}")
         with log.open(encoding="utf-8", errors="replace") as fh:
-            return parse_qemu_log(fh), proc.returncode
+            return parse_qemu_log(fh, first_args), proc.returncode
 
 
 # ---- the arm64 packages --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from helpers import REPO_ROOT, seccomp_learn
-from qemu_ref import VDSO, QemuError, aarch64_number, arm64_sysroot, qemu_binary, qemu_syscalls
+from qemu_ref import CLONE_FLAGS, VDSO, QemuError, aarch64_number, arm64_sysroot, clone_flags, qemu_binary, qemu_syscalls
 from test_diff import BASELINE_SCHEMA
 
 from tracer.abi import ABI_OF_SCMP
@@ -105,19 +105,57 @@ def _number(scmp_arch: str, name: str) -> int:
     return int(pyseccomp.resolve_syscall(getattr(pyseccomp.Arch, scmp_arch.removeprefix("SCMP_ARCH_")), name))
 
 
-def _allowed_on(profile: Profile, scmp_arch: str) -> set[int]:
-    """Syscall numbers the libseccomp-compiled filter allows (under any condition) on scmp_arch. A name the arch
-    lacks compiles to a pseudo number (a negative int as u32) that no real call has, so those are left out."""
+def _pfc_text(profile: Profile) -> str:
     compiled = compile_profile(profile)
     assert compiled.skipped == [], f"libseccomp could not add {compiled.skipped}"
     with tempfile.TemporaryFile("w+") as fh:
         compiled.filter.export_pfc(fh)
         fh.seek(0)
-        text = fh.read()
+        return fh.read()
+
+
+def _arch_section(text: str, scmp_arch: str) -> list[str]:
     arch_nr = {"SCMP_ARCH_AARCH64": 3221225655, "SCMP_ARCH_X86_64": 3221225534}[scmp_arch]
-    section = text.split(f"if ($arch == {arch_nr})", 1)[1].split("if ($arch ==", 1)[0]
+    return text.split(f"if ($arch == {arch_nr})", 1)[1].split("if ($arch ==", 1)[0].splitlines()
+
+
+_COND = re.compile(r"if \(\$a(?P<i>\d)\.(?P<half>hi32|lo32)(?: & (?P<mask>0x[0-9a-f]+))? "
+                   r"(?P<op>==|>=|>) (?P<v>\d+|0x[0-9a-f]+)\)")
+
+
+def _pfc_allows(section: list[str], nr: int, a0: int) -> bool:
+    """Whether libseccomp's pseudo filter code for one arch allows syscall nr with first argument a0 (the
+    rules here test only argument 0; any other form of line fails the test rather than being guessed)."""
+    start = next(i for i, line in enumerate(section) if line.strip() == f"if ($syscall == {nr})")
+    depth = len(section[start]) - len(section[start].lstrip())
+    skip_deeper = None
+    for line in section[start + 1:]:
+        indent = len(line) - len(line.lstrip())
+        if indent <= depth:
+            return False
+        if skip_deeper is not None and indent > skip_deeper:
+            continue
+        skip_deeper = None
+        text = line.strip()
+        if text == "action ALLOW;":
+            return True
+        if text.startswith("action "):
+            return False
+        m = _COND.fullmatch(text)
+        assert m and m["i"] == "0", f"pseudo filter code this test cannot read: {text!r}"
+        half = a0 >> 32 if m["half"] == "hi32" else a0 & 0xFFFFFFFF
+        value = half & int(m["mask"], 16) if m["mask"] else half
+        want = int(m["v"], 0)
+        if not {"==": value == want, ">=": value >= want, ">": value > want}[m["op"]]:
+            skip_deeper = indent
+    return False
+
+
+def _allowed_on(profile: Profile, scmp_arch: str) -> set[int]:
+    """Syscall numbers the libseccomp-compiled filter allows (under any condition) on scmp_arch. A name the arch
+    lacks compiles to a pseudo number (a negative int as u32) that no real call has, so those are left out."""
     allowed, current = set(), None
-    for line in section.splitlines():
+    for line in _arch_section(_pfc_text(profile), scmp_arch):
         m = re.match(r"\s*if \(\$syscall == (\d+)\)", line)
         if m:
             current = int(m[1]) if int(m[1]) < 1 << 31 else None
@@ -145,8 +183,9 @@ def test_amd64_profile_allows_what_the_arm64_build_calls(name, sysroot, tmp_path
     amd = _workdir(tmp_path / "amd64")
     arm = _workdir(tmp_path / "arm64")
     profile_path, _ = _learn(workload, amd, tmp_path)
+    first: dict[str, set[str]] = {}
     seen, status = qemu_syscalls([str(sysroot / workload.program.lstrip("/")), *workload.args], sysroot, cwd=arm,
-                                 env=ENV)
+                                 env=ENV, first_args=first)
     assert status == 0, f"the arm64 build failed under qemu ({status})"
 
     arm64_host = load_profile_file(profile_path, arch="arm64")
@@ -159,8 +198,17 @@ def test_amd64_profile_allows_what_the_arm64_build_calls(name, sysroot, tmp_path
     RESULTS[name] = {"x86_64": sum(is_known("x86_64", n) for n in names),
                      "aarch64": sum(is_known("aarch64", n) for n in names), "mapped": len(mapped),
                      "qemu": len(seen), "vdso": sorted(set(seen) & VDSO), "missing": missing}
-    print(f"{name}: {RESULTS[name]}")
     assert missing == [], f"the arm64 build called {missing}, which the profile does not allow on aarch64"
+    # argument rules carried over: clone's flags (mapped from fork, vfork and clone3 too) and prctl's option
+    section = _arch_section(_pfc_text(arm64_host), "SCMP_ARCH_AARCH64")
+    calls = [("clone", clone_flags(a)) for a in first.get("clone", ())]
+    calls += [("prctl", int(a)) for a in first.get("prctl", ())]
+    refused = [f"{n}({a0:#x})" for n, a0 in calls if not _pfc_allows(section, aarch64_number(n), a0)]
+    RESULTS[name]["clone/prctl first arguments checked"] = len(calls)
+    print(f"{name}: {RESULTS[name]}")
+    assert refused == [], f"the arm64 build made {refused}, which the aarch64 filter refuses"
+    if "clone" in first:  # and the carried rule still refuses a new namespace
+        assert not _pfc_allows(section, aarch64_number("clone"), CLONE_FLAGS["CLONE_NEWUSER"] | 17)
 
 
 def test_profile_compiles_for_both_arches_and_names_what_each_lacks(sysroot, tmp_path):
