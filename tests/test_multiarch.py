@@ -19,7 +19,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 from helpers import REPO_ROOT, seccomp_learn
-from qemu_ref import CLONE_FLAGS, VDSO, QemuError, aarch64_number, arm64_sysroot, clone_flags, qemu_binary, qemu_syscalls
+from qemu_ref import (
+    CLONE_FLAGS,
+    VDSO,
+    QemuError,
+    aarch64_number,
+    arm64_sysroot,
+    clone_flags,
+    qemu_binary,
+    qemu_syscalls,
+)
 from test_diff import BASELINE_SCHEMA
 
 from tracer.abi import ABI_OF_SCMP
