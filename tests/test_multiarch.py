@@ -208,6 +208,12 @@ def test_amd64_profile_allows_what_the_arm64_build_calls(name, sysroot, tmp_path
                      "aarch64": sum(is_known("aarch64", n) for n in names), "mapped": len(mapped),
                      "qemu": len(seen), "vdso": sorted(set(seen) & VDSO), "missing": missing}
     assert missing == [], f"the arm64 build called {missing}, which the profile does not allow on aarch64"
+    # the profile of issue 13 (SCMP_ARCH_AARCH64 listed, nothing mapped) fails the same check
+    unmapped = Profile(arm64_host.default_action, arm64_host.default_errno_ret, arm64_host.architectures,
+                       [r for r in arm64_host.syscalls if not r.comment.startswith("mapped for")])
+    lost = {n for n in set(seen) - VDSO if aarch64_number(n) not in _allowed_on(unmapped, "SCMP_ARCH_AARCH64")}
+    RESULTS[name]["denied without mapping"] = sorted(lost)
+    assert lost == set(seen) & mapped, "the mapped names qemu saw are exactly what the unmapped profile lacks"
     # argument rules carried over: clone's flags (mapped from fork, vfork and clone3 too) and prctl's option
     section = _arch_section(_pfc_text(arm64_host), "SCMP_ARCH_AARCH64")
     calls = [("clone", clone_flags(a)) for a in first.get("clone", ())]
