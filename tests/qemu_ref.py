@@ -7,12 +7,20 @@ directory, without touching dpkg's state. What follows was found by experiment w
 
 How qemu is run::
 
-    qemu-aarch64-static -L SYSROOT -D LOG -strace PROGRAM ARGS...
+    qemu-aarch64-static -L SYSROOT -strace PROGRAM ARGS... 2>LOG
 
-* ``-strace`` logs every syscall the guest makes (not qemu's own host calls), to qemu's log; ``-D LOG``
-  sends the log to a file, so the program's own stderr stays apart. Forked children keep emulating and
-  keep logging to the same file; an ``execve`` of another arm64 binary would need binfmt_misc (not
-  used: the workloads are single programs, or busybox, whose shell runs its applets without exec).
+* ``-strace`` logs every syscall the guest makes (not qemu's own host calls), to qemu's log, which is
+  stderr. Not ``-D FILE``: qemu's log file is an ordinary descriptor of the process (3), which the guest
+  sees and may close (dash's ``exec 3>g`` did, and the rest of its calls went unlogged). stderr has the same
+  weakness at fd 2: coreutils and xz close it just before they exit, so the first task's log must end in
+  exit/exit_group or in close(2), or it is refused as incomplete. The log is mixed with the program's own
+  stderr, so the workloads write nothing there. Unbuffered, the pieces of one line of concurrent tasks can
+  interleave; names are still found (each call starts with ``PID name(``), and an argument is used only
+  when its text is whole. Forked children keep
+  emulating and keep logging; an ``execve`` of another arm64 binary would need binfmt_misc (not used: the
+  workloads are single programs, or busybox, whose shell runs its applets without exec).
+* qemu loads the program itself, so the log has no initial ``execve``; the calls the program makes
+  start with its first ``brk``.
 * ``-L SYSROOT`` makes the guest's absolute paths open SYSROOT/PATH where that exists (the dynamic
   loader, libc and libraries of the arm64 packages), and the host path otherwise (the workload's files).
 * A line is ``PID name(args) = ret``. A call that blocks is printed without its return, and the next
@@ -100,8 +108,13 @@ def parse_qemu_log(lines: Iterable[str], first_args: dict[str, set[str]] | None 
     return counts
 
 
-def clone_flags(text: str) -> int:
-    """qemu's clone flags (``CLONE_VM|CLONE_FS|0x11``) as the number."""
+_FLAGS_TEXT = re.compile(r"(?:CLONE_[A-Z_]+|0x[0-9a-f]+)(?:\|(?:CLONE_[A-Z_]+|0x[0-9a-f]+))*")
+
+
+def clone_flags(text: str) -> int | None:
+    """qemu's clone flags (``CLONE_VM|CLONE_FS|0x11``) as the number; None when the text is not whole."""
+    if not _FLAGS_TEXT.fullmatch(text):
+        return None
     value = 0
     for part in text.split("|"):
         value |= CLONE_FLAGS[part] if part in CLONE_FLAGS else int(part, 0)
@@ -119,16 +132,15 @@ def qemu_syscalls(argv: Sequence[str], sysroot: str | os.PathLike[str], cwd: str
                   env: Mapping[str, str] | None = None, *, timeout: float = 120.0,
                   first_args: dict[str, set[str]] | None = None) -> tuple[collections.Counter[str], int]:
     """Run the arm64 program argv[0] (a path inside sysroot) under qemu; return (name counts, exit status)."""
-    with tempfile.TemporaryDirectory(prefix="qemu-ref-") as tmp:
-        log = Path(tmp) / "strace.log"
-        proc = subprocess.run([qemu_binary(), "-L", os.fspath(sysroot), "-D", os.fspath(log), "-strace", *argv],
-                              cwd=cwd, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, check=False)
-        if not log.exists() or log.stat().st_size == 0:
-            raise QemuError(f"qemu wrote no log for {list(argv)!r} (exit {proc.returncode}): "
-                            f"{proc.stderr.decode(errors='replace')}")
-        with log.open(encoding="utf-8", errors="replace") as fh:
-            return parse_qemu_log(fh, first_args), proc.returncode
+    proc = subprocess.run([qemu_binary(), "-L", os.fspath(sysroot), "-strace", *argv], cwd=cwd,
+                          env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=timeout, check=False)
+    lines = proc.stderr.decode(errors="replace").splitlines()
+    first = next((m["pid"] for line in lines for m in [_CALL.match(line)] if m), None)
+    if first is None or not any(re.match(rf"{first} (exit(_group)?\(|close\(2\))", line) for line in lines):
+        raise QemuError(f"qemu's log for {list(argv)!r} (exit {proc.returncode}) is empty or does not end the "
+                        f"first task: {' | '.join(lines[-3:])}")
+    return parse_qemu_log(lines, first_args), proc.returncode
 
 
 # ---- the arm64 packages --------------------------------------------------------------------------------

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from tracer.abi_map import ALSO_ON_AARCH64, DROPPED_ON_AARCH64, TO_AARCH64, TO_X86_64, dropped_reason, targets
+from tracer.abi_map import (
+    ALSO_ON_AARCH64,
+    ALSO_ON_X86_64,
+    DROPPED_ON_AARCH64,
+    TO_AARCH64,
+    TO_X86_64,
+    dropped_reason,
+    targets,
+)
 from tracer.syscall_info import FILTERABLE, filterable_args
 from tracer.syscall_table import TABLES
 
@@ -40,6 +48,7 @@ def test_tables_hold_only_what_needs_them():
     assert not set(TO_AARCH64) & set(DROPPED_ON_AARCH64)
     assert set(TO_X86_64) <= AARCH64
     assert set(ALSO_ON_AARCH64) <= X86_64 & AARCH64
+    assert set(ALSO_ON_X86_64) <= AARCH64
     assert all(reason for reason in DROPPED_ON_AARCH64.values())
 
 

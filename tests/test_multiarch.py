@@ -160,6 +160,18 @@ def _pfc_allows(section: list[str], nr: int, a0: int) -> bool:
     return False
 
 
+def _errno_on(profile: Profile, scmp_arch: str, errno: int) -> set[int]:
+    """Syscall numbers the compiled filter answers with ERRNO(errno) unconditionally on scmp_arch."""
+    out, current = set(), None
+    for line in _arch_section(_pfc_text(profile), scmp_arch):
+        m = re.match(r"  if \(\$syscall == (\d+)\)$", line)
+        if m:
+            current = int(m[1])
+        elif current is not None and line.strip() == f"action ERRNO({errno});" and line.startswith("    action"):
+            out.add(current)
+    return out
+
+
 def _allowed_on(profile: Profile, scmp_arch: str) -> set[int]:
     """Syscall numbers the libseccomp-compiled filter allows (under any condition) on scmp_arch. A name the arch
     lacks compiles to a pseudo number (a negative int as u32) that no real call has, so those are left out."""
@@ -216,8 +228,8 @@ def test_amd64_profile_allows_what_the_arm64_build_calls(name, sysroot, tmp_path
     assert lost == set(seen) & mapped, "the mapped names qemu saw are exactly what the unmapped profile lacks"
     # argument rules carried over: clone's flags (mapped from fork, vfork and clone3 too) and prctl's option
     section = _arch_section(_pfc_text(arm64_host), "SCMP_ARCH_AARCH64")
-    calls = [("clone", clone_flags(a)) for a in first.get("clone", ())]
-    calls += [("prctl", int(a)) for a in first.get("prctl", ())]
+    calls = [("clone", f) for f in map(clone_flags, first.get("clone", ())) if f is not None]
+    calls += [("prctl", int(a)) for a in first.get("prctl", ()) if a.isdigit()]
     refused = [f"{n}({a0:#x})" for n, a0 in calls if not _pfc_allows(section, aarch64_number(n), a0)]
     RESULTS[name]["clone/prctl first arguments checked"] = len(calls)
     print(f"{name}: {RESULTS[name]}")
@@ -275,3 +287,47 @@ def test_diff_and_report_say_what_each_host_allows(fmt, tmp_path):
     assert {"dup3", "renameat", "ppoll"} <= set(mapped)
     text = seccomp_learn("diff", str(profile_path), env=LEARN_ENV).stdout
     assert "Per host" in text and "mkdirat<-x86_64 mkdir" in text
+
+
+# glibc 2.36 retries these with the older call when the kernel (or a filter) answers ENOSYS.
+GLIBC_FALLBACK = {"clone3": "clone", "faccessat2": "faccessat", "statx": "newfstatat"}
+REVERSE = ("busybox-sh-files", "coreutils-cp", "dash-script", "python3-os", "xz-threads")
+
+
+@pytest.mark.parametrize("name", REVERSE)
+def test_arm64_recording_gives_what_the_amd64_build_calls(name, sysroot, tmp_path):
+    """The reverse direction: a recording of the arm64 build (qemu's names) emitted with --arch x86_64,aarch64 must
+    allow on amd64 every call strace sees the amd64 build make."""
+    from strace_ref import strace_syscalls
+
+    from tracer import recording as rec_io
+
+    workload = WORKLOADS[name]
+    arm64_path = str(sysroot / workload.program.lstrip("/"))
+    seen, status = qemu_syscalls([arm64_path, *workload.args], sysroot, cwd=_workdir(tmp_path / "arm64"), env=ENV)
+    assert status == 0
+    run = rec_io.Run(id="qemu", command=[workload.program, *workload.args], started="", duration_s=0.0,
+                     exit={"code": 0})
+    # seen as the tracer would record an arm64 run: names and counts, no argument values (so no argument rules)
+    # qemu loads the program itself: the execve that starts it, which a tracer records, is not in its log
+    rec = rec_io.Recording(tool="tests/qemu_ref.py", runs=[run], abis={"aarch64": {
+        n: rec_io.SyscallStats(nr=aarch64_number(n), counts={"qemu": c}, executables={workload.program})
+        for n, c in {**seen, "execve": 1}.items()}})
+    rec_io.save(rec, tmp_path / "arm64.trace.json")
+    profile_path = tmp_path / "p.json"
+    proc = seccomp_learn("emit", str(tmp_path / "arm64.trace.json"), "--arch", "x86_64,aarch64", "--runtime", "none",
+                         "-o", str(profile_path), env=LEARN_ENV)
+    assert proc.returncode == 0, proc.stderr
+
+    counts, status = strace_syscalls([workload.program, *workload.args], cwd=_workdir(tmp_path / "amd64"), env=ENV)
+    assert status == 0
+    amd64_host = load_profile_file(profile_path, arch="amd64")
+    allowed = _allowed_on(amd64_host, "SCMP_ARCH_X86_64")
+    called = {n for abi, n in counts if abi == "x86_64"}
+    enosys = _errno_on(amd64_host, "SCMP_ARCH_X86_64", 38)
+    # ENOSYS is an answer glibc takes for "use the older call": clone3 -> clone (allowed, flags checked)
+    falls_back = {n for n in called if _number("SCMP_ARCH_X86_64", n) in enosys and n in GLIBC_FALLBACK
+                  and _number("SCMP_ARCH_X86_64", GLIBC_FALLBACK[n]) in allowed}
+    missing = sorted(n for n in called - falls_back if _number("SCMP_ARCH_X86_64", n) not in allowed)
+    print(f"{name} (reverse): x86_64 allows {len(allowed)}, strace saw {len(called)}, missing {missing}")
+    assert missing == [], f"the amd64 build called {missing}, which the profile learned from arm64 does not allow"
