@@ -91,6 +91,9 @@ _COMMON = {
                 "items": _obj(cls=_STR, allowed=_INT, kept=_INT, removed=_STRS, dangerous=_STRS)},
     "dangerous_removed": {"type": "array", "items": _obj(name=_STR, cls=_STR, reason=_STR)},
     "notes": _STRS,
+    "hosts": {"type": "array", "items": _obj(
+        abi={"enum": ["x86_64", "aarch64"]}, architectures=_STRS, allowed=_STRS, absent=_STRS,
+        mapped={"type": "array", "items": _obj(name=_STR, host=_STR, source=_STR, from_names=_STRS)})},
 }
 BASELINE_SCHEMA = _obj(**_COMMON, mode={"const": "baseline"}, baseline=_SOURCE, profile=_SOURCE,
                        blocked={"type": "array", "items": _obj(

@@ -56,6 +56,14 @@ BAD: dict[str, dict[str, Any]] = {
         {"names": ["socket"], "action": ALLOW, "args": [_arg(0, 1)]})),
     "pointless-allow": _with(defaultAction=ALLOW, defaultErrnoRet=None),
     "legacy-name": _with(syscalls=_rules({"name": "getpid", "action": ALLOW})),
+    # the issue-13 profile: learned on amd64, SCMP_ARCH_AARCH64 added, mkdir kept, mkdirat missing
+    "missing-counterpart": _with(architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                                 syscalls=_rules({"names": ["mkdir"], "action": ALLOW})),
+    # openat only for amd64 hosts (Docker's includes): nothing opens a file on arm64
+    "arch-unusable": _with(architectures=None, archMap=[
+        {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": []},
+        {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": []}],
+        syscalls=_rules({"names": ["openat"], "action": ALLOW, "includes": {"arches": ["amd64"]}})),
 }
 
 
@@ -99,6 +107,36 @@ def test_unknown_names_are_checked_per_listed_arch() -> None:
     mapped["syscalls"].append({"names": ["no_such_call"], "action": ALLOW})
     [finding] = lint_doc(mapped)
     assert finding.code == "unknown-syscall" and "archMap" in finding.message
+
+
+def test_two_host_profiles_need_counterparts_not_names_both_have() -> None:
+    both = ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]
+    fixed = _with(architectures=both, syscalls=_rules({"names": ["mkdir", "mkdirat", "arch_prctl"], "action": ALLOW}))
+    assert lint_doc(fixed) == []  # mkdir is for amd64, arm64 gets mkdirat; arch_prctl has no arm64 counterpart
+    [finding] = lint_doc(BAD["missing-counterpart"])
+    assert finding.where == "syscalls[1].names[0]" and "mkdirat" in finding.message
+    # one host only: mkdir is simply unknown there
+    arm64 = _with(architectures=["SCMP_ARCH_AARCH64"], syscalls=_rules({"names": ["mkdir"], "action": ALLOW}))
+    assert codes_of(lint_doc(arm64)) == {"unknown-syscall"}
+    # the counterpart must apply on the host that needs it
+    amd64_only = _with(architectures=both, syscalls=_rules({"names": ["mkdir"], "action": ALLOW},
+                                                           {"names": ["mkdirat"], "action": ALLOW,
+                                                            "includes": {"arches": ["amd64"]}}))
+    assert codes_of(lint_doc(amd64_only)) == {"missing-counterpart"}
+
+
+def test_profile_emitted_for_two_hosts_is_clean(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    proc = seccomp_learn("-q", "--arch", "x86_64,aarch64", "-o", str(out), "--", "busybox", "sh", "-c",
+                         f"mkdir {tmp_path}/d && ln -s d {tmp_path}/l && readlink {tmp_path}/l && rm -r {tmp_path}/d")
+    assert proc.returncode == 0, proc.stderr
+    assert "archMap" in json.loads(out.read_text())
+    assert lint_file(out) == []
+    oci = tmp_path / "oci.json"
+    proc = seccomp_learn("-q", "--arch", "x86_64,aarch64", "--format", "oci", "-o", str(oci), "--", "true")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(oci.read_text())["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]
+    assert lint_file(oci) == []
 
 
 def test_unknown_names_skip_rules_for_untabled_arches() -> None:

@@ -79,3 +79,31 @@ def test_each_listed_runtime_syscall_is_needed(runtime: str, tmp_path: Path) -> 
         if run(runtime, tmp_path / f"without-{name}", argv, drop(profile, name)).returncode == 0:
             not_needed.append(name)
     assert not_needed == [], f"{runtime} started without {not_needed}: update tracer/extras.py"
+
+
+def test_profile_for_two_hosts_runs_and_the_native_part_holds(runtime: str, tmp_path: Path) -> None:
+    """`--arch x86_64,aarch64`: the runtime loads a two-arch filter; names this host lacks (arm64's *at calls
+    are all amd64 names too, amd64's mkdir is not an arm64 name) are left out per arch, and mkdir stays enforced.
+    What runc 1.1.5 and crun 1.8.1 do with each form (docs/architecture.md, "Profiles for two hosts"):"""
+    argv = ["sh", "-c", "mkdir /tmp/d && ln -s d /tmp/l && readlink /tmp/l && rm -r /tmp/d"]
+    bare = run(runtime, tmp_path / "bare", argv, None)
+    assert (bare.returncode, bare.stdout) == (0, "d\n"), bare.stderr
+    profile = learn(tmp_path, runtime, argv, "--arch", "x86_64,aarch64")
+    assert profile["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]
+    assert {"mkdir", "mkdirat"} <= names(profile)
+    forms = {
+        "two arches": profile,
+        # an architecture list without the host's: libseccomp keeps the native arch in every filter
+        "arm64 only": {**profile, "architectures": ["SCMP_ARCH_AARCH64"]},
+        # with the 32-bit compat arches too, as Docker's archMap gives them
+        "with compat": {**profile, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64",
+                                                     "SCMP_ARCH_ARM"]},
+        # a name no arch has: both runtimes skip it without a word
+        "unknown name": {**profile, "syscalls": [*profile["syscalls"], {"names": ["no_such_call"],
+                                                                        "action": "SCMP_ACT_ALLOW"}]},
+    }
+    for form, seccomp in forms.items():
+        confined = run(runtime, tmp_path / form.replace(" ", "-"), argv, seccomp)
+        assert (confined.returncode, confined.stdout) == (0, "d\n"), f"{form}: {confined.stderr}"
+    broken = run(runtime, tmp_path / "no-mkdir", argv, drop(profile, "mkdir"))
+    assert broken.returncode != 0 and "mkdir" in broken.stderr

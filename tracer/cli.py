@@ -76,7 +76,9 @@ def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--errno", "errno_ret", type=int, default=1, show_default=True,
                      help="errno returned by the default action errno (1 = EPERM)."),
         click.option("--arch", "arches", metavar="LIST", default="",
-                     help="Also list these ABIs (x86_64,x86,x32), as Docker does; default: only those observed."),
+                     help="Also list these ABIs (x86_64,x86,x32,aarch64), as Docker does; default: only those "
+                          "observed. x86_64,aarch64: a profile for amd64 and arm64 hosts, each with the calls its libc "
+                          "makes for what was observed on the other."),
         click.option("--no-args", is_flag=True, help="Names only: no argument rules."),
         click.option("--runtime", type=click.Choice(list(RUNTIMES)),
                      default="docker", show_default=True,

@@ -24,6 +24,7 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+from tracer.analysis.hosts import HostView, host_views
 from tracer.baseline import DOCKER_DEFAULT_CAPS, REASONS, decide, docker_default, load_profile_file, required_capability
 from tracer.baseline import docker_rules as dr
 from tracer.commands.outcome import Outcome
@@ -243,6 +244,7 @@ class DiffResult:
     added: list[NameEntry] = field(default_factory=list)  # pair mode
     changed: list[Change] = field(default_factory=list)  # pair mode
     notes: list[str] = field(default_factory=list)
+    hosts: list[HostView] = field(default_factory=list)  # the profile (NEW) per host, when it lists two or more
 
 
 # ---- loading ------------------------------------------------------------------------------------------
@@ -623,7 +625,13 @@ def diff_baseline(new: Loaded, baseline: Loaded) -> DiffResult:
     kept = [_kept(name, new) for name in sorted(needed) if name in DANGEROUS]
     return DiffResult(mode="baseline", old=base_src, new=new.source, summary=summary, blocked=blocked,
                       conditional=conditional, removed=removed, dangerous_removed=danger, dangerous_kept=kept,
-                      notes=notes)
+                      notes=notes, hosts=hosts_of(new))
+
+
+def hosts_of(loaded: Loaded) -> list[HostView]:
+    """The per-host views of a profile or recording that is for two or more hosts, else none."""
+    views = host_views(loaded.profile, loaded.source.path if loaded.recording is None else None)
+    return views if len(views) > 1 else []
 
 
 def _kept(name: str, new: Loaded) -> Kept:
@@ -686,7 +694,7 @@ def diff_pair(old: Loaded, new: Loaded) -> DiffResult:
     notes += _arch_notes(old.source, new.source, "pair")
     notes += _source_notes(old, new, summary)
     return DiffResult(mode="pair", old=old.source, new=new.source, summary=summary, removed=removed,
-                      dangerous_removed=danger, added=added, changed=changed, notes=notes)
+                      dangerous_removed=danger, added=added, changed=changed, notes=notes, hosts=hosts_of(new))
 
 
 def _default_text(p: Profile) -> str:
@@ -729,6 +737,7 @@ def to_json(result: DiffResult) -> dict[str, Any]:
         out["added"] = [asdict(a) for a in result.added]
         out["changed"] = [asdict(c) for c in result.changed]
     out["notes"] = result.notes
+    out["hosts"] = [asdict(h) for h in result.hosts]
     return out
 
 
@@ -788,6 +797,14 @@ def render_text(result: DiffResult, color: bool, width: int = 100) -> str:
         for note in result.notes:
             notes.add_row("•", note)
         con.print(notes)
+
+    if result.hosts:
+        t = table("host", "architectures", "allows", "not observed (mapped from another ABI's calls)",
+                  "listed, not on this host")
+        for h in result.hosts:
+            t.add_row(h.abi, ", ".join(a.removeprefix("SCMP_ARCH_") for a in h.architectures), str(len(h.allowed)),
+                      _breakable(h.mapped_text()), _breakable(", ".join(h.absent) or "-"))
+        section(f"[bold]Per host[/] ({'NEW ' if pair else ''}lists {len(result.hosts)}; counts above are x86_64):", t)
 
     if result.blocked:
         t = table("syscall", "baseline", "why (Docker)" if result.old.kind == "docker-default" else "why",

@@ -21,7 +21,8 @@ from tracer.baseline import read_profile_json
 from tracer.baseline.docker_rules import When
 from tracer.errors import UserError
 from tracer.profile.model import ERRNO_ACTIONS, Arg
-from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER
+from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER, HOST_ABI, SCMP_ARCH
+from tracer.syscalls.abi_map import MAPPED_ABIS, targets
 from tracer.syscalls.names import is_known
 
 # Finding codes, and what each means (docs and `lint --help` use these).
@@ -36,6 +37,10 @@ CODES: dict[str, str] = {
     "multiplexer-bypass": "an argument rule on an i386 call that socketcall(2)/ipc(2) reach unchecked",
     "pointless-allow": "SCMP_ACT_ALLOW rules under an SCMP_ACT_ALLOW default",
     "legacy-name": "a rule uses the legacy 'name' field instead of 'names'",
+    "missing-counterpart": "a profile for two hosts allows a call one host lacks, but not what that host's libc "
+                           "calls instead (mkdir allowed, arm64's mkdirat not)",
+    "arch-unusable": "an architecture is listed, but for an essential call (exec, exit, open, memory) the "
+                     "profile allows elsewhere, no allowed name exists on it: programs cannot run there",
 }
 
 _ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
@@ -55,6 +60,10 @@ IPC = frozenset({
 # moby native arch names (includes/excludes.arches) whose syscalls our tables cover.
 _TABLED_NATIVE = frozenset({"amd64", "x86", "x32", "arm64"})
 _X86_NATIVE = frozenset({"amd64", "x86"})  # natives whose filter also covers SCMP_ARCH_X86 (amd64 via archMap)
+_HOST_NATIVE = {"x86_64": "amd64", "aarch64": "arm64"}  # a host ABI's moby native name (includes.arches)
+# Calls every program makes on every ABI, each as the names that can serve it.
+_ESSENTIALS = {"exec": ("execve", "execveat"), "exit": ("exit_group", "exit"),
+               "open": ("open", "openat", "openat2", "creat"), "memory": ("mmap", "mmap2", "brk")}
 
 
 @dataclass(frozen=True, order=True)
@@ -165,10 +174,11 @@ def _scmp_scope(d: _Doc) -> set[str]:
 
 
 def _check_unknown(d: _Doc, file: str) -> list[Finding]:
-    listed = [ABI_OF_SCMP.get(a) for a in d.architectures]
-    if d.architectures and all(listed):
+    arches = d.architectures or [a for main, subs in d.arch_map for a in (main, *subs)]
+    listed = [ABI_OF_SCMP.get(a) for a in arches]
+    if arches and all(listed):
         abis = [a for a in ABI_ORDER if a in listed]
-        scope = f"the profile's architectures ({', '.join(d.architectures)})"
+        scope = f"the profile's {'architectures' if d.architectures else 'archMap'} ({', '.join(arches)})"
     else:  # archMap, no arch list, or an arch we have no table for: only what no table we have knows
         abis = list(ABI_ORDER)
         why = "archMap" if d.arch_map and not d.architectures else (
@@ -274,6 +284,70 @@ def _check_multiplexers(d: _Doc, file: str) -> list[Finding]:
     return out
 
 
+def _listed_abis(d: _Doc) -> list[str]:
+    """The listed architectures we have tables for, as ABIs, in profile order."""
+    listed = {ABI_OF_SCMP.get(a) for a in _scmp_scope(d)}
+    return [abi for abi in ABI_ORDER if abi in listed]
+
+
+def _applies(rule: _Rule, host: str) -> bool:
+    """Whether Docker keeps the rule on this host (includes/excludes.arches name moby natives)."""
+    native = _HOST_NATIVE.get(host, host)
+    return (not rule.includes.arches or native in rule.includes.arches) and native not in rule.excludes.arches
+
+
+def _allowed_on(d: _Doc, host: str) -> dict[str, _Rule]:
+    """Name -> the first allowing rule that applies on the host (any argument conditions)."""
+    out: dict[str, _Rule] = {}
+    for rule in d.rules:
+        if rule.action in _ALLOWING and _applies(rule, host):
+            for name in rule.names:
+                out.setdefault(name, rule)
+    return out
+
+
+def _check_counterparts(d: _Doc, file: str) -> list[Finding]:
+    """In a profile for two hosts, each call one host lacks needs what the other's libc calls instead."""
+    hosts = [h for h in MAPPED_ABIS if h in _listed_abis(d)]
+    if len(hosts) < 2 or d.default_action in _NOT_DENY:
+        return []
+    out = []
+    for host in hosts:
+        allowed = _allowed_on(d, host)
+        for other in (h for h in hosts if h != host):
+            there = _allowed_on(d, other)
+            for name, rule in allowed.items():
+                if is_known(other, name) or not is_known(host, name):
+                    continue
+                instead = [t.name for t in targets(host, other, name)]
+                if instead and not any(n in there for n in instead):
+                    out.append(Finding(file, _name_where(rule, rule.names.index(name)), "missing-counterpart",
+                                       f"{name!r} is allowed for {host}, but {other} has no {name}: its libc "
+                                       f"calls {' or '.join(instead)} instead, which the profile does not allow "
+                                       f"({SCMP_ARCH[other]} is listed)"))
+    return out
+
+
+def _check_usable(d: _Doc, file: str) -> list[Finding]:
+    """A listed ABI on which an essential call the profile allows elsewhere has no name that exists there."""
+    if d.default_action in _NOT_DENY:
+        return []
+    served = {abi: {call for call, names in _ESSENTIALS.items()
+                    if any(n in _allowed_on(d, HOST_ABI[abi]) and is_known(abi, n) for n in names)}
+              for abi in _listed_abis(d)}
+    essentials = set().union(*served.values()) if served else set()
+    out = []
+    for abi, calls in served.items():
+        allowed = _allowed_on(d, HOST_ABI[abi])
+        lacking = [f"{call} ({', '.join(n for n in _ESSENTIALS[call] if n in allowed) or 'nothing allowed'})"
+                   for call in _ESSENTIALS if call in essentials - calls]
+        if lacking:
+            out.append(Finding(file, f"{d.prefix}{'architectures' if d.architectures else 'archMap'}",
+                               "arch-unusable", f"{SCMP_ARCH[abi]} is listed, but for {'; '.join(lacking)} the "
+                               f"profile allows no name that exists on {abi}: programs cannot run there"))
+    return out
+
+
 def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     """Findings for one parsed profile document. Malformed structure is a UserError naming `file`."""
     try:
@@ -283,7 +357,7 @@ def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     except RecursionError:
         raise UserError("profile nested too deeply", file) from None
     findings = (_check_defaults(d, file) + _check_unknown(d, file) + _check_rules(d, file)
-                + _check_multiplexers(d, file))
+                + _check_multiplexers(d, file) + _check_counterparts(d, file) + _check_usable(d, file))
     return sorted(set(findings), key=lambda f: (_order(f.where), f.code, f.message))
 
 

@@ -53,6 +53,8 @@ def emit_summary(emitted: Emitted, path: str) -> list[str]:
     lines = [f"wrote {path}: {len(p.names())} syscalls ({', '.join(p.architectures)}), "
              f"default {p.default_action}"]
     lines += [f"  + {e.kind}: {' '.join(e.names)}" for e in emitted.extras]
+    lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
+    lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
     if not p.syscalls:
         lines.append("  warning: the profile allows nothing")
     lines += [f"  warning: {abi} syscall {nr} has no name in the tables and is not in the profile"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from tracer.errors import UserError
 from tracer.profile import extras
 from tracer.profile.model import Arg, Profile, Syscall
+from tracer.profile.multiarch import Mapping, map_recording
 from tracer.recording.model import ArgValues, Recording
 from tracer.syscalls.abi import ABI_ALIASES, SCMP_ARCH, abi_sort_key
 from tracer.syscalls.info import filterable_args
@@ -35,6 +36,7 @@ RULE_ARGS = frozenset({
 })
 OBSERVED = "observed in"  # the comment that starts the rule of observed names (what --base re-reads)
 OBSERVED_VALUES = "observed values only"  # ... and of each argument rule (also re-read by --base)
+MAPPED = "mapped for"  # the comment that starts a rule of names another host needs for the observed calls
 MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
 
@@ -65,6 +67,7 @@ class Emitted:
     profile: Profile
     extras: list[Extra] = field(default_factory=list)
     unnamed: list[tuple[str, int]] = field(default_factory=list)  # (abi, nr) left out: no name to write
+    mappings: list[Mapping] = field(default_factory=list)  # what each listed host got from another's calls
 
 
 def parse_arches(spec: str) -> list[str]:
@@ -88,7 +91,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     unsupported = [abi for abi in abis if abi not in SCMP_ARCH]
     if unsupported:
         raise UserError(f"no seccomp architecture for ABI {unsupported[0]!r}")
-    observed = set().union(*(rec.names(abi) for abi in abis)) if abis else set()
+    seen = _names(rec, abis)
+    rec, mappings = map_recording(rec, abis)
+    observed = _names(rec, abis)
     groups = _extras(opts)
     # Names an ALLOW extra lists are allowed by that extra's rule alone, whether or not this run
     # happened to call them: a name that comes and goes between runs never moves between rules, and
@@ -97,17 +102,18 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     fallback = _fallbacks(observed | extra_allowed) if opts.fallback else []
     conditional = [rule for rule in _arg_rules(rec, abis, observed) if rule.names[0] not in extra_allowed] \
         if opts.args else []
-    plain = observed - {rule.names[0] for rule in conditional} - extra_allowed
+    ruled = {rule.names[0] for rule in conditional} | extra_allowed
     action = DEFAULT_ACTIONS[opts.default_action]
     profile = Profile(
         default_action=action,
         default_errno_ret=opts.errno if action == "SCMP_ACT_ERRNO" else None,
         architectures=[SCMP_ARCH[abi] for abi in abis],
     )
-    if plain:
-        profile.syscalls.append(Syscall(sorted(plain), "SCMP_ACT_ALLOW", comment=f"{OBSERVED} {_runs(rec)}"))
+    if seen - ruled:
+        profile.syscalls.append(Syscall(sorted(seen - ruled), "SCMP_ACT_ALLOW", comment=f"{OBSERVED} {_runs(rec)}"))
+    profile.syscalls.extend(_mapped_rules(mappings, observed - ruled - seen))
     profile.syscalls.extend(conditional)
-    out = Emitted(profile, unnamed=rec.unnamed())
+    out = Emitted(profile, unnamed=rec.unnamed(), mappings=mappings)
     for extra in [*groups, *fallback]:
         taken = profile.names()
         extra.names = [n for n in extra.names if n not in taken]
@@ -121,6 +127,22 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
             profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ALLOW", comment=extra.reason))
     check_names(profile, abis)
     return out
+
+
+def _names(rec: Recording, abis: list[str]) -> set[str]:
+    return set().union(*(rec.names(abi) for abi in abis)) if abis else set()
+
+
+def _mapped_rules(mappings: list[Mapping], names: set[str]) -> list[Syscall]:
+    """One rule per host for the names only mapping gave it, each with its source names in the comment."""
+    rules = []
+    for m in mappings:
+        mine = sorted(n for n in m.names if n in names)
+        names -= set(mine)
+        if mine:
+            pairs = ", ".join(f"{n}<-{'/'.join(m.names[n])}" for n in mine)
+            rules.append(Syscall(mine, "SCMP_ACT_ALLOW", comment=f"{MAPPED} {m.abi} from {m.source}: {pairs}"))
+    return rules
 
 
 def _runs(rec: Recording) -> str:

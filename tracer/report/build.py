@@ -30,6 +30,7 @@ from tracer.analysis.diff import (
     load_baseline,
     load_input,
 )
+from tracer.analysis.hosts import HostView
 from tracer.baseline import decide, required_capability
 from tracer.errors import UserError
 from tracer.profile.emit import EmitOptions, Emitted, emit
@@ -168,6 +169,7 @@ class Report:
     rules: list[RuleEntry] = field(default_factory=list)
     hints: list[HintEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    hosts: list[HostView] = field(default_factory=list)  # per host, when the profile is for two or more
 
 
 # ---- building -----------------------------------------------------------------------------------------
@@ -426,7 +428,7 @@ def build_report(rec: Recording, baseline: str = "docker", emit_opts: EmitOption
         blocked=blocked, change=_change(blocked, is_docker), syscalls=entries,
         extras=[ExtraEntry(e.kind, e.reason, list(e.names)) for e in emitted.extras], rules=_rules(profile),
         hints=_recording_hints(rec, profile, emitted) + _condition_hints(result),
-        notes=_count_notes(result),
+        notes=_count_notes(result), hosts=result.hosts,
     )
 
 
@@ -456,7 +458,8 @@ def build_profile_report(profile: Profile, baseline: str = "docker", path: str =
     notes += _count_notes(result)
     return Report(input=Input(path, "profile", ""), baseline=_baseline_info(base), summary=summary,
                   blocked=blocked, change=_change(blocked, is_docker), syscalls=entries,
-                  rules=_rules(profile), hints=_abi_hint(profile) + _condition_hints(result), notes=notes)
+                  rules=_rules(profile), hints=_abi_hint(profile) + _condition_hints(result), notes=notes,
+                  hosts=result.hosts)
 
 
 # ---- rendering ----------------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ ABI_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "x86": "i386", "i386": "i3
 # The order architectures are listed in a profile: native first, like Docker's archMap.
 ABI_ORDER = ("x86_64", "i386", "x32", "aarch64")
 
+# The 64-bit host ABI whose kernel runs each ABI (a compat ABI runs on its native's): Docker's archMap
+# groups architectures this way, and a profile listing two hosts is meant for both.
+HOST_ABI = {"x86_64": "x86_64", "i386": "x86_64", "x32": "x86_64", "aarch64": "aarch64"}
+
 
 def abi_of(audit_arch: int, nr: int) -> tuple[str, int]:
     """Return (ABI name, syscall number without the x32 bit) for one seccomp/ptrace stop."""
@@ -39,3 +43,15 @@ def abi_of(audit_arch: int, nr: int) -> tuple[str, int]:
 
 def abi_sort_key(abi: str) -> tuple[int, str]:
     return (ABI_ORDER.index(abi) if abi in ABI_ORDER else len(ABI_ORDER), abi)
+
+
+def host_groups(architectures: list[str]) -> list[tuple[str, list[str]]] | None:
+    """The SCMP arches as Docker's archMap groups them (each host's native with its compat arches), when
+    they list two or more hosts and each host's native itself; None otherwise (a flat list says it)."""
+    abis = [ABI_OF_SCMP.get(a) for a in architectures]
+    if not all(abis):
+        return None
+    hosts = sorted({HOST_ABI[a] for a in abis if a}, key=abi_sort_key)
+    if len(hosts) < 2 or not all(h in abis for h in hosts):
+        return None
+    return [(SCMP_ARCH[h], [SCMP_ARCH[a] for a in abis if a and a != h and HOST_ABI[a] == h]) for h in hosts]

@@ -1,4 +1,8 @@
-"""Docker's seccomp JSON (also read by podman, CRI-O, runc and crun through their front ends)."""
+"""Docker's seccomp JSON (also read by podman, CRI-O, runc and crun through their front ends).
+
+A profile for two hosts (amd64 and arm64) is written as Docker's default profile writes it: an `archMap`
+entry per host with its compat arches, from which docker and podman pick the running host's.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from tracer.fileio import json_text
 from tracer.profile.model import Profile, Syscall
+from tracer.syscalls.abi import host_groups
 
 
 def syscall_json(rule: Syscall, comments: bool) -> dict[str, Any]:
@@ -29,4 +34,10 @@ def profile_json(profile: Profile, comments: bool) -> dict[str, Any]:
 
 def render(profile: Profile, source: str) -> str:
     del source  # Docker's format has no top-level comment field; each rule carries its reason
-    return json_text(profile_json(profile, comments=True))
+    out = profile_json(profile, comments=True)
+    groups = host_groups(profile.architectures)
+    if groups:
+        del out["architectures"]
+        out = {"defaultAction": out.pop("defaultAction"),
+               "archMap": [{"architecture": main, "subArchitectures": subs} for main, subs in groups], **out}
+    return json_text(out)

@@ -70,6 +70,13 @@ def render(report: Report) -> str:
                  if b.fix else _cell(b.note)] for b in report.blocked]
         out += _table(["syscall", "class", "baseline", "why it is refused", "change"], rows)
 
+    if report.hosts:
+        out += ["### Per host", "", "Names marked with `<-` were mapped from calls observed on another ABI, "
+                "not observed on this one.", ""]
+        out += _table(["host", "architectures", "allows", "not observed (mapped)", "listed, not on this host"],
+                      [[h.abi, ", ".join(_code(a) for a in h.architectures), str(len(h.allowed)),
+                        _cell(h.mapped_text()), ", ".join(_code(n) for n in h.absent) or "-"] for h in report.hosts])
+
     provenance = report.input.kind == "recording"
     out += ["### Needed syscalls by class", ""]
     if not provenance:

@@ -55,6 +55,10 @@ def render(report: Report) -> str:
             out += [f"  {b.name} ({b.cls}): baseline {b.baseline}", f"    why: {b.reason or '-'}",
                     f"    change: {fix}"]
 
+    if report.hosts:
+        out += _section(f"Per host ({len(report.hosts)})")
+        out += [f"  {h.line()}" for h in report.hosts]
+
     provenance = report.input.kind == "recording"
     out += _section(f"Needed syscalls by class ({len(report.syscalls)})")
     if not provenance:
