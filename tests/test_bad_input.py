@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracer.analysis.lint import lint_doc
-from tracer.baseline import load_profile_file
+from tracer.baseline.read import load_profile_file
 from tracer.errors import UserError
 from tracer.recording import model as rec_io
 

@@ -34,12 +34,13 @@ from tracer.capture.session import (
 )
 from tracer.errors import UserError
 from tracer.kernel import ptrace as pt
+from tracer.recording.model import Backend
 
 _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE)
 
 
-def backend_for(opts: TraceOptions) -> str:
+def backend_for(opts: TraceOptions) -> Backend:
     """The backend a run uses: `auto` picks user notification where it is known to work."""
     if opts.backend != "auto":
         return opts.backend
@@ -66,7 +67,7 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
         result = _trace_ptrace(argv, opts)
     else:
         raise UserError(f"unknown backend {backend!r} (known: ptrace, notify, auto)", "--backend")
-    result.recording.runs[-1].extra["backend"] = backend
+    result.recording.runs[-1].backend = backend
     if opts.base is not None:
         opts.base.add_to(result.recording)
     return result

@@ -1,6 +1,6 @@
 """Recording -> Profile: the smallest allowlist the workload (and its container runtime) needs.
 
-Policy lives here; the model is tracer.profile, the bytes are tracer.formats. Rules follow
+Policy lives here; the model is profile/model.py, the bytes are profile/formats/. Rules follow
 Docker's own patterns: one sorted unconditional ALLOW rule for what was observed, an entry per
 value for value sets (SCMP_CMP_EQ, ORed by being separate entries), SCMP_CMP_MASKED_EQ for flag
 words, never two conditions on one argument index in one entry, then one rule per extra.
@@ -8,7 +8,9 @@ words, never two conditions on one argument index in one entry, then one rule pe
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
+from typing import Literal
 
 from tracer.errors import UserError
 from tracer.profile import extras
@@ -33,7 +35,10 @@ RULE_ARGS = frozenset({
     ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
-OBSERVED = "observed in"  # the comment that starts the rule of observed names (what --base re-reads)
+ExtraKind = Literal["runtime", "always", "vdso", "fallback"]
+# The comment that starts the rule of observed names. It is how --base tells what a profile of ours saw
+# from what emit added (docs/architecture.md): Docker's JSON has no other field a rule could carry it in.
+OBSERVED = "observed in"
 MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
 
@@ -54,7 +59,7 @@ class EmitOptions:
 class Extra:
     """A group of names added beyond what was observed, and why."""
 
-    kind: str  # runtime | always | vdso | fallback
+    kind: ExtraKind
     reason: str
     names: list[str]
 
@@ -87,7 +92,7 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     unsupported = [abi for abi in abis if abi not in SCMP_ARCH]
     if unsupported:
         raise UserError(f"no seccomp architecture for ABI {unsupported[0]!r}")
-    observed = set().union(*(rec.names(abi) for abi in abis)) if abis else set()
+    observed = rec.all_names()
     conditional = _arg_rules(rec, abis, observed) if opts.args else []
     ruled = {rule.names[0] for rule in conditional}
     action = DEFAULT_ACTIONS[opts.default_action]
@@ -105,23 +110,25 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
         # An ALLOW extra must reach the kernel for every value its caller uses: a name the workload
         # holds only under argument rules (prctl, clone, socket) is added again, unconditionally.
         # A fallback (ENOSYS) never shadows a name any rule allows.
-        taken = _unconditional(profile) if extra.kind != "fallback" else profile.names()
+        taken = profile.unconditional_names() if extra.kind != "fallback" else profile.names()
         names = [n for n in extra.names if n not in taken]
         if not names:
             continue
         extra.names = names
         out.extras.append(extra)
         if extra.kind == "fallback":
-            profile.syscalls.append(Syscall(names, "SCMP_ACT_ERRNO", errno_ret=extras.ENOSYS, comment=extra.reason))
+            profile.syscalls.append(Syscall(names, "SCMP_ACT_ERRNO", errno_ret=errno.ENOSYS, comment=extra.reason))
         else:
             profile.syscalls.append(Syscall(names, "SCMP_ACT_ALLOW", comment=extra.reason))
     check_names(profile, abis)
     return out
 
 
-def _unconditional(profile: Profile) -> set[str]:
-    """Names some rule allows whatever their arguments."""
-    return {n for rule in profile.syscalls if rule.action == "SCMP_ACT_ALLOW" and not rule.args for n in rule.names}
+def observed_rule_names(profile: Profile) -> set[str] | None:
+    """The names of the rule of observed names `emit` wrote, or None when the profile has none (not ours,
+    or in a format without comments: OCI, SeccompProfile)."""
+    ours = [r for r in profile.syscalls if r.action == "SCMP_ACT_ALLOW" and r.comment.startswith(OBSERVED)]
+    return {n for r in ours for n in r.names} if ours else None
 
 
 def _runs(rec: Recording) -> str:

@@ -605,3 +605,16 @@ def decode(decoder: str, value: int, args: Sequence[int] | None = None) -> str:
     if decoder in _CONTEXT_DECODERS:
         return _CONTEXT_DECODERS[decoder](value, args or None)
     raise ValueError(f"unknown decoder {decoder!r}")
+
+
+def shown(decoder: str | None, value: int, args: Sequence[int] | None = None) -> str:
+    """A value as a person reads it: its symbolic text where `decoder` knows it, else the number
+    (decimal below 0x100, hex above). The one rendering of argument values in diff, report and verify."""
+    if decoder is not None:
+        try:
+            text = decode(decoder, value, args)
+        except (ValueError, KeyError):
+            text = ""
+        if text and text != f"{value & _U64:#x}":
+            return text
+    return str(value) if value < 0x100 else f"{value:#x}"

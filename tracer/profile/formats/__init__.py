@@ -9,12 +9,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from tracer.errors import UserError
 from tracer.profile.model import Profile
+from tracer.recording.model import Recording
 
 Renderer = Callable[[Profile, str], str]
 FORMATS = ("docker", "oci", "kubernetes")
 
 
-def renderer(name: str) -> Renderer:
-    render: Renderer = importlib.import_module(f"{__name__}.{name}").render
-    return render
+def render(fmt: str, profile: Profile, rec: Recording) -> str:
+    """The profile in format `fmt`, with the recording's tool and run ids as its provenance."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
+    renderer: Renderer = importlib.import_module(f"{__name__}.{fmt}").render
+    return renderer(profile, f"{rec.tool}; runs: {', '.join(r.id for r in rec.runs)}")
