@@ -256,8 +256,8 @@ def document_from_text(text: str, source: str) -> Any:
 def _yaml(text: str, source: str) -> Any:
     import yaml  # on use: a trace with a JSON --base does not pay for PyYAML
 
-    check_plain_yaml(text, source, "profile")
     try:
+        check_plain_yaml(text, source, "profile")
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark

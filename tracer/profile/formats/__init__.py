@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
 from tracer.profile.model import Profile
-from tracer.recording.model import Recording
+
+if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
+    from tracer.recording.model import Recording
 
 Renderer = Callable[[Profile, str], str]
 FORMATS = ("docker", "oci", "kubernetes")

@@ -7,9 +7,12 @@ They only lay out report/model.py's `Report`; nothing here computes anything abo
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
-from tracer.report.model import Report
+
+if TYPE_CHECKING:  # the CLI reads FORMATS at start-up: the model stays unimported until a report is made
+    from tracer.report.model import Report
 
 FORMATS: dict[str, str] = {"markdown": "markdown", "json": "json_format", "text": "text"}
 
