@@ -1,11 +1,9 @@
 """A tracing session, whichever backend runs it: options, state, what is recorded per call, the result.
 
-Both backends (`tracer.trace`: ptrace; `tracer.notify`: seccomp user notification) start a workload,
-then hand their per-call loop to `run_session`, which adds what every run has: signal forwarding,
---duration, the --during driver, timeouts, snapshots, progress, and the Recording at the end.
-`record_call` is what a backend does for each syscall: count it by (executable, arch, nr), keep its
-filterable arguments (capped), or under verify record the denial. Everything kept is bounded by
-distinct keys, never by the number of syscalls.
+Both backends (trace.py: ptrace; notify.py: seccomp user notification) start a workload, then hand
+their per-call loop to `run_session`, which adds what every run has: signal forwarding, --duration, the
+--during driver, timeouts, snapshots, progress, and the Recording at the end. `record_call` is what a
+backend does for each syscall; what it keeps is bounded by distinct keys (docs/architecture.md).
 """
 
 
@@ -30,7 +28,7 @@ from tracer import __version__
 from tracer.capture.launch import exit_code_of, fork_exec
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
-from tracer.recording.model import ArgValues, Backend, Follow, Recording, Run, SyscallStats, unnamed_key
+from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Backend, Follow, Recording, Run, SyscallStats, unnamed_key
 from tracer.syscalls.abi import abi_of
 from tracer.syscalls.info import filterable_args
 from tracer.syscalls.names import name_of
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
-PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"
 _RET_DATA = struct.Struct("<I")
 DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 

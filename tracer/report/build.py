@@ -19,7 +19,7 @@ from tracer.baseline.decide import decide, refusal_text
 from tracer.baseline.resolve import required_capability
 from tracer.profile.emit import EmitOptions, Emitted
 from tracer.profile.model import Profile
-from tracer.recording.model import ArgValues, Recording
+from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Recording
 from tracer.report import formats
 from tracer.report.model import (
     THIS_PROFILE,
@@ -174,8 +174,6 @@ def _launcher_hint(rec: Recording) -> list[HintEntry]:
     one call, the execve of the command. In older recordings, without the marker anywhere, it is
     recognised by exactly one execve per run (every run has that one, so the workload made none).
     """
-    from tracer.capture.session import PRE_EXEC_NAME
-
     where = f" (recorded under the executable `{PRE_EXEC_NAME}`)"
     pre = sorted({key for t in rec.abis.values() for key, s in t.items()
                   if not key.startswith("#") and s.executables and s.executables <= {PRE_EXEC_NAME}})
