@@ -1,6 +1,6 @@
 """What python-ptrace 0.9.9 lacks, in ctypes: SEIZE/LISTEN/INTERRUPT, EXITKILL, TRACESECCOMP,
 PTRACE_GET_SYSCALL_INFO, and installing a seccomp filter; at the end, the seccomp user-notification
-constants and calls of the second backend (tracer.notify), which uses no ptrace at all.
+constants and calls of the second backend (capture/notify.py), which uses no ptrace at all.
 
 python-ptrace provides the request and option constants it knows and `ptrace_geteventmsg`, which
 we use. Its `ptrace()` wrapper raises on every call and re-reads errno; on the per-syscall path we

@@ -26,7 +26,6 @@ from tracer.report.model import (
     ArgSeen,
     BaselineInfo,
     BlockedEntry,
-    ExtraEntry,
     HintEntry,
     Input,
     NameStatus,
@@ -317,7 +316,7 @@ def _recording_report(rec: Recording, emitted: Emitted, path: str, result: DiffR
     return Report(
         input=Input(path, "recording", rec.tool), baseline=base_info, summary=summary, runs=runs,
         blocked=blocked, change=change, syscalls=entries,
-        extras=[ExtraEntry(e.kind, e.reason, list(e.names)) for e in emitted.extras], rules=_rules(profile),
+        extras=list(emitted.extras), rules=_rules(profile),
         hints=_recording_hints(rec, profile, emitted) + _condition_hints(result),
         notes=_count_notes(result),
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tracer.analysis.inputs import SourceKind
-from tracer.profile.emit import ExtraKind
+from tracer.profile.emit import Extra
 from tracer.syscalls.info import ArgKind
 
 FORMAT = "seccomp-learn-report"
@@ -106,13 +106,6 @@ class SyscallEntry:
 
 
 @dataclass
-class ExtraEntry:
-    kind: ExtraKind
-    reason: str
-    names: list[str]
-
-
-@dataclass
 class RuleEntry:
     name: str
     text: str  # "domain in {AF_UNIX, AF_INET}"
@@ -134,7 +127,7 @@ class Report:
     blocked: list[BlockedEntry] = field(default_factory=list)
     change: list[str] = field(default_factory=list)  # `docker run` options that make it work
     syscalls: list[SyscallEntry] = field(default_factory=list)  # by class, then name, then ABI
-    extras: list[ExtraEntry] = field(default_factory=list)
+    extras: list[Extra] = field(default_factory=list)  # emit's own, as it added them
     rules: list[RuleEntry] = field(default_factory=list)
     hints: list[HintEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
