@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from tracer.errors import UserError
 from tracer.profile.extras import RUNTIMES
 from tracer.profile.formats import FORMATS
 from tracer.report.formats import FORMATS as REPORT_FORMATS
+
+if TYPE_CHECKING:  # commands are imported on use
+    from tracer.commands.outcome import Outcome
 
 COMMAND = click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 TRACED = click.argument("command", nargs=-1, type=click.UNPROCESSED)  # or --pid
@@ -98,7 +101,7 @@ def _emit_opts(kw: dict[str, Any]) -> Any:
                        portable=kw["portable"])
 
 
-def _finish(outcome: Any, quiet: bool) -> None:
+def _finish(outcome: Outcome, quiet: bool) -> None:
     if outcome.stdout:
         click.echo(outcome.stdout, nl=False)
     for error in outcome.errors:

@@ -34,7 +34,7 @@ FORMAT = "seccomp-learn-diff"
 VERSION = 1
 _U64 = (1 << 64) - 1
 Mode = Literal["baseline", "pair"]
-HintKind = Literal["capability", "argument", "fallback", "none"]
+RemedyKind = Literal["capability", "argument", "fallback", "none"]
 NeededFrom = Literal["observed", "profile", "any"]
 
 # ---- the result ---------------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ NeededFrom = Literal["observed", "profile", "any"]
 class Hint:
     """What would make the baseline allow a call."""
 
-    kind: HintKind
+    kind: RemedyKind
     text: str  # "--cap-add SYS_ADMIN", the values the baseline accepts, or why nothing does
     capability: str | None = None
 

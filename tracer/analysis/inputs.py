@@ -60,7 +60,7 @@ def source_of(path: str, kind: SourceKind, description: str, profile: Profile) -
                   names_x86_64=sum(1 for n in names if is_known(ABI, n)))
 
 
-def _clip(text: str, width: int) -> str:
+def _shortened(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -77,7 +77,7 @@ def from_emitted(rec: Recording, emitted: Emitted, path: str) -> Loaded:
     """A recording and the profile emit made of it, for a caller that has emitted already."""
     runs = " ".join("; ".join(shlex.join(r.command) for r in rec.runs).split()) or "no run"
     added = sum(len(e.names) for e in emitted.extras if e.kind != "fallback")
-    desc = (f"recording, {len(rec.runs)} run{'s' if len(rec.runs) != 1 else ''}: {_clip(runs, 60)}; "
+    desc = (f"recording, {len(rec.runs)} run{'s' if len(rec.runs) != 1 else ''}: {_shortened(runs, 60)}; "
             f"profile as `emit` writes it, +{added} runtime docker/always names")
     source = source_of(path, "recording", desc, emitted.profile)
     source.extras = {e.kind: list(e.names) for e in emitted.extras}

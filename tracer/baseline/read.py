@@ -39,7 +39,7 @@ class Invalid(Exception):
 # ---- typed values at a location -----------------------------------------------------------------------
 
 
-def _shown(value: Any) -> str:
+def _as_json(value: Any) -> str:
     """A value in an error message, as JSON where it can be (YAML can also hold dates)."""
     try:
         return json.dumps(value, default=str)
@@ -49,13 +49,13 @@ def _shown(value: Any) -> str:
 
 def integer(value: Any, where: str, hi: int = 2**64 - 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
-        raise Invalid(f"{where}: expected an integer from 0 to {hi}, got {_shown(value)}")
+        raise Invalid(f"{where}: expected an integer from 0 to {hi}, got {_as_json(value)}")
     return value
 
 
 def string(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise Invalid(f"{where}: expected a string, got {_shown(value)}")
+        raise Invalid(f"{where}: expected a string, got {_as_json(value)}")
     return value
 
 
@@ -63,13 +63,13 @@ def strings(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise Invalid(f"{where}: expected a list of strings, got {_shown(value)}")
+        raise Invalid(f"{where}: expected a list of strings, got {_as_json(value)}")
     return tuple(string(v, f"{where}[{i}]") for i, v in enumerate(value))
 
 
 def obj(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise Invalid(f"{where}: expected an object, got {_shown(value)}")
+        raise Invalid(f"{where}: expected an object, got {_as_json(value)}")
     return value
 
 
@@ -117,7 +117,7 @@ def arg(value: Any, where: str) -> Arg:
 
 def _list(value: Any, where: str, show_value: bool) -> list[Any]:
     if not isinstance(value, list):
-        got = _shown(value) if show_value else type(value).__name__
+        got = _as_json(value) if show_value else type(value).__name__
         raise Invalid(f"{where}: expected a list, got {got}")
     return value
 

@@ -42,7 +42,7 @@ class Built:
     report: str
 
 
-def emit_options(spec: ProfileSpec) -> EmitOptions:
+def _emit_options_for(spec: ProfileSpec) -> EmitOptions:
     return EmitOptions(arches=parse_arches(",".join(spec.arch)), args=spec.args, runtime=spec.runtime,
                        portable=spec.portable)
 
@@ -83,7 +83,7 @@ def _judge(run: RunSpec, result: TraceResult) -> str | None:
     return None
 
 
-def _traced(run: RunSpec, opts: TraceOptions) -> TraceResult:
+def _trace_off_stdout(run: RunSpec, opts: TraceOptions) -> TraceResult:
     """trace() with the workload's stdout on our stderr: stdout is for the --check report alone."""
     if not os.path.isdir(str(opts.cwd)):
         raise UserError(f"cwd {opts.cwd} is not a directory")
@@ -112,7 +112,7 @@ def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress,
     progress.start(label, run.command)
     t0 = time.monotonic()
     try:
-        result = _traced(run, opts)
+        result = _trace_off_stdout(run, opts)
         failure = _judge(run, result)
     except UserError as exc:
         failure = str(exc).removeprefix("seccomp-learn: ")
@@ -130,7 +130,7 @@ def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress, incremen
     built = []
     docker = load_baseline("docker")
     for profile in profiles:
-        eopts = emit_options(profile)
+        eopts = _emit_options_for(profile)
         base_profile = _base_profile(profile) if incremental else None
         recs: list[Recording] = []
         seen: set[str] = set()

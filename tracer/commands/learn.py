@@ -43,7 +43,7 @@ def trace_notes(result: TraceResult) -> list[str]:
     return notes
 
 
-def _traced(argv: list[str], topts: TraceOptions) -> TraceResult:
+def _trace_command(argv: list[str], topts: TraceOptions) -> TraceResult:
     if topts.attach is not None and argv:
         raise UserError("give either --pid or a command, not both")
     if topts.attach is None and not argv:
@@ -68,7 +68,7 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, f
         if eopts and output:
             write_atomic(output, formats.render(fmt, emit(rec, eopts).profile, rec))
 
-    result = _traced(argv, replace(topts, snapshot=snapshot))
+    result = _trace_command(argv, replace(topts, snapshot=snapshot))
     summary = [trace_summary(result), *trace_notes(result)]
     if record_path:
         rec_io.save(result.recording, record_path)

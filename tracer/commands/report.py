@@ -10,5 +10,5 @@ from tracer.report.build import build_report
 
 def run_report(path: str, fmt: str, baseline: str, output: str) -> Outcome:
     """Each input read once: the recording or profile (told apart by content), then the baseline."""
-    formats.check(fmt)
+    formats.check_format(fmt)
     return deliver(formats.render(build_report(load_input(path), load_baseline(baseline)), fmt), output)

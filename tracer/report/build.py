@@ -325,5 +325,5 @@ def _recording_report(rec: Recording, emitted: Emitted, path: str, result: DiffR
 def render_report(rec: Recording, fmt: str = "markdown", baseline: str = "docker",
                   emit_opts: EmitOptions | None = None) -> str:
     """The report of a recording in one format (markdown, json, text): the library's one-call entry."""
-    formats.check(fmt)
+    formats.check_format(fmt)
     return formats.render(build_report(from_recording(rec, "recording", emit_opts), load_baseline(baseline)), fmt)

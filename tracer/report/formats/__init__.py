@@ -17,13 +17,13 @@ if TYPE_CHECKING:  # the CLI reads FORMATS at start-up: the model stays unimport
 FORMATS: dict[str, str] = {"markdown": "markdown", "json": "json_format", "text": "text"}
 
 
-def check(fmt: str) -> None:
+def check_format(fmt: str) -> None:
     """Refuse an unknown format before any work is done."""
     if fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
 
 
 def render(report: Report, fmt: str = "markdown") -> str:
-    check(fmt)
+    check_format(fmt)
     text: str = importlib.import_module(f"{__name__}.{FORMATS[fmt]}").render(report)
     return text
