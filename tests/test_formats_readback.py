@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import seccomp_learn
+from helpers import SHARED, seccomp_learn
 
 FORMATS = ("docker", "oci", "kubernetes")
 WORKLOAD = ["sh", "-c", "echo hi > out.txt; cat out.txt"]
@@ -113,6 +113,19 @@ def test_base(fmt: str, profiles: dict[str, Path], tmp_path: Path) -> None:
     assert run["incremental_base"] == {"profile": str(profiles[fmt]), "allowed_in_kernel": len(unconditional)}
     names = {n for rule in json.loads(new.read_text())["syscalls"] for n in rule["names"]}
     assert names == {n for rule in _spec(profiles["docker"])["syscalls"] for n in rule["names"]}
+
+
+@pytest.mark.skipif(not (SHARED / "spo-seccompprofile-crd.yaml").exists(), reason="../shared/reference is absent")
+def test_every_version_the_crd_serves_is_read(profiles: dict[str, Path], tmp_path: Path) -> None:
+    crd = yaml.safe_load((SHARED / "spo-seccompprofile-crd.yaml").read_text())
+    served = [f"{crd['spec']['group']}/{v['name']}" for v in crd["spec"]["versions"] if v["served"]]
+    doc = yaml.safe_load(profiles["kubernetes"].read_text())
+    assert len(served) >= 2
+    for version in served:
+        path = tmp_path / f"{version.rsplit('/', 1)[1]}.yaml"
+        path.write_text(yaml.safe_dump({**doc, "apiVersion": version}))
+        r = seccomp_learn("lint", str(path))
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), (version, r.stderr)
 
 
 BAD_YAML = {
