@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracer.analysis.lint import lint_doc
-from tracer.baseline import load_profile_file
+from tracer.baseline.read import load_profile_file
 from tracer.errors import UserError
 from tracer.recording import model as rec_io
 
@@ -54,20 +54,21 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "prof_doc": json.loads(prof.read_text())}
 
 
-def _rec(mutate: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], bytes]:
+def _mutated(which: str, mutate: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], bytes]:
+    """A maker of the good recording ("rec_doc") or profile ("prof_doc"), changed by `mutate`."""
     def make(g: dict[str, Any]) -> bytes:
-        doc = copy.deepcopy(g["rec_doc"])
+        doc = copy.deepcopy(g[which])
         mutate(doc)
         return json.dumps(doc).encode()
     return make
+
+
+def _rec(mutate: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], bytes]:
+    return _mutated("rec_doc", mutate)
 
 
 def _prof(mutate: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], bytes]:
-    def make(g: dict[str, Any]) -> bytes:
-        doc = copy.deepcopy(g["prof_doc"])
-        mutate(doc)
-        return json.dumps(doc).encode()
-    return make
+    return _mutated("prof_doc", mutate)
 
 
 def _first_entry(doc: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,10 @@ import jsonschema
 import pytest
 from helpers import seccomp_learn
 
-from tracer.baseline import DOCKER_DEFAULT_CAPS, REASONS, decide, docker_default
+from tracer.baseline.decide import decide
+from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS
+from tracer.baseline.reasons import REASONS
+from tracer.baseline.resolve import docker_default
 from tracer.profile.extras import ALWAYS, RUNTIMES
 from tracer.syscalls.names import is_known, numbers
 

@@ -12,7 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tracer.baseline import DOCKER_DEFAULT_CAPS, REASONS, decide, docker_default, load_profile_file, required_capability
+from tracer.baseline.decide import decide
+from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS
+from tracer.baseline.read import load_profile_file
+from tracer.baseline.reasons import REASONS
+from tracer.baseline.resolve import docker_default, required_capability
 from tracer.errors import UserError
 
 REFERENCE_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "reference"

@@ -138,10 +138,11 @@ def test_unnamed_numbers_are_reported_not_written(tmp_path: Path) -> None:
 
 
 def test_emit_library_gives_the_same_profile_as_the_cli(sockets_trace: Path) -> None:
-    from tracer.profile.formats import renderer
+    from tracer.profile import formats
 
-    emitted = emit(recording.load(sockets_trace), EmitOptions())
-    assert renderer("docker")(emitted.profile, "") == seccomp_learn("emit", str(sockets_trace)).stdout
+    rec = recording.load(sockets_trace)
+    cli = seccomp_learn("emit", str(sockets_trace)).stdout
+    assert formats.render("docker", emit(rec, EmitOptions()).profile, rec) == cli
 
 
 # ---- formats ----------------------------------------------------------------------------

@@ -9,8 +9,9 @@ import pytest
 from helpers import seccomp_learn
 
 from fixtures import build
-from tracer.baseline import load_profile_file
-from tracer.enforce.seccomp_filter import spawn_under, wait_exit_code
+from tracer.baseline.read import load_profile_file
+from tracer.capture.launch import exit_code_of, fork_exec, resolve
+from tracer.kernel.seccomp_filter import compile_profile
 from tracer.profile.model import Profile
 
 # Workload, and a syscall it cannot run without (removing it must make the run fail).
@@ -32,14 +33,19 @@ def without(profile: Profile, name: str) -> Profile:
 
 
 def run_under(profile: Profile, argv: list[str], cwd: Path) -> tuple[int, str]:
+    """argv run in cwd with the profile loaded just before its execve (no tracer); exit code and stdout."""
     out = cwd / "stdout"
+    env = dict(os.environ)
+    path = resolve(argv, env, str(cwd))
+    compiled = compile_profile(profile)
     with open(out, "w") as f:
-        old = os.getcwd()
-        os.chdir(cwd)
-        try:
-            code = wait_exit_code(spawn_under(profile, argv, stdio=(None, f.fileno(), None)))
-        finally:
-            os.chdir(old)
+        def child() -> None:
+            os.chdir(cwd)
+            os.dup2(f.fileno(), 1)
+            compiled.filter.load()
+            os.execve(path, argv, env)
+
+        code = exit_code_of(os.waitpid(fork_exec(child, f"cannot start {argv[0]} under the profile", 126), 0)[1])
     return code, out.read_text()
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from helpers import seccomp_learn
 
-from tracer.analysis.lint import CODES, codes_of, lint_doc, lint_file, lint_paths
+from tracer.analysis.lint import CODES, Finding, lint_doc, lint_file
+from tracer.commands.lint import run_lint
 from tracer.errors import UserError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
@@ -65,6 +66,10 @@ BAD: dict[str, dict[str, Any]] = {
         {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": []}],
         syscalls=_rules({"names": ["openat"], "action": ALLOW, "includes": {"arches": ["amd64"]}})),
 }
+
+
+def codes_of(findings: list[Finding]) -> set[str]:
+    return {f.code for f in findings}
 
 
 def _write(tmp_path: Path, doc: Any, name: str = "p.json") -> Path:
@@ -240,5 +245,5 @@ def test_cli_exit_2_on_unreadable_input_but_still_lints_the_rest(tmp_path: Path)
     assert proc.returncode == 2
     assert "[legacy-name]" in proc.stdout
     assert proc.stderr.splitlines()[0].startswith(f"seccomp-learn: {broken}: not valid JSON")
-    outcome = lint_paths([str(tmp_path / "absent.json")])
+    outcome = run_lint([str(tmp_path / "absent.json")])
     assert outcome.exit_code == 2 and "absent.json" in outcome.errors[0]

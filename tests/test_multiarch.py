@@ -31,8 +31,8 @@ from qemu_ref import (
 )
 from test_diff import BASELINE_SCHEMA
 
-from tracer.baseline import load_profile_file
-from tracer.enforce.seccomp_filter import compile_profile
+from tracer.baseline.read import load_profile_file
+from tracer.kernel.seccomp_filter import compile_profile
 from tracer.profile.model import Profile
 from tracer.syscalls.abi import ABI_OF_SCMP
 from tracer.syscalls.names import is_known

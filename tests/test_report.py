@@ -18,7 +18,9 @@ import pytest
 from helpers import REPO_ROOT, seccomp_learn
 
 from fixtures import build
-from tracer.baseline import REASONS, decide, docker_default
+from tracer.baseline.decide import decide
+from tracer.baseline.reasons import REASONS
+from tracer.baseline.resolve import docker_default
 from tracer.recording import model as rec_io
 from tracer.recording.model import ArgValues, Recording, Run, SyscallStats
 from tracer.report.build import render_report

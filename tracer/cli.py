@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,9 @@ from tracer.errors import UserError
 from tracer.profile.extras import RUNTIMES
 from tracer.profile.formats import FORMATS
 from tracer.report.formats import FORMATS as REPORT_FORMATS
+
+if TYPE_CHECKING:  # commands are imported on use
+    from tracer.commands.outcome import Outcome
 
 COMMAND = click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 TRACED = click.argument("command", nargs=-1, type=click.UNPROCESSED)  # or --pid
@@ -100,9 +103,11 @@ def _emit_opts(kw: dict[str, Any]) -> Any:
                        portable=kw["portable"])
 
 
-def _finish(outcome: Any, quiet: bool) -> None:
+def _finish(outcome: Outcome, quiet: bool) -> None:
     if outcome.stdout:
         click.echo(outcome.stdout, nl=False)
+    for error in outcome.errors:
+        click.echo(f"seccomp-learn: {error}", err=True)
     if not quiet:
         for line in outcome.summary:
             click.echo(f"seccomp-learn: {line}", err=True)
@@ -137,9 +142,9 @@ def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: b
     \b
       seccomp-learn -o p.json -- python3 -c 'import json, sqlite3'
     """
-    from tracer.commands.learn import learn
+    from tracer.commands.learn import run_learn
 
-    _finish(learn(list(command), _trace_opts(kw), _emit_opts(kw), kw["fmt"], output, record_path), quiet)
+    _finish(run_learn(list(command), _trace_opts(kw), _emit_opts(kw), kw["fmt"], output, record_path), quiet)
 
 
 @cli.command()
@@ -154,9 +159,9 @@ def record(command: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> Non
       seccomp-learn record -o run1.trace.json -- ./app
       seccomp-learn emit run1.trace.json -o profile.json
     """
-    from tracer.commands.learn import learn
+    from tracer.commands.learn import run_learn
 
-    _finish(learn(list(command), _trace_opts(kw), None, "docker", None, output), quiet)
+    _finish(run_learn(list(command), _trace_opts(kw), None, "docker", None, output), quiet)
 
 
 @cli.command(name="emit")
@@ -171,9 +176,9 @@ def emit_cmd(recordings: tuple[str, ...], output: str, quiet: bool, **kw: Any) -
       seccomp-learn emit run1.trace.json -o profile.json
       seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
     """
-    from tracer.commands.learn import emit_file
+    from tracer.commands.emit import run_emit
 
-    _finish(emit_file(list(recordings), _emit_opts(kw), kw["fmt"], output), quiet)
+    _finish(run_emit(list(recordings), _emit_opts(kw), kw["fmt"], output), quiet)
 
 
 @cli.command(name="diff")
@@ -194,16 +199,16 @@ def diff_cmd(inputs: tuple[str, ...], baseline: str | None, cap_add: tuple[str, 
       seccomp-learn diff --cap-add SYS_ADMIN profile.json
       seccomp-learn diff old.json new.json
     """
-    from tracer.analysis.diff import diff_outcome
+    from tracer.commands.diff import run_diff
 
-    _finish(diff_outcome(list(inputs), baseline, list(cap_add), as_json), True)
+    _finish(run_diff(list(inputs), baseline, list(cap_add), as_json), True)
 
 
 @cli.command(name="lint")
 @click.argument("profiles", nargs=-1, required=True, metavar="PROFILE...")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def lint_cmd(profiles: tuple[str, ...], quiet: bool) -> None:
-    """Check Docker/OCI seccomp profiles (ours or not) for mistakes.
+    """Check seccomp profiles (Docker, OCI, SeccompProfile; ours or not) for mistakes.
 
     Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
     be read or is not a valid profile.
@@ -211,12 +216,9 @@ def lint_cmd(profiles: tuple[str, ...], quiet: bool) -> None:
     \b
       seccomp-learn lint profile.json /etc/docker/seccomp.json
     """
-    from tracer.analysis.lint import lint_paths
+    from tracer.commands.lint import run_lint
 
-    outcome = lint_paths(list(profiles))
-    for error in outcome.errors:
-        click.echo(f"seccomp-learn: {error}", err=True)
-    _finish(outcome, quiet)
+    _finish(run_lint(list(profiles)), quiet)
 
 
 @cli.command(name="report")
@@ -234,10 +236,9 @@ def report_cmd(source: str, fmt: str, baseline: str, output: str) -> None:
       seccomp-learn report app.trace.json > report.md
       seccomp-learn report --format json -o report.json app.trace.json
     """
-    from tracer.commands.outcome import deliver
-    from tracer.report.build import report_file
+    from tracer.commands.report import run_report
 
-    _finish(deliver(report_file(source, fmt, baseline), output), False)
+    _finish(run_report(source, fmt, baseline, output), False)
 
 
 @cli.command(name="merge")
@@ -254,9 +255,9 @@ def merge_cmd(recordings: tuple[str, ...], output: str, quiet: bool) -> None:
     \b
       seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
     """
-    from tracer.recording.merge import merge_outcome
+    from tracer.commands.merge import run_merge
 
-    _finish(merge_outcome(list(recordings), output), quiet)
+    _finish(run_merge(list(recordings), output), quiet)
 
 
 @cli.command(name="ci")
@@ -275,7 +276,7 @@ def ci_cmd(config: str, only: tuple[str, ...], check: bool, quiet: bool, increme
       seccomp-learn ci --check         # in CI: fail when a profile is out of date
       seccomp-learn ci --check --incremental   # fast: does the app need anything new?
     """
-    from tracer.ci.run import run_ci
+    from tracer.commands.ci import run_ci
 
     _finish(run_ci(config, only, check, quiet, incremental), quiet)
 
@@ -296,9 +297,9 @@ def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missi
       seccomp-learn verify p.json -- python3 -c 'import json'
       seccomp-learn verify --complain --add-missing p2.json p.json -- ./app
     """
-    from tracer.commands.learn import verify_file
+    from tracer.commands.verify import run_verify
 
-    _finish(verify_file(profile, list(command), complain, add_missing, quiet), False)
+    _finish(run_verify(profile, list(command), complain, add_missing, quiet), False)
 
 
 def main() -> None:

@@ -1,149 +1,51 @@
 """`seccomp-learn diff`: what a learned profile needs, against what a baseline (Docker's default) allows.
 
-Plain data in, a `DiffResult` out; `to_json` and `render_text` turn it into the documented JSON
-(docs/diff-format.md) or a one-screen report. Only names the x86_64 syscall table knows are counted:
-Docker's default lists names of every architecture (`_llseek`, `*_time64`, ...) and libseccomp skips
-the ones an ABI lacks, so counting them would inflate the surface a profile "removes".
+Plain data in (two `Loaded`, analysis/inputs.py), a `DiffResult` out; diff_render.py turns it into the
+documented JSON (docs/diff-format.md) or a one-screen report. Only names the x86_64 syscall table knows
+are counted: Docker's default lists names of every architecture (`_llseek`, `*_time64`, ...) and
+libseccomp skips the ones an ABI lacks, so counting them would inflate the surface a profile "removes".
 
-Two modes:
-- baseline: one profile or recording against `--baseline docker|FILE`. Sections: needed but not allowed
-  by the baseline (with Docker's reason and what would allow it), allowed only with argument conditions
-  (do the observed/allowed values fit?), and the attack surface removed, by class, dangerous ones first.
-- pair: OLD against NEW, the same computation read as names added, removed and changed.
+Two modes: baseline (one input against `--baseline docker|FILE`: needed but not allowed, allowed only
+with argument conditions, attack surface removed) and pair (OLD against NEW: added, removed, changed).
 """
 
 from __future__ import annotations
 
 import errno as errno_names
-import json
 import os
-import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from io import StringIO
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Literal
 
+from tracer.analysis.conditions import ABI, Fit, alternatives_text, arg_json, fits
+from tracer.analysis.danger import CAPABILITIES, DANGEROUS, cap_flag, danger_reason
 from tracer.analysis.hosts import HostView, host_views
-from tracer.baseline import DOCKER_DEFAULT_CAPS, REASONS, decide, docker_default, load_profile_file, required_capability
-from tracer.baseline import docker_rules as dr
-from tracer.commands.outcome import Outcome
+from tracer.analysis.inputs import ARCH, Loaded, Source, load_baseline, load_input
+from tracer.baseline.decide import decide, refusal_text
+from tracer.baseline.reasons import REASONS
+from tracer.baseline.resolve import docker_default, required_capability
 from tracer.errors import UserError
-from tracer.fileio import json_text
-from tracer.profile.emit import EmitOptions, emit
 from tracer.profile.extras import FALLBACKS
-from tracer.profile.model import ERRNO_ACTIONS, Arg, Profile
-from tracer.recording import model as rec_io
+from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, effective_errno
 from tracer.recording.model import ArgValues, Recording
-from tracer.syscalls.decode import decode
-from tracer.syscalls.info import CLASS_GROUPS, class_of, filterable_args
+from tracer.syscalls.info import CLASS_GROUPS, class_of
 from tracer.syscalls.names import is_known, numbers
 
 FORMAT = "seccomp-learn-diff"
 VERSION = 1
-ABI = "x86_64"
-ARCH = "amd64"  # Docker's native name for ABI
 _U64 = (1 << 64) - 1
-_ALLOWS = ("allowed", "allowed_with_args")
-
-# ---- what counts as dangerous: this is the one place the list lives -------------------------------
-
-# Beyond REASONS (what Docker blocks, and why) and the names Docker gates behind a capability, these are
-# dangerous wherever they are allowed: they reach into other processes, the kernel's own state, or code
-# paths with a record of exploits. Reasons are given here only for names REASONS does not explain.
-DANGEROUS_EXTRA: tuple[str, ...] = (
-    "add_key", "bpf", "clone3", "delete_module", "finit_module", "init_module", "io_uring_enter",
-    "io_uring_register", "io_uring_setup", "kexec_file_load", "kexec_load", "keyctl", "modify_ldt", "mount",
-    "name_to_handle_at", "open_by_handle_at", "perf_event_open", "personality", "pivot_root",
-    "process_vm_readv", "process_vm_writev", "ptrace", "request_key", "setns", "umount2", "unshare",
-    "userfaultfd",
-)
-_EXTRA_REASONS: dict[str, str] = {
-    "name_to_handle_at": "With open_by_handle_at, the pair the 'shocker' breakout used to reach host files.",
-    "modify_ldt": "Per-process x86 segment descriptors: old, little-used kernel code with past exploits.",
-}
-
-
-def _cap_gated() -> dict[str, tuple[str, ...]]:
-    """Names Docker's default rules allow or restrict depending on a capability -> those capabilities."""
-    gated: dict[str, set[str]] = {}
-    for rule in dr.RULES:
-        for cap in (*rule.includes.caps, *rule.excludes.caps):
-            for name in rule.names:
-                gated.setdefault(name, set()).add(cap)
-    return {name: tuple(sorted(caps)) for name, caps in gated.items()}
-
-
-CAP_GATED: dict[str, tuple[str, ...]] = _cap_gated()
-DANGEROUS: frozenset[str] = frozenset(REASONS) | frozenset(CAP_GATED) | frozenset(DANGEROUS_EXTRA)
-
-
-def danger_reason(name: str) -> str | None:
-    """Why `name` is dangerous, or None when it is not."""
-    if name not in DANGEROUS:
-        return None
-    if name in REASONS:
-        return REASONS[name]
-    if name in _EXTRA_REASONS:
-        return _EXTRA_REASONS[name]
-    if name in CAP_GATED:
-        return f"Docker allows it only with {' or '.join(CAP_GATED[name])}."
-    return "On seccomp-learn's list of dangerous calls."
-
-
-# Linux capabilities (capability.h), for validating --cap-add like `docker run` does.
-CAPABILITIES: frozenset[str] = frozenset(f"CAP_{c}" for c in (
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
-    "CHECKPOINT_RESTORE",
-))
-
-
-def parse_caps(caps: Iterable[str]) -> frozenset[str]:
-    """--cap-add values (SYS_ADMIN, cap_sys_admin, ALL) as CAP_* names; unknown ones are a UserError."""
-    out: set[str] = set()
-    for raw in caps:
-        name = raw.strip().upper()
-        if name == "ALL":
-            out |= CAPABILITIES
-            continue
-        name = name if name.startswith("CAP_") else f"CAP_{name}"
-        if name not in CAPABILITIES:
-            raise UserError(f"unknown capability {raw!r}", "--cap-add")
-        out.add(name)
-    return frozenset(out)
-
-
-def cap_flag(cap: str) -> str:
-    """`docker run`'s spelling: CAP_SYS_ADMIN -> --cap-add SYS_ADMIN."""
-    return f"--cap-add {cap.removeprefix('CAP_')}"
-
+Mode = Literal["baseline", "pair"]
+RemedyKind = Literal["capability", "argument", "fallback", "none"]
+NeededFrom = Literal["observed", "profile", "any"]
 
 # ---- the result ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Source:
-    """One side of the comparison."""
-
-    path: str  # the file, or "docker" for the built-in baseline
-    kind: str  # "recording" | "profile" | "docker-default"
-    description: str
-    architectures: list[str]
-    default_action: str
-    names: int  # distinct names its allowing rules mention
-    names_x86_64: int  # of those, names the x86_64 table knows (only these are counted)
-    extras: dict[str, list[str]] = field(default_factory=dict)  # recording: names emit added, by kind
 
 
 @dataclass
 class Hint:
     """What would make the baseline allow a call."""
 
-    kind: str  # "capability" | "argument" | "fallback" | "none"
+    kind: RemedyKind
     text: str  # "--cap-add SYS_ADMIN", the values the baseline accepts, or why nothing does
     capability: str | None = None
 
@@ -160,6 +62,10 @@ class Blocked:
     hint: Hint
     falls_back_to: list[str] = field(default_factory=list)  # ENOSYS: allowed older calls libc retries with
 
+    def refusal(self) -> str:
+        """What the baseline does instead, in a word: "EPERM", "kill_process"."""
+        return self.errno or self.action.removeprefix("SCMP_ACT_").lower()
+
 
 @dataclass
 class Conditional:
@@ -171,8 +77,8 @@ class Conditional:
     baseline_text: str
     needed: list[list[dict[str, int | str]]] | None  # None: any value (nothing restricts it)
     needed_text: str
-    source: str  # "observed" (the recording) | "profile" (its rules) | "any"
-    fits: str  # "yes" | "no" | "unknown"
+    source: NeededFrom  # "observed" (the recording), "profile" (its rules) or "any"
+    fits: Fit
     misfits: list[str]  # the needed alternatives the baseline refuses, as text
     hint: Hint | None  # when fits is not "yes"
 
@@ -201,6 +107,8 @@ class Kept:
 
 @dataclass
 class NameEntry:
+    """A name one side allows and the other does not (pair mode: added)."""
+
     name: str
     cls: str
     dangerous: bool
@@ -208,7 +116,9 @@ class NameEntry:
 
 
 @dataclass
-class Change:
+class ChangedName:
+    """A name both sides allow, under different conditions (pair mode)."""
+
     name: str
     cls: str
     old: str
@@ -216,7 +126,7 @@ class Change:
 
 
 @dataclass
-class Summary:
+class DiffSummary:
     needed: int  # x86_64 names the profile (NEW) allows
     needed_allowed: int  # of those, names the baseline (OLD) allows too: "N needed of M"
     baseline_allowed: int  # M: x86_64 names the baseline allows
@@ -232,241 +142,22 @@ class Summary:
 
 @dataclass
 class DiffResult:
-    mode: str  # "baseline" | "pair"
+    mode: Mode
     old: Source  # the baseline (baseline mode) or OLD
     new: Source  # the profile (baseline mode) or NEW
-    summary: Summary
+    summary: DiffSummary
     blocked: list[Blocked] = field(default_factory=list)  # baseline mode
     conditional: list[Conditional] = field(default_factory=list)  # baseline mode
     removed: list[ClassSurface] = field(default_factory=list)  # both modes
     dangerous_removed: list[dict[str, str]] = field(default_factory=list)  # name, cls, reason
     dangerous_kept: list[Kept] = field(default_factory=list)  # baseline mode
     added: list[NameEntry] = field(default_factory=list)  # pair mode
-    changed: list[Change] = field(default_factory=list)  # pair mode
+    changed: list[ChangedName] = field(default_factory=list)  # pair mode
     notes: list[str] = field(default_factory=list)
     hosts: list[HostView] = field(default_factory=list)  # the profile (NEW) per host, when it lists two or more
 
 
-# ---- loading ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Loaded:
-    profile: Profile
-    source: Source
-    recording: Recording | None = None
-
-
-def _allowing_names(profile: Profile) -> set[str]:
-    return profile.names("SCMP_ACT_ALLOW") | profile.names("SCMP_ACT_LOG")
-
-
-def _source(path: str, kind: str, description: str, profile: Profile,
-            extras: dict[str, list[str]] | None = None) -> Source:
-    names = _allowing_names(profile)
-    return Source(path=path, kind=kind, description=description, architectures=list(profile.architectures),
-                  default_action=profile.default_action, names=len(names),
-                  names_x86_64=sum(1 for n in names if is_known(ABI, n)), extras=extras or {})
-
-
-def load_input(path: str) -> Loaded:
-    """A recording (turned into the profile `emit` would write, default extras) or a Docker/OCI profile."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise UserError(f"cannot read: {exc.strerror or exc}", path) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, int digit limit
-        data = None  # load_profile_file below says what is wrong, naming the file
-    if isinstance(data, dict) and data.get("format") == rec_io.FORMAT:
-        rec = rec_io.load(path)
-        try:
-            emitted = emit(rec, EmitOptions())
-        except UserError as exc:
-            raise exc if exc.source else UserError(str(exc), path) from None
-        extras = {e.kind: list(e.names) for e in emitted.extras}
-        runs = " ".join("; ".join(shlex.join(r.command) for r in rec.runs).split()) or "no run"
-        added = len(emitted.profile.names("SCMP_ACT_ALLOW") - rec.all_names())
-        desc = (f"recording, {len(rec.runs)} run{'s' if len(rec.runs) != 1 else ''}: {_clip(runs, 60)}; "
-                f"profile as `emit` writes it, +{added} runtime docker/always names")
-        src = _source(path, "recording", desc, emitted.profile, extras)
-        loaded = Loaded(emitted.profile, src, rec)
-        loaded.source.extras["unnamed"] = [f"{abi}#{nr}" for abi, nr in emitted.unnamed]
-        if not loaded.source.extras["unnamed"]:
-            del loaded.source.extras["unnamed"]
-        return loaded
-    try:
-        profile = load_profile_file(path)
-    except RecursionError:
-        raise UserError("not valid JSON: nested too deeply", path) from None
-    return Loaded(profile, _source(path, "profile", "seccomp profile", profile))
-
-
-def load_baseline(spec: str, cap_add: Iterable[str] = ()) -> Loaded:
-    """`docker` = Docker's default profile for amd64 with Docker's default capabilities plus cap_add."""
-    caps = DOCKER_DEFAULT_CAPS | parse_caps(cap_add)
-    if spec == "docker":
-        added = sorted(c.removeprefix("CAP_") for c in caps - DOCKER_DEFAULT_CAPS)
-        desc = "Docker's default profile (amd64, default capabilities" + (
-            f" + {', '.join(added)})" if added else ")")
-        profile = docker_default(ARCH, caps)
-        return Loaded(profile, _source("docker", "docker-default", desc, profile))
-    try:
-        profile = load_profile_file(spec, caps=caps)
-    except RecursionError:
-        raise UserError("not valid JSON: nested too deeply", spec) from None
-    return Loaded(profile, _source(spec, "profile", "seccomp profile", profile))
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-# ---- conditions: text and "do these values fit" --------------------------------------------------------
-
-
-def _arg_json(a: Arg) -> dict[str, int | str]:
-    return {"index": a.index, "op": a.op, "value": a.value, "valueTwo": a.value_two}
-
-
-def _spec(name: str, index: int) -> tuple[str, str | None]:
-    for s in filterable_args(ABI, name):
-        if s.index == index:
-            return s.name, s.decoder
-    return f"arg{index}", None
-
-
-def _value_text(name: str, index: int, value: int) -> str:
-    _, decoder = _spec(name, index)
-    if decoder is not None:
-        try:
-            text = decode(decoder, value)
-        except (ValueError, KeyError):
-            text = ""
-        if text and text != f"{value:#x}":
-            return text
-    return str(value) if value < 0x100 else f"{value:#x}"
-
-
-def _bits_text(name: str, index: int, mask: int) -> str:
-    _, decoder = _spec(name, index)
-    if decoder is not None:
-        try:
-            return _compact(decode(decoder, mask).split("|"))
-        except (ValueError, KeyError):
-            pass
-    return f"{mask:#x}"
-
-
-def _compact(names: list[str]) -> str:
-    """CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWPID -> CLONE_NEW{NS,UTS,PID}: same names, one screen line."""
-    prefix = names[0]
-    for n in names[1:]:
-        while not n.startswith(prefix):
-            prefix = prefix[:-1]
-    if len(names) < 3 or len(prefix) < 4 or any(n == prefix for n in names):
-        return "|".join(names)
-    return f"{prefix}{{{', '.join(n[len(prefix):] for n in names)}}}"
-
-
-_OPS = {"SCMP_CMP_EQ": "==", "SCMP_CMP_NE": "!=", "SCMP_CMP_LT": "<", "SCMP_CMP_LE": "<=", "SCMP_CMP_GT": ">",
-        "SCMP_CMP_GE": ">="}
-
-
-def cond_text(name: str, a: Arg) -> str:
-    label, _ = _spec(name, a.index)
-    if a.op in _OPS:
-        return f"{label} {_OPS[a.op]} {_value_text(name, a.index, a.value)}"
-    mask, datum = a.value & _U64, a.value_two & _U64
-    if datum == 0:
-        if bin(mask & 0xFFFFFFFF).count("1") > 16:  # "every bit but these": say which bits may be set
-            allowed = ~mask & 0xFFFFFFFF
-            return f"{label} only from {_bits_text(name, a.index, allowed)}" if allowed else f"{label} == 0"
-        return f"{label} without {_bits_text(name, a.index, mask)}"
-    return f"{label} & {mask:#x} == {datum:#x}"
-
-
-def alternatives_text(name: str, alts: Sequence[Sequence[Arg]] | None) -> str:
-    if alts is None:
-        return "any value"
-    if alts and all(len(alt) == 1 and alt[0].op == "SCMP_CMP_EQ" for alt in alts) and \
-            len({alt[0].index for alt in alts}) == 1:
-        index = alts[0][0].index
-        label, _ = _spec(name, index)
-        values = [_value_text(name, index, alt[0].value) for alt in sorted(alts, key=tuple)]
-        return f"{label} == {values[0]}" if len(values) == 1 else f"{label} in {{{', '.join(values)}}}"
-    return " or ".join(" and ".join(cond_text(name, a) for a in alt) for alt in alts)
-
-
-def _holds(cond: Arg, x: int) -> bool:
-    v = cond.value & _U64
-    return {
-        "SCMP_CMP_EQ": x == v, "SCMP_CMP_NE": x != v, "SCMP_CMP_LT": x < v, "SCMP_CMP_LE": x <= v,
-        "SCMP_CMP_GT": x > v, "SCMP_CMP_GE": x >= v,
-        "SCMP_CMP_MASKED_EQ": x & v == cond.value_two & _U64,
-    }[cond.op]
-
-
-def _implied(conds: Sequence[Arg], b: Arg) -> bool | None:
-    """Given that every condition in `conds` (one argument) holds: does `b` hold always (True), never
-    (False), or sometimes / cannot tell (None)?"""
-    eqs = [c.value & _U64 for c in conds if c.op == "SCMP_CMP_EQ"]
-    if eqs:
-        return _holds(b, eqs[0])
-    lo, hi = 0, _U64
-    fixed_mask = fixed_val = 0
-    for c in conds:
-        v = c.value & _U64
-        if c.op == "SCMP_CMP_LT":
-            hi = min(hi, v - 1)
-        elif c.op == "SCMP_CMP_LE":
-            hi = min(hi, v)
-        elif c.op == "SCMP_CMP_GT":
-            lo = max(lo, v + 1)
-        elif c.op == "SCMP_CMP_GE":
-            lo = max(lo, v)
-        elif c.op == "SCMP_CMP_MASKED_EQ":
-            fixed_mask |= v
-            fixed_val |= c.value_two & v
-    if lo > hi:
-        return None  # no value satisfies conds: nothing to say
-    if lo == hi:
-        return _holds(b, lo)
-    if b.op in ("SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_GT", "SCMP_CMP_GE"):
-        at_lo, at_hi = _holds(b, lo), _holds(b, hi)  # monotone in x: the ends decide
-        return at_lo if at_lo == at_hi else None
-    if b.op in ("SCMP_CMP_EQ", "SCMP_CMP_NE"):
-        inside = lo <= (b.value & _U64) <= hi
-        return None if inside else b.op == "SCMP_CMP_NE"
-    mask, datum = b.value & _U64, b.value_two & _U64  # MASKED_EQ
-    common = mask & fixed_mask
-    if fixed_val & common != datum & common:
-        return False
-    return True if mask & ~fixed_mask == 0 else None
-
-
-def _alt_implies(a: Sequence[Arg], b: Sequence[Arg]) -> bool | None:
-    results = [_implied([c for c in a if c.index == cond.index], cond) for cond in b]
-    if any(r is False for r in results):
-        return False
-    return True if all(results) else None
-
-
-def fits(needed: Sequence[Sequence[Arg]] | None, allowed: Sequence[Sequence[Arg]]) -> tuple[str, list[int]]:
-    """"yes" if every needed alternative lies inside an allowed one, "no" if one lies outside all of them,
-    else "unknown"; and the indexes of the needed alternatives that do not fit."""
-    if needed is None:
-        return "unknown", []
-    verdicts = []
-    for alt in needed:
-        results = [_alt_implies(alt, b) for b in allowed]
-        verdicts.append("yes" if any(r is True for r in results) else
-                        "no" if all(r is False for r in results) else "unknown")
-    misfit = [i for i, v in enumerate(verdicts) if v != "yes"]
-    if not misfit:
-        return "yes", []
-    return ("no" if "no" in verdicts else "unknown"), misfit
+# ---- the comparison ---------------------------------------------------------------------------------
 
 
 def _observed(rec: Recording | None, name: str, indexes: set[int]) -> list[tuple[Arg, ...]] | None:
@@ -485,26 +176,18 @@ def _observed(rec: Recording | None, name: str, indexes: set[int]) -> list[tuple
     return None
 
 
-# ---- the comparison -----------------------------------------------------------------------------------
-
-
-def _decision_text(profile: Profile, name: str) -> str:
+def decision_text(profile: Profile, name: str) -> str:
+    """What a profile does with a name, in words: "allowed", "allowed if ...", "EPERM"."""
     d = decide(profile, name)
     if d.status == "allowed":
         return "allowed"
     if d.status == "allowed_with_args":
         return "allowed if " + alternatives_text(name, d.args)
-    if d.errno_ret is not None:
-        return errno_names.errorcode.get(d.errno_ret, f"errno {d.errno_ret}")
-    return d.action.removeprefix("SCMP_ACT_").lower()
-
-
-def _universe() -> list[str]:
-    return sorted(numbers(ABI))
+    return refusal_text(d.action, d.errno_ret)
 
 
 def _allowed(profile: Profile, names: Iterable[str]) -> set[str]:
-    return {n for n in names if decide(profile, n).status in _ALLOWS}
+    return {n for n in names if decide(profile, n).allows}
 
 
 def _hint_docker(name: str, baseline: Loaded, cap_ok: bool) -> Hint:
@@ -538,7 +221,7 @@ def _surface(base: set[str], needed: set[str]) -> tuple[list[ClassSurface], list
     return rows, danger
 
 
-def _arch_notes(old: Source, new: Source, mode: str) -> list[str]:
+def _arch_notes(old: Source, new: Source, mode: Mode) -> list[str]:
     notes = []
     if new.architectures in ([], ["SCMP_ARCH_X86_64"]):
         other = [a for a in old.architectures if a in ("SCMP_ARCH_X86", "SCMP_ARCH_X32")]
@@ -555,23 +238,24 @@ def _arch_notes(old: Source, new: Source, mode: str) -> list[str]:
     return notes
 
 
-def _common(old: Loaded, new: Loaded) -> tuple[list[str], set[str], set[str], Summary]:
-    universe = _universe()
+def _common(old: Loaded, new: Loaded) -> tuple[set[str], set[str], DiffSummary]:
+    """The x86_64 names OLD (the baseline) and NEW allow, and the summary's counts of them."""
+    universe = sorted(numbers(ABI))
     base = _allowed(old.profile, universe)
     needed = _allowed(new.profile, universe)
     removed = base - needed
-    not_counted = sorted(n for n in _allowing_names(new.profile) if not is_known(ABI, n))
-    summary = Summary(
+    not_counted = sorted(n for n in new.profile.allowing_names() if not is_known(ABI, n))
+    summary = DiffSummary(
         needed=len(needed), needed_allowed=len(needed & base), baseline_allowed=len(base),
         removed=len(removed),
         removed_percent=round(100.0 * len(removed) / len(base), 1) if base else 0.0,
         dangerous_removed=sum(1 for n in removed if n in DANGEROUS), not_allowed=len(needed - base),
         falls_back=0, conditions_unmet=0, conditions_unknown=0, not_counted=not_counted,
     )
-    return universe, base, needed, summary
+    return base, needed, summary
 
 
-def _source_notes(old: Loaded, new: Loaded, summary: Summary) -> list[str]:
+def _source_notes(old: Loaded, new: Loaded, summary: DiffSummary) -> list[str]:
     notes: list[str] = []
     for side in (old, new):
         rec = side.recording
@@ -579,10 +263,9 @@ def _source_notes(old: Loaded, new: Loaded, summary: Summary) -> list[str]:
             reasons = "; ".join(r.partial_reason or "?" for r in rec.runs if r.partial)
             notes.append(f"{side.source.path}: the recording is partial ({reasons}); the workload may need "
                          "more.")
-        unnamed = side.source.extras.get("unnamed")
-        if unnamed:
+        if side.source.unnamed:
             notes.append(f"{side.source.path}: syscall numbers without a name are not in the profile: "
-                         f"{', '.join(unnamed)}.")
+                         f"{', '.join(side.source.unnamed)}.")
     if summary.not_counted:
         notes.append(f"Not counted (not x86_64 syscalls): {', '.join(summary.not_counted)}.")
     return notes
@@ -590,15 +273,15 @@ def _source_notes(old: Loaded, new: Loaded, summary: Summary) -> list[str]:
 
 def diff_baseline(new: Loaded, baseline: Loaded) -> DiffResult:
     """One profile against a baseline: what fails, what is conditional, what surface is removed."""
-    _, base, needed, summary = _common(baseline, new)
+    base, needed, summary = _common(baseline, new)
     is_docker = baseline.source.kind == "docker-default"
     blocked, conditional = [], []
     for name in sorted(needed):
         d = decide(baseline.profile, name)
-        if d.status not in _ALLOWS:
+        if not d.allows:
             errno = None if d.errno_ret is None else errno_names.errorcode.get(d.errno_ret, str(d.errno_ret))
             hint = _hint_docker(name, baseline, is_docker)
-            older = [n for n in FALLBACKS.get(name, ()) if decide(baseline.profile, n).status in _ALLOWS]
+            older = [n for n in FALLBACKS.get(name, ()) if decide(baseline.profile, n).allows]
             if errno == "ENOSYS" and older:  # libc retries with the older call, as Docker intends for clone3
                 also = f"; {hint.text} allows {name} itself" if hint.kind == "capability" else ""
                 hint = Hint("fallback", f"nothing: libc falls back to {', '.join(older)}, which the baseline "
@@ -635,7 +318,7 @@ def hosts_of(loaded: Loaded) -> list[HostView]:
 
 
 def _kept(name: str, new: Loaded) -> Kept:
-    rules = [r for r in new.profile.syscalls if name in r.names and r.action in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")]
+    rules = [r for r in new.profile.syscalls if name in r.names and r.action in ALLOWING_ACTIONS]
     conditions = "any arguments" if any(not r.args for r in rules) else \
         alternatives_text(name, [r.args for r in rules])
     rec = new.recording
@@ -654,7 +337,7 @@ def _conditional(name: str, allowed: Sequence[Sequence[Arg]], new: Loaded, basel
                  is_docker: bool) -> Conditional:
     indexes = {a.index for alt in allowed for a in alt}
     needed_alts: list[tuple[Arg, ...]] | None = _observed(new.recording, name, indexes)
-    source = "observed"
+    source: NeededFrom = "observed"
     if needed_alts is None:
         d = decide(new.profile, name)
         needed_alts = [tuple(alt) for alt in d.args] if d.status == "allowed_with_args" else None
@@ -668,9 +351,9 @@ def _conditional(name: str, allowed: Sequence[Sequence[Arg]], new: Loaded, basel
     misfits = [alternatives_text(name, [needed_alts[i]]) for i in misfit] if needed_alts else []
     return Conditional(
         name=name, cls=class_of(name),
-        baseline=[[_arg_json(a) for a in alt] for alt in allowed],
+        baseline=[[arg_json(a) for a in alt] for alt in allowed],
         baseline_text=alternatives_text(name, allowed),
-        needed=None if needed_alts is None else [[_arg_json(a) for a in alt] for alt in needed_alts],
+        needed=None if needed_alts is None else [[arg_json(a) for a in alt] for alt in needed_alts],
         needed_text=alternatives_text(name, needed_alts),
         source=source, fits=verdict, misfits=misfits, hint=hint,
     )
@@ -678,19 +361,20 @@ def _conditional(name: str, allowed: Sequence[Sequence[Arg]], new: Loaded, basel
 
 def diff_pair(old: Loaded, new: Loaded) -> DiffResult:
     """OLD against NEW, computed like a baseline diff: added, removed (by class) and changed names."""
-    _, base, needed, summary = _common(old, new)
-    added = [NameEntry(n, class_of(n), n in DANGEROUS, _decision_text(new.profile, n))
+    base, needed, summary = _common(old, new)
+    added = [NameEntry(n, class_of(n), n in DANGEROUS, decision_text(new.profile, n))
              for n in sorted(needed - base)]
     changed = []
     for name in sorted(base & needed):
         a, b = decide(old.profile, name), decide(new.profile, name)
         if (a.status, sorted(a.args)) != (b.status, sorted(b.args)):
-            changed.append(Change(name, class_of(name), _decision_text(old.profile, name),
-                                  _decision_text(new.profile, name)))
+            changed.append(ChangedName(name, class_of(name), decision_text(old.profile, name),
+                                       decision_text(new.profile, name)))
     removed, danger = _surface(base, needed)
     notes = []
-    if _default_text(old.profile) != _default_text(new.profile):
-        notes.append(f"Default action changed: {_default_text(old.profile)} -> {_default_text(new.profile)}.")
+    old_default, new_default = _default_text(old.profile), _default_text(new.profile)
+    if old_default != new_default:
+        notes.append(f"Default action changed: {old_default} -> {new_default}.")
     notes += _arch_notes(old.source, new.source, "pair")
     notes += _source_notes(old, new, summary)
     return DiffResult(mode="pair", old=old.source, new=new.source, summary=summary, removed=removed,
@@ -698,10 +382,8 @@ def diff_pair(old: Loaded, new: Loaded) -> DiffResult:
 
 
 def _default_text(p: Profile) -> str:
-    if p.default_action in ERRNO_ACTIONS:
-        ret = 1 if p.default_errno_ret is None else p.default_errno_ret  # runtime-spec: EPERM by default
-        return f"{p.default_action} ({errno_names.errorcode.get(ret, ret)})"
-    return p.default_action
+    ret = effective_errno(p.default_action, p.default_errno_ret)
+    return p.default_action if ret is None else f"{p.default_action} ({errno_names.errorcode.get(ret, ret)})"
 
 
 def diff_files(paths: Sequence[str], baseline: str | None = None, cap_add: Sequence[str] = ()) -> DiffResult:
@@ -716,163 +398,3 @@ def diff_files(paths: Sequence[str], baseline: str | None = None, cap_add: Seque
     return diff_baseline(load_input(paths[0]), load_baseline(baseline or "docker", cap_add))
 
 
-# ---- output -------------------------------------------------------------------------------------------
-
-
-def to_json(result: DiffResult) -> dict[str, Any]:
-    """The documented JSON shape (docs/diff-format.md)."""
-    out: dict[str, Any] = {"format": FORMAT, "version": VERSION, "mode": result.mode, "abi": ABI}
-    sides = ("baseline", "profile") if result.mode == "baseline" else ("old", "new")
-    out[sides[0]] = asdict(result.old)
-    out[sides[1]] = asdict(result.new)
-    out["summary"] = asdict(result.summary)
-    out["removed"] = [asdict(r) for r in result.removed]
-    out["dangerous_removed"] = result.dangerous_removed
-    if result.mode == "baseline":
-        out["dangerous_kept"] = [asdict(k) for k in result.dangerous_kept]
-    if result.mode == "baseline":
-        out["blocked"] = [asdict(b) for b in result.blocked]
-        out["conditional"] = [asdict(c) for c in result.conditional]
-    else:
-        out["added"] = [asdict(a) for a in result.added]
-        out["changed"] = [asdict(c) for c in result.changed]
-    out["notes"] = result.notes
-    out["hosts"] = [asdict(h) for h in result.hosts]
-    return out
-
-
-def render_text(result: DiffResult, color: bool, width: int = 100) -> str:
-    """A report that fits one screen for a typical workload; ANSI colour only when `color`."""
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    buf = StringIO()
-    con = Console(file=buf, width=width, force_terminal=color, no_color=not color,
-                  color_system="standard" if color else None, highlight=False, emoji=False)
-    s = result.summary
-    pair = result.mode == "pair"
-
-    def table(*cols: str) -> Table:
-        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-        for i, c in enumerate(cols):
-            t.add_column(c, no_wrap=i == 0, overflow="fold")
-        return t
-
-    def section(title: str, t: Table) -> None:
-        con.print()
-        con.print(title)
-        con.print(t)
-
-    if pair:
-        con.print(f"[bold]OLD[/] {result.old.path} ({result.old.description})")
-        con.print(f"[bold]NEW[/] {result.new.path} ({result.new.description})")
-    else:
-        con.print(f"[bold]{result.new.path}[/] ({result.new.description})")
-        con.print(f"  against {result.old.description}")
-    con.print()
-    verb, whom = ("NEW allows", "OLD allows") if pair else ("Needs", "the baseline allows")
-    con.print(f"[bold]{verb} {s.needed_allowed} of the {s.baseline_allowed}[/] x86_64 syscalls {whom}: "
-              f"[bold green]{s.removed} removed ({s.removed_percent:g}%)[/], {s.dangerous_removed} of them "
-              "dangerous.")
-    failing = s.not_allowed - s.falls_back + s.conditions_unmet
-    if pair:
-        if s.not_allowed:
-            con.print(f"[bold red]{s.not_allowed} added (not allowed by OLD)[/].")
-    elif failing:
-        refused = s.not_allowed - s.falls_back
-        parts = [f"{refused} needed but not allowed"] if refused else []
-        parts += [f"{s.conditions_unmet} with argument values it refuses"] if s.conditions_unmet else []
-        con.print(f"[bold red]Fails under the baseline: {'; '.join(parts)}.[/]")
-    elif s.conditions_unknown:
-        con.print(f"[yellow]Allowed by the baseline if {s.conditions_unknown} argument condition(s) below "
-                  "hold.[/]")
-    else:
-        con.print("[green]Everything it needs is allowed by the baseline[/]"
-                  + (" (refused calls fall back to older ones it allows)." if s.falls_back else "."))
-    if result.notes:
-        notes = Table.grid(padding=(0, 1))
-        notes.add_column(style="dim")
-        notes.add_column()
-        for note in result.notes:
-            notes.add_row("•", note)
-        con.print(notes)
-
-    if result.hosts:
-        t = table("host", "architectures", "allows", "not observed (mapped from another ABI's calls)",
-                  "listed, not on this host")
-        for h in result.hosts:
-            t.add_row(h.abi, ", ".join(a.removeprefix("SCMP_ARCH_") for a in h.architectures), str(len(h.allowed)),
-                      _breakable(h.mapped_text()), _breakable(", ".join(h.absent) or "-"))
-        section(f"[bold]Per host[/] ({'NEW ' if pair else ''}lists {len(result.hosts)}; counts above are x86_64):", t)
-
-    if result.blocked:
-        t = table("syscall", "baseline", "why (Docker)" if result.old.kind == "docker-default" else "why",
-                  "what would allow it")
-        for b in result.blocked:
-            t.add_row(f"[yellow]{b.name}[/]" if b.falls_back_to else f"[red]{b.name}[/]",
-                      b.errno or b.action.removeprefix("SCMP_ACT_").lower(), b.reason or "-", b.hint.text)
-        fails = "fails under it" if s.not_allowed > s.falls_back else "copes only through libc fallbacks"
-        section(f"[bold red]Needed but not allowed by the baseline[/] (the workload {fails}):", t)
-
-    if result.conditional:
-        t = table("syscall", "baseline allows", "workload", "fits")
-        style = {"yes": "green", "no": "red", "unknown": "yellow"}
-        for c in result.conditional:
-            label = "observed" if c.source == "observed" else "profile allows"
-            fit = f"[{style[c.fits]}]{c.fits}[/]" + (f": {c.hint.text}" if c.hint is not None else "")
-            t.add_row(c.name, _breakable(c.baseline_text), f"{label}: {_breakable(c.needed_text)}", fit)
-        section("[bold]Allowed by the baseline only with argument conditions:[/]", t)
-
-    if result.dangerous_kept:
-        t = table("syscall", "why it is in the profile", "allowed with", "risk")
-        for k in result.dangerous_kept:
-            t.add_row(f"[yellow]{k.name}[/]", _breakable(k.why), _breakable(k.conditions), k.risk)
-        section("[bold]Dangerous syscalls kept[/], and why:", t)
-
-    if result.added:
-        t = table("syscall", "class", "NEW", "")
-        for a in result.added:
-            t.add_row(a.name, a.cls, _breakable(a.decision), "[red]dangerous[/]" if a.dangerous else "")
-        section("[bold red]Added[/] (NEW allows, OLD does not):", t)
-
-    if result.changed:
-        t = table("syscall", "OLD", "NEW")
-        for change in result.changed:
-            t.add_row(change.name, _breakable(change.old), _breakable(change.new))
-        section("[bold]Changed conditions[/] (allowed by both):", t)
-
-    if s.removed:
-        t = table("class", "removed", "dangerous", "others") if pair else \
-            table("class", "removed", "dangerous removed")
-        for r in result.removed:
-            if r.removed:
-                row = [r.cls, f"{len(r.removed)} of {r.allowed}", ", ".join(r.dangerous) or "-"]
-                if pair:
-                    row.append(", ".join(n for n in r.removed if n not in r.dangerous) or "-")
-                t.add_row(*row)
-        head = "Removed (OLD allows, NEW does not)" if pair else \
-            "Attack surface removed (allowed by the baseline, not needed)"
-        section(f"[bold]{head}[/], by class:", t)
-        if not pair:
-            con.print("[dim]--json lists every removed name and why each dangerous one matters.[/]")
-    text = buf.getvalue()
-    return text if color else "".join(line.rstrip() + "\n" for line in text.splitlines())
-
-
-def _breakable(text: str) -> str:
-    """Let rich wrap value sets at their commas."""
-    return text.replace(",", ", ").replace(",  ", ", ")
-
-
-def diff_outcome(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool) -> Outcome:
-    """The `diff` command: JSON for machines, or a table sized to the terminal (colour only on a tty)."""
-    import shutil
-    import sys
-
-    result = diff_files(paths, baseline=baseline, cap_add=cap_add)
-    if as_json:
-        return Outcome(0, stdout=json_text(to_json(result)))
-    tty = sys.stdout.isatty()
-    width = shutil.get_terminal_size((100, 24)).columns if tty else 100
-    return Outcome(0, stdout=render_text(result, color=tty, width=width))

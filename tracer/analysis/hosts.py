@@ -13,7 +13,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from tracer.baseline import decide, load_profile_file
+from tracer.baseline.decide import decide
+from tracer.baseline.read import load_profile_file
 from tracer.profile.emit import MAPPED
 from tracer.profile.model import Profile
 from tracer.syscalls.abi import ABI_OF_SCMP, HOST_ABI, abi_sort_key

@@ -1,26 +1,24 @@
-"""`seccomp-learn lint`: find mistakes in any Docker/OCI seccomp profile, ours or not.
+"""`seccomp-learn lint`: find mistakes in any seccomp profile (Docker, OCI, SeccompProfile), ours or not.
 
-The raw JSON is read (not the resolved Profile), because what lint looks for is what resolving hides:
-the legacy `name` form, `architectures` next to `archMap`, errnoRet where runc rejects it, two conditions
-on one argument (runc ORs them), rules that multiplexed i386 calls bypass. Structure is checked with the
-baseline loader's own validators, so a profile lint calls malformed is one `diff` rejects too.
+Rules are read as written (not resolved), because what lint looks for is what resolving hides: the
+legacy `name` form, `architectures` next to `archMap`, errnoRet where runc rejects it, two conditions on
+one argument (runc ORs them), rules that multiplexed i386 calls bypass. The reader is the loader's own
+(tracer.baseline.read), so a profile lint calls malformed is one `diff` rejects too.
 
-Each finding is plain data: Finding(file, where, code, message); `where` is a JSON location.
+Each finding is plain data: Finding(file, where, code, message); `where` is a location in the document.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from tracer.baseline import jsonread as jr
-from tracer.baseline import read_profile_json
-from tracer.baseline.docker_rules import When
+from tracer.baseline.read import Document, Invalid, WrittenRule, parse_document, read_document
 from tracer.errors import UserError
-from tracer.profile.model import ERRNO_ACTIONS, Arg
+from tracer.profile.model import ALLOWING_ACTIONS, ERRNO_ACTIONS, effective_errno
 from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER, HOST_ABI, SCMP_ARCH
 from tracer.syscalls.abi_map import MAPPED_ABIS, targets
 from tracer.syscalls.names import is_known
@@ -43,9 +41,8 @@ CODES: dict[str, str] = {
                      "profile allows elsewhere, no allowed name exists on it: programs cannot run there",
 }
 
-_ALLOWING = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
 # Defaults that let a call through (or hand it to a tracer / supervisor that decides).
-_NOT_DENY = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_NOTIFY")
+_NOT_DENY = (*ALLOWING_ACTIONS, "SCMP_ACT_TRACE", "SCMP_ACT_NOTIFY")
 # On i386 these calls are also reachable as socketcall(2) / ipc(2) sub-calls, whose arguments sit in
 # memory seccomp cannot read: a rule on the direct call's arguments does not constrain the multiplexed one.
 SOCKETCALL = frozenset({
@@ -77,29 +74,10 @@ class Finding:
         return f"{_shown(self.file)}: {self.where}: {_shown(self.message)} [{self.code}]"
 
 
-@dataclass
-class _Rule:
-    where: str
-    names: list[str]
-    action: str
-    errno_ret: int | None
-    args: list[Arg]
-    includes: When
-    excludes: When
-    legacy: bool
-
-    @property
-    def errno(self) -> int | None:
-        """The errno this rule returns (runtime-spec default EPERM), for telling ERRNO rules apart."""
-        if self.action not in ERRNO_ACTIONS:
-            return None
-        return 1 if self.errno_ret is None else self.errno_ret
-
-    def verdict(self) -> str:
-        return f"{self.action}({self.errno})" if self.action == "SCMP_ACT_ERRNO" else self.action
-
-
-_Doc = jr.Document[_Rule]
+def _verdict(rule: WrittenRule) -> str:
+    """The rule's action, with its errno for ERRNO rules (so two errnos tell apart)."""
+    errno = effective_errno(rule.action, rule.errno_ret)
+    return f"{rule.action}({errno})" if rule.action == "SCMP_ACT_ERRNO" else rule.action
 
 
 def _shown(text: str) -> str:
@@ -117,35 +95,7 @@ def _path_text(path: str | os.PathLike[str]) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-# ---- reading ------------------------------------------------------------------------------------------
-
-
-def _parse(doc: Any) -> _Doc:
-    return jr.parse_document(doc, _rule, strict=False)
-
-
-def _rule(value: Any, where: str) -> _Rule:
-    r = jr.obj(value, where)
-    names = list(jr.strings(r.get("names"), f"{where}.names"))
-    legacy = r.get("name") is not None
-    if legacy:
-        names.insert(0, jr.string(r["name"], f"{where}.name"))
-    if not names or not all(names):
-        raise jr.Invalid(f"{where}.names: expected at least one non-empty syscall name")
-    action = jr.action(r.get("action"), f"{where}.action")
-    errno_ret = None if r.get("errnoRet") is None else jr.integer(r["errnoRet"], f"{where}.errnoRet")
-    args = r.get("args") or []
-    if not isinstance(args, list):
-        raise jr.Invalid(f"{where}.args: expected a list, got {type(args).__name__}")
-    if r.get("comment") is not None:
-        jr.string(r["comment"], f"{where}.comment")
-    return _Rule(where=where, names=names, action=action, errno_ret=errno_ret,
-                 args=[jr.arg(a, f"{where}.args[{i}]") for i, a in enumerate(args)],
-                 includes=jr.when(r.get("includes"), f"{where}.includes"),
-                 excludes=jr.when(r.get("excludes"), f"{where}.excludes"), legacy=legacy)
-
-
-def _name_where(rule: _Rule, k: int) -> str:
+def _name_where(rule: WrittenRule, k: int) -> str:
     if rule.legacy:
         return f"{rule.where}.name" if k == 0 else f"{rule.where}.names[{k - 1}]"
     return f"{rule.where}.names[{k}]"
@@ -154,7 +104,7 @@ def _name_where(rule: _Rule, k: int) -> str:
 # ---- checks -------------------------------------------------------------------------------------------
 
 
-def _disjoint(a: _Rule, b: _Rule) -> bool:
+def _disjoint(a: WrittenRule, b: WrittenRule) -> bool:
     """True when Docker's includes/excludes make the two rules never apply together."""
     for x, y in ((a, b), (b, a)):
         if set(x.includes.caps) & set(y.excludes.caps):
@@ -167,13 +117,13 @@ def _disjoint(a: _Rule, b: _Rule) -> bool:
     return bool(a.includes.arches and b.includes.arches and not set(a.includes.arches) & set(b.includes.arches))
 
 
-def _scmp_scope(d: _Doc) -> set[str]:
+def _scmp_scope(d: Document) -> set[str]:
     if d.architectures:
         return set(d.architectures)
     return {a for main, subs in d.arch_map for a in (main, *subs)}
 
 
-def _check_unknown(d: _Doc, file: str) -> list[Finding]:
+def _check_unknown(d: Document, file: str) -> list[Finding]:
     arches = d.architectures or [a for main, subs in d.arch_map for a in (main, *subs)]
     listed = [ABI_OF_SCMP.get(a) for a in arches]
     if arches and all(listed):
@@ -195,10 +145,10 @@ def _check_unknown(d: _Doc, file: str) -> list[Finding]:
     return out
 
 
-def _check_defaults(d: _Doc, file: str) -> list[Finding]:
+def _check_defaults(d: Document, file: str) -> list[Finding]:
     out = []
     where = f"{d.prefix}defaultAction"
-    allowed = {n for r in d.rules if r.action in _ALLOWING for n in r.names}
+    allowed = {n for r in d.rules if r.action in ALLOWING_ACTIONS for n in r.names}
     if d.default_action not in _NOT_DENY:
         if not allowed:
             out.append(Finding(file, where, "empty-allowlist",
@@ -226,9 +176,9 @@ def _check_defaults(d: _Doc, file: str) -> list[Finding]:
     return out
 
 
-def _check_rules(d: _Doc, file: str) -> list[Finding]:
+def _check_rules(d: Document, file: str) -> list[Finding]:
     out = []
-    first_seen: dict[str, list[_Rule]] = {}
+    first_seen: dict[str, list[WrittenRule]] = {}
     for rule in d.rules:
         if rule.legacy:
             out.append(Finding(file, f"{rule.where}.name", "legacy-name",
@@ -246,26 +196,26 @@ def _check_rules(d: _Doc, file: str) -> list[Finding]:
                                    "(any one matching is enough); use separate rules to say so explicitly"))
         for k, name in enumerate(rule.names):
             for other in first_seen.get(name, []):
-                if other.verdict() != rule.verdict() and not _disjoint(other, rule):
+                if _verdict(other) != _verdict(rule) and not _disjoint(other, rule):
                     out.append(Finding(file, _name_where(rule, k), "conflicting-actions",
-                                       f"{name!r} is {rule.verdict()} here but {other.verdict()} in "
+                                       f"{name!r} is {_verdict(rule)} here but {_verdict(other)} in "
                                        f"{other.where}: which one applies is up to libseccomp's rule merging"))
                     break
             first_seen.setdefault(name, []).append(rule)
     return out
 
 
-def _effectively_allowed(d: _Doc, name: str) -> str | None:
+def _effectively_allowed(d: Document, name: str) -> str | None:
     """Where `name` is allowed (a rule's location or the default), or None."""
     for r in d.rules:
-        if name in r.names and r.action in _ALLOWING:
+        if name in r.names and r.action in ALLOWING_ACTIONS:
             return r.where
-    if d.default_action in _ALLOWING and not any(name in r.names for r in d.rules):
+    if d.default_action in ALLOWING_ACTIONS and not any(name in r.names for r in d.rules):
         return f"{d.prefix}defaultAction"
     return None
 
 
-def _check_multiplexers(d: _Doc, file: str) -> list[Finding]:
+def _check_multiplexers(d: Document, file: str) -> list[Finding]:
     if "SCMP_ARCH_X86" not in _scmp_scope(d):
         return []
     out = []
@@ -284,29 +234,29 @@ def _check_multiplexers(d: _Doc, file: str) -> list[Finding]:
     return out
 
 
-def _listed_abis(d: _Doc) -> list[str]:
+def _listed_abis(d: Document) -> list[str]:
     """The listed architectures we have tables for, as ABIs, in profile order."""
     listed = {ABI_OF_SCMP.get(a) for a in _scmp_scope(d)}
     return [abi for abi in ABI_ORDER if abi in listed]
 
 
-def _applies(rule: _Rule, host: str) -> bool:
+def _applies(rule: WrittenRule, host: str) -> bool:
     """Whether Docker keeps the rule on this host (includes/excludes.arches name moby natives)."""
     native = _HOST_NATIVE.get(host, host)
     return (not rule.includes.arches or native in rule.includes.arches) and native not in rule.excludes.arches
 
 
-def _allowed_on(d: _Doc, host: str) -> dict[str, _Rule]:
+def _allowed_on(d: Document, host: str) -> dict[str, WrittenRule]:
     """Name -> the first allowing rule that applies on the host (any argument conditions)."""
-    out: dict[str, _Rule] = {}
+    out: dict[str, WrittenRule] = {}
     for rule in d.rules:
-        if rule.action in _ALLOWING and _applies(rule, host):
+        if rule.action in ALLOWING_ACTIONS and _applies(rule, host):
             for name in rule.names:
                 out.setdefault(name, rule)
     return out
 
 
-def _check_counterparts(d: _Doc, file: str) -> list[Finding]:
+def _check_counterparts(d: Document, file: str) -> list[Finding]:
     """In a profile for two hosts, each call one host lacks needs what the other's libc calls instead."""
     hosts = [h for h in MAPPED_ABIS if h in _listed_abis(d)]
     if len(hosts) < 2 or d.default_action in _NOT_DENY:
@@ -328,7 +278,7 @@ def _check_counterparts(d: _Doc, file: str) -> list[Finding]:
     return out
 
 
-def _check_usable(d: _Doc, file: str) -> list[Finding]:
+def _check_usable(d: Document, file: str) -> list[Finding]:
     """A listed ABI on which an essential call the profile allows elsewhere has no name that exists there."""
     if d.default_action in _NOT_DENY:
         return []
@@ -351,8 +301,8 @@ def _check_usable(d: _Doc, file: str) -> list[Finding]:
 def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     """Findings for one parsed profile document. Malformed structure is a UserError naming `file`."""
     try:
-        d = _parse(doc)
-    except jr.Invalid as e:
+        d = parse_document(doc, strict=False)
+    except Invalid as e:
         raise UserError(_shown(str(e)), file) from None
     except RecursionError:
         raise UserError("profile nested too deeply", file) from None
@@ -367,28 +317,17 @@ def _order(where: str) -> tuple[Any, ...]:
 
 
 def lint_file(path: str | os.PathLike[str]) -> list[Finding]:
-    """Findings for one profile file (Docker/OCI JSON or an OCI config.json with linux.seccomp)."""
+    """Findings for one profile file, of any format tracer.baseline.read reads."""
     shown = _path_text(path)
     try:
-        doc = read_profile_json(path)
+        doc = read_document(path)
     except UserError as e:
         raise UserError(_shown(str(e).removeprefix(f"{e.source}: ")), shown) from None
     return lint_doc(doc, shown)
 
 
-@dataclass
-class LintOutcome:
-    """What the CLI prints: findings on stdout, unreadable files and a count on stderr."""
-
-    exit_code: int
-    summary: list[str]
-    stdout: str = ""
-    errors: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-
-
-def lint_paths(paths: Sequence[str | os.PathLike[str]]) -> LintOutcome:
-    """Lint every file; exit 2 if any could not be read, else 1 if anything was found, else 0."""
+def lint_paths(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Finding], list[str]]:
+    """Every file's findings, and one error line for each file that could not be read."""
     findings: list[Finding] = []
     errors: list[str] = []
     for path in paths:
@@ -396,15 +335,4 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]]) -> LintOutcome:
             findings += lint_file(path)
         except UserError as e:
             errors.append(_clip(str(e)))
-    files = {f.file for f in findings}
-    summary = [f"{len(findings)} finding(s) in {len(files)} of {len(paths)} file(s)"] if findings else []
-    code = 2 if errors else 1 if findings else 0
-    return LintOutcome(code, summary, "".join(f"{f.line()}\n" for f in findings), errors, findings)
-
-
-def codes_of(findings: Iterable[Finding]) -> set[str]:
-    return {f.code for f in findings}
-
-
-__all__ = ["CODES", "IPC", "SOCKETCALL", "Finding", "LintOutcome", "codes_of", "lint_doc",
-           "lint_file", "lint_paths"]
+    return findings, errors

@@ -2,13 +2,14 @@
 written in this project's own form.
 
 The rules are data, in the order of moby's `default_linux.go`, so the baseline works without Docker, Go
-or network access, and a reviewer can read why each rule exists. `tracer.baseline` resolves them
+or network access, and a reviewer can read why each rule exists. `tracer.baseline.resolve` resolves them
 (`includes`/`excludes`) for one native arch, capability set and kernel, the way moby's daemon does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from errno import ENOSYS, EPERM
 
 from tracer.profile.model import Arg
 
@@ -16,14 +17,19 @@ ALLOW = "SCMP_ACT_ALLOW"
 ERRNO = "SCMP_ACT_ERRNO"
 LT, EQ, GT, MASKED_EQ = "SCMP_CMP_LT", "SCMP_CMP_EQ", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"
 
-EPERM = 1
-ENOSYS = 38
 AF_ALG, AF_NFC, AF_VSOCK = 38, 39, 40
 # CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET
 CLONE_NAMESPACE_FLAGS = 0x20000 | 0x2000000 | 0x4000000 | 0x8000000 | 0x10000000 | 0x20000000 | 0x40000000
 
 DEFAULT_ACTION = ERRNO
 DEFAULT_ERRNO_RET = EPERM
+
+# moby daemon/pkg/oci/caps/defaults.go: the bounding set a default `docker run` gets.
+DOCKER_DEFAULT_CAPS: frozenset[str] = frozenset({
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+})
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
     """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
 
     `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
-    With `seize=False` (the seccomp user-notification backend, tracer.notify) the child is not
+    With `seize=False` (the seccomp user-notification backend, capture/notify.py) the child is not
     ptraced: it still waits for the parent's go, then installs `filters` and execs.
     Returns the child's pid.
     """

@@ -1,52 +1,8 @@
-"""The second backend: seccomp user notification, no ptrace (`trace_notify`).
+"""The second backend: seccomp user notification, no ptrace (`trace_notify`), and its guardian.
 
-The child installs a one-instruction filter, `ret SECCOMP_RET_USER_NOTIF`, with
-SECCOMP_FILTER_FLAG_NEW_LISTENER and execs. Every syscall of the workload and of every task it
-starts (the filter is inherited by fork, clone and exec; the kernel does the following) waits
-until the supervisor, this loop, has read it with SECCOMP_IOCTL_NOTIF_RECV (id, tid, arch, nr,
-six arguments) and answered SECCOMP_USER_NOTIF_FLAG_CONTINUE. Per syscall the loop does poll,
-RECV and SEND: three syscalls of the tracer, no ptrace stop, no signal or group-stop handling
-(the workload's signals and job control are untouched, and it may use ptrace itself).
-SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (kernel >= 6.6) keeps both sides on one CPU.
-
-What the kernel does not say, and how it is found:
-
-- The listener. The child reports the fd number it will get (it opens and closes a placeholder
-  just before seccomp(), so the listener takes the lowest free number) before installing the
-  filter: after it, every syscall of the child, a write to a pipe included, would wait for a
-  supervisor that does not have the listener yet. The tracer waits until /proc/PID/fd/N is the
-  listener and takes it with pidfd_getfd. The child is then blocked in its execve.
-- The executable. A notification names the task (its tid in our pid namespace). /proc/TID/exe is
-  read once per task and cached; an execve/execveat drops the caller's and its leader's entries
-  (the exec'ing thread becomes the leader), and exit/exit_group drop the caller's.
-- Whether the command's own exec worked: at the root's first syscall after its execve, the
-  listener's fd slot is gone (close-on-exec) if the exec succeeded.
-- The end. The guardian has reaped the root and sent its wait status, and the listener reports
-  POLLHUP: no task uses the filter any more, daemons included (a filter is let go when its task
-  is reaped, so the guardian reaps promptly).
-- The workload's processes (to forward a signal, for --follow main, timeouts): descendants of
-  the tracer, through /proc ppid links, with more seccomp filters than the tracer.
-
-The guardian stands in for ptrace's PTRACE_O_EXITKILL. A task under a USER_NOTIF filter whose
-listener is gone gets ENOSYS for every syscall: if seccomp-learn died, its workload would crash,
-or spin for ever, orphaned. So the command is not the tracer's child but the child of a small
-forked process, the guardian, that runs no filter (it is no traced task and not one of the
-workload's processes). It is a child subreaper: every orphan of the workload is re-parented to it
-and reaped. It starts the command (launch.spawn: same stdio, process group, session and signal
-dispositions as the tracer's), sends its pid and, later, its wait status to the tracer, and
-blocks in poll on a lifeline, a pipe that only the tracer can write: EOF means the tracer ended
-or died, even by SIGKILL. Then it SIGKILLs its descendants, again while any fork, until it has
-no child left, and exits. It ignores what a terminal or a process-group kill sends (SIGINT,
-SIGTERM, SIGHUP, SIGTSTP, ...), so that only its lifeline ends it. The tracer stays a child
-subreaper too, should the guardian itself be SIGKILLed (the command then dies of its
-PR_SET_PDEATHSIG(SIGKILL), and the tracer reaps the orphans).
-
-Limits: the kernel allows one listener per filter tree: a workload that installs its own
-USER_NOTIF listener (some container runtimes and sandboxes) gets EBUSY. There is no attach
-(--pid), no verify (denials are applied at a ptrace stop) and no --base (USER_NOTIF outranks the
-base filter's ALLOW and TRACE, so nothing would be skipped). A SIGKILL for the guardian and the
-tracer at once (kill -9 of the whole process group) leaves what PTRACE_O_EXITKILL would have
-killed: workload processes outside that process group (setsid daemons, shell jobs) stay, orphaned.
+Every syscall of the workload waits until this loop has read it (SECCOMP_IOCTL_NOTIF_RECV) and
+answered SECCOMP_USER_NOTIF_FLAG_CONTINUE. How the listener, each task's executable, the command's
+exec and the end are found, what the guardian does, and the limits: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -365,7 +321,7 @@ class _Supervisor:
 
     def _loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None], wake_r: int) -> None:
         listener, reports = self.listener, self.guardian.reports
-        buf, resp = ctypes.create_string_buffer(pt.SECCOMP_NOTIF_SIZE), ctypes.create_string_buffer(24)
+        buf, resp = pt.notif_buffers()
         memset, ioctl = ctypes.memset, pt.raw_ioctl
         recv, send, cont = pt.SECCOMP_IOCTL_NOTIF_RECV, pt.SECCOMP_IOCTL_NOTIF_SEND, pt.SECCOMP_USER_NOTIF_FLAG_CONTINUE
         head, answer = pt.SECCOMP_NOTIF_HEAD.unpack_from, pt.SECCOMP_NOTIF_RESP.pack_into
@@ -499,7 +455,7 @@ def notify_supported() -> bool:
         got = _fetch_listener(pid, pidfd, report_r, wait=2.0)
         if got is not None:
             listener = got[0]
-            buf, resp = ctypes.create_string_buffer(pt.SECCOMP_NOTIF_SIZE), ctypes.create_string_buffer(24)
+            buf, resp = pt.notif_buffers()
             poller = select.poll()
             poller.register(listener, select.POLLIN)
             deadline = time.monotonic() + 5

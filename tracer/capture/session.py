@@ -1,11 +1,9 @@
 """A tracing session, whichever backend runs it: options, state, what is recorded per call, the result.
 
-Both backends (`tracer.trace`: ptrace; `tracer.notify`: seccomp user notification) start a workload,
-then hand their per-call loop to `run_session`, which adds what every run has: signal forwarding,
---duration, the --during driver, timeouts, snapshots, progress, and the Recording at the end.
-`record_call` is what a backend does for each syscall: count it by (executable, arch, nr), keep its
-filterable arguments (capped), or under verify record the denial. Everything kept is bounded by
-distinct keys, never by the number of syscalls.
+Both backends (trace.py: ptrace; notify.py: seccomp user notification) start a workload, then hand
+their per-call loop to `run_session`, which adds what every run has: signal forwarding, --duration, the
+--during driver, timeouts, snapshots, progress, and the Recording at the end. `record_call` is what a
+backend does for each syscall; what it keeps is bounded by distinct keys (docs/architecture.md).
 """
 
 
@@ -24,23 +22,22 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tracer import __version__
 from tracer.capture.launch import exit_code_of, fork_exec
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
-from tracer.recording.model import ArgValues, Recording, Run, SyscallStats, unnamed_key
+from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Backend, Follow, Recording, Run, SyscallStats, unnamed_key
 from tracer.syscalls.abi import abi_of
 from tracer.syscalls.info import filterable_args
 from tracer.syscalls.names import name_of
 
 if TYPE_CHECKING:
-    from tracer.capture.incremental import Base
+    from tracer.capture.incremental import BaseProfile
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
-PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"
 _RET_DATA = struct.Struct("<I")
 DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 
@@ -51,7 +48,7 @@ def _args_of(buf: ctypes.Array[ctypes.c_char]) -> tuple[int, ...]:
 
 @dataclass
 class TraceOptions:
-    follow: str = "all"  # "all": until every task exited; "main": until the main process exited
+    follow: Follow = "all"  # "all": until every task exited; "main": until the main process exited
     env: dict[str, str] | None = None
     cwd: str | None = None
     run_id: str | None = None
@@ -66,8 +63,8 @@ class TraceOptions:
     timeout: float | None = None  # kill every traced task after this many seconds (a failed run)
     progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
     progress_every: float = 1.0
-    base: Base | None = None  # --base: the kernel allows what this profile allows; see tracer.incremental
-    backend: str = "ptrace"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
+    base: BaseProfile | None = None  # --base: the kernel allows what this profile allows; see incremental.py
+    backend: Backend | Literal["auto"] = "ptrace"  # see backend_for and docs/architecture.md
 
 
 @dataclass
@@ -356,14 +353,11 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
     if st.killed_rest:
         reasons.append(f"--follow main: {st.killed_rest} task(s) still running when the main process exited "
                        "were killed")
-    extra: dict[str, object] = {}
+    stopped = None
     if st.stopped:
-        extra["stopped"] = (f"stopped after {opts.duration:g}s" if st.stopped == "duration"
-                            else "stopped when the --during driver ended")
-    if st.setuid_unprivileged:
-        extra["setuid_without_privileges"] = sorted(st.setuid_unprivileged)
+        stopped = (f"stopped after {opts.duration:g}s" if st.stopped == "duration"
+                   else "stopped when the --during driver ended")
     if st.attached is not None:
-        extra["attached_pid"] = st.attached
         reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
         if st.root in st.live or st.detaching:
             exit_code, exit_info = 0, {"detached": True}
@@ -380,7 +374,7 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
         follow=opts.follow,
         tasks=st.tasks_seen,
         syscalls=sum(n for (exe, _, _), n in st.counts.items() if exe != PRE_EXEC),
-        extra=extra,
+        stopped=stopped, setuid_without_privileges=sorted(st.setuid_unprivileged), attached_pid=st.attached,
     )
     rec = Recording(tool=f"seccomp-learn {__version__}", runs=[run])
     exes = [*st.exes, PRE_EXEC_NAME]  # index -1 is PRE_EXEC

@@ -1,15 +1,7 @@
 """The ptrace backend, and `trace()`, which picks the backend: one seccomp stop per syscall.
 
-`tracer.session` holds what both backends share. Here the child runs under a filter that returns
-SECCOMP_RET_TRACE, so each syscall stops once
-(PTRACE_EVENT_SECCOMP) and PTRACE_GET_SYSCALL_INFO gives its arch, number and arguments in one
-call. Per stop the loop does: waitpid, one GET_SYSCALL_INFO, a dict update, and PTRACE_CONT.
-What it keeps is bounded by distinct (executable, arch, nr) keys and capped argument sets,
-never by the number of syscalls.
-
-`verify` stacks the profile under test as a second filter whose denials come back as
-SECCOMP_RET_TRACE with a non-zero verdict in the stop's ret_data; the loop records those and
-hands them to `TraceOptions.verdict` to apply.
+What both backends share is capture/session.py. The design (one stop, the order of seize, filter and
+exec, group-stop, --pid, verify): docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -34,12 +26,13 @@ from tracer.capture.session import (
 )
 from tracer.errors import UserError
 from tracer.kernel import ptrace as pt
+from tracer.recording.model import Backend
 
 _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE)
 
 
-def backend_for(opts: TraceOptions) -> str:
+def backend_for(opts: TraceOptions) -> Backend:
     """The backend a run uses: `auto` picks user notification where it is known to work."""
     if opts.backend != "auto":
         return opts.backend
@@ -66,7 +59,7 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
         result = _trace_ptrace(argv, opts)
     else:
         raise UserError(f"unknown backend {backend!r} (known: ptrace, notify, auto)", "--backend")
-    result.recording.runs[-1].extra["backend"] = backend
+    result.recording.runs[-1].backend = backend
     if opts.base is not None:
         opts.base.add_to(result.recording)
     return result

@@ -19,9 +19,11 @@ from typing import Any
 import yaml
 
 from tracer.errors import UserError
+from tracer.fileio import check_plain_yaml
 from tracer.kernel.signals import parse_signal
 from tracer.profile import extras
 from tracer.profile.formats import FORMATS
+from tracer.recording.model import Follow
 from tracer.syscalls.abi import ABI_ALIASES
 
 RUNTIMES = tuple(extras.RUNTIMES)
@@ -41,7 +43,7 @@ class RunSpec:
     stop_signal: int = signal.SIGTERM
     during: list[str] | None = None
     expect_exit: list[int] = field(default_factory=lambda: [0])
-    follow: str = "all"
+    follow: Follow = "all"
     line: int = 0
 
 
@@ -140,6 +142,14 @@ class _Checker:
         return out
 
 
+def shown_path(path: Path) -> str:
+    """A path the config names, as the summaries show it: relative to the working directory if it can be."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
 def _kind(node: yaml.Node | None) -> str:
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
@@ -158,20 +168,6 @@ def _signal(ck: _Checker, node: yaml.Node, where: str) -> int:
     raise ck.fail(node, where, f"must be a signal name such as SIGTERM or SIGINT, got {_show(value)}")
 
 
-def _no_aliases(text: str, path: str) -> None:
-    depth = 0  # PyYAML is quadratic in flow nesting: 1 MB of '[' would take minutes, so stop early
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = f"{path}:{event.start_mark.line + 1}" if event.start_mark is not None else path
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise UserError("YAML anchors and aliases are not allowed in the config", line)
-        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-            depth += 1
-            if depth > 64:
-                raise UserError("config is nested too deeply", line)
-        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-            depth -= 1
-
-
 def load(path: str | os.PathLike[str]) -> Config:
     src = str(path)
     try:
@@ -186,7 +182,7 @@ def load(path: str | os.PathLike[str]) -> Config:
     except UnicodeDecodeError:
         raise UserError("config is not UTF-8 text", src) from None
     try:
-        _no_aliases(text, src)
+        check_plain_yaml(text, src, "config")
         loader = yaml.SafeLoader(text)
         try:
             root = loader.get_single_node()
@@ -302,9 +298,10 @@ def _run(ck: _Checker, where: str, node: yaml.Node, base: Path) -> RunSpec:
             raise ck.fail(m["expect_exit"][1], f"{where}.expect_exit", "must list at least one exit code")
         run.expect_exit = codes
     if "follow" in m:
-        run.follow = ck.string(m["follow"][1], f"{where}.follow")
-        if run.follow not in ("all", "main"):
-            raise ck.fail(m["follow"][1], f"{where}.follow", f"must be all or main, got {run.follow!r}")
+        follow = ck.string(m["follow"][1], f"{where}.follow")
+        if follow not in ("all", "main"):
+            raise ck.fail(m["follow"][1], f"{where}.follow", f"must be all or main, got {follow!r}")
+        run.follow = "all" if follow == "all" else "main"
     if "stop_signal" in m and run.duration is None and run.during is None:
         raise ck.fail(m["stop_signal"][1], f"{where}.stop_signal", "needs duration or during (when to send it)")
     if "expect_exit" not in m and (run.duration is not None or run.during is not None):

@@ -1,10 +1,11 @@
-"""Where a command's result goes: stdout or an atomically written file.
+"""What every command returns, and where its result goes: stdout or an atomically written file.
 
 Library functions return an `Outcome`; the CLI only prints it and exits with its code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracer.fileio import write_atomic
@@ -13,13 +14,15 @@ from tracer.fileio import write_atomic
 @dataclass
 class Outcome:
     exit_code: int
-    summary: list[str] = field(default_factory=list)  # for stderr
+    summary: list[str] = field(default_factory=list)  # for stderr, unless --quiet
     stdout: str = ""
+    errors: list[str] = field(default_factory=list)  # for stderr even with --quiet (a file lint could not read)
 
 
-def deliver(text: str, output: str) -> Outcome:
-    """'-' is stdout; anything else is written atomically and named in the summary."""
+def deliver(text: str, output: str, notes: Sequence[str] = (), written: Sequence[str] | None = None) -> Outcome:
+    """'-' is stdout; anything else is written atomically. The summary is `notes`, then, when a file was
+    written, `written` (by default "wrote OUTPUT")."""
     if output == "-":
-        return Outcome(0, stdout=text)
+        return Outcome(0, list(notes), stdout=text)
     write_atomic(output, text)
-    return Outcome(0, [f"wrote {output}"])
+    return Outcome(0, [*notes, *(written if written is not None else [f"wrote {output}"])])

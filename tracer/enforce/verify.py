@@ -18,9 +18,9 @@ from ptrace.binding.func import ptrace_getregs, ptrace_setregs
 from tracer.capture.launch import trace_everything
 from tracer.capture.session import Denial, TraceOptions, TraceResult
 from tracer.capture.trace import trace
-from tracer.enforce.seccomp_filter import compile_profile
-from tracer.profile.model import Arg, Profile, Syscall
-from tracer.syscalls.decode import decode
+from tracer.kernel.seccomp_filter import compile_profile
+from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, Syscall, effective_errno
+from tracer.syscalls.decode import shown
 from tracer.syscalls.info import filterable_args
 
 EXPLICIT = 0x1000  # the verdict came from an explicit rule (e.g. a fallback ENOSYS), not the default
@@ -30,10 +30,11 @@ _NEG_MASK = (1 << 64) - 1
 
 def verdict_of(action: str, errno_ret: int | None, explicit: bool) -> tuple[str, int | None]:
     """The (action, errno_ret) to compile for one of the profile's actions."""
-    if action in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG"):
+    if action in ALLOWING_ACTIONS:
         return action, errno_ret
-    if action in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):
-        return "SCMP_ACT_TRACE", (1 if errno_ret is None else errno_ret) | (EXPLICIT if explicit else 0)
+    errno = effective_errno(action, errno_ret)  # ERRNO and TRACE carry one
+    if errno is not None:
+        return "SCMP_ACT_TRACE", errno | (EXPLICIT if explicit else 0)
     return "SCMP_ACT_TRACE", KILL  # kill, kill_process, trap: the task does not survive the call
 
 
@@ -66,6 +67,7 @@ class VerifyResult:
 
 
 def verify(profile: Profile, argv: list[str], complain: bool = False) -> VerifyResult:
+    """Run argv under the profile (only recording its denials with `complain`), and sort the denials."""
     compiled = compile_profile(verdict_profile(profile))
     opts = TraceOptions(filters=[trace_everything(), compiled.filter.load],
                         verdict=(lambda _pid, _v: None) if complain else apply_verdict)
@@ -77,15 +79,15 @@ def verify(profile: Profile, argv: list[str], complain: bool = False) -> VerifyR
 
 
 def describe(d: Denial) -> str:
+    """One denial in a line: ABI, name, count, what the profile did, by whom, with which arguments."""
     what = "killed" if d.verdict == KILL else f"errno {d.verdict & 0xFFF}"
     specs = filterable_args(d.abi, d.name)
-    shown = []
+    samples = []
     for sample in d.arg_samples:
-        parts = [f"{s.name}={decode(s.decoder, sample[s.index], sample) if s.decoder else hex(sample[s.index])}"
-                 for s in specs]
+        parts = [f"{s.name}={shown(s.decoder, sample[s.index], sample)}" for s in specs]
         if parts:
-            shown.append(", ".join(parts))
-    args = f" [{'; '.join(sorted(set(shown)))}]" if shown else ""
+            samples.append(", ".join(parts))
+    args = f" [{'; '.join(sorted(set(samples)))}]" if samples else ""
     return f"{d.abi} {d.name} x{d.count} ({what}) by {', '.join(sorted(d.executables))}{args}"
 
 

@@ -1,6 +1,6 @@
 """What python-ptrace 0.9.9 lacks, in ctypes: SEIZE/LISTEN/INTERRUPT, EXITKILL, TRACESECCOMP,
 PTRACE_GET_SYSCALL_INFO, and installing a seccomp filter; at the end, the seccomp user-notification
-constants and calls of the second backend (tracer.notify), which uses no ptrace at all.
+constants and calls of the second backend (capture/notify.py), which uses no ptrace at all.
 
 python-ptrace provides the request and option constants it knows and `ptrace_geteventmsg`, which
 we use. Its `ptrace()` wrapper raises on every call and re-reads errno; on the per-syscall path we
@@ -160,21 +160,21 @@ def install_filter(prog: SockFprog) -> None:
     check(_libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(prog)), "seccomp")
 
 
-# --- seccomp user notification (tracer.notify): linux/seccomp.h, no ptrace involved ---------------
+# --- seccomp user notification (capture/notify.py): linux/seccomp.h, no ptrace involved -----------
 
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3  # seccomp() returns the listener fd (close-on-exec)
 SECCOMP_RET_USER_NOTIF = 0x7FC00000
 _SECCOMP_IOC = 0x21  # '!'
-SECCOMP_IOCTL_NOTIF_RECV = (3 << 30) | (80 << 16) | (_SECCOMP_IOC << 8) | 0  # _IOWR('!', 0, seccomp_notif)
-SECCOMP_IOCTL_NOTIF_SEND = (3 << 30) | (24 << 16) | (_SECCOMP_IOC << 8) | 1  # _IOWR('!', 1, seccomp_notif_resp)
-SECCOMP_IOCTL_NOTIF_SET_FLAGS = (1 << 30) | (8 << 16) | (_SECCOMP_IOC << 8) | 4  # _IOW('!', 4, __u64), by value
-SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1  # kernel >= 6.6
-SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1  # kernel >= 5.5
 # struct seccomp_notif: id u64, pid u32, flags u32, then seccomp_data: nr s32, arch u32, ip u64,
 # args u64[6] (80 bytes; the arguments start at offset 32, as in ptrace_syscall_info).
 SECCOMP_NOTIF_SIZE = 80
 SECCOMP_NOTIF_HEAD = struct.Struct("<QIxxxxiI")  # id, pid, nr, arch
-SECCOMP_NOTIF_RESP = struct.Struct("<QqiI")  # id, val, error, flags
+SECCOMP_NOTIF_RESP = struct.Struct("<QqiI")  # struct seccomp_notif_resp: id, val, error, flags (24 bytes)
+SECCOMP_IOCTL_NOTIF_RECV = (3 << 30) | (SECCOMP_NOTIF_SIZE << 16) | (_SECCOMP_IOC << 8) | 0  # _IOWR('!', 0, ...)
+SECCOMP_IOCTL_NOTIF_SEND = (3 << 30) | (SECCOMP_NOTIF_RESP.size << 16) | (_SECCOMP_IOC << 8) | 1  # _IOWR('!', 1, ...)
+SECCOMP_IOCTL_NOTIF_SET_FLAGS = (1 << 30) | (8 << 16) | (_SECCOMP_IOC << 8) | 4  # _IOW('!', 4, __u64), by value
+SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1  # kernel >= 6.6
+SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1  # kernel >= 5.5
 SYS_PIDFD_GETFD = 438
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
@@ -183,6 +183,11 @@ NOTIFY_FD_LINK = "anon_inode:seccomp notify"  # readlink of a listener fd in /pr
 raw_ioctl = _libc.ioctl
 raw_ioctl.restype = ctypes.c_int
 raw_ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+
+
+def notif_buffers() -> tuple[ctypes.Array[ctypes.c_char], ctypes.Array[ctypes.c_char]]:
+    """A struct seccomp_notif for NOTIF_RECV (zero it before each call) and a seccomp_notif_resp for NOTIF_SEND."""
+    return ctypes.create_string_buffer(SECCOMP_NOTIF_SIZE), ctypes.create_string_buffer(SECCOMP_NOTIF_RESP.size)
 
 
 def notify_everything_filter() -> BpfFilter:

@@ -1,6 +1,6 @@
 """Recording -> Profile: the smallest allowlist the workload (and its container runtime) needs.
 
-Policy lives here; the model is tracer.profile, the bytes are tracer.formats. Rules follow
+Policy lives here; the model is profile/model.py, the bytes are profile/formats/. Rules follow
 Docker's own patterns: one sorted unconditional ALLOW rule for what was observed, an entry per
 value for value sets (SCMP_CMP_EQ, ORed by being separate entries), SCMP_CMP_MASKED_EQ for flag
 words, never two conditions on one argument index in one entry, then one rule per extra.
@@ -8,7 +8,9 @@ words, never two conditions on one argument index in one entry, then one rule pe
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
+from typing import Literal
 
 from tracer.errors import UserError
 from tracer.profile import extras
@@ -34,8 +36,12 @@ RULE_ARGS = frozenset({
     ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
-OBSERVED = "observed in"  # the comment that starts the rule of observed names (what --base re-reads)
-OBSERVED_VALUES = "observed values only"  # ... and of each argument rule (also re-read by --base)
+ExtraKind = Literal["runtime", "always", "vdso", "fallback"]
+# The comments that start the rule of observed names and each argument rule. They are how --base tells
+# what a profile of ours saw from what emit added (docs/architecture.md): Docker's JSON has no other field
+# a rule could carry it in.
+OBSERVED = "observed in"
+OBSERVED_VALUES = "observed values only"
 MAPPED = "mapped for"  # the comment that starts a rule of names another host needs for the observed calls
 MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
@@ -57,7 +63,7 @@ class EmitOptions:
 class Extra:
     """A group of names added beyond what was observed, and why."""
 
-    kind: str  # runtime | always | vdso | fallback
+    kind: ExtraKind
     reason: str
     names: list[str]
 
@@ -91,9 +97,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     unsupported = [abi for abi in abis if abi not in SCMP_ARCH]
     if unsupported:
         raise UserError(f"no seccomp architecture for ABI {unsupported[0]!r}")
-    seen = _names(rec, abis)
+    seen = rec.all_names()
     rec, mappings = map_recording(rec, abis)
-    observed = _names(rec, abis)
+    observed = rec.all_names()
     groups = _extras(opts)
     # Names an ALLOW extra lists are allowed by that extra's rule alone, whether or not this run
     # happened to call them: a name that comes and goes between runs never moves between rules, and
@@ -121,7 +127,7 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
             continue
         out.extras.append(extra)
         if extra.kind == "fallback":
-            profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ERRNO", errno_ret=extras.ENOSYS,
+            profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ERRNO", errno_ret=errno.ENOSYS,
                                             comment=extra.reason))
         else:
             profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ALLOW", comment=extra.reason))
@@ -129,8 +135,20 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     return out
 
 
-def _names(rec: Recording, abis: list[str]) -> set[str]:
-    return set().union(*(rec.names(abi) for abi in abis)) if abis else set()
+def _ours(profile: Profile, prefix: str) -> list[Syscall]:
+    return [r for r in profile.syscalls if r.action == "SCMP_ACT_ALLOW" and r.comment.startswith(prefix)]
+
+
+def observed_rule_names(profile: Profile) -> set[str] | None:
+    """The names of the rule of observed names `emit` wrote, or None when the profile has none (not ours,
+    or in a format without comments: OCI, SeccompProfile)."""
+    ours = _ours(profile, OBSERVED)
+    return {n for r in ours for n in r.names} if ours else None
+
+
+def observed_value_rules(profile: Profile) -> list[Syscall]:
+    """The argument rules `emit` wrote for observed values (none in a format without comments)."""
+    return _ours(profile, OBSERVED_VALUES)
 
 
 def _mapped_rules(mappings: list[Mapping], names: set[str]) -> list[Syscall]:

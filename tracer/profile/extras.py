@@ -56,4 +56,3 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "renameat2": ("renameat", "rename"),
     "statx": ("newfstatat", "fstat", "stat", "lstat"),
 }
-ENOSYS = 38

@@ -1,11 +1,11 @@
 """The profile model: a tiny typed mirror of the Docker/OCI seccomp JSON (after moby's `seccomp` types).
 
-It holds no policy. `tracer.emit` builds a Profile from a Recording; `tracer.formats` turn it into
-bytes; `tracer.baseline` resolves Docker-style includes/excludes into one.
+It holds no policy; see docs/architecture.md for who builds, reads and renders it.
 """
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 ACTIONS = (
@@ -21,15 +21,26 @@ ACTIONS = (
 )
 # Actions that carry an errno (defaultErrnoRet / errnoRet); the runtime spec says others MUST fail.
 ERRNO_ACTIONS = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
-OPERATORS = (
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
-)
+# Actions that let the call run (LOG only logs it).
+ALLOWING_ACTIONS = ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG")
+# Every comparison, in the order of libseccomp's enum scmp_compare (SCMP_CMP_NE = 1, ...), with the
+# symbol reports write it with.
+OPERATORS: dict[str, str] = {
+    "SCMP_CMP_NE": "!=",
+    "SCMP_CMP_LT": "<",
+    "SCMP_CMP_LE": "<=",
+    "SCMP_CMP_EQ": "==",
+    "SCMP_CMP_GE": ">=",
+    "SCMP_CMP_GT": ">",
+    "SCMP_CMP_MASKED_EQ": "&",
+}
+
+
+def effective_errno(action: str, errno_ret: int | None) -> int | None:
+    """The errno an action returns: errnoRet, by the runtime spec EPERM when absent; None if it returns none."""
+    if action not in ERRNO_ACTIONS:
+        return None
+    return errno.EPERM if errno_ret is None else errno_ret
 
 
 @dataclass(frozen=True, order=True)
@@ -63,3 +74,11 @@ class Profile:
     def names(self, action: str | None = None) -> set[str]:
         """Every name a rule mentions (optionally only rules with this action)."""
         return {n for rule in self.syscalls if action in (None, rule.action) for n in rule.names}
+
+    def unconditional_names(self) -> set[str]:
+        """Names an ALLOW rule lets through whatever their arguments."""
+        return {n for rule in self.syscalls if rule.action == "SCMP_ACT_ALLOW" and not rule.args for n in rule.names}
+
+    def allowing_names(self) -> set[str]:
+        """Every name a rule lets run (under its argument conditions, if any)."""
+        return {n for rule in self.syscalls if rule.action in ALLOWING_ACTIONS for n in rule.names}

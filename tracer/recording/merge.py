@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import Any
 
 from tracer.errors import UserError
 from tracer.recording import model as rec_io
@@ -67,19 +66,3 @@ def low_coverage(rec: Recording) -> dict[str, list[str]]:
                 name = key if abi == "x86_64" else f"{abi}:{key}"
                 only.setdefault(next(iter(stats.counts)), []).append(name)
     return dict(sorted(only.items()))
-
-
-def merge_outcome(paths: list[str], output: str) -> Any:
-    """`seccomp-learn merge`: the union of the recordings, written to output ('-' = stdout), as an Outcome."""
-    from tracer.commands.outcome import Outcome
-
-    merged = merge_files(paths)
-    n = len(merged.runs)
-    abis = ", ".join(f"{abi} {len(merged.abis[abi])}" for abi in sorted(merged.abis)) or "none"
-    lines = [f"merged {len(paths)} recording(s), {n} run(s); distinct syscalls: {abis}"]
-    lines += [f"  low coverage: seen only in run {run} (1 of {n}): {' '.join(names)}"
-              for run, names in low_coverage(merged).items()]
-    if output == "-":
-        return Outcome(0, lines, stdout=rec_io.dumps(merged))
-    rec_io.save(merged, output)
-    return Outcome(0, [*lines, f"wrote {output}"])

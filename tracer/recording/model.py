@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from tracer.errors import UserError
 from tracer.fileio import json_text, write_atomic
@@ -18,6 +18,9 @@ from tracer.fileio import json_text, write_atomic
 FORMAT = "seccomp-learn-recording"
 VERSION = 1
 ARG_VALUES_CAP = 32  # distinct values kept per argument; past it the argument is "many"
+PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"  # the executable of calls made before the workload's exec
+Follow = Literal["all", "main"]  # trace until every task exited, or until the main process did
+Backend = Literal["ptrace", "notify"]  # the tracing backend that recorded a run
 
 
 @dataclass
@@ -65,9 +68,21 @@ class SyscallStats:
         return set(self.counts)
 
 
+@dataclass(frozen=True)
+class IncrementalBase:
+    """The --base profile of an incremental run: its names ran in the kernel, uncounted."""
+
+    profile: str
+    allowed_in_kernel: int  # names the base allowed unconditionally, hence never traced
+
+
 @dataclass
 class Run:
-    """One traced execution. `exit` is {"code": n} or {"signal": n, "name": "SIGTERM"}."""
+    """One traced execution. `exit` is {"code": n} or {"signal": n, "name": "SIGTERM"}.
+
+    The optional fields are written only when set (docs/recording-format.md); `extra` keeps keys this
+    version does not know, so a newer recording passes through merge unchanged.
+    """
 
     id: str
     command: list[str]
@@ -78,9 +93,14 @@ class Run:
     partial_reason: str | None = None
     kernel: str = ""
     machine: str = ""
-    follow: str = "all"
+    follow: Follow = "all"
     tasks: int = 0
     syscalls: int = 0
+    backend: Backend | None = None
+    stopped: str | None = None  # how seccomp-learn stopped the workload on purpose, in words
+    setuid_without_privileges: list[str] = field(default_factory=list)  # set-id images run unprivileged
+    attached_pid: int | None = None  # --pid: the process attached to
+    incremental_base: IncrementalBase | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,8 +119,8 @@ class Recording:
         return {key for key in self.abis.get(abi, {}) if not key.startswith("#")}
 
     def all_names(self) -> set[str]:
-        """Named syscalls recorded on any ABI."""
-        return set().union(*(self.names(abi) for abi in self.abis))
+        """Named syscalls recorded for any ABI."""
+        return {key for table in self.abis.values() for key in table if not key.startswith("#")}
 
     def unnamed(self) -> list[tuple[str, int]]:
         return sorted((abi, s.nr) for abi, table in self.abis.items() for k, s in table.items() if k[0] == "#")
@@ -162,6 +182,17 @@ def _run_json(r: Run) -> dict[str, Any]:
         "syscalls": r.syscalls,
     }
     out.update(r.extra)
+    if r.backend is not None:
+        out["backend"] = r.backend
+    if r.stopped:
+        out["stopped"] = r.stopped
+    if r.setuid_without_privileges:
+        out["setuid_without_privileges"] = r.setuid_without_privileges
+    if r.attached_pid is not None:
+        out["attached_pid"] = r.attached_pid
+    if r.incremental_base is not None:
+        out["incremental_base"] = {"profile": r.incremental_base.profile,
+                                   "allowed_in_kernel": r.incremental_base.allowed_in_kernel}
     return out
 
 
@@ -191,10 +222,20 @@ def load(path: str | Path) -> Recording:
         raise UserError("not a recording: JSON nested too deeply", src) from None
     except ValueError as exc:  # an integer past Python's int/str conversion digit limit
         raise UserError(f"not a recording: {str(exc).split(':')[0]}", src) from None
+    return from_document(data, src)
+
+
+def is_recording(data: Any) -> bool:
+    """Whether a parsed JSON document says it is a recording (it may still be a malformed one)."""
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
+def from_document(data: Any, source: str) -> Recording:
+    """A recording from its parsed JSON; every problem is one UserError naming `source`."""
     try:
         return from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
-        raise UserError(f"malformed recording: {_describe(exc)}", src) from None
+        raise UserError(f"malformed recording: {_describe(exc)}", source) from None
 
 
 def _describe(exc: Exception) -> str:
@@ -238,7 +279,8 @@ def _run_from(r: Any) -> Run:
     if not isinstance(r, dict):
         raise ValueError("each run must be an object")
     known = {"id", "command", "started", "duration_s", "exit", "partial", "partial_reason", "kernel",
-             "machine", "follow", "tasks", "syscalls"}
+             "machine", "follow", "tasks", "syscalls", "backend", "stopped", "setuid_without_privileges",
+             "attached_pid", "incremental_base"}
     if not isinstance(r["id"], str) or not isinstance(r["exit"], dict):
         raise ValueError("run 'id' must be a string and 'exit' an object")
     return Run(
@@ -251,11 +293,30 @@ def _run_from(r: Any) -> Run:
         partial_reason=r.get("partial_reason"),
         kernel=str(r.get("kernel", "")),
         machine=str(r.get("machine", "")),
-        follow=str(r.get("follow", "all")),
+        follow=_choice(r.get("follow", "all"), get_args(Follow), "run follow"),
         tasks=_int(r.get("tasks", 0), "run tasks"),
         syscalls=_int(r.get("syscalls", 0), "run syscalls"),
+        backend=None if r.get("backend") is None else _choice(r["backend"], get_args(Backend), "run backend"),
+        stopped=None if r.get("stopped") is None else str(r["stopped"]),
+        setuid_without_privileges=_str_list(r.get("setuid_without_privileges", []), "run setuid_without_privileges"),
+        attached_pid=None if r.get("attached_pid") is None else _int(r["attached_pid"], "run attached_pid"),
+        incremental_base=_incremental_base(r.get("incremental_base")),
         extra={k: v for k, v in r.items() if k not in known},
     )
+
+
+def _choice(value: Any, choices: tuple[Any, ...], what: str) -> Any:
+    if value not in choices:
+        raise ValueError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _incremental_base(value: Any) -> IncrementalBase | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("profile"), str):
+        raise ValueError("run incremental_base must be an object with a 'profile' string")
+    return IncrementalBase(value["profile"], _int(value.get("allowed_in_kernel", 0), "run allowed_in_kernel"))
 
 
 def _stats_from(abi: str, key: str, entry: Any, run_ids: set[str]) -> SyscallStats:

@@ -2,7 +2,7 @@
 
 Like strace's syscallent.h tables, this is knowledge, not logic: the tracer and the emitter only look
 things up here, so adding a syscall, an argument or a constant is a one-line data change that a test
-can check against the generated per-ABI tables (`tracer.syscall_table`), never a code change.
+can check against the generated per-ABI tables (`syscalls/table.py`), never a code change.
 
 - `CLASSES` puts every name of every ABI table in one of eight classes, for grouping reports.
 - `FILTERABLE` lists, per syscall name, the scalar arguments a seccomp rule can usefully compare:
@@ -11,7 +11,7 @@ can check against the generated per-ABI tables (`tracer.syscall_table`), never a
   addresses: seccomp sees only the register, so comparing those is meaningless or racy.
   `filterable_args(abi, name)` applies the few ABI exceptions (i386 old_mmap takes a struct pointer;
   i386 splits 64-bit offsets over two registers, which moves later arguments).
-- Each argument names its decoder in `tracer.syscall_decode`, which the tracer never imports: decoding
+- Each argument names its decoder in `syscalls/decode.py`, which the tracer never imports: decoding
   is for reports, and its tables (partly python-ptrace's) cost start-up time a trace does not need.
 """
 
@@ -123,13 +123,16 @@ def class_of(name: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+ArgKind = Literal["flags", "value"]
+
+
 @dataclass(frozen=True)
 class ArgSpec:
     """One scalar argument worth recording: its register index, its man-page name, how to compare it."""
 
     index: int
     name: str
-    kind: Literal["flags", "value"]
+    kind: ArgKind
     decoder: str | None
 
 

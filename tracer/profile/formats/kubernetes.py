@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import yaml
-
 from tracer.errors import UserError
 from tracer.profile.formats.docker import profile_json
 from tracer.profile.model import Profile
 
 API_VERSION = "security-profiles-operator.x-k8s.io/v1"
-
-
+READ_API_VERSIONS = (API_VERSION, "security-profiles-operator.x-k8s.io/v1beta1")  # both served by the CRD
+KIND = "SeccompProfile"
 NAME = "seccomp-learn"  # metadata.name; rename it when applying more than one profile
 
 
 def render(profile: Profile, source: str) -> str:
+    import yaml  # on use: a trace does not pay for PyYAML
+
     if profile.default_errno_ret not in (None, 1):
         raise UserError("the SeccompProfile CRD has no defaultErrnoRet: only the default errno 1 (EPERM) can be used",
                         "--format kubernetes")
@@ -22,7 +22,7 @@ def render(profile: Profile, source: str) -> str:
     spec.pop("defaultErrnoRet", None)
     doc = {
         "apiVersion": API_VERSION,
-        "kind": "SeccompProfile",
+        "kind": KIND,
         "metadata": {"name": NAME, "annotations": {"seccomp-learn/source": source}},
         "spec": spec,
     }

@@ -5,12 +5,19 @@ from __future__ import annotations
 import os
 import shlex
 
-from tracer.report.build import THIS_PROFILE, ArgSeen, Report, RunInfo, SyscallEntry
+from tracer.report.model import THIS_PROFILE, ArgSeen, Report, RunInfo, SyscallEntry
+from tracer.syscalls.info import CLASS_GROUPS
 
 
 def baseline_name(report: Report) -> str:
     b = report.baseline
     return "Docker's default profile" if b.kind == "docker-default" else f"the baseline {b.path}"
+
+
+def classes(report: Report) -> list[str]:
+    """The classes the needed syscalls fall in, in CLASS_GROUPS order (any others after, by name)."""
+    known = [cls for cls in CLASS_GROUPS if any(e.cls == cls for e in report.syscalls)]
+    return known + sorted({e.cls for e in report.syscalls} - set(known))
 
 
 def title(report: Report) -> str:

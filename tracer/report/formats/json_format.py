@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from tracer.fileio import json_text
-from tracer.report.build import FORMAT, VERSION, Report
+from tracer.report.model import FORMAT, VERSION, Report
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import shlex
 
-from tracer.report.build import Report, SyscallEntry
 from tracer.report.formats import _common as c
-from tracer.syscalls.info import CLASS_GROUPS
+from tracer.report.model import Report, SyscallEntry
 
 
 def _cell(text: str) -> str:
@@ -26,7 +25,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
     return [_row(*headers), _row(*("---" for _ in headers)), *(_row(*r) for r in rows), ""]
 
 
-def _status(e: SyscallEntry) -> str:
+def _status_cell(e: SyscallEntry) -> str:
     """The baseline's answer; refusals in bold, so they stand out in a long table."""
     text = _cell(e.status_text)
     return text if e.status in ("allowed", "allowed_with_args") else f"**{text}**"
@@ -38,7 +37,7 @@ def _syscall_row(e: SyscallEntry, provenance: bool) -> list[str]:
         args = "<br>".join(_code(c.arg_text(a)) for a in e.args) or "-"
         exes = ", ".join(_code(x) for x in c.exes_text(e)) or "-"
         row += [e.abi or "-", c.count_text(e), c.runs_text(e), exes, args]
-    row += [_status(e), _cell(e.risk or "")]
+    row += [_status_cell(e), _cell(e.risk or "")]
     return row
 
 
@@ -82,8 +81,7 @@ def render(report: Report) -> str:
     if not provenance:
         out += ["_Counts, runs, executables and argument values are unavailable: the input is a profile._",
                 ""]
-    classes = [cls for cls in CLASS_GROUPS if any(e.cls == cls for e in report.syscalls)]
-    classes += sorted({e.cls for e in report.syscalls} - set(classes))
+    classes = c.classes(report)
     counts = ", ".join(f"{cls} {sum(1 for e in report.syscalls if e.cls == cls)}" for cls in classes)
     out += ["<details>", f"<summary>{len(report.syscalls)} syscalls: {counts}</summary>", ""]
     headers = ["syscall"]

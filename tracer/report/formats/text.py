@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import shlex
 
-from tracer.report.build import Report, SyscallEntry
 from tracer.report.formats import _common as c
-from tracer.syscalls.info import CLASS_GROUPS
+from tracer.report.model import Report, SyscallEntry
 
 
 def _table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -67,8 +66,7 @@ def render(report: Report) -> str:
     if provenance:
         headers += ["abi", "count", "runs", "executables", "arguments seen"]
     headers += ["baseline", ""]
-    classes = [cls for cls in CLASS_GROUPS if any(e.cls == cls for e in report.syscalls)]
-    classes += sorted({e.cls for e in report.syscalls} - set(classes))
+    classes = c.classes(report)
     for cls in classes:
         rows = [_row(e, provenance) for e in report.syscalls if e.cls == cls]
         out += ["", f"{cls}:", *_table(headers, rows)]

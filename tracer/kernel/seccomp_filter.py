@@ -1,9 +1,7 @@
-"""Enforce a Profile for real: compile it with libseccomp (pyseccomp) and load it in a child before exec.
+"""A Profile compiled by libseccomp (pyseccomp) into the filter the kernel runs, for verify and --base.
 
-`compile_profile` serves `verify`; `spawn_under` runs a command under a profile. The filter is
-compiled in the parent; the child only dup2s its stdio, loads the filter and execs the resolved
-path, so the profile governs exactly the workload's syscalls from its execve on (as with runc and
-crun, where execve is the first).
+The filter is compiled in the parent; a child only loads it (`Compiled.filter.load`) just before its
+execve, so the profile governs exactly the workload's syscalls from its execve on, as with runc and crun.
 """
 
 from __future__ import annotations
@@ -13,13 +11,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracer.capture.launch import exit_code_of, fork_exec, resolve
 from tracer.errors import UserError
-from tracer.profile.model import Profile
+from tracer.profile.model import OPERATORS, Profile, effective_errno
 from tracer.syscalls.abi import ABI_OF_SCMP
 
-_OPS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
-        "SCMP_CMP_MASKED_EQ")
+_SCMP_COMPARE = {op: i + 1 for i, op in enumerate(OPERATORS)}  # libseccomp's enum scmp_compare
 
 
 @dataclass
@@ -34,7 +30,7 @@ _SIMPLE_ACTIONS = {"SCMP_ACT_ALLOW": "ALLOW", "SCMP_ACT_KILL": "KILL", "SCMP_ACT
 
 def _action(seccomp: Any, action: str, errno_ret: int | None) -> int:
     if action == "SCMP_ACT_ERRNO":
-        return int(seccomp.ERRNO(1 if errno_ret is None else errno_ret))
+        return int(seccomp.ERRNO(effective_errno(action, errno_ret)))
     if action == "SCMP_ACT_TRACE":
         return int(seccomp.TRACE(errno_ret or 0))
     if action not in _SIMPLE_ACTIONS:
@@ -69,32 +65,10 @@ def compile_profile(profile: Profile) -> Compiled:
     out = Compiled(filt)
     for rule in profile.syscalls:
         action = _action(seccomp, rule.action, rule.errno_ret)
-        args = [seccomp.Arg(a.index, _OPS.index(a.op) + 1, a.value, a.value_two) for a in rule.args]
+        args = [seccomp.Arg(a.index, _SCMP_COMPARE[a.op], a.value, a.value_two) for a in rule.args]
         for name in rule.names:
             try:
                 filt.add_rule(action, name, *args)
             except (RuntimeError, ValueError, OSError):
                 out.skipped.append(name)  # like runc: a name this libseccomp does not know is skipped
     return out
-
-
-def spawn_under(profile: Profile, argv: list[str], env: dict[str, str] | None = None,
-                stdio: tuple[int | None, int | None, int | None] = (None, None, None)) -> int:
-    """Fork, load the profile in the child, exec argv; return the child's pid."""
-    path = resolve(argv, dict(os.environ if env is None else env))
-    compiled = compile_profile(profile)
-    environ = dict(os.environ if env is None else env)
-
-    def child() -> None:
-        for target, fd in enumerate(stdio):
-            if fd is not None:
-                os.dup2(fd, target)
-        compiled.filter.load()
-        os.execve(path, argv, environ)
-
-    return fork_exec(child, f"cannot start {argv[0]} under the profile", 126)
-
-
-def wait_exit_code(pid: int) -> int:
-    """Shell-style exit code of a child: its status, or 128+N when killed by signal N."""
-    return exit_code_of(os.waitpid(pid, 0)[1])

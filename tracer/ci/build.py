@@ -1,0 +1,155 @@
+"""`seccomp-learn ci`, the runs: every run of every selected profile traced, judged, merged, emitted once.
+
+Nothing is written here, so a failed run leaves the previous profiles in place. Profiles are
+deterministic: same syscalls, same bytes (run ids are `<profile>/<run name>` from the config, the
+only run-specific text a profile holds). See docs/config.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracer.analysis.inputs import from_emitted, load_baseline
+from tracer.capture.incremental import BaseProfile
+from tracer.capture.session import TraceOptions, TraceResult
+from tracer.capture.trace import trace
+from tracer.ci.config import Config, ProfileSpec, RunSpec, shown_path
+from tracer.ci.progress import Progress
+from tracer.errors import UserError
+from tracer.profile import formats
+from tracer.profile.emit import EmitOptions, Emitted, emit, parse_arches
+from tracer.recording.merge import low_coverage, merge
+from tracer.recording.model import Recording
+from tracer.report import formats as report_formats
+from tracer.report.build import build_report
+
+GRACE_S = 10.0  # how long a workload may take to exit after its stop signal (duration)
+
+
+@dataclass
+class Built:
+    """One profile's merged recording and what it gives: the profile text and the markdown report."""
+
+    spec: ProfileSpec
+    recording: Recording
+    text: str
+    emitted: Emitted
+    report: str
+
+
+def _emit_options_for(spec: ProfileSpec) -> EmitOptions:
+    return EmitOptions(arches=parse_arches(",".join(spec.arch)), args=spec.args, runtime=spec.runtime,
+                       portable=spec.portable)
+
+
+def describe_exit(code: int) -> str:
+    if code > 128 and code - 128 < signal.NSIG:
+        try:
+            return f"{code} ({signal.Signals(code - 128).name})"
+        except ValueError:
+            pass
+    return str(code)
+
+
+def _timeout(run: RunSpec) -> float | None:
+    """The run's timeout, or GRACE_S after the duration's stop signal if that comes first."""
+    after_stop = None if run.duration is None else run.duration + GRACE_S
+    limits = [t for t in (run.timeout, after_stop) if t is not None]
+    return min(limits, default=None)
+
+
+def _judge(run: RunSpec, result: TraceResult) -> str | None:
+    """Why the run failed, or None when it did what the config expects."""
+    if result.timed_out:
+        if run.timeout == _timeout(run):
+            return f"timed out after {run.timeout:g}s"
+        return f"did not exit within {GRACE_S:g}s of {signal.Signals(run.stop_signal).name}"
+    stopped = result.stopped_by
+    driver = result.driver_exit or 0
+    if stopped == "driver" and driver != 0:  # the driver ended on its own (not SIGTERMed after the run)
+        return f"the during command exited with {describe_exit(driver)}"
+    if not result.exec_ok:
+        return "the command could not be executed"
+    if run.during and not stopped:
+        return f"the workload exited ({describe_exit(result.exit_code)}) before the during command ended"
+    if result.exit_code not in run.expect_exit:
+        expected = ", ".join(str(c) for c in run.expect_exit)
+        return f"exited with {describe_exit(result.exit_code)}, expected {expected}"
+    return None
+
+
+def _trace_off_stdout(run: RunSpec, opts: TraceOptions) -> TraceResult:
+    """trace() with the workload's stdout on our stderr: stdout is for the --check report alone."""
+    if not os.path.isdir(str(opts.cwd)):
+        raise UserError(f"cwd {opts.cwd} is not a directory")
+    sys.stdout.flush()
+    saved_stdout = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        return trace(run.command, opts)
+    finally:
+        os.dup2(saved_stdout, 1)
+        os.close(saved_stdout)
+
+
+def _base_profile(spec: ProfileSpec) -> BaseProfile | None:
+    """The committed profile (any format), as the base of an incremental run."""
+    return BaseProfile.load(shown_path(spec.output)) if spec.output.exists() else None
+
+
+def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str,
+             base_profile: BaseProfile | None) -> TraceResult:
+    run_id = f"{profile.name}/{run.name}"
+    opts = TraceOptions(follow=run.follow, env={**os.environ, **run.env}, cwd=str(run.cwd or base), run_id=run_id,
+                        duration=run.duration, stop_signal=run.stop_signal, during=run.during,
+                        timeout=_timeout(run), progress=progress.tick,
+                        base=base_profile)
+    progress.start(label, run.command)
+    t0 = time.monotonic()
+    try:
+        result = _trace_off_stdout(run, opts)
+        failure = _judge(run, result)
+    except UserError as exc:
+        failure = str(exc).removeprefix("seccomp-learn: ")
+    if failure is not None:
+        progress.done(f"{label}: FAILED after {time.monotonic() - t0:.1f}s")
+        raise UserError(f"run {run_id} failed: {failure} (nothing written)", exit_code=1)
+    return result
+
+
+def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress, incremental: bool = False) -> list[Built]:
+    """Run every run of every profile; with incremental, the committed profile is each run's --base."""
+    base = cfg.path.resolve().parent
+    total = sum(len(p.runs) for p in profiles)
+    done = 0
+    built = []
+    docker = load_baseline("docker")
+    for profile in profiles:
+        eopts = _emit_options_for(profile)
+        base_profile = _base_profile(profile) if incremental else None
+        recs: list[Recording] = []
+        seen: set[str] = set()
+        for run in profile.runs:
+            done += 1
+            label = f"[{done}/{total}] {profile.name}/{run.name}"
+            result = _run_one(profile, run, base, progress, label, base_profile)
+            rec = result.recording
+            recs.append(rec)
+            seen |= rec.all_names()
+            r = rec.runs[0]
+            note = f"; PARTIAL: {r.partial_reason}" if r.partial else ""
+            progress.done(f"{label}: exit {describe_exit(result.exit_code)} in {r.duration_s:.1f}s, "
+                          f"{r.syscalls} syscalls; profile {profile.name}: {len(seen)} distinct so far{note}")
+        merged = merge(recs, [f"{profile.name}/{r.name}" for r in profile.runs])
+        emitted = emit(merged, eopts)
+        text = formats.render(profile.format, emitted.profile, merged)
+        report = report_formats.render(build_report(from_emitted(merged, emitted, "recording"), docker))
+        built.append(Built(profile, merged, text, emitted, report))
+        for run_id, names in low_coverage(merged).items():
+            progress.line(f"profile {profile.name}: low coverage: only run {run_id} saw {' '.join(names)}")
+    return built

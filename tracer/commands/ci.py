@@ -1,0 +1,56 @@
+"""`seccomp-learn ci`: run every configured workload, merge per profile, write or --check the outputs.
+
+Nothing is written until every run of every selected profile has succeeded (ci/build.py). Merged
+recordings carry timestamps; `--check` compares profiles only. See docs/config.md.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tracer.ci import config as ci_config
+from tracer.ci.build import build
+from tracer.ci.check import render_check
+from tracer.ci.config import Config, ProfileSpec, shown_path
+from tracer.ci.progress import Progress
+from tracer.commands.outcome import Outcome
+from tracer.errors import UserError
+from tracer.fileio import write_atomic
+from tracer.recording import model as rec_io
+
+
+def _select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
+    if not only:
+        return cfg.profiles
+    names = {p.name for p in cfg.profiles}
+    for name in only:
+        if name not in names:
+            raise UserError(f"no profile {name!r} in {cfg.path} (profiles: {', '.join(sorted(names))})", "--only")
+    return [p for p in cfg.profiles if p.name in only]
+
+
+def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: bool = False,
+           incremental: bool = False) -> Outcome:
+    """Run the configured workloads; write every output, or with check only say what would change."""
+    cfg = ci_config.load(config)
+    profiles = _select(cfg, only)
+    progress = Progress(quiet)
+    t0 = time.monotonic()
+    built = build(cfg, profiles, progress, incremental)
+    if check:
+        code, text = render_check(built)
+        return Outcome(code, [f"checked {len(built)} profile(s) in {time.monotonic() - t0:.1f}s"], stdout=text)
+    summary = []
+    for b in built:
+        written = [b.spec.output, b.spec.recording, b.spec.report]
+        for path in written:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create directory: {exc.strerror}", str(path.parent)) from None
+        write_atomic(b.spec.output, b.text)
+        rec_io.save(b.recording, b.spec.recording)
+        write_atomic(b.spec.report, b.report)
+        summary.append(f"profile {b.spec.name}: wrote {', '.join(shown_path(p) for p in written)} "
+                       f"({len(b.emitted.profile.names())} syscalls)")
+    return Outcome(0, summary)

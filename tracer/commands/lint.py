@@ -1,0 +1,18 @@
+"""`seccomp-learn lint`: findings on stdout; unreadable files, and a count, on stderr."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from tracer.analysis.lint import lint_paths
+from tracer.commands.outcome import Outcome
+
+
+def run_lint(paths: Sequence[str | os.PathLike[str]]) -> Outcome:
+    """Exit 2 if any file could not be read, else 1 if anything was found, else 0."""
+    findings, errors = lint_paths(paths)
+    files = {f.file for f in findings}
+    summary = [f"{len(findings)} finding(s) in {len(files)} of {len(paths)} file(s)"] if findings else []
+    code = 2 if errors else 1 if findings else 0
+    return Outcome(code, summary, "".join(f"{f.line()}\n" for f in findings), errors)
