@@ -68,6 +68,7 @@ class TraceOptions:
     progress_every: float = 1.0
     base: Base | None = None  # --base: the kernel allows what this profile allows; see tracer.incremental
     backend: str = "ptrace"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
+    on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends
 
 
 @dataclass
