@@ -131,11 +131,11 @@ def describe(container_id: str, bundle: Path, config: dict[str, Any]) -> Contain
     for ns_key, pod_key in POD_KEYS:
         if name and ns_key in notes and pod_key in notes:
             name = clean(f"{notes[ns_key]}/{notes[pod_key]}/{name}")
-    if any(k.startswith("io.kubernetes.") for k in notes):
-        engine = "kubernetes"
-    elif notes.get("io.container.manager") == "libpod":
+    if notes.get("io.container.manager") == "libpod":  # podman also writes io.kubernetes.cri-o.* keys
         engine = "podman"
         name, image = _podman_state(container_id, bundle) or (name, image)
+    elif any(k.startswith("io.kubernetes.") for k in notes):
+        engine = "kubernetes"
     elif (docker := _docker_state(container_id, config)) is not None:
         engine, (name, image) = "docker", docker
     elif "io.containerd.runtime.v2.task" in bundle.parts:

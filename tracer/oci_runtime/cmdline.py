@@ -59,6 +59,7 @@ class Invocation:
     command: str | None  # None: no command (--version, --help)
     args: CommandArgs = field(default_factory=CommandArgs)
     global_values: dict[str, str] = field(default_factory=dict)  # --root, --log, --log-format, ... by name
+    explicit: bool = True  # the runtime or learn directory was named (by an option or the environment)
 
     @property
     def detaches(self) -> bool:
@@ -115,7 +116,8 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Invocation:
     learn_dir = own.get("--learn-dir") or env.get(ENV_DIR) or DEFAULT_DIR
     runtime = own.get("--learn-runtime") or env.get(ENV_RUNTIME) or DEFAULT_RUNTIME
     args = command_args(command, forwarded[forwarded.index(command) + 1:]) if command in LEARNING else CommandArgs()
-    return Invocation(learn_dir, runtime, optional, tuple(forwarded), command, args, global_values)
+    explicit = bool(own) or ENV_DIR in env or ENV_RUNTIME in env
+    return Invocation(learn_dir, runtime, optional, tuple(forwarded), command, args, global_values, explicit)
 
 
 def command_args(command: str, argv: Sequence[str]) -> CommandArgs:

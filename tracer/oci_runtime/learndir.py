@@ -46,10 +46,11 @@ def file_stem(container_id: str) -> str:
 class LearnDir:
     """An open learn directory (created 0700 when missing)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, create: bool = True) -> None:
         self.path = path
         try:
-            os.makedirs(path, mode=0o700, exist_ok=True)
+            if create:
+                os.makedirs(path, mode=0o700, exist_ok=True)
             self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise UserError(f"learn directory cannot be used: {exc.strerror}", path) from None
@@ -128,7 +129,7 @@ class LearnDir:
         with self._locked(container_id):
             existing = self._read(name)
             merged = rec if existing is None else merge([existing, rec], [self.recording_path(container_id), "new run"])
-            self._write(name, rec_io.dumps(merged))
+            self.write_text(name, rec_io.dumps(merged))
         return self.recording_path(container_id)
 
     def _read(self, name: str) -> Recording | None:
@@ -148,7 +149,7 @@ class LearnDir:
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
             raise UserError(f"malformed recording: {exc}"[:300], os.path.join(self.path, name)) from None
 
-    def _write(self, name: str, text: str) -> None:
+    def write_text(self, name: str, text: str) -> None:
         """Create a fresh temporary file (O_EXCL, never through a symlink), fsync it, rename it over name."""
         tmp = f".{name}.{os.getpid()}.tmp"
         try:
@@ -157,7 +158,7 @@ class LearnDir:
         except OSError as exc:
             if exc.errno == errno.EEXIST:  # left by a tracer with our pid that died: ours to replace
                 os.unlink(tmp, dir_fd=self.fd)
-                return self._write(name, text)
+                return self.write_text(name, text)
             raise UserError(f"cannot write: {exc.strerror}", os.path.join(self.path, name)) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -14,12 +14,14 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from tracer.errors import UserError
 from tracer.fileio import json_text
 from tracer.oci_runtime import bundle as bundles
+from tracer.oci_runtime import registry
 from tracer.oci_runtime.cmdline import ENV_RUNTIME, Invocation, parse
 from tracer.oci_runtime.filter import with_filter
 from tracer.oci_runtime.learndir import LearnDir
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     inv: Invocation | None = None
     try:
-        inv = parse(args, os.environ)
+        inv = with_remembered(parse(args, os.environ))
         if os.environ.get(WRAPPED):
             raise UserError(f"the runtime to delegate to is {sys.argv[0]} itself (set --learn-runtime or "
                             f"{ENV_RUNTIME} to runc or crun)")
@@ -48,6 +50,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
         exec_runtime(runtime, inv)
     except UserError as exc:
         fail(inv, str(exc))
+
+
+def with_remembered(inv: Invocation) -> Invocation:
+    """A command that names no settings, for a container created by the wrapper, gets the create's."""
+    if inv.explicit or inv.command is None:
+        return inv
+    command_args = list(inv.forwarded[inv.forwarded.index(inv.command) + 1:])
+    container_id = inv.args.positionals[0] if inv.command == "exec" and inv.args.positionals else \
+        registry.container_of(inv.command, command_args)
+    settings = registry.recall(container_id) if container_id else None
+    return inv if settings is None else replace(inv, runtime=settings.runtime, learn_dir=settings.learn_dir)
 
 
 def open_descriptors() -> list[int]:
@@ -103,17 +116,23 @@ def runtime_version(runtime: str) -> str:
 def delete(inv: Invocation, runtime: str) -> int:
     """Delete, then wait (bounded) until the container's tracers have written its recording."""
     code = subprocess.run([runtime, *inv.forwarded]).returncode
-    container_id = next((a for a in reversed(inv.forwarded) if not a.startswith("-")), None)
+    container_id = registry.container_of(inv.command, list(inv.forwarded[inv.forwarded.index("delete") + 1:]))
+    if container_id is None:
+        return code
     with contextlib.suppress(UserError):
-        learn_dir = LearnDir(inv.learn_dir)
-        if container_id and not learn_dir.wait_idle(container_id, DELETE_WAIT):
+        learn_dir = LearnDir(inv.learn_dir, create=False)
+        if not learn_dir.wait_idle(container_id, DELETE_WAIT):
             note(inv, "warning", f"the recording of {container_id} was still not written after {DELETE_WAIT}s")
+    if code == 0:
+        registry.forget(container_id)
     return code
 
 
 def learn(inv: Invocation, runtime: str, inherited: list[int]) -> int:
     version = runtime_version(runtime)
     try:
+        if inv.command != "exec":
+            registry.remember(inv.args.container_id, registry.Settings(runtime, inv.learn_dir))
         plan, restore = prepare(inv, runtime, version)
     except UserError as problem:
         if not inv.optional:
