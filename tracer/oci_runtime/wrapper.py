@@ -141,7 +141,11 @@ def learn(inv: Invocation, runtime: str, inherited: list[int]) -> int:
         plan, restore = None, None
     if plan is not None:
         try:
-            return record_detached(plan, inherited) if inv.detaches else record_foreground(plan)
+            code = record_detached(plan, inherited) if inv.detaches else record_foreground(plan)
+            if (code != 0 and inv.command != "exec") or (inv.command == "run" and not inv.detaches and \
+                    "keep" not in inv.args.booleans):
+                registry.forget(inv.args.container_id)  # no container left: it failed, or `run` deleted it
+            return code
         except TracingImpossible as problem:
             if not inv.optional:
                 raise
