@@ -96,7 +96,7 @@ def test_pass_through_matches_runc(runc: Runc) -> None:
     created = runc.create("--bundle", str(b), container_id)
     try:
         assert created.returncode == 0, created.stderr
-        ours, theirs = runc.wrapped("state", container_id), runc.direct("state", container_id)
+        ours, theirs = runc.wrapped("--debug", "state", container_id), runc.direct("--debug", "state", container_id)
         assert json.loads(ours.stdout) == json.loads(theirs.stdout)
         assert json.loads(ours.stdout)["status"] == "created"
     finally:
