@@ -115,8 +115,11 @@ class RuntimeEngines:
     def _start_dockerd(self) -> list[str]:
         state = self.base / "docker"
         state.mkdir()
-        (state / "daemon.json").write_text(json.dumps({"runtimes": {"seccomp-learn": {
-            "path": str(self.wrapper), "runtimeArgs": ["--learn-dir", str(self.learn_dir)]}}}))
+        unusable = ["--learn-dir", "/proc/seccomp-learn"]  # a learn directory that cannot be created
+        (state / "daemon.json").write_text(json.dumps({"runtimes": {
+            "seccomp-learn": {"path": str(self.wrapper), "runtimeArgs": ["--learn-dir", str(self.learn_dir)]},
+            "seccomp-learn-unusable": {"path": str(self.wrapper), "runtimeArgs": unusable},
+            "seccomp-learn-optional": {"path": str(self.wrapper), "runtimeArgs": [*unusable, "--learn-optional"]}}}))
         client = [shutil.which("docker") or "docker", "-H", f"unix://{state}/docker.sock"]
         self._docker_client = client
         log = (state / "dockerd.log").open("wb")

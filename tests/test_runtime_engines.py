@@ -210,3 +210,16 @@ def test_container_command_podman(engines: RuntimeEngines, tmp_path: Path) -> No
     replay = run([*podman, "run", "--rm", *PODMAN_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD],
                  env=env)
     assert (replay.returncode, replay.stdout) == EXPECTED, replay.stderr
+
+
+def test_docker_shows_why_a_container_cannot_be_recorded(engines: RuntimeEngines) -> None:
+    """A learn directory that cannot be created: the container does not start and `docker run` shows the
+    wrapper's one line; with --learn-optional in runtimeArgs it runs, unrecorded."""
+    docker = engines.docker()
+    refused = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--runtime", "seccomp-learn-unusable", IMAGE,
+                   "echo", "x"])
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "seccomp-learn-runtime: /proc/seccomp-learn: learn directory cannot be used" in refused.stderr
+    optional = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--runtime", "seccomp-learn-optional", IMAGE,
+                    "echo", "x"])
+    assert (optional.returncode, optional.stdout) == (0, "x\n"), optional.stderr
