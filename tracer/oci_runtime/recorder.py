@@ -20,7 +20,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,9 +32,9 @@ from tracer.errors import UserError
 from tracer.oci_runtime.bundle import Container
 from tracer.oci_runtime.cmdline import Invocation
 from tracer.oci_runtime.learndir import LearnDir, file_stem
+from tracer.oci_runtime.runtimelog import note
 from tracer.recording.model import Recording
 
-PROGRAM = "seccomp-learn-runtime"
 STATE_TIMEOUT = 10  # seconds for a `runtime state` query
 
 
@@ -225,22 +224,3 @@ def container_pid(plan: Plan) -> list[int]:
     except (OSError, ValueError, KeyError, TypeError, subprocess.SubprocessError):
         pass
     return []
-
-
-def note(inv: Invocation, level: str, message: str) -> None:
-    """One line for the engine: on stderr (if still ours) and in the runtime's --log, in its --log-format."""
-    line = " ".join(message.split())
-    if level == "error" or level == "warning":
-        with contextlib.suppress(OSError, ValueError):
-            print(f"{PROGRAM}: {line}", file=sys.stderr, flush=True)
-    log = inv.global_values.get("log")
-    if not log:
-        return
-    fmt = inv.global_values.get("log-format", "text")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    text = json.dumps({"level": level, "msg": f"{PROGRAM}: {line}", "time": now}) if fmt == "json" else \
-        f'time="{now}" level={level} msg={json.dumps(f"{PROGRAM}: {line}")}'
-    with contextlib.suppress(OSError):
-        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        with os.fdopen(fd, "a") as out:
-            out.write(text + "\n")

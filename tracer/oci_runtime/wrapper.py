@@ -16,16 +16,17 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from tracer.errors import UserError
-from tracer.fileio import json_text
 from tracer.oci_runtime import bundle as bundles
 from tracer.oci_runtime import registry
 from tracer.oci_runtime.cmdline import ENV_RUNTIME, Invocation, parse
-from tracer.oci_runtime.filter import with_filter
 from tracer.oci_runtime.learndir import LearnDir
-from tracer.oci_runtime.recorder import Plan, TracingImpossible, note, record_detached, record_foreground
+from tracer.oci_runtime.runtimelog import note
+
+if TYPE_CHECKING:  # the tracer is imported only by the commands that trace: the others exec at once
+    from tracer.oci_runtime.recorder import Plan
 
 WRAPPED = "SECCOMP_LEARN_WRAPPED"  # set for the real runtime: a runtime that is the wrapper again is refused
 VERSION_TIMEOUT = 10
@@ -129,6 +130,8 @@ def delete(inv: Invocation, runtime: str) -> int:
 
 
 def learn(inv: Invocation, runtime: str, inherited: list[int]) -> int:
+    from tracer.oci_runtime.recorder import TracingImpossible, record_detached, record_foreground
+
     version = runtime_version(runtime)
     try:
         if inv.command != "exec":
@@ -160,6 +163,10 @@ def prepare(inv: Invocation, runtime: str, version: str) -> tuple[Plan | None, b
     """Everything that can make recording impossible, checked before anything is changed; returns the plan
     and the original config to put back, or no plan when there is nothing to record (a pod's sandbox, an
     exec in a container that is not learning)."""
+    from tracer.fileio import json_text
+    from tracer.oci_runtime.filter import with_filter
+    from tracer.oci_runtime.recorder import Plan
+
     container_id = inv.args.container_id
     learn_dir = LearnDir(inv.learn_dir)
     if inv.command == "exec":
