@@ -38,7 +38,6 @@ class EngineRun:
 
     engine: str  # docker | podman
     argv: list[str]
-    program: int  # index of the engine's program
     run: int  # index of its `run` subcommand
 
     @property
@@ -62,7 +61,7 @@ def engine_run(argv: Sequence[str]) -> EngineRun:
         if os.path.basename(arg) in ENGINES:
             run = next((j for j in range(i + 1, len(argv)) if argv[j] == "run"), None)
             if run is not None:
-                return EngineRun(os.path.basename(arg), list(argv), i, run)
+                return EngineRun(os.path.basename(arg), list(argv), run)
     raise UserError("give the engine's run command after `--`, e.g. `seccomp-learn container -- docker run IMAGE`")
 
 
