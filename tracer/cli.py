@@ -302,6 +302,33 @@ def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missi
     _finish(run_verify(profile, list(command), complain, add_missing, quiet), False)
 
 
+@cli.command(name="container")
+@click.option("-o", "--output", default="seccomp.json", show_default=True, help="Profile to write.")
+@click.option("--learn-dir", metavar="DIR", help="Where the wrapper writes recordings (default: Docker's runtimeArgs "
+                                                  "--learn-dir, else /var/lib/seccomp-learn).")
+@click.option("--runtime-name", default="seccomp-learn", show_default=True,
+              help="Docker: the name the wrapper is registered under in daemon.json.")
+@click.option("--wrapper", metavar="PATH", help="podman: the seccomp-learn-runtime program (default: found on PATH).")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@emit_options
+@COMMAND
+def container_cmd(command: tuple[str, ...], output: str, learn_dir: str | None, runtime_name: str,
+                  wrapper: str | None, quiet: bool, **kw: Any) -> None:
+    """Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.
+
+    The container runs from its own image, with the engine's settings; the profile holds what it
+    called plus what the runtime runs after loading the filter. Exits with the container's exit code.
+
+    \b
+      seccomp-learn container -o web.json -- docker run --rm IMAGE CMD
+      seccomp-learn container --wrapper /usr/local/bin/seccomp-learn-runtime -- podman run --rm IMAGE
+    """
+    from tracer.oci_runtime.engines import learn_container
+
+    _finish(learn_container(list(command), output, _emit_opts(kw), kw["fmt"], learn_dir, runtime_name, wrapper),
+            quiet)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="seccomp-learn", standalone_mode=False)

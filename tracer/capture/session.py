@@ -65,6 +65,7 @@ class TraceOptions:
     progress_every: float = 1.0
     base: BaseProfile | None = None  # --base: the kernel allows what this profile allows; see incremental.py
     backend: Backend | Literal["auto"] = "ptrace"  # see backend_for and docs/architecture.md
+    on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends
 
 
 @dataclass

@@ -131,6 +131,8 @@ def _loop(st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -
             stop_workload("driver")
             continue
         _other_event(st, pid, status, opts.follow)
+        if opts.on_exit is not None and not os.WIFSTOPPED(status):
+            opts.on_exit(pid, status)
 
 
 def _other_event(st: State, pid: int, status: int, follow: str) -> None:

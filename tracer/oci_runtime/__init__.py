@@ -1,0 +1,1 @@
+"""Learning inside the container runtime: `seccomp-learn-runtime` (an OCI runtime wrapper) and the engine helpers."""

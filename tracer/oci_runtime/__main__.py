@@ -1,0 +1,3 @@
+from tracer.oci_runtime.wrapper import main
+
+main()

@@ -1,0 +1,162 @@
+"""`seccomp-learn container -- docker run ...`: run the engine's command with the wrapper selected, wait for
+the container, and write the profile it needs; or say in one line how to configure the engine.
+
+Docker selects a runtime by name (`--runtime NAME`), which must be registered in the daemon
+(`daemon.json` `runtimes`, or `dockerd --add-runtime`); podman takes the runtime's path per run
+(`--runtime PATH`) and passes the wrapper's settings with `--runtime-flag`. The engine command is
+found in the argument list by its program name, so a prefix (sudo, unshare, ...) is kept as given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracer.commands.outcome import Outcome
+from tracer.errors import UserError
+from tracer.oci_runtime.cmdline import DEFAULT_DIR
+from tracer.oci_runtime.learndir import LearnDir
+from tracer.profile.emit import EmitOptions
+
+ENGINES = ("docker", "podman")
+DOCKER_RUNTIME = "seccomp-learn"
+WRAPPER = "seccomp-learn-runtime"
+QUERY_TIMEOUT = 60
+RECORDING_WAIT = 60  # seconds to wait for the recording once the container has exited
+DAEMON_JSON = "/etc/docker/daemon.json"
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """An engine's `run` command line, split where flags are added."""
+
+    engine: str  # docker | podman
+    argv: list[str]
+    run: int  # index of its `run` subcommand
+
+    @property
+    def client(self) -> list[str]:
+        """The engine's program with its global options (-H, --root, ...), for other subcommands."""
+        return self.argv[:self.run]
+
+    @property
+    def run_args(self) -> list[str]:
+        return self.argv[self.run + 1:]
+
+    @property
+    def detached(self) -> bool:
+        options = self.run_args[:next((i for i, a in enumerate(self.run_args) if not a.startswith("-")),
+                                      len(self.run_args))]
+        return any(a in ("-d", "--detach", "--detach=true") for a in options)
+
+
+def engine_run(argv: Sequence[str]) -> EngineRun:
+    for i, arg in enumerate(argv):
+        if os.path.basename(arg) in ENGINES:
+            run = next((j for j in range(i + 1, len(argv)) if argv[j] == "run"), None)
+            if run is not None:
+                return EngineRun(os.path.basename(arg), list(argv), run)
+    raise UserError("give the engine's run command after `--`, e.g. `seccomp-learn container -- docker run IMAGE`")
+
+
+def _option_value(args: Sequence[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(f"{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def docker_learn_dir(run: EngineRun, runtime_name: str, wrapper: str, learn_dir: str | None) -> str:
+    """The learn directory of Docker's registered wrapper runtime; a one-line fix when it is not registered."""
+    query = subprocess.run([*run.client, "info", "--format", "{{json .Runtimes}}"], capture_output=True, text=True,
+                           timeout=QUERY_TIMEOUT, stdin=subprocess.DEVNULL)
+    if query.returncode != 0:
+        raise UserError(f"`docker info` failed: {' '.join(query.stderr.split())[:300]}")
+    runtimes = json.loads(query.stdout or "{}") or {}
+    entry = runtimes.get(runtime_name)
+    if not isinstance(entry, dict):
+        snippet = json.dumps({"runtimes": {runtime_name: {"path": wrapper,
+                                                          "runtimeArgs": ["--learn-dir", learn_dir or DEFAULT_DIR]}}})
+        raise UserError(f"Docker has no runtime {runtime_name!r}: add to {DAEMON_JSON} and restart dockerd: {snippet}")
+    configured = _option_value(entry.get("runtimeArgs") or [], "--learn-dir")
+    return learn_dir or configured or DEFAULT_DIR
+
+
+def podman_runtime(run: EngineRun) -> str:
+    """The OCI runtime podman would use (the wrapper delegates to it)."""
+    query = subprocess.run([*run.client, "info", "--format", "{{.Host.OCIRuntime.Path}}"], capture_output=True,
+                           text=True, timeout=QUERY_TIMEOUT, stdin=subprocess.DEVNULL)
+    if query.returncode != 0 or not query.stdout.strip():
+        raise UserError(f"`podman info` failed: {' '.join(query.stderr.split())[:300]}")
+    return query.stdout.strip()
+
+
+def learning_command(run: EngineRun, cidfile: str, wrapper: str, learn_dir: str, runtime_name: str) -> list[str]:
+    """The engine's command with the wrapper selected and seccomp unconfined (unless a profile was given)."""
+    if run.engine == "podman":
+        chosen = _option_value(run.run_args, "--runtime")
+        if chosen is not None and os.path.realpath(chosen) != os.path.realpath(wrapper):
+            raise UserError(f"this run already selects --runtime {chosen}; use --runtime {wrapper}")
+        added = ["--runtime", wrapper]
+        client = [*run.client, "--runtime-flag", f"learn-dir={learn_dir}",
+                  "--runtime-flag", f"learn-runtime={podman_runtime(run)}"]
+    else:
+        added = ["--runtime", runtime_name]
+        client = run.client
+    if not any("seccomp=" in a for a in run.run_args):  # --security-opt seccomp=X or --security-opt=seccomp=X
+        added += ["--security-opt", "seccomp=unconfined"]
+    return [*client, "run", *added, "--cidfile", cidfile, *run.run_args]
+
+
+def learn_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str, learn_dir: str | None,
+                    runtime_name: str, wrapper: str | None) -> Outcome:
+    """Run the container under the wrapper, wait for it, and write its profile to output."""
+    from tracer.commands.emit import emit_summary
+    from tracer.commands.outcome import deliver
+    from tracer.profile import formats
+    from tracer.profile.emit import emit
+    from tracer.recording import model as rec_io
+
+    run = engine_run(argv)
+    wrapper_path = wrapper or shutil.which(WRAPPER) or WRAPPER
+    if run.engine == "docker":
+        directory = docker_learn_dir(run, runtime_name, wrapper_path, learn_dir)
+    else:
+        directory = learn_dir or DEFAULT_DIR
+    with tempfile.TemporaryDirectory(prefix="seccomp-learn-") as tmp:
+        cidfile = os.path.join(tmp, "cid")
+        code = subprocess.run(learning_command(run, cidfile, wrapper_path, directory, runtime_name)).returncode
+        if not os.path.exists(cidfile):
+            raise UserError(f"the {run.engine} run did not create a container", exit_code=code or 2)
+        container_id = Path(cidfile).read_text().strip()
+    if run.detached:
+        code = _wait(run, container_id)
+    learned = LearnDir(directory, create=False)
+    learned.wait_idle(container_id, RECORDING_WAIT)
+    path = learned.recording_path(container_id)
+    if not os.path.exists(path):
+        raise UserError(f"no recording was written for container {container_id[:12]} (see the engine's log)", path)
+    rec = rec_io.load(path)
+    if eopts.runtime == "docker" and run.engine == "podman":
+        eopts.runtime = "podman"
+    emitted = emit(rec, eopts)
+    written = deliver(formats.render(fmt, emitted.profile, rec), output, notes=[f"recorded {path}"],
+                      written=emit_summary(emitted, output))
+    return Outcome(code, written.summary, written.stdout)
+
+
+def _wait(run: EngineRun, container_id: str) -> int:
+    """A detached container: wait until it stops (its exit code, as `docker wait` prints it)."""
+    done = subprocess.run([*run.client, "wait", container_id], capture_output=True, text=True)
+    try:
+        return int(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return done.returncode

@@ -1,0 +1,173 @@
+"""The learn directory: one `<container-id>.trace.json` per container, written safely and merged under a lock.
+
+Names come from container ids, which the engine (or a user of ctr) chooses: an id that is not a plain
+file name is rewritten into one (with a hash, so two ids never share a file). Every file is opened
+relative to the directory's descriptor, never through a symlink: new files are created with O_EXCL
+(a temporary name, renamed into place), existing ones are read with O_NOFOLLOW and must be regular.
+
+Two locks per container (flock, released by the kernel when their holder dies):
+- `.<name>.active`: held shared by every tracer of the container (its create and each exec) for its
+  whole life; `delete` takes it exclusive to wait until every recording is written;
+- `.<name>.lock`: held exclusive for the read-merge-write of the recording.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import stat
+import time
+from collections.abc import Iterator
+
+from tracer.errors import UserError
+from tracer.recording import model as rec_io
+from tracer.recording.merge import merge
+from tracer.recording.model import Recording
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+RECORDING_LIMIT = 64 << 20  # an existing recording larger than this is not merged into
+SUFFIX = ".trace.json"
+WAIT_STEP = 0.05
+
+
+def file_stem(container_id: str) -> str:
+    """A file name for a container id: the id itself when it is a plain name, else a cleaned form + hash."""
+    if SAFE_NAME.fullmatch(container_id):
+        return container_id
+    cleaned = re.sub(r"[^A-Za-z0-9_.+-]", "_", container_id)[:64].lstrip(".") or "_"
+    return f"{cleaned}-{hashlib.sha256(container_id.encode(errors='surrogateescape')).hexdigest()[:16]}"
+
+
+class LearnDir:
+    """An open learn directory (created 0700 when missing)."""
+
+    def __init__(self, path: str, create: bool = True) -> None:
+        self.path = path
+        try:
+            if create:
+                os.makedirs(path, mode=0o700, exist_ok=True)
+            self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise UserError(f"learn directory cannot be used: {exc.strerror}", path) from None
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def recording_path(self, container_id: str) -> str:
+        return os.path.join(self.path, file_stem(container_id) + SUFFIX)
+
+    def _open_lock(self, container_id: str, kind: str) -> int:
+        name = f".{file_stem(container_id)}.{kind}"
+        try:
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+        except OSError as exc:
+            raise UserError(f"cannot write the learn directory: {exc.strerror}", os.path.join(self.path, name)) \
+                from None
+
+    def hold_active(self, container_id: str) -> int:
+        """Take the container's shared 'a tracer is recording' lock; the caller keeps the descriptor open."""
+        fd = self._open_lock(container_id, "active")
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return fd
+
+    def is_active(self, container_id: str) -> bool:
+        """A tracer of this container is running (its create is learning)."""
+        name = f".{file_stem(container_id)}.active"
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def wait_idle(self, container_id: str, timeout: float) -> bool:
+        """Wait until no tracer of the container is left (its recording is written); False on timeout."""
+        name = f".{file_stem(container_id)}.active"
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+        except OSError:
+            return True
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(WAIT_STEP)
+                    continue
+                for done in (name, f".{file_stem(container_id)}.lock"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(done, dir_fd=self.fd)
+                return True
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _locked(self, container_id: str) -> Iterator[None]:
+        fd = self._open_lock(container_id, "lock")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def add(self, container_id: str, rec: Recording) -> str:
+        """Merge rec into the container's recording (creating it), atomically; returns its path."""
+        name = file_stem(container_id) + SUFFIX
+        with self._locked(container_id):
+            existing = self._read(name)
+            merged = rec if existing is None else merge([existing, rec], [self.recording_path(container_id), "new run"])
+            self.write_text(name, rec_io.dumps(merged))
+        return self.recording_path(container_id)
+
+    def _read(self, name: str) -> Recording | None:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise UserError(f"cannot read: {exc.strerror}", os.path.join(self.path, name)) from None
+        with os.fdopen(fd, "rb") as f:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > RECORDING_LIMIT:
+                raise UserError("not a regular file of a recording's size", os.path.join(self.path, name))
+            data = f.read(RECORDING_LIMIT + 1)
+        try:
+            return rec_io.from_json(json.loads(data))
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
+            raise UserError(f"malformed recording: {exc}"[:300], os.path.join(self.path, name)) from None
+
+    def write_text(self, name: str, text: str) -> None:
+        """Create a fresh temporary file (O_EXCL, never through a symlink), fsync it, rename it over name."""
+        tmp = f".{name}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                         dir_fd=self.fd)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:  # left by a tracer with our pid that died: ours to replace
+                os.unlink(tmp, dir_fd=self.fd)
+                return self.write_text(name, text)
+            raise UserError(f"cannot write: {exc.strerror}", os.path.join(self.path, name)) from None
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.rename(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=self.fd)
+            raise
+        return None

@@ -1,0 +1,212 @@
+"""`seccomp-learn-runtime`: an OCI runtime with runc's command line that records what containers do.
+
+Every command goes to the real runtime (runc, or --learn-runtime / SECCOMP_LEARN_RUNTIME). `create`,
+`run` and `exec` of a learning container are traced (recorder.py) and recorded into the learn
+directory; `delete` waits until the container's recording is written; the rest is exec'd as it is.
+When recording is impossible the command fails with one line naming the problem, or, with
+--learn-optional, runs untouched; the container's own seccomp profile is never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from tracer.errors import UserError
+from tracer.oci_runtime import bundle as bundles
+from tracer.oci_runtime import registry
+from tracer.oci_runtime.cmdline import ENV_RUNTIME, Invocation, parse
+from tracer.oci_runtime.learndir import LearnDir
+from tracer.oci_runtime.runtimelog import note
+
+if TYPE_CHECKING:  # the tracer is imported only by the commands that trace: the others exec at once
+    from tracer.oci_runtime.recorder import Plan
+
+WRAPPED = "SECCOMP_LEARN_WRAPPED"  # set for the real runtime: a runtime that is the wrapper again is refused
+VERSION_TIMEOUT = 10
+DELETE_WAIT = 30  # seconds `delete` waits for the container's recording to be written
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    inherited = open_descriptors()  # the engine's: what a detached tracer must let go of
+    args = sys.argv[1:] if argv is None else argv
+    inv: Invocation | None = None
+    try:
+        inv = with_remembered(parse(args, os.environ))
+        if os.environ.get(WRAPPED):
+            raise UserError(f"the runtime to delegate to is {sys.argv[0]} itself (set --learn-runtime or "
+                            f"{ENV_RUNTIME} to runc or crun)")
+        runtime = resolve_runtime(inv.runtime)
+        os.environ[WRAPPED] = "1"
+        if inv.command == "delete":
+            sys.exit(delete(inv, runtime))
+        if inv.command in ("create", "run", "exec"):
+            sys.exit(learn(inv, runtime, inherited))
+        exec_runtime(runtime, inv)
+    except UserError as exc:
+        fail(inv, str(exc))
+
+
+def with_remembered(inv: Invocation) -> Invocation:
+    """A command that names no settings, for a container created by the wrapper, gets the create's."""
+    if inv.explicit or inv.command is None:
+        return inv
+    command_args = list(inv.forwarded[inv.forwarded.index(inv.command) + 1:])
+    container_id = inv.args.positionals[0] if inv.command == "exec" and inv.args.positionals else \
+        registry.container_of(inv.command, command_args)
+    settings = registry.recall(container_id) if container_id else None
+    return inv if settings is None else replace(inv, runtime=settings.runtime, learn_dir=settings.learn_dir)
+
+
+def open_descriptors() -> list[int]:
+    """The descriptors open now (without the one listing /proc/self/fd used, closed when it returns)."""
+    listed = [int(fd) for fd in os.listdir("/proc/self/fd") if fd.isdigit()]
+    return [fd for fd in listed if _is_open(fd)]
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def fail(inv: Invocation | None, message: str) -> NoReturn:
+    if inv is None:
+        print(f"seccomp-learn-runtime: {' '.join(message.split())}", file=sys.stderr)
+    else:
+        note(inv, "error", message)
+    sys.exit(2)
+
+
+def resolve_runtime(name: str) -> str:
+    """The real runtime's path: a missing or non-executable one fails every command (no container can start)."""
+    path = shutil.which(name) if "/" not in name else name
+    if path is None or not os.path.isfile(path) or not os.access(path, os.X_OK):
+        raise UserError(f"the OCI runtime {name!r} is not an executable file (set --learn-runtime or {ENV_RUNTIME})")
+    return path
+
+
+def exec_runtime(runtime: str, inv: Invocation) -> NoReturn:
+    try:
+        os.execv(runtime, [runtime, *inv.forwarded])
+    except OSError as exc:
+        raise UserError(f"cannot run the OCI runtime: {exc.strerror}", runtime) from None
+
+
+def runtime_version(runtime: str) -> str:
+    """The runtime's first `--version` line; a runtime that cannot answer it is broken."""
+    try:
+        done = subprocess.run([runtime, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT,
+                              stdin=subprocess.DEVNULL, errors="replace")
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UserError(f"the OCI runtime does not run: {exc}", runtime) from None
+    first = (done.stdout.strip().splitlines() or [""])[0]
+    if done.returncode != 0 or not first:
+        raise UserError(f"the OCI runtime is broken: `--version` exited {done.returncode}", runtime)
+    return bundles.clean(first) or ""
+
+
+def delete(inv: Invocation, runtime: str) -> int:
+    """Delete, then wait (bounded) until the container's tracers have written its recording."""
+    code = subprocess.run([runtime, *inv.forwarded]).returncode
+    container_id = registry.container_of(inv.command, list(inv.forwarded[inv.forwarded.index("delete") + 1:]))
+    if container_id is None:
+        return code
+    with contextlib.suppress(UserError):
+        learn_dir = LearnDir(inv.learn_dir, create=False)
+        if not learn_dir.wait_idle(container_id, DELETE_WAIT):
+            note(inv, "warning", f"the recording of {container_id} was still not written after {DELETE_WAIT}s")
+    if code == 0:
+        registry.forget(container_id)
+    return code
+
+
+def learn(inv: Invocation, runtime: str, inherited: list[int]) -> int:
+    from tracer.oci_runtime.recorder import TracingImpossible, record_detached, record_foreground
+
+    version = runtime_version(runtime)
+    try:
+        if inv.command != "exec":
+            registry.remember(inv.args.container_id, registry.Settings(runtime, inv.learn_dir))
+        plan, restore = prepare(inv, runtime, version)
+    except UserError as problem:
+        if not inv.optional:
+            raise
+        note(inv, "warning", f"not recording (--learn-optional): {problem}")
+        plan, restore = None, None
+    if plan is not None:
+        try:
+            code = record_detached(plan, inherited) if inv.detaches else record_foreground(plan)
+            if (code != 0 and inv.command != "exec") or (inv.command == "run" and not inv.detaches and \
+                    "keep" not in inv.args.booleans):
+                registry.forget(inv.args.container_id)  # no container left: it failed, or `run` deleted it
+            return code
+        except TracingImpossible as problem:
+            if not inv.optional:
+                raise
+            note(inv, "warning", f"not recording (--learn-optional): {problem}")
+        finally:
+            if restore is not None:
+                _replace(restore.path, restore.raw, restore.mode)
+    exec_runtime(runtime, inv)
+
+
+def prepare(inv: Invocation, runtime: str, version: str) -> tuple[Plan | None, bundles.UntrustedFile | None]:
+    """Everything that can make recording impossible, checked before anything is changed; returns the plan
+    and the original config to put back, or no plan when there is nothing to record (a pod's sandbox, an
+    exec in a container that is not learning)."""
+    from tracer.fileio import json_text
+    from tracer.oci_runtime.filter import with_filter
+    from tracer.oci_runtime.recorder import Plan
+
+    container_id = inv.args.container_id
+    learn_dir = LearnDir(inv.learn_dir)
+    if inv.command == "exec":
+        if not learn_dir.is_active(container_id):
+            return None, None
+        container = bundles.Container(container_id, entrypoint=_exec_args(inv))
+        return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id)), None
+    directory = Path(inv.flag("bundle", "b") or os.getcwd())
+    original, config = bundles.load_config(directory, inv.flag("config", "f"))
+    if bundles.is_sandbox(config):
+        return None, None
+    recording_config = json_text(with_filter(config)).encode()
+    container = bundles.describe(container_id, directory, config)
+    plan = Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id))
+    _replace(Path(original.path), recording_config, original.mode)
+    return plan, original
+
+
+def _exec_args(inv: Invocation) -> list[str]:
+    process_file = inv.flag("process", "p")
+    if process_file:
+        with contextlib.suppress(UserError):
+            return bundles.entrypoint(bundles.read_json(process_file))
+        return []
+    return bundles.entrypoint({"args": list(inv.args.positionals[1:])})
+
+
+def _replace(path: str | Path, data: bytes, mode: int) -> None:
+    """Atomically put data at path (a fresh O_EXCL file renamed over it), keeping its mode."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.seccomp-learn.{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UserError(f"cannot write the bundle's configuration: {exc.strerror}", str(path)) from None
