@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
+
 ENGINES = ("crun", "runc", "podman", "docker")
 OCI_ENGINES = ("crun", "runc")  # given a bundle; the others are given an image
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -80,14 +82,15 @@ def with_root(engine: Engine, root: Path, tag: str, timeout: float = 120) -> Eng
                     tar.addfile(info, f)
             else:
                 tar.addfile(info)
-    _check(subprocess.run([*engine.command, "import", "-", tag], input=buf.getvalue(), capture_output=True,
-                          timeout=timeout), f"{engine.name} import")
+    try:
+        imported = subprocess.run([*engine.command, "import", "-", tag], input=buf.getvalue(), capture_output=True,
+                                  timeout=timeout)
+    except OSError as e:
+        raise UserError(f"cannot run {engine.name} ({engine.command[0]}): {e.strerror}") from e
+    if imported.returncode != 0:
+        raise UserError(f"{engine.name} import failed (exit {imported.returncode}): "
+                        f"{imported.stderr.decode(errors='replace').strip()}")
     return replace(engine, root=tag)
-
-
-def _check(proc: subprocess.CompletedProcess[bytes], what: str) -> None:
-    if proc.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {proc.stderr.decode(errors='replace').strip()}")
 
 
 def oci_config(engine: Engine, c: Container) -> dict[str, Any]:
@@ -141,5 +144,8 @@ def run_command(engine: Engine, c: Container, workdir: Path) -> list[str]:
 
 def run(engine: Engine, c: Container, workdir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run c to completion; stdout and stderr are the container's (and the engine's messages)."""
-    return subprocess.run(run_command(engine, c, workdir), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    argv = run_command(engine, c, workdir)
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        raise UserError(f"cannot run {engine.name} ({argv[0]}): {e.strerror}") from e

@@ -165,13 +165,3 @@ class AuditLog:
             time.sleep(0.01)
         raise UserError(f"no audit record arrived within {timeout:g} s (is kernel.seccomp.actions_logged "
                         "missing 'log'?)")
-
-    def wait_for(self, pid: int, nr: int, timeout: float) -> SeccompRecord | None:
-        """The first record of call nr by thread group pid, waiting up to timeout seconds for it."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                found = next((r for r in self._records if r.pid == pid and r.nr == nr), None)
-            if found is not None or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.01)
