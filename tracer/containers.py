@@ -31,6 +31,10 @@ DOCKER_CAPS = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP
                "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE")
 ROOT_DIRS = ("usr", "etc", "proc", "dev", "tmp", "sys")  # mount points every root has
 TMPFS_OPTIONS = ("nosuid", "nodev", "mode=1777")  # /tmp: executable, as a bundle's tmpfs is by default
+# Kill (SIGKILL, no grace period) and remove a container by name.
+REMOVE = {"crun": ("delete", "--force"), "runc": ("delete", "--force"), "podman": ("rm", "--force", "--time", "0"),
+          "docker": ("rm", "--force")}
+REMOVE_TIMEOUT = 60
 
 
 @dataclass(frozen=True)
@@ -124,10 +128,9 @@ def oci_config(engine: Engine, c: Container) -> dict[str, Any]:
     return config
 
 
-def run_command(engine: Engine, c: Container, workdir: Path) -> list[str]:
-    """The command line that runs c in the foreground (files it needs are written to workdir)."""
+def run_command(engine: Engine, c: Container, workdir: Path, name: str) -> list[str]:
+    """The command line that runs c in the foreground as `name` (files it needs are written to workdir)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    name = f"sl-{uuid.uuid4().hex[:12]}"
     if engine.name in OCI_ENGINES:
         (workdir / "config.json").write_text(json.dumps(oci_config(engine, c), indent=1))
         return [*engine.command, "run", "--bundle", str(workdir), name]
@@ -142,10 +145,19 @@ def run_command(engine: Engine, c: Container, workdir: Path) -> list[str]:
             "-e", f"PATH={CONTAINER_PATH}", "-e", "HOME=/tmp", engine.root, *c.argv]
 
 
-def run(engine: Engine, c: Container, workdir: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run c to completion; stdout and stderr are the container's (and the engine's messages)."""
-    argv = run_command(engine, c, workdir)
+def run(engine: Engine, c: Container, workdir: Path, timeout: float = 120,
+        wrap: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run c to completion; stdout and stderr are the container's (and the engine's messages).
+
+    wrap: a command prefix for the engine's command (strace). A container still running after
+    `timeout` seconds is removed: killing the engine's process alone would leave it running.
+    """
+    name = f"sl-{uuid.uuid4().hex[:12]}"
+    argv = [*wrap, *run_command(engine, c, workdir, name)]
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except OSError as e:
         raise UserError(f"cannot run {engine.name} ({argv[0]}): {e.strerror}") from e
+    except subprocess.TimeoutExpired as e:
+        subprocess.run([*engine.command, *REMOVE[engine.name], name], capture_output=True, timeout=REMOVE_TIMEOUT)
+        raise UserError(f"{engine.name}: the container did not exit within {timeout:g} s, so it was removed") from e

@@ -1,7 +1,7 @@
 """Measure what the installed container runtime calls after loading the container's seccomp filter.
 
 This is how the lists in tracer.extras were made, so a user with another runtime version gets the
-list for theirs. The container's workload is a 150-byte static program whose only syscall is
+list for theirs. The container's workload is a 129-byte static program whose only syscall is
 exit_group, named uniquely so its audit record marks where the runtime's calls end. The profile
 is `defaultAction: SCMP_ACT_LOG` with nothing allowed: every call made under it succeeds and is
 logged by the kernel (tracer.seccomp_audit). The runtime's calls are those of the workload's
@@ -25,12 +25,11 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .after_filter import AfterFilter, after_filter
-from .containers import OCI_ENGINES, Container, Engine, make_root, run, run_command, with_root
+from .containers import OCI_ENGINES, Container, Engine, make_root, run, with_root
 from .emit import RULE_ARGS
 from .errors import UserError
 from .runtime_version import installed_versions
@@ -72,17 +71,17 @@ def exit_program() -> bytes:
     return elf + load + code
 
 
-def _runtime_calls(log: AuditLog, since: int, comm: str, what: str) -> Counter[str]:
+def _runtime_calls(log: AuditLog, since: int, comm: str, what: str) -> set[str]:
     """The calls of the container whose workload is `comm`, logged after serial `since`, before its exit_group."""
     log.sync()
     records = [r for r in log.records() if r.serial > since]
     marker = next((r for r in records if r.comm == comm and r.abi == "x86_64" and r.nr == EXIT_GROUP), None)
     if marker is None:
         raise UserError(f"{what}: no audit record of the workload's exit_group: the runtime did not start it")
-    return Counter(r.name for r in records if r.pid == marker.pid and r.serial < marker.serial)
+    return {r.name for r in records if r.pid == marker.pid and r.serial < marker.serial}
 
 
-def _audited_runs(engine: Engine, c: Container, runs: int, comm: str, workdir: Path) -> list[Counter[str]]:
+def _audited_runs(engine: Engine, c: Container, runs: int, comm: str, workdir: Path) -> list[set[str]]:
     per_run = []
     with AuditLog() as log:
         for i in range(runs):
@@ -112,12 +111,12 @@ def measure(engine: Engine, runs: int = 5, workdir: Path | None = None, strace: 
         try:
             per_run = _audited_runs(bound, container, runs, comm, Path(tmp))
             traced = _traced(bound, container, Path(tmp) / "strace", attach) if strace else None
-            every = set.intersection(*(set(c) for c in per_run))
+            every = set.intersection(*per_run)
             needed = {name for name in every if _fails_without(bound, comm, name, Path(tmp) / f"without-{name}")}
         finally:
             if engine.name not in OCI_ENGINES:
                 subprocess.run([*engine.command, "rmi", bound.root], capture_output=True, timeout=RUN_TIMEOUT)
-    seen = set().union(*(set(c) for c in per_run), traced.counts if traced else ())
+    seen = set().union(*per_run, traced.counts if traced else ())
     args = {n: {i: sorted(v) for i, v in a.items()} for n, a in traced.args.items()} if traced else {}
     return RuntimeMeasurement(engine.name, installed_versions(engine.name, engine.command), runs, sorted(needed),
                               sorted(seen - needed), args)
@@ -137,8 +136,7 @@ def _traced(engine: Engine, c: Container, workdir: Path, attach: int | None) -> 
     out = workdir / "strace.log"
     strace = ["strace", "-f", "-qq", "-n", "-e", f"raw={','.join(RAW_NAMES)}", "-o", str(out)]
     if attach is None:
-        done = subprocess.run([*strace, *run_command(engine, c, workdir)], capture_output=True, text=True,
-                              timeout=RUN_TIMEOUT, stdin=subprocess.DEVNULL)
+        done = run(engine, c, workdir, timeout=RUN_TIMEOUT, wrap=tuple(strace))
     else:
         workdir.mkdir(parents=True)
         tracer = subprocess.Popen([*strace, "-p", str(attach)], stdin=subprocess.DEVNULL,
