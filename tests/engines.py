@@ -160,9 +160,17 @@ class Engines:
         self._dockerd = None
 
     def close(self) -> None:
+        """Remove what is left of the containers (a test that failed midway), stop dockerd, delete the state."""
+        podman = self._engines.get("podman")
+        if podman is not None:
+            subprocess.run([*podman.command, "rm", "--all", "--force", "--time", "0"], capture_output=True,
+                           timeout=COMMAND_TIMEOUT)
         docker = self._engines.get("docker")
         if docker is not None:
-            subprocess.run([*docker.command, "container", "prune", "-f"], capture_output=True, timeout=COMMAND_TIMEOUT)
+            left = subprocess.run([*docker.command, "ps", "--all", "--quiet"], capture_output=True, text=True,
+                                  timeout=COMMAND_TIMEOUT).stdout.split()
+            if left:
+                subprocess.run([*docker.command, "rm", "--force", *left], capture_output=True, timeout=COMMAND_TIMEOUT)
             self._stop_dockerd(self.base / "docker")
         if not _mounts_under(self.base):
             shutil.rmtree(self.base, ignore_errors=True)
