@@ -48,7 +48,7 @@ STRACE_PARITY: list[tuple[str, tuple[str, ...]]] = [
 EXPECTED_STATUS: dict[str, int] = {"killed": -15, "exitcode": 3}
 
 _lock = threading.Lock()
-_built: dict[str, Path] = {}
+_built: dict[tuple[str, tuple[str, ...]], Path] = {}
 
 
 class FixtureBuildError(RuntimeError):
@@ -69,33 +69,36 @@ def source(name: str) -> Path:
     return src
 
 
-def _cache_key(compiler: str, src: Path) -> str:
+def _cache_key(compiler: str, src: Path, flags: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     h.update(compiler.encode())
     h.update(b"\0")
-    h.update("\0".join(CFLAGS + LDLIBS).encode())
+    h.update("\0".join(CFLAGS + flags + LDLIBS).encode())
     h.update(b"\0")
     h.update(src.read_bytes())
     return h.hexdigest()[:16]
 
 
-def build(name: str) -> Path:
-    """Compile ``fixtures/<name>.c`` (once per session, cached across sessions) and return the binary."""
+def build(name: str, flags: tuple[str, ...] = ()) -> Path:
+    """Compile ``fixtures/<name>.c`` (once per session, cached across sessions) and return the binary.
+
+    flags: extra compiler flags, e.g. ("-m32", "-static") for a 32-bit static program.
+    """
     with _lock:
-        cached = _built.get(name)
+        cached = _built.get((name, flags))
         if cached is not None and cached.exists():
             return cached
         compiler = gcc()
         src = source(name)
         CACHE_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
-        out = CACHE_DIR / f"{name}-{_cache_key(compiler, src)}"
+        out = CACHE_DIR / f"{name}-{_cache_key(compiler, src, flags)}"
         if not out.exists():
             fd, tmp_name = tempfile.mkstemp(prefix=f".{name}-", dir=CACHE_DIR)
             os.close(fd)
             tmp = Path(tmp_name)
             try:
                 proc = subprocess.run(
-                    [compiler, *CFLAGS, "-o", str(tmp), str(src), *LDLIBS],
+                    [compiler, *CFLAGS, *flags, "-o", str(tmp), str(src), *LDLIBS],
                     capture_output=True,
                     text=True,
                     check=False,
@@ -108,7 +111,7 @@ def build(name: str) -> Path:
                 os.replace(tmp, out)  # atomic: concurrent builders race harmlessly
             finally:
                 tmp.unlink(missing_ok=True)
-        _built[name] = out
+        _built[(name, flags)] = out
         return out
 
 

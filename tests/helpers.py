@@ -15,11 +15,14 @@ import pytest
 
 from tracer.capture.notify import notify_supported
 
-SL = [sys.executable, "-m", "tracer"]
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# `python -m tracer`, but from this checkout whatever the cwd (-m alone would find an installed copy
+# when a test runs the command in a temporary directory).
+SL = [sys.executable, "-c", f"import sys, runpy; sys.path.insert(0, {str(REPO_ROOT)!r}); "
+      "runpy.run_module('tracer', run_name='__main__', alter_sys=True)"]
 # Both tracing backends, for tests that must hold for each (notify needs kernel support).
 BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
     not notify_supported(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared" / "reference"
 
 

@@ -329,6 +329,34 @@ def container_cmd(command: tuple[str, ...], output: str, learn_dir: str | None, 
             quiet)
 
 
+@cli.command(name="runtime-profile")
+@click.option("--runtime", type=click.Choice(["crun", "runc", "podman", "docker"]), required=True,
+              help="The runtime to measure.")
+@click.option("--runs", type=int, default=10, show_default=True,
+              help="Containers to start: calls made in every one are told from calls that depend on timing.")
+@click.option("--command", "engine_command", metavar="CMD",
+              help="How to invoke the runtime here (default: its name), e.g. 'docker -H unix:///run/docker.sock'.")
+@click.option("--run-flag", "run_flags", multiple=True, metavar="FLAG",
+              help="podman/docker: an extra `run` flag this machine needs (repeatable).")
+@click.option("--attach", type=int, metavar="PID",
+              help="docker: the pid of the daemon's containerd, for strace to follow to the container.")
+@click.option("-o", "--output", default="-", show_default=True, help="JSON to write ('-' = stdout).")
+def runtime_profile_cmd(runtime: str, runs: int, engine_command: str | None, run_flags: tuple[str, ...],
+                        attach: int | None, output: str) -> None:
+    """Measure what the installed RUNTIME calls after loading a container's seccomp filter.
+
+    Writes JSON with the versions, the names it needs on every start, those it sometimes makes,
+    and the values it passes to argument-ruled names: what tracer/extras.py holds per runtime.
+    Needs root (the kernel's audit records) and strace (argument values).
+
+    \b
+      seccomp-learn runtime-profile --runtime runc
+    """
+    from tracer.commands.runtime_profile import run_runtime_profile
+
+    _finish(run_runtime_profile(runtime, runs, engine_command, run_flags, attach, output), False)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="seccomp-learn", standalone_mode=False)

@@ -1,9 +1,13 @@
 """Syscalls a profile needs that tracing the workload cannot show, as versioned data.
 
 Each group is a named, switchable extra; the emitter adds it as its own rule with a comment and
-the report says why. Runtime lists were measured on Debian 12 (crun 1.8.1, runc 1.1.5, podman
-4.3.1) with Docker's default settings (no-new-privileges off): the syscalls the runtime itself
-makes after loading the filter and before the workload's first instruction.
+the report says why. The runtime lists are what each runtime calls after loading the container's
+filter and before the workload's first instruction, with Docker's default settings (root, 14
+capabilities, no-new-privileges off). They were measured by tracer/runtimes/measure.py on Debian 12
+(kernel 6.18) with 30 containers per runtime: the kernel's audit records of a log-everything
+filter give the names, an `strace -f` run gives the argument values, and a run with one name
+denied tells whether the container starts without it. tests/test_runtime_lists.py re-measures
+the installed runtimes and fails when one calls something a list lacks.
 """
 
 from __future__ import annotations
@@ -14,29 +18,44 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Runtime:
     name: str
-    measured: str  # the runtime and version the list was measured with
-    needs: tuple[str, ...]  # made on every start
-    sometimes: tuple[str, ...] = ()  # made depending on timing; still needed
+    versions: tuple[tuple[str, str], ...]  # (component, upstream version) the lists were measured on
+    needs: tuple[str, ...]  # made on every start; the container does not start when this one is denied
+    sometimes: tuple[str, ...] = ()  # made on some starts (timing), or denied without harm; still allowed
+    # (name, argument index, values): what the runtime passes to argument-ruled names after the filter
+    arg_values: tuple[tuple[str, int, tuple[int, ...]], ...] = ()
+
+    @property
+    def measured(self) -> str:
+        """'runc 1.1.5', 'podman 4.3.1 with crun 1.8.1'."""
+        return " with ".join(f"{component} {version}" for component, version in self.versions)
+
+    def differs_from(self, installed: dict[str, str]) -> list[str]:
+        """'runc 1.2.0 (lists measured on 1.1.5)' for each component whose installed version is another."""
+        return [f"{component} {installed[component]} (lists measured on {version})"
+                for component, version in self.versions if installed.get(component, version) != version]
 
 
-_CRUN = Runtime(
-    "crun",
-    "crun 1.8.1",
-    ("capset", "close", "execve", "prctl", "rt_sigaction", "rt_sigprocmask", "setresgid", "setresuid", "write"),
-)
-_RUNC = Runtime(
-    "runc",
-    "runc 1.1.5",
-    ("capget", "capset", "chdir", "execve", "faccessat2", "fstat", "fstatfs", "getcwd", "getdents64", "getppid",
-     "prctl", "setgid", "setgroups", "setuid", "write"),
-    ("close", "epoll_ctl", "fcntl", "futex", "getpid", "newfstatat", "openat", "read", "rt_sigreturn"),
-)
+# prctl options: PR_SET_KEEPCAPS (8) around the uid change, PR_CAPBSET_DROP (24) for each capability
+# outside the bounding set, PR_CAP_AMBIENT (47, PR_CAP_AMBIENT_LOWER) for each capability.
+_PRCTL_OPTIONS = (("prctl", 0, (8, 24, 47)),)
+_CRUN_NEEDS = ("capset", "execve", "prctl", "rt_sigaction", "rt_sigprocmask", "setresgid", "setresuid", "write")
+_RUNC_NEEDS = ("capget", "capset", "chdir", "close", "execve", "fstat", "fstatfs", "getcwd", "getdents64", "getppid",
+               "newfstatat", "openat", "prctl", "read", "setgid", "setgroups", "setuid", "write")
+# The Go runtime's calls on the init thread (futex, signal return after a preemption SIGURG), and calls
+# runc survives being denied (Go's faccessat2 falls back on EPERM).
+_RUNC_SOMETIMES = ("epoll_ctl", "faccessat2", "fcntl", "futex", "getpid", "rt_sigreturn")
 RUNTIMES: dict[str, Runtime] = {
-    "crun": _CRUN,
-    "runc": _RUNC,
-    "docker": Runtime("docker", "Docker 28 with runc 1.1.5", _RUNC.needs, _RUNC.sometimes),
-    "podman": Runtime("podman", "podman 4.3.1 with crun 1.8.1", (*_CRUN.needs, "pselect6", "read")),
-    "none": Runtime("none", "", ()),
+    "crun": Runtime("crun", (("crun", "1.8.1"),), _CRUN_NEEDS, ("close",), _PRCTL_OPTIONS),
+    "runc": Runtime("runc", (("runc", "1.1.5"),), _RUNC_NEEDS, _RUNC_SOMETIMES, _PRCTL_OPTIONS),
+    # containerd's shim calls `runc create`; the init then waits on its exec FIFO for `runc start`,
+    # long enough that the Go runtime always uses futex on that thread.
+    "docker": Runtime("docker", (("docker", "20.10.24"), ("runc", "1.1.5")),
+                      tuple(sorted({*_RUNC_NEEDS, "futex"})),
+                      tuple(sorted(set(_RUNC_SOMETIMES) - {"futex"})), _PRCTL_OPTIONS),
+    # conmon calls `crun create`, whose init then waits on its exec FIFO for `crun start`: pselect6, read.
+    "podman": Runtime("podman", (("podman", "4.3.1"), ("crun", "1.8.1")),
+                      tuple(sorted({*_CRUN_NEEDS, "pselect6", "read"})), ("close",), _PRCTL_OPTIONS),
+    "none": Runtime("none", (), ()),
 }
 
 # Without exit_group a container hangs at exit; signal handlers return through rt_sigreturn.

@@ -1,0 +1,70 @@
+"""The runtime lists in tracer/extras.py, re-measured against the installed runtimes.
+
+For each engine, tracer.runtime_measure runs containers under a log-everything filter and reads
+the kernel's audit records (type 1326) of what the runtime calls after loading the filter, runs
+one more under `strace -f` for the argument values, and one per name with only that name denied.
+A runtime that calls something its list lacks fails the test: the profile would break its start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from engines import Engines
+
+from tracer.profile.extras import RUNTIMES
+from tracer.runtimes.containers import ENGINES
+from tracer.runtimes.measure import RuntimeMeasurement, measure
+from tracer.runtimes.version import installed_versions
+
+RUNS = 10  # containers per runtime: enough to see the Go runtime's occasional calls in runc
+
+
+@pytest.fixture(scope="module")
+def measured(engines: Engines) -> Callable[[str], RuntimeMeasurement]:
+    """One measurement per engine for the module's tests."""
+    done: dict[str, RuntimeMeasurement] = {}
+
+    def get(name: str) -> RuntimeMeasurement:
+        if name not in done:
+            engine = engines.get(name)
+            done[name] = measure(engine, runs=RUNS, attach=engines.containerd_pid() if name == "docker" else None)
+        return done[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_list_has_every_call_the_installed_runtime_makes(measured: Callable[[str], RuntimeMeasurement],
+                                                         name: str) -> None:
+    m = measured(name)
+    listed = RUNTIMES[name]
+    assert "execve" in m.needs, m  # the measurement saw the runtime's calls at all
+    missing = sorted((set(m.needs) | set(m.sometimes)) - set(listed.needs) - set(listed.sometimes))
+    assert missing == [], f"{name} {m.versions} calls {missing} after loading the filter: add to tracer/extras.py"
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_each_listed_need_is_made_on_every_start_and_needed(measured: Callable[[str], RuntimeMeasurement],
+                                                            name: str) -> None:
+    m = measured(name)
+    not_needed = sorted(set(RUNTIMES[name].needs) - set(m.needs))
+    assert not_needed == [], (f"{name} {m.versions}: {not_needed} are not made on every start, or the container "
+                              "starts without them: move them to `sometimes` in tracer/extras.py")
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_listed_argument_values_cover_the_runtime(measured: Callable[[str], RuntimeMeasurement], name: str) -> None:
+    m = measured(name)
+    assert m.args, f"{name}: strace saw no argument-ruled call after the filter load"
+    listed = {(n, i): set(v) for n, i, v in RUNTIMES[name].arg_values}
+    extra = {f"{n} arg {i}": sorted(set(values) - listed.get((n, i), set()))
+             for n, by_index in m.args.items() for i, values in by_index.items()}
+    assert {k: v for k, v in extra.items() if v} == {}, f"{name} passes values its list lacks"
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_lists_record_the_installed_versions(engines: Engines, name: str) -> None:
+    installed = installed_versions(name, engines.get(name).command)
+    assert RUNTIMES[name].differs_from(installed) == [], f"re-measure {name}: the lists were made on another version"
