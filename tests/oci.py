@@ -8,6 +8,7 @@ this machine is tests/engines.py's.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from engines import HOST_RO, PRIVATE_MOUNTS
 
-from tracer.runtimes.containers import Container, Engine, make_root, with_root
+from tracer.runtimes.containers import Container, Engine, make_root, oci_config, with_root
 from tracer.runtimes.containers import run as run_container
 
 RUNTIMES = ("crun", "runc")
@@ -32,10 +33,22 @@ def engine(runtime: str, directory: Path) -> Engine:
     return Engine("runc", ("runc", "--root", state))
 
 
-def run(runtime: str, directory: Path, argv: list[str], seccomp: dict[str, Any] | None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _host_ro(argv: list[str]) -> tuple[str, ...]:
+    """Host /usr and /etc, and the program's own directory when it lives elsewhere."""
     program = Path(argv[0])
     own_dir = program.is_absolute() and program.parts[1] not in ("usr", "bin", "sbin", "lib", "lib64", "etc")
-    host_ro = (*HOST_RO, str(program.parent)) if own_dir else HOST_RO
+    return (*HOST_RO, str(program.parent)) if own_dir else HOST_RO
+
+
+def bundle(directory: Path, argv: list[str], seccomp: dict[str, Any] | None, cwd: str = "/tmp") -> Path:
+    """An OCI bundle (rootfs and config.json) for a runtime to be called on directly."""
+    e = with_root(Engine("runc", ("runc",)), make_root(directory / "rootfs"), tag="")
+    config = oci_config(e, Container(tuple(argv), seccomp, _host_ro(argv), cwd))
+    (directory / "config.json").write_text(json.dumps(config, indent=2))
+    return directory
+
+
+def run(runtime: str, directory: Path, argv: list[str], seccomp: dict[str, Any] | None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
     e = with_root(engine(runtime, directory), make_root(directory / "rootfs"), tag="")
-    return run_container(e, Container(tuple(argv), seccomp, host_ro), directory / "bundle", timeout=timeout)
+    return run_container(e, Container(tuple(argv), seccomp, _host_ro(argv)), directory / "bundle", timeout=timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,11 @@ def test_extras_are_separate_named_rules(sockets_trace: Path) -> None:
     runtime = {n for r in rules_by_comment(profile, "runtime:") for n in r["names"]}
     observed = recording.load(sockets_trace).names("x86_64")
     # Each extra rule holds its whole list, observed or not, so a name never moves between rules.
-    assert runtime == set(RUNTIMES["crun"].needs) and runtime & observed
+    assert runtime == {*RUNTIMES["crun"].needs, *RUNTIMES["crun"].sometimes} and runtime & observed
+    # prctl is allowed for the option values crun was measured to pass, not for every option.
+    prctl = [r["args"] for r in rules_by_comment(profile, "runtime:") if r["names"] == ["prctl"]]
+    assert sorted(a[0]["value"] for a in prctl) == sorted(next(v for n, _, v in RUNTIMES["crun"].arg_values
+                                                               if n == "prctl"))
     assert {n for r in rules_by_comment(profile, "vdso:") for n in r["names"]} == set(VDSO) - runtime
     assert {n for r in rules_by_comment(profile, "always:") for n in r["names"]} == set(ALWAYS) - runtime
     assert not {n for r in rules_by_comment(profile, "observed in") for n in r["names"]} & (runtime | set(ALWAYS))
@@ -180,3 +185,19 @@ def test_kubernetes_format_matches_the_spo_crd(sockets_trace: Path) -> None:
     assert doc["kind"] == crd["spec"]["names"]["kind"]
     spec_schema = served[version]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     assert list(jsonschema.Draft7Validator(spec_schema).iter_errors(doc["spec"])) == []
+
+
+def test_emit_notes_an_installed_runtime_of_another_version(sockets_trace: Path, tmp_path: Path) -> None:
+    """The runtime lists say which version they were measured on; another installed version is named."""
+    measured = dict(RUNTIMES["runc"].versions)["runc"]
+    shim = tmp_path / "bin" / "runc"
+    shim.parent.mkdir()
+    shim.write_text("#!/bin/sh\necho 'runc version 99.1.0'\n")
+    shim.chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    r = seccomp_learn("emit", str(sockets_trace), "--runtime", "runc", "-o", str(tmp_path / "p.json"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"installed runc 99.1.0 (lists measured on {measured})" in r.stderr
+    assert "prctl (arg0 in 8, 24, 47)" in r.stderr
+    r = seccomp_learn("emit", str(sockets_trace), "--runtime", "runc", "-o", str(tmp_path / "q.json"))
+    assert "lists measured on" not in r.stderr  # the runc installed here is the measured one

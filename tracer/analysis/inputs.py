@@ -76,7 +76,7 @@ def from_recording(rec: Recording, path: str, emit_opts: EmitOptions | None = No
 def from_emitted(rec: Recording, emitted: Emitted, path: str) -> Loaded:
     """A recording and the profile emit made of it, for a caller that has emitted already."""
     runs = " ".join("; ".join(shlex.join(r.command) for r in rec.runs).split()) or "no run"
-    added = sum(len(e.names) for e in emitted.extras if e.kind != "fallback")
+    added = len(emitted.profile.names("SCMP_ACT_ALLOW") - rec.all_names())
     desc = (f"recording, {len(rec.runs)} run{'s' if len(rec.runs) != 1 else ''}: {_shortened(runs, 60)}; "
             f"profile as `emit` writes it, +{added} runtime docker/always names")
     source = source_of(path, "recording", desc, emitted.profile)

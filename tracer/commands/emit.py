@@ -6,6 +6,7 @@ from tracer.commands.outcome import Outcome, deliver
 from tracer.errors import UserError
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
+from tracer.profile.extras import RUNTIMES
 from tracer.recording import model as rec_io
 from tracer.recording.merge import merge_files
 
@@ -15,7 +16,7 @@ def emit_summary(emitted: Emitted, path: str) -> list[str]:
     p = emitted.profile
     lines = [f"wrote {path}: {len(p.names())} syscalls ({', '.join(p.architectures)}), "
              f"default {p.default_action}"]
-    lines += [f"  + {e.kind}: {' '.join(e.names)}" for e in emitted.extras]
+    lines += [f"  + {e.kind}: {' '.join(e.text(n) for n in e.names)}" for e in emitted.extras]
     lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
     lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
     if not p.syscalls:
@@ -25,6 +26,23 @@ def emit_summary(emitted: Emitted, path: str) -> list[str]:
     return lines
 
 
+def runtime_version_notes(runtime: str) -> list[str]:
+    """A note when the installed OCI runtime is another version than the one the runtime list was measured
+    on (it may call something the list lacks: `seccomp-learn runtime-profile` measures it). Only the OCI
+    runtime's own `--version` is asked, so no engine daemon is needed; a runtime not installed here is
+    not compared."""
+    from tracer.runtimes.version import installed_versions
+
+    listed = RUNTIMES[runtime]
+    oci = [c for c, _ in listed.versions if c in ("runc", "crun")]
+    try:
+        installed = {c: v for name in oci for c, v in installed_versions(name).items()}
+    except (UserError, KeyError):
+        return []
+    return [f"  note: installed {d}: run `seccomp-learn runtime-profile --runtime {runtime}` to measure it"
+            for d in listed.differs_from(installed)]
+
+
 def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str) -> Outcome:
     rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
     try:
@@ -32,4 +50,4 @@ def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: s
         text = formats.render(fmt, emitted.profile, rec)
     except UserError as exc:  # name the input(s) when the problem is in the recording
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
-    return deliver(text, output, written=emit_summary(emitted, output))
+    return deliver(text, output, written=emit_summary(emitted, output) + runtime_version_notes(eopts.runtime))

@@ -66,6 +66,16 @@ class Extra:
     kind: ExtraKind
     reason: str
     names: list[str]
+    # name -> (argument index, values): names the extra allows only for these values (a runtime's prctl
+    # options), in rules of their own
+    values: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)
+
+    def text(self, name: str) -> str:
+        """The name, with the values it is limited to: 'prctl (arg0 in 8, 24, 47)'."""
+        if name not in self.values:
+            return name
+        index, values = self.values[name]
+        return f"{name} (arg{index} in {', '.join(map(str, values))})"
 
 
 @dataclass
@@ -101,11 +111,14 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     rec, mappings = map_recording(rec, abis)
     observed = rec.all_names()
     groups = _extras(opts)
-    # Names an ALLOW extra lists are allowed by that extra's rule alone, whether or not this run
+    # Names an ALLOW extra lists are allowed by that extra's rules alone, whether or not this run
     # happened to call them: a name that comes and goes between runs never moves between rules, and
-    # the runtime's own calls reach the kernel whatever values the workload used.
-    extra_allowed = {n for extra in groups for n in extra.names}
-    fallback = _fallbacks(observed | extra_allowed) if opts.fallback else []
+    # the runtime's own calls reach the kernel whatever values the workload used. A runtime's
+    # argument-ruled names (prctl) are allowed for the values it was measured to pass, beside the
+    # workload's own argument rule.
+    limited = {n for extra in groups for n in extra.values}
+    extra_allowed = {n for extra in groups for n in extra.names} - limited
+    fallback = _fallbacks(observed | extra_allowed | limited) if opts.fallback else []
     conditional = [rule for rule in _arg_rules(rec, abis, observed) if rule.names[0] not in extra_allowed] \
         if opts.args else []
     ruled = {rule.names[0] for rule in conditional} | extra_allowed
@@ -121,7 +134,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     profile.syscalls.extend(conditional)
     out = Emitted(profile, unnamed=rec.unnamed(), mappings=mappings)
     for extra in [*groups, *fallback]:
-        taken = profile.names()
+        unconditional = profile.unconditional_names()
+        extra.values = {n: v for n, v in extra.values.items() if n not in unconditional}
+        taken = profile.names() - set(extra.values)
         extra.names = [n for n in extra.names if n not in taken]
         if not extra.names:
             continue
@@ -129,10 +144,25 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
         if extra.kind == "fallback":
             profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ERRNO", errno_ret=errno.ENOSYS,
                                             comment=extra.reason))
-        else:
-            profile.syscalls.append(Syscall(extra.names, "SCMP_ACT_ALLOW", comment=extra.reason))
+            continue
+        plain = [n for n in extra.names if n not in extra.values]
+        if plain:
+            profile.syscalls.append(Syscall(plain, "SCMP_ACT_ALLOW", comment=extra.reason))
+        profile.syscalls.extend(_value_rules(profile, extra))
     check_names(profile, abis)
     return out
+
+
+def _value_rules(profile: Profile, extra: Extra) -> list[Syscall]:
+    """One EQ rule per value an extra limits a name to, leaving out values a rule already allows alone."""
+    rules = []
+    for name, (index, values) in sorted(extra.values.items()):
+        alone = {(rule.args[0].index, rule.args[0].value) for rule in profile.syscalls if name in rule.names
+                 and rule.action == "SCMP_ACT_ALLOW" and len(rule.args) == 1 and rule.args[0].op == "SCMP_CMP_EQ"}
+        rules += [Syscall([name], "SCMP_ACT_ALLOW", args=[Arg(index, v, "SCMP_CMP_EQ")],
+                          comment=f"{extra.reason} (only the values it passes)")
+                  for v in values if (index, v) not in alone]
+    return rules
 
 
 def _ours(profile: Profile, prefix: str) -> list[Syscall]:
@@ -220,8 +250,9 @@ def _extras(opts: EmitOptions) -> list[Extra]:
     groups: list[Extra] = []
     runtime = extras.RUNTIMES[opts.runtime]
     if runtime.needs or runtime.sometimes:
+        values = {name: (index, values) for name, index, values in runtime.arg_values} if opts.args else {}
         groups.append(Extra("runtime", f"runtime: what {runtime.measured} runs after loading the filter, before the "
-                            "workload starts", sorted({*runtime.needs, *runtime.sometimes})))
+                            "workload starts", sorted({*runtime.needs, *runtime.sometimes}), values))
     if opts.always:
         groups.append(Extra("always", "always: process exit and signal return, needed by every workload",
                             sorted(extras.ALWAYS)))

@@ -96,7 +96,7 @@ def render(report: Report) -> str:
     if report.extras:
         out += ["### Extras added to the profile", ""]
         out += _table(["kind", "syscalls", "why"],
-                      [[e.kind, ", ".join(_code(n) for n in e.names), _cell(e.reason.split(": ", 1)[-1])]
+                      [[e.kind, ", ".join(_code(e.text(n)) for n in e.names), _cell(e.reason.split(": ", 1)[-1])]
                        for e in report.extras])
 
     out += ["### Argument rules in the profile", ""]

@@ -76,7 +76,8 @@ def render(report: Report) -> str:
 
     if report.extras:
         out += _section("Extras added to the profile")
-        out += [f"  {e.kind}: {' '.join(e.names)}\n    {e.reason.split(': ', 1)[-1]}" for e in report.extras]
+        out += [f"  {e.kind}: {' '.join(e.text(n) for n in e.names)}\n    {e.reason.split(': ', 1)[-1]}"
+                for e in report.extras]
 
     out += _section("Argument rules in the profile")
     out += [f"  {r.name}: only when {r.text}" for r in report.rules] or ["  none: any arguments are allowed"]
