@@ -202,7 +202,7 @@ def test_json_matches_documented_keys(sockets: Path, tmp_path: Path) -> None:
         for r in doc["runs"]:
             assert set(r) == {"id", "command", "started", "duration_s", "exit", "partial", "partial_reason"}
         for x in doc["extras"]:
-            assert set(x) == {"kind", "reason", "names"}
+            assert set(x) == {"kind", "reason", "names", "values"}
         for h in doc["hints"]:
             assert set(h) == {"kind", "text", "names"}
 
