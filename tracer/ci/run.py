@@ -21,7 +21,8 @@ import yaml
 
 from tracer.baseline import load_profile_file
 from tracer.capture.incremental import Base
-from tracer.capture.session import TraceOptions, TraceResult
+from tracer.capture.launch import describe_exit
+from tracer.capture.session import Tally, TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.ci import config as ci_config
 from tracer.ci.config import Config, ProfileSpec, RunSpec
@@ -95,15 +96,15 @@ class Progress:
             self.status = self.rich.status(f"{self.label}: 0s")
             self.status.start()
 
-    def tick(self, syscalls: int, elapsed: float) -> None:
+    def tick(self, tally: Tally) -> None:
         """trace()'s progress callback, from its timer thread."""
         if self.quiet:
             return
         if self.status is not None:
-            self.status.update(f"{self.label}: {elapsed:.0f}s, {syscalls} syscalls")
-        elif elapsed - self.last_plain >= 30:
-            self.last_plain = elapsed
-            self.line(f"{self.label}: still running, {elapsed:.0f}s, {syscalls} syscalls")
+            self.status.update(f"{self.label}: {tally.elapsed:.0f}s, {tally.syscalls} syscalls")
+        elif tally.elapsed - self.last_plain >= 30:
+            self.last_plain = tally.elapsed
+            self.line(f"{self.label}: still running, {tally.elapsed:.0f}s, {tally.syscalls} syscalls")
 
     def done(self, text: str) -> None:
         if self.status is not None:
@@ -124,15 +125,6 @@ def _names(rec: Recording) -> set[str]:
     return set().union(*(rec.names(abi) for abi in rec.abis)) if rec.abis else set()
 
 
-def describe_exit(code: int) -> str:
-    if code > 128 and code - 128 < signal.NSIG:
-        try:
-            return f"{code} ({signal.Signals(code - 128).name})"
-        except ValueError:
-            pass
-    return str(code)
-
-
 def _timeout(run: RunSpec) -> float | None:
     """The run's timeout, or GRACE_S after the duration's stop signal if that comes first."""
     after_stop = None if run.duration is None else run.duration + GRACE_S
@@ -147,9 +139,8 @@ def _judge(run: RunSpec, result: TraceResult) -> str | None:
             return f"timed out after {run.timeout:g}s"
         return f"did not exit within {GRACE_S:g}s of {signal.Signals(run.stop_signal).name}"
     stopped = result.stopped_by
-    driver = result.driver_exit or 0
-    if stopped == "driver" and driver != 0:  # the driver ended on its own (not SIGTERMed after the run)
-        return f"the during command exited with {describe_exit(driver)}"
+    if result.driver_failure:
+        return result.driver_failure
     if not result.exec_ok:
         return "the command could not be executed"
     if run.during and not stopped:
