@@ -136,10 +136,10 @@ def test_unnamed_numbers_are_reported_not_written(tmp_path: Path) -> None:
 
 
 def test_emit_library_gives_the_same_profile_as_the_cli(sockets_trace: Path) -> None:
-    from tracer.profile.formats import renderer
+    from tracer.profile.formats import Metadata, renderer
 
     emitted = emit(recording.load(sockets_trace), EmitOptions())
-    assert renderer("docker")(emitted.profile, "") == seccomp_learn("emit", str(sockets_trace)).stdout
+    assert renderer("docker")(emitted.profile, Metadata("")) == seccomp_learn("emit", str(sockets_trace)).stdout
 
 
 # ---- formats ----------------------------------------------------------------------------

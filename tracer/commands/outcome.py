@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tracer.fileio import write_atomic
+from tracer.fileio import STDOUT, write_atomic, wrote
 
 
 @dataclass
@@ -19,7 +19,6 @@ class Outcome:
 
 def deliver(text: str, output: str) -> Outcome:
     """'-' is stdout; anything else is written atomically and named in the summary."""
-    if output == "-":
+    if output == STDOUT:
         return Outcome(0, stdout=text)
-    write_atomic(output, text)
-    return Outcome(0, [f"wrote {output}"])
+    return Outcome(0, [wrote(output, write_atomic(output, text))])
