@@ -34,6 +34,7 @@ from tracer.profile.extras import FALLBACKS
 from tracer.profile.model import ERRNO_ACTIONS, Arg, Profile
 from tracer.recording import model as rec_io
 from tracer.recording.model import ArgValues, Recording
+from tracer.syscalls.abi import ABI_ORDER
 from tracer.syscalls.decode import decode
 from tracer.syscalls.info import CLASS_GROUPS, class_of, filterable_args
 from tracer.syscalls.names import is_known, numbers
@@ -696,16 +697,20 @@ def _default_text(p: Profile) -> str:
     return p.default_action
 
 
-def diff_files(paths: Sequence[str], baseline: str | None = None, cap_add: Sequence[str] = ()) -> DiffResult:
-    """The `diff` command's library entry: one input against a baseline, or OLD against NEW."""
+def diff_files(paths: Sequence[str], baseline: str | None = None, cap_add: Sequence[str] = ()
+               ) -> tuple[DiffResult, list[Loaded]]:
+    """The `diff` command's library entry: one input against a baseline, or OLD against NEW; with the
+    inputs as loaded (the baseline aside)."""
     if len(paths) == 2:
         if baseline is not None or cap_add:
             raise UserError("--baseline and --cap-add apply to one input; OLD NEW compares the two files",
                             "diff")
-        return diff_pair(load_input(paths[0]), load_input(paths[1]))
+        old, new = load_input(paths[0]), load_input(paths[1])
+        return diff_pair(old, new), [old, new]
     if len(paths) != 1:
         raise UserError(f"expected PROFILE|RECORDING or OLD NEW, got {len(paths)} files", "diff")
-    return diff_baseline(load_input(paths[0]), load_baseline(baseline or "docker", cap_add))
+    new = load_input(paths[0])
+    return diff_baseline(new, load_baseline(baseline or "docker", cap_add)), [new]
 
 
 # ---- output -------------------------------------------------------------------------------------------
@@ -848,14 +853,41 @@ def _breakable(text: str) -> str:
     return text.replace(",", ", ").replace(",  ", ", ")
 
 
+def same_policy(old: Profile, new: Profile) -> bool:
+    """Whether two profiles decide every call alike: same default, architectures and per-name decisions
+    (rule order, grouping and comments aside)."""
+    if _default_text(old) != _default_text(new) or sorted(old.architectures) != sorted(new.architectures):
+        return False
+    for name in set(_universe()) | old.names() | new.names():
+        a, b = decide(old, name), decide(new, name)
+        if (a.status, a.action, a.errno_ret, sorted(a.args)) != (b.status, b.action, b.errno_ret, sorted(b.args)):
+            return False
+    return True
+
+
+def unknown_names(path: str, profile: Profile) -> list[str]:
+    """Warnings for names that no syscall table knows: a typo, or a syscall newer than the tables (Linux 7.1)."""
+    return [f"warning: {path}: {name!r} is not a syscall in any table ({', '.join(ABI_ORDER)}); it is not counted"
+            for name in sorted(profile.names()) if not any(is_known(abi, name) for abi in ABI_ORDER)]
+
+
 def diff_outcome(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool) -> Outcome:
-    """The `diff` command: JSON for machines, or a table sized to the terminal (colour only on a tty)."""
+    """The `diff` command: JSON for machines, or a table sized to the terminal (colour only on a tty).
+
+    OLD NEW exits like diff(1): 0 when they decide every call alike (and says "identical"), 1 when not.
+    """
     import shutil
     import sys
 
-    result = diff_files(paths, baseline=baseline, cap_add=cap_add)
+    result, sides = diff_files(paths, baseline=baseline, cap_add=cap_add)
+    warnings = [w for side in sides for w in unknown_names(side.source.path, side.profile)]
+    identical = len(sides) == 2 and same_policy(sides[0].profile, sides[1].profile)
+    code = 1 if len(sides) == 2 and not identical else 0
     if as_json:
-        return Outcome(0, stdout=json_text(to_json(result)))
+        return Outcome(code, warnings, stdout=json_text(to_json(result)))
+    if identical:
+        return Outcome(0, warnings, stdout=f"{paths[0]} and {paths[1]} are identical: they allow the same syscalls "
+                                           "under the same conditions\n")
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size((100, 24)).columns if tty else 100
-    return Outcome(0, stdout=render_text(result, color=tty, width=width))
+    return Outcome(code, warnings, stdout=render_text(result, color=tty, width=width))

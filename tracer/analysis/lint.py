@@ -314,18 +314,25 @@ class LintOutcome:
 
 
 def lint_paths(paths: Sequence[str | os.PathLike[str]]) -> LintOutcome:
-    """Lint every file; exit 2 if any could not be read, else 1 if anything was found, else 0."""
+    """Lint every file; exit 2 if any could not be read, else 1 if anything was found, else 0.
+
+    stdout has one line per finding, or "FILE: no findings" for a clean file, in the order given.
+    """
     findings: list[Finding] = []
     errors: list[str] = []
+    lines: list[str] = []
     for path in paths:
         try:
-            findings += lint_file(path)
+            found = lint_file(path)
         except UserError as e:
             errors.append(_clip(str(e)))
+            continue
+        findings += found
+        lines += [f"{f.line()}\n" for f in found] or [f"{_path_text(path)}: no findings\n"]
     files = {f.file for f in findings}
     summary = [f"{len(findings)} finding(s) in {len(files)} of {len(paths)} file(s)"] if findings else []
     code = 2 if errors else 1 if findings else 0
-    return LintOutcome(code, summary, "".join(f"{f.line()}\n" for f in findings), errors, findings)
+    return LintOutcome(code, summary, "".join(lines), errors, findings)
 
 
 def codes_of(findings: Iterable[Finding]) -> set[str]:
