@@ -468,10 +468,11 @@ def _check_format(fmt: str) -> None:
         raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
 
 
-def render(report: Report, fmt: str = "markdown") -> str:
+def render(report: Report, fmt: str = "markdown", width: int | None = None) -> str:
+    """The report in one format; `width`: the terminal's columns when it goes to one."""
     _check_format(fmt)
     module = importlib.import_module(f"{report_format.__name__}.{report_format.FORMATS[fmt]}")
-    text: str = module.render(report)
+    text: str = module.render(report, width)
     return text
 
 
@@ -481,10 +482,10 @@ def render_report(rec: Recording, fmt: str = "markdown", baseline: str = "docker
     return render(build_report(rec, baseline, emit_opts), fmt)
 
 
-def report_file(path: str, fmt: str = "markdown", baseline: str = "docker") -> str:
+def report_file(path: str, fmt: str = "markdown", baseline: str = "docker", width: int | None = None) -> str:
     """The `report` command's library entry: a recording or a profile file, told apart by its content."""
     _check_format(fmt)
     loaded = load_input(path)
     if loaded.recording is not None:
-        return render(build_report(loaded.recording, baseline, path=path), fmt)
-    return render(build_profile_report(loaded.profile, baseline, path=path), fmt)
+        return render(build_report(loaded.recording, baseline, path=path), fmt, width)
+    return render(build_profile_report(loaded.profile, baseline, path=path), fmt, width)
