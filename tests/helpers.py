@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 
+from tracer.capture.launch import exit_code_of, fork_exec, resolve
 from tracer.capture.notify import notify_supported
+from tracer.kernel.seccomp_filter import compile_profile
+from tracer.profile.model import Profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # `python -m tracer`, but from this checkout whatever the cwd (-m alone would find an installed copy
 # when a test runs the command in a temporary directory).
-SL = [sys.executable, "-c", f"import sys, runpy; sys.path.insert(0, {str(REPO_ROOT)!r}); "
-      "runpy.run_module('tracer', run_name='__main__', alter_sys=True)"]
+SL = [sys.executable, "-m", "tracer"]  # this checkout's: tests/conftest.py puts it first on PYTHONPATH
 # Both tracing backends, for tests that must hold for each (notify needs kernel support).
 BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
     not notify_supported(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
@@ -60,3 +62,20 @@ def as_nobody(fn: Callable[[], Any]) -> Any:
         data = f.read()
     os.waitpid(pid, 0)
     return json.loads(data)
+
+
+def run_under(profile: Profile, argv: list[str], cwd: Path) -> tuple[int, str]:
+    """argv run in cwd with the profile loaded just before its execve (no tracer); exit code and stdout."""
+    out = cwd / "stdout"
+    env = dict(os.environ)
+    path = resolve(argv, env, str(cwd))
+    compiled = compile_profile(profile)
+    with open(out, "w") as f:
+        def child() -> None:
+            os.chdir(cwd)
+            os.dup2(f.fileno(), 1)
+            compiled.filter.load()
+            os.execve(path, argv, env)
+
+        code = exit_code_of(os.waitpid(fork_exec(child, f"cannot start {argv[0]} under the profile", 126), 0)[1])
+    return code, out.read_text()

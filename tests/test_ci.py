@@ -167,8 +167,8 @@ def test_failing_driver_fails_the_run(tmp_path: Path) -> None:
 """)
     r = ci(tmp_path)
     assert r.returncode == 1
-    assert r.stderr.splitlines()[-1] == ("seccomp-learn: run p/server failed: the during command exited with 4 "
-                                         "(nothing written)")
+    assert r.stderr.splitlines()[-1] == ("seccomp-learn: run p/server failed: the during driver `sh -c 'exit 4'` "
+                                         "exited with 4 (nothing written)")
 
 
 def test_timeout_kills_and_fails_the_run(tmp_path: Path) -> None:

@@ -39,15 +39,16 @@ def _allow(*names: str, args: list[dict[str, int | str]] | None = None) -> dict[
     return rule
 
 
-def _diff_json(*args: str) -> dict[str, Any]:
+def _diff_json(*args: str, code: int = 0) -> dict[str, Any]:
+    """diff --json; `code`: 0, or 1 for two profiles that differ (diff(1)'s convention)."""
     out = seccomp_learn("diff", "--json", *args)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == code, out.stderr
     return json.loads(out.stdout)
 
 
-def _diff_text(*args: str) -> str:
+def _diff_text(*args: str, code: int = 0) -> str:
     out = seccomp_learn("diff", *args)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == code, out.stderr
     return out.stdout
 
 
@@ -274,7 +275,7 @@ def test_two_profiles_show_added_removed_and_changed(tmp_path: Path) -> None:
     new = _profile(tmp_path / "new.json", [_allow("read", "openat", "unshare"),
                                            _allow("socket", args=[{"index": 0, "value": 2, "op": eq}]),
                                            _allow("socket", args=[{"index": 0, "value": 10, "op": eq}])])
-    data = _diff_json(str(old), str(new))
+    data = _diff_json(str(old), str(new), code=1)
     jsonschema.validate(data, PAIR_SCHEMA)
     assert [(a["name"], a["dangerous"]) for a in data["added"]] == [("openat", False), ("unshare", True)]
     assert sorted(n for r in data["removed"] for n in r["removed"]) == ["ptrace", "write"]
@@ -286,7 +287,7 @@ def test_two_profiles_show_added_removed_and_changed(tmp_path: Path) -> None:
     assert (s["baseline_allowed"], s["needed"], s["needed_allowed"], s["removed"], s["not_allowed"]) == (
         4, 4, 2, 2, 2)
 
-    text = _diff_text(str(old), str(new))
+    text = _diff_text(str(old), str(new), code=1)
     assert "2 added (not allowed by OLD)" in text
     for name in ("openat", "unshare", "ptrace", "write", "AF_INET6"):
         assert name in text

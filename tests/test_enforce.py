@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from helpers import seccomp_learn
+from helpers import run_under, seccomp_learn
 
 from fixtures import build
 from tracer.baseline.read import load_profile_file
-from tracer.capture.launch import exit_code_of, fork_exec, resolve
-from tracer.kernel.seccomp_filter import compile_profile
 from tracer.profile.model import Profile
 
 # Workload, and a syscall it cannot run without (removing it must make the run fail).
@@ -30,23 +27,6 @@ def without(profile: Profile, name: str) -> Profile:
     profile.syscalls = [r for r in profile.syscalls if r.names]
     assert name not in profile.names()
     return profile
-
-
-def run_under(profile: Profile, argv: list[str], cwd: Path) -> tuple[int, str]:
-    """argv run in cwd with the profile loaded just before its execve (no tracer); exit code and stdout."""
-    out = cwd / "stdout"
-    env = dict(os.environ)
-    path = resolve(argv, env, str(cwd))
-    compiled = compile_profile(profile)
-    with open(out, "w") as f:
-        def child() -> None:
-            os.chdir(cwd)
-            os.dup2(f.fileno(), 1)
-            compiled.filter.load()
-            os.execve(path, argv, env)
-
-        code = exit_code_of(os.waitpid(fork_exec(child, f"cannot start {argv[0]} under the profile", 126), 0)[1])
-    return code, out.read_text()
 
 
 @pytest.mark.parametrize("name", sorted(WORKLOADS))

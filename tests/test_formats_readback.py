@@ -49,7 +49,7 @@ def profiles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_lint(fmt: str, profiles: dict[str, Path]) -> None:
     r = seccomp_learn("lint", str(profiles[fmt]))
-    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert (r.returncode, r.stdout, r.stderr) == (0, f"{profiles[fmt]}: no findings\n", "")
 
 
 def test_lint_locations_in_a_seccomp_profile(profiles: dict[str, Path], tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_every_version_the_crd_serves_is_read(profiles: dict[str, Path], tmp_pat
         path = tmp_path / f"{version.rsplit('/', 1)[1]}.yaml"
         path.write_text(yaml.safe_dump({**doc, "apiVersion": version}))
         r = seccomp_learn("lint", str(path))
-        assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), (version, r.stderr)
+        assert (r.returncode, r.stdout, r.stderr) == (0, f"{path}: no findings\n", ""), (version, r.stderr)
 
 
 BAD_YAML = {

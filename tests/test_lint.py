@@ -222,7 +222,7 @@ def test_profile_emitted_for_a_real_workload_is_clean(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert lint_file(out) == []
     lint = seccomp_learn("lint", str(out))
-    assert (lint.returncode, lint.stdout, lint.stderr) == (0, "", "")
+    assert (lint.returncode, lint.stdout, lint.stderr) == (0, f"{out}: no findings\n", "")
 
 
 def test_cli_prints_one_line_per_finding_and_exits_1(tmp_path: Path) -> None:
@@ -230,7 +230,8 @@ def test_cli_prints_one_line_per_finding_and_exits_1(tmp_path: Path) -> None:
     bad = _write(tmp_path, BAD["legacy-name"], "bad.json")
     proc = seccomp_learn("lint", str(good), str(bad))
     assert proc.returncode == 1
-    assert proc.stdout == (f"{bad}: syscalls[1].name: legacy 'name' form ('getpid'): use \"names\": [...] "
+    assert proc.stdout == (f"{good}: no findings\n"
+                           f"{bad}: syscalls[1].name: legacy 'name' form ('getpid'): use \"names\": [...] "
                            "[legacy-name]\n")
     assert "1 finding(s)" in proc.stderr
     quiet = seccomp_learn("lint", "-q", str(bad))

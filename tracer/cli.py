@@ -26,7 +26,11 @@ TRACED = click.argument("command", nargs=-1, type=click.UNPROCESSED)  # or --pid
 
 
 class DefaultToRun(click.Group):
-    """`seccomp-learn [OPTIONS] -- CMD` means `seccomp-learn run [OPTIONS] -- CMD`, like strace."""
+    """`seccomp-learn [OPTIONS] [--] CMD` means `seccomp-learn run [OPTIONS] [--] CMD`, like strace.
+
+    `run` and `record` stop parsing options at the first word that is not one, so `seccomp-learn curl
+    --version` traces `curl --version`. A program named like a subcommand (diff, merge) needs `--`.
+    """
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
@@ -34,18 +38,38 @@ class DefaultToRun(click.Group):
         return super().parse_args(ctx, args)
 
 
+# Options end at the command's first word, as for strace, time and env: what follows is the command's own.
+COMMAND_FIRST = {"allow_interspersed_args": False}
+
+
+def driver_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Servers: how long to learn, the driver that exercises the workload, and when the driver may start."""
+    for decorator in reversed([
+        click.option("--duration", type=float, metavar="SECONDS",
+                     help="For servers: learn this long, then stop the workload with --stop-signal."),
+        click.option("--stop-signal", default="SIGTERM", show_default=True, metavar="SIG",
+                     help="Signal that ends the workload after --duration or --during. A workload that dies of it "
+                          "ended as planned: seccomp-learn then exits 0."),
+        click.option("--during", metavar="CMD", help="Run this driver (untraced) while the workload is traced, e.g. "
+                     "a load test; stop the workload when it ends. If the driver fails, so does the run (exit 1, "
+                     "no profile unless --keep-going)."),
+        click.option("--ready", metavar="tcp:HOST:PORT|unix:PATH",
+                     help="Start the --during driver only once this socket accepts a connection."),
+        click.option("--ready-cmd", metavar="CMD", help="Start the --during driver only once CMD exits 0 (retried)."),
+        click.option("--ready-timeout", type=float, metavar="SECONDS",
+                     help="Give up waiting for --ready/--ready-cmd after this long (default 30): the run fails."),
+    ]):
+        f = decorator(f)
+    return f
+
+
 def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = driver_options(f)
     f = click.option("--follow", type=click.Choice(["all", "main"]), default="all", show_default=True,
                      help="all: trace until every started process exited; main: stop when the main process "
                           "exits (the rest are killed, and the recording says so).")(f)
     f = click.option("--run-id", metavar="ID",
                      help="Name of this run in the recording (default: <program>-<UTC time>-<pid>).")(f)
-    f = click.option("--duration", type=float, metavar="SECONDS",
-                     help="For servers: learn this long, then stop the workload with --stop-signal.")(f)
-    f = click.option("--stop-signal", default="SIGTERM", show_default=True, metavar="SIG",
-                     help="Signal that ends the workload after --duration or --during.")(f)
-    f = click.option("--during", metavar="CMD", help="Run this driver (untraced) while the workload is traced, "
-                                                     "e.g. a load test; stop the workload when it ends.")(f)
     f = click.option("--base", metavar="PROFILE", help="Incremental: let the kernel allow what PROFILE allows "
                      "unconditionally and trace only the rest (fast re-learning; the result is PROFILE's needs plus "
                      "anything new).")(f)
@@ -54,8 +78,13 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      "seccomp user notification, several times faster, but a signal arriving while a call waits "
                      "for the tracer can make that call fail with EINTR; auto: notify where the kernel supports "
                      "it and no --pid, --base or verify is used.")(f)
-    f = click.option("--pid", type=int, metavar="PID", help="Attach to this running process (and what it starts "
-                                                            "from now on) instead of starting COMMAND.")(f)
+    f = click.option("-p", "--pid", type=int, metavar="PID", help="Attach to this running process (and what it "
+                                                                  "starts from now on) instead of starting COMMAND; "
+                                                                  "Ctrl-C detaches and leaves it running.")(f)
+    f = click.option("-f", "follow_forks", is_flag=True, hidden=True,
+                     help="Accepted for strace users: children are always followed.")(f)
+    f = click.option("--keep-going", is_flag=True, help="Write the profile even when the --during driver failed "
+                                                        "(the run still exits 1).")(f)
     f = click.option("--snapshot-every", type=float, metavar="SECONDS",
                      help="Also write the recording so far every SECONDS (SIGUSR1 does it once).")(f)
     return f
@@ -64,9 +93,17 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _trace_opts(kw: dict[str, Any]) -> Any:
     from tracer.commands.learn import trace_options_from
 
-    return trace_options_from(follow=kw["follow"], run_id=kw["run_id"], duration=kw["duration"],
-                              stop_signal=kw["stop_signal"], during=kw["during"], snapshot_every=kw["snapshot_every"],
-                              pid=kw["pid"], base=kw["base"], backend=kw["backend"])
+    return trace_options_from(follow=kw.get("follow", "all"), run_id=kw.get("run_id"), duration=kw["duration"],
+                              stop_signal=kw["stop_signal"], during=kw["during"],
+                              snapshot_every=kw.get("snapshot_every"), pid=kw.get("pid"), base=kw.get("base"),
+                              backend=kw.get("backend", "ptrace"), ready=kw["ready"], ready_cmd=kw["ready_cmd"],
+                              ready_timeout=kw["ready_timeout"])
+
+
+def metadata_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")(f)
+    return click.option("--name", metavar="NAME",
+                        help="--format kubernetes: metadata.name (default: seccomp-learn).")(f)
 
 
 def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,30 +163,37 @@ def cli() -> None:
     """
 
 
-@cli.command()
-@click.option("-o", "--output", default="seccomp.json", show_default=True, help="Profile to write.")
+@cli.command(context_settings=COMMAND_FIRST)
+@click.option("-o", "--output", metavar="FILE", help="Profile to write ('-' = stdout; default seccomp.json, "
+                                                     "seccomp.yaml for --format kubernetes).")
 @click.option("--record", "record_path", metavar="FILE", help="Also write the recording here.")
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @trace_options
 @emit_options
+@metadata_options
 @TRACED
-def run(command: tuple[str, ...], output: str, record_path: str | None, quiet: bool, **kw: Any) -> None:
+def run(command: tuple[str, ...], output: str | None, record_path: str | None, quiet: bool, **kw: Any) -> None:
     """Trace COMMAND and write the profile it needs (the default command).
 
-    Everything after `--` is the command, untouched. stdin/stdout/stderr pass through, and
+    The command follows the options (or `--`), untouched. stdin/stdout/stderr pass through, and
     seccomp-learn exits with the command's exit code (128+N if killed by signal N).
 
     \b
       seccomp-learn -o p.json -- python3 -c 'import json, sqlite3'
+      seccomp-learn curl --version
     """
-    from tracer.commands.learn import run_learn
+    from tracer.commands.learn import Outputs, run_learn
+    from tracer.profile.formats import default_output
 
-    _finish(run_learn(list(command), _trace_opts(kw), _emit_opts(kw), kw["fmt"], output, record_path), quiet)
+    outputs = Outputs(output or default_output(kw["fmt"]), record_path, kw["fmt"], kw["name"], kw["namespace"])
+    _finish(run_learn(list(command), _trace_opts(kw), _emit_opts(kw), outputs, kw["keep_going"], live=not quiet),
+            quiet)
 
 
-@cli.command()
-@click.option("-o", "--output", default="seccomp.trace.json", show_default=True, help="Recording to write.")
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@cli.command(context_settings=COMMAND_FIRST)
+@click.option("-o", "--output", default="seccomp.trace.json", show_default=True,
+              help="Recording to write ('-' = stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @trace_options
 @TRACED
 def record(command: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> None:
@@ -159,9 +203,10 @@ def record(command: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> Non
       seccomp-learn record -o run1.trace.json -- ./app
       seccomp-learn emit run1.trace.json -o profile.json
     """
-    from tracer.commands.learn import run_learn
+    from tracer.commands.learn import Outputs, run_learn
 
-    _finish(run_learn(list(command), _trace_opts(kw), None, "docker", None, output), quiet)
+    _finish(run_learn(list(command), _trace_opts(kw), None, Outputs(None, output), kw["keep_going"], live=not quiet),
+            quiet)
 
 
 @cli.command(name="emit")
@@ -169,6 +214,7 @@ def record(command: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> Non
 @click.option("-o", "--output", default="-", show_default=True, help="Profile to write ('-' = stdout).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @emit_options
+@metadata_options
 def emit_cmd(recordings: tuple[str, ...], output: str, quiet: bool, **kw: Any) -> None:
     """Write the profile for one or more recordings (several are merged first).
 
@@ -178,7 +224,7 @@ def emit_cmd(recordings: tuple[str, ...], output: str, quiet: bool, **kw: Any) -
     """
     from tracer.commands.emit import run_emit
 
-    _finish(run_emit(list(recordings), _emit_opts(kw), kw["fmt"], output), quiet)
+    _finish(run_emit(list(recordings), _emit_opts(kw), kw["fmt"], output, kw["name"], kw["namespace"]), quiet)
 
 
 @cli.command(name="diff")
@@ -191,6 +237,9 @@ def emit_cmd(recordings: tuple[str, ...], output: str, quiet: bool, **kw: Any) -
 def diff_cmd(inputs: tuple[str, ...], baseline: str | None, cap_add: tuple[str, ...], as_json: bool) -> None:
     """Compare a profile or recording with Docker's default profile, or OLD with NEW.
 
+    OLD NEW exits as diff(1) does: 0 when both decide every call alike ("identical"), 1 when
+    they differ, 2 on trouble. Names no syscall table knows are warned about on stderr.
+
     Shows what the workload needs that the baseline refuses (and what would allow it), argument
     conditions it must meet, and the attack surface it removes, by class.
 
@@ -201,7 +250,7 @@ def diff_cmd(inputs: tuple[str, ...], baseline: str | None, cap_add: tuple[str, 
     """
     from tracer.commands.diff import run_diff
 
-    _finish(run_diff(list(inputs), baseline, list(cap_add), as_json), True)
+    _finish(run_diff(list(inputs), baseline, list(cap_add), as_json), False)
 
 
 @cli.command(name="lint")
@@ -223,14 +272,17 @@ def lint_cmd(profiles: tuple[str, ...], quiet: bool) -> None:
 
 @cli.command(name="report")
 @click.argument("source", metavar="RECORDING|PROFILE")
-@click.option("--format", "fmt", type=click.Choice(list(REPORT_FORMATS)), default="markdown",
-              show_default=True, help="markdown (a pull-request comment), json (docs/report-format.md), text.")
+@click.option("--format", "fmt", type=click.Choice(list(REPORT_FORMATS)),
+              help="markdown (a pull-request comment; the default), json (docs/report-format.md), text. "
+                   "Without it, on a terminal, the Markdown is shown rendered.")
 @click.option("--baseline", default="docker", show_default=True, metavar="docker|FILE",
               help="Compare with Docker's default profile or a profile file.")
 @click.option("-o", "--output", default="-", show_default=True, help="Report to write ('-' = stdout).")
-def report_cmd(source: str, fmt: str, baseline: str, output: str) -> None:
+def report_cmd(source: str, fmt: str | None, baseline: str, output: str) -> None:
     """Audit report of a recording (or a profile): what the baseline blocks and what would fix it,
     every needed syscall with its provenance and risk, the extras and argument rules, hints.
+
+    On a terminal, text fits its width and Markdown is rendered; files and pipes get them whole.
 
     \b
       seccomp-learn report app.trace.json > report.md
@@ -285,13 +337,17 @@ def ci_cmd(config: str, only: tuple[str, ...], check: bool, quiet: bool, increme
 @click.argument("profile", metavar="PROFILE")
 @click.option("--complain", is_flag=True, help="Do not enforce: let every call pass and report what the profile "
                                                 "would have denied.")
-@click.option("--add-missing", metavar="OUT", help="Write the profile plus what was denied to OUT.")
+@click.option("--add-missing", metavar="OUT", help="Write the profile plus what was denied to OUT ('-' = stdout).")
 @click.option("-q", "--quiet", is_flag=True, help="Only the denials on stderr.")
+@driver_options
 @COMMAND
-def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missing: str | None, quiet: bool) -> None:
+def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missing: str | None, quiet: bool,
+               **kw: Any) -> None:
     """Run COMMAND under PROFILE, enforced by the kernel, and name every call it denies.
 
-    Exits 1 when anything was denied (even if the workload coped), 0 otherwise.
+    Exits 1 when anything was denied (even if the workload coped), otherwise with the workload's
+    own exit code (0 when seccomp-learn stopped it as planned, as for learning). A call the
+    profile kills ends its task with SIGSYS ("Bad system call"), as under the profile alone.
 
     \b
       seccomp-learn verify p.json -- python3 -c 'import json'
@@ -299,11 +355,12 @@ def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missi
     """
     from tracer.commands.verify import run_verify
 
-    _finish(run_verify(profile, list(command), complain, add_missing, quiet), False)
+    _finish(run_verify(profile, list(command), _trace_opts(kw), complain, add_missing, quiet), False)
 
 
-@cli.command(name="container")
-@click.option("-o", "--output", default="seccomp.json", show_default=True, help="Profile to write.")
+@cli.command(name="container", context_settings=COMMAND_FIRST)
+@click.option("-o", "--output", metavar="FILE", help="Profile to write ('-' = stdout; default seccomp.json, "
+                                                     "seccomp.yaml for --format kubernetes).")
 @click.option("--learn-dir", metavar="DIR", help="Where the wrapper writes recordings (default: Docker's runtimeArgs "
                                                   "--learn-dir, else /var/lib/seccomp-learn).")
 @click.option("--runtime-name", default="seccomp-learn", show_default=True,
@@ -311,8 +368,9 @@ def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missi
 @click.option("--wrapper", metavar="PATH", help="podman: the seccomp-learn-runtime program (default: found on PATH).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @emit_options
+@metadata_options
 @COMMAND
-def container_cmd(command: tuple[str, ...], output: str, learn_dir: str | None, runtime_name: str,
+def container_cmd(command: tuple[str, ...], output: str | None, learn_dir: str | None, runtime_name: str,
                   wrapper: str | None, quiet: bool, **kw: Any) -> None:
     """Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.
 
@@ -324,9 +382,10 @@ def container_cmd(command: tuple[str, ...], output: str, learn_dir: str | None, 
       seccomp-learn container --wrapper /usr/local/bin/seccomp-learn-runtime -- podman run --rm IMAGE
     """
     from tracer.oci_runtime.engines import learn_container
+    from tracer.profile.formats import default_output
 
-    _finish(learn_container(list(command), output, _emit_opts(kw), kw["fmt"], learn_dir, runtime_name, wrapper),
-            quiet)
+    _finish(learn_container(list(command), output or default_output(kw["fmt"]), _emit_opts(kw), kw["fmt"], learn_dir,
+                            runtime_name, wrapper, kw["name"], kw["namespace"]), quiet)
 
 
 @cli.command(name="runtime-profile")

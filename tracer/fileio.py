@@ -6,15 +6,51 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from tracer.errors import UserError
 
+STDOUT = "-"  # the output name that means standard output, for every command
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write text to a temp file beside path, fsync it, then rename it over path."""
+
+def check_output(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any work is done, an output that write_atomic could not create or must not replace.
+
+    A directory, a missing or unwritable parent directory, and anything that is not a regular file
+    (a device, a FIFO: renaming over it would replace it) are one-line errors naming the path.
+    """
+    if str(path) == STDOUT:
+        return
+    target = Path(path)
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UserError(f"cannot write: {exc.strerror}", str(target)) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise UserError("is a directory; give a file name", str(target))
+    if mode is not None and not stat.S_ISREG(mode):
+        raise UserError("is not a regular file (use - for standard output)", str(target))
+    directory = target.parent
+    if not directory.is_dir():
+        raise UserError(f"directory {directory} does not exist", str(target))
+    try:  # the real test of writability: what write_atomic will do (root ignores mode bits, not a read-only fs)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UserError(f"cannot write in {directory}: {exc.strerror}", str(target)) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
+    """Write text to a temp file beside path, fsync it, then rename it over path.
+
+    Returns whether an existing file was replaced (the summary says "replaced", not "wrote").
+    """
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     try:
@@ -27,11 +63,21 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        replaced = target.is_file()
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:  # e.g. the path became a directory meanwhile
+            raise UserError(f"cannot write: {exc.strerror}", str(target)) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    return replaced
+
+
+def wrote(path: str | os.PathLike[str], replaced: bool) -> str:
+    """The summary's word for an output: a new file was written, or an existing one replaced."""
+    return f"{'replaced' if replaced else 'wrote'} {path}"
 
 
 def json_text(data: Any) -> str:

@@ -28,6 +28,7 @@ from tracer.errors import UserError
 from tracer.profile.extras import FALLBACKS
 from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, effective_errno
 from tracer.recording.model import ArgValues, Recording
+from tracer.syscalls.abi import ABI_ORDER
 from tracer.syscalls.info import CLASS_GROUPS, class_of
 from tracer.syscalls.names import is_known, numbers
 
@@ -386,15 +387,35 @@ def _default_text(p: Profile) -> str:
     return p.default_action if ret is None else f"{p.default_action} ({errno_names.errorcode.get(ret, ret)})"
 
 
-def diff_files(paths: Sequence[str], baseline: str | None = None, cap_add: Sequence[str] = ()) -> DiffResult:
-    """The `diff` command's library entry: one input against a baseline, or OLD against NEW."""
+def diff_files(paths: Sequence[str], baseline: str | None = None, cap_add: Sequence[str] = ()
+               ) -> tuple[DiffResult, list[Loaded]]:
+    """The `diff` command's library entry: one input against a baseline, or OLD against NEW; with the
+    inputs as loaded (the baseline aside)."""
     if len(paths) == 2:
         if baseline is not None or cap_add:
             raise UserError("--baseline and --cap-add apply to one input; OLD NEW compares the two files",
                             "diff")
-        return diff_pair(load_input(paths[0]), load_input(paths[1]))
+        old, new = load_input(paths[0]), load_input(paths[1])
+        return diff_pair(old, new), [old, new]
     if len(paths) != 1:
         raise UserError(f"expected PROFILE|RECORDING or OLD NEW, got {len(paths)} files", "diff")
-    return diff_baseline(load_input(paths[0]), load_baseline(baseline or "docker", cap_add))
+    new = load_input(paths[0])
+    return diff_baseline(new, load_baseline(baseline or "docker", cap_add)), [new]
 
 
+def same_policy(old: Profile, new: Profile) -> bool:
+    """Whether two profiles decide every call alike: same default, architectures and per-name decisions
+    (rule order, grouping and comments aside)."""
+    if _default_text(old) != _default_text(new) or sorted(old.architectures) != sorted(new.architectures):
+        return False
+    for name in set(numbers(ABI)) | old.names() | new.names():
+        a, b = decide(old, name), decide(new, name)
+        if (a.status, a.action, a.errno_ret, sorted(a.args)) != (b.status, b.action, b.errno_ret, sorted(b.args)):
+            return False
+    return True
+
+
+def unknown_names(path: str, profile: Profile) -> list[str]:
+    """Warnings for names that no syscall table knows: a typo, or a syscall newer than the tables (Linux 7.1)."""
+    return [f"warning: {path}: {name!r} is not a syscall in any table ({', '.join(ABI_ORDER)}); it is not counted"
+            for name in sorted(profile.names()) if not any(is_known(abi, name) for abi in ABI_ORDER)]

@@ -326,13 +326,14 @@ def lint_file(path: str | os.PathLike[str]) -> list[Finding]:
     return lint_doc(doc, shown)
 
 
-def lint_paths(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Finding], list[str]]:
-    """Every file's findings, and one error line for each file that could not be read."""
-    findings: list[Finding] = []
+def lint_paths(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[tuple[str, list[Finding]]], list[str]]:
+    """Every readable file as shown in findings, with its findings, in the order given; and one error line for
+    each file that could not be read."""
+    linted: list[tuple[str, list[Finding]]] = []
     errors: list[str] = []
     for path in paths:
         try:
-            findings += lint_file(path)
+            linted.append((_path_text(path), lint_file(path)))
         except UserError as e:
             errors.append(_clip(str(e)))
-    return findings, errors
+    return linted, errors

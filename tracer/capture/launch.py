@@ -63,6 +63,16 @@ def exit_code_of(status: int) -> int:
     return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
+def describe_exit(code: int) -> str:
+    """An exit code for a message: 143 (SIGTERM) when it stands for a signal."""
+    if code > 128 and code - 128 < signal.NSIG:
+        try:
+            return f"{code} ({signal.Signals(code - 128).name})"
+        except ValueError:
+            pass
+    return str(code)
+
+
 def trace_everything() -> Callable[[], None]:
     """The default filter: every syscall of every ABI stops once in the tracer."""
     return pt.trace_everything_filter().install

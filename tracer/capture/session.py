@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import platform
+import shlex
 import signal
 import stat
 import struct
@@ -25,7 +26,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from tracer import __version__
-from tracer.capture.launch import exit_code_of, fork_exec
+from tracer.capture.launch import describe_exit, exit_code_of, fork_exec
+from tracer.capture.ready import Ready
+from tracer.capture.ready import failure as ready_failure
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
 from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Backend, Follow, Recording, Run, SyscallStats, unnamed_key
@@ -55,17 +58,28 @@ class TraceOptions:
     duration: float | None = None  # stop the workload with stop_signal after this many seconds
     stop_signal: int = signal.SIGTERM
     during: list[str] | None = None  # a driver run untraced; when it ends the workload is stopped
+    ready: Ready | None = None  # --ready/--ready-cmd: what the driver waits for before it starts
     snapshot: Callable[[Recording], None] | None = None  # on SIGUSR1 and every snapshot_every seconds
     snapshot_every: float | None = None
     filters: Sequence[Callable[[], None]] = ()  # seccomp filters the child installs (default: trace all)
     verdict: Callable[[int, int], None] | None = None  # applies a denial: (pid, ret_data)
     attach: int | None = None  # for the CLI: attach to this pid instead of starting a command
     timeout: float | None = None  # kill every traced task after this many seconds (a failed run)
-    progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
+    progress: Callable[[Tally], None] | None = None  # called every progress_every seconds, from a timer thread
     progress_every: float = 1.0
     base: BaseProfile | None = None  # --base: the kernel allows what this profile allows; see incremental.py
     backend: Backend | Literal["auto"] = "ptrace"  # see backend_for and docs/architecture.md
     on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The run so far, for a progress line."""
+
+    tasks: int  # processes and threads traced so far
+    syscalls: int
+    distinct: int  # distinct (ABI, syscall) pairs
+    elapsed: float  # seconds
 
 
 @dataclass
@@ -88,6 +102,7 @@ class TraceResult:
     driver_exit: int | None = None  # the --during driver's exit code (128+N: killed by signal N)
     stopped_by: str | None = None  # "duration" or "driver": seccomp-learn stopped the workload on purpose
     timed_out: bool = False
+    driver_failure: str | None = None  # why the --during driver failed or never ran: the run failed
 
 
 @dataclass
@@ -113,6 +128,8 @@ class State:
     stopped: str | None = None  # "duration" or "driver": why seccomp-learn stopped the workload on purpose
     driver: int | None = None
     driver_status: int | None = None
+    ready_fd: int | None = None  # the --ready helper's status pipe (read end)
+    not_ready: str | None = None  # why the driver never started (tracer.capture.ready)
     resume: int = pt.PTRACE_CONT  # PTRACE_SYSCALL when attached: two stops per syscall
     stop_status: int = pt.SECCOMP_STOP_STATUS  # the waitpid status of the per-syscall stop
     attached: int | None = None  # pid given to --pid
@@ -210,24 +227,29 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
             partial = make_result(st, argv, opts, started, time.monotonic() - t0, snapshot=True)
             opts.snapshot(partial.recording)
 
-    handlers = {sig: forward for sig in _FORWARDED} | {signal.SIGUSR1: snapshot}
+    def duration_over(_signum: int, _frame: object) -> None:
+        stop_workload("duration")
+
+    # --duration fires in a timer thread but stops the workload from this one: ptrace requests (the detach
+    # of --pid) are answered only for the tracing thread. A thread-directed SIGALRM interrupts its wait.
+    handlers = {sig: forward for sig in _FORWARDED} | {signal.SIGUSR1: snapshot, signal.SIGALRM: duration_over}
     old_handlers = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
     timers: list[threading.Timer] = []
     if opts.duration is not None:
-        timers.append(threading.Timer(opts.duration, stop_workload, ("duration",)))
+        timers.append(threading.Timer(opts.duration, signal.pthread_kill, (threading.get_ident(), signal.SIGALRM)))
     if opts.snapshot_every:
         timers.append(_Ticker(opts.snapshot_every, lambda: os.kill(os.getpid(), signal.SIGUSR1)))
     if opts.timeout is not None:
         timers.append(threading.Timer(opts.timeout, _time_out, (st,)))
     if opts.progress is not None:
         report = opts.progress
-        timers.append(_Ticker(opts.progress_every, lambda: report(_syscalls_so_far(st), time.monotonic() - t0)))
+        timers.append(_Ticker(opts.progress_every, lambda: report(_tally(st, time.monotonic() - t0))))
     for timer in timers:
         timer.daemon = True
         timer.start()
     try:
         if opts.during:
-            st.driver = _spawn_driver(opts.during, env, opts.cwd)
+            st.driver, st.ready_fd = _spawn_driver(opts.during, opts.ready, env, opts.cwd)
         loop(st, opts, stop_workload)
     except BaseException:
         if st.attached is None:
@@ -236,6 +258,8 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
     finally:
         for timer in timers:
             timer.cancel()
+        for timer in timers:
+            timer.join(1.0)  # none may signal us once the default handlers (which terminate) are back
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
         _end_driver(st)
@@ -258,24 +282,40 @@ def _time_out(st: State) -> None:
         _signal_all(st, signal.SIGKILL)
 
 
-def _syscalls_so_far(st: State) -> int:
+def _tally(st: State, elapsed: float) -> Tally:
     """Read from a timer thread while the loop adds keys: retry if the dict changed size meanwhile."""
     for _ in range(10):
         with contextlib.suppress(RuntimeError):
-            return sum(list(st.counts.values()))
-    return 0
+            counts = list(st.counts.items())
+            return Tally(st.tasks_seen, sum(n for _, n in counts), len({(a, nr) for (_, a, nr), _ in counts}),
+                         elapsed)
+    return Tally(st.tasks_seen, 0, 0, elapsed)
 
 
-def _spawn_driver(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
-    """Start the --during driver untraced, in its own process group (so all of it can be stopped)."""
+def _spawn_driver(argv: list[str], ready: Ready | None, env: dict[str, str], cwd: str | None) -> tuple[int, int | None]:
+    """Start the --during driver untraced, in its own process group (so all of it can be stopped).
+
+    With --ready, the process first runs the readiness wait (tracer.capture.ready), then execs the
+    driver; the read end of its status pipe is returned with the pid.
+    """
+    status_r = status_w = None
+    command = argv
+    if ready is not None:
+        status_r, status_w = os.pipe()
+        command = ready.command(argv, status_w)
 
     def child() -> None:
         os.setpgid(0, 0)
+        if status_w is not None:
+            os.set_inheritable(status_w, True)
         if cwd is not None:
             os.chdir(cwd)
-        os.execvpe(argv[0], argv, env)
+        os.execvpe(command[0], command, env)
 
-    return fork_exec(child, f"--during {argv[0]}", 127)
+    pid = fork_exec(child, f"--during {argv[0]}", 127)
+    if status_w is not None:
+        os.close(status_w)
+    return pid, status_r
 
 
 def _end_driver(st: State) -> None:
@@ -285,6 +325,8 @@ def _end_driver(st: State) -> None:
         os.killpg(st.driver, signal.SIGTERM)  # what the driver started too
     if st.driver_status is None:
         st.driver_status = os.waitpid(st.driver, 0)[1]
+    if st.ready_fd is not None:
+        st.not_ready, st.ready_fd = ready_failure(st.ready_fd), None
 
 
 def record_call(st: State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctypes.c_char],
@@ -347,17 +389,21 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
     if snapshot:
         reasons.append("snapshot taken while the workload was running")
     if st.signals:
-        names = ", ".join(signal.Signals(s).name for s in st.signals)
-        reasons.append(f"seccomp-learn received {names} and stopped the workload")
+        reasons.append(_signalled(st, exit_code, snapshot))
     if st.timed_out:
         reasons.append(f"the run exceeded its timeout of {opts.timeout:g}s and was killed")
     if st.killed_rest:
         reasons.append(f"--follow main: {st.killed_rest} task(s) still running when the main process exited "
                        "were killed")
+    driver_exit = None if st.driver_status is None else exit_code_of(st.driver_status)
+    driver_failure = None if snapshot or st.signals or st.timed_out else _driver_failure(st, opts, driver_exit)
+    if driver_failure:
+        reasons.append(driver_failure)
     stopped = None
     if st.stopped:
-        stopped = (f"stopped after {opts.duration:g}s" if st.stopped == "duration"
-                   else "stopped when the --during driver ended")
+        verb = "stopped" if st.attached is None else "detached"
+        stopped = (f"{verb} after {opts.duration:g}s" if st.stopped == "duration"
+                   else f"{verb} when the --during driver ended")
     if st.attached is not None:
         reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
         if st.root in st.live or st.detaching:
@@ -396,6 +442,33 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
     for (exe, arch, nr, data), count in sorted(st.denied_counts.items()):
         abi, bare = abi_of(arch, nr)
         denials.append(Denial(abi, _key(abi, bare), bare, data, count, {exes[exe]}, st.denied[(exe, arch, nr, data)]))
-    driver_exit = None if st.driver_status is None else exit_code_of(st.driver_status)
     return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok, denials=denials,
-                       driver_exit=driver_exit, stopped_by=st.stopped, timed_out=st.timed_out)
+                       driver_exit=driver_exit, stopped_by=st.stopped, timed_out=st.timed_out,
+                       driver_failure=driver_failure)
+
+
+def _signalled(st: State, exit_code: int, snapshot: bool) -> str:
+    """What a signal to seccomp-learn did: it stopped the workload only if the workload really ended by it."""
+    names = ", ".join(signal.Signals(s).name for s in st.signals)
+    if st.attached is not None:
+        return f"seccomp-learn received {names} and detached"
+    if snapshot:
+        return f"seccomp-learn received {names}; the workload is still running"
+    if os.WIFSIGNALED(st.root_status):
+        return f"seccomp-learn received {names} and stopped the workload"
+    return f"seccomp-learn received {names}, which the workload got too; it went on and exited with code {exit_code}"
+
+
+def _driver_failure(st: State, opts: TraceOptions, driver_exit: int | None) -> str | None:
+    """Why the --during driver failed or never ran (the run then fails), or None."""
+    if not opts.during:
+        return None
+    driver = f"the during driver `{shlex.join(opts.during)}`"
+    if st.not_ready:  # the --ready helper gave up and said why
+        return f"{st.not_ready}; {driver} did not run"
+    if st.not_ready == "":  # the helper was stopped before the workload was ready
+        probes = " and ".join(p.shown for p in opts.ready.probes) if opts.ready else "--ready"
+        return f"the workload ended before {probes} was ready; {driver} did not run"
+    if st.stopped == "driver" and driver_exit:
+        return f"{driver} exited with {describe_exit(driver_exit)}"
+    return None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tracer.analysis.inputs import from_emitted, load_baseline
 from tracer.capture.incremental import BaseProfile
+from tracer.capture.launch import describe_exit
 from tracer.capture.session import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.ci.config import Config, ProfileSpec, RunSpec, shown_path
@@ -47,15 +48,6 @@ def _emit_options_for(spec: ProfileSpec) -> EmitOptions:
                        portable=spec.portable)
 
 
-def describe_exit(code: int) -> str:
-    if code > 128 and code - 128 < signal.NSIG:
-        try:
-            return f"{code} ({signal.Signals(code - 128).name})"
-        except ValueError:
-            pass
-    return str(code)
-
-
 def _timeout(run: RunSpec) -> float | None:
     """The run's timeout, or GRACE_S after the duration's stop signal if that comes first."""
     after_stop = None if run.duration is None else run.duration + GRACE_S
@@ -70,9 +62,8 @@ def _judge(run: RunSpec, result: TraceResult) -> str | None:
             return f"timed out after {run.timeout:g}s"
         return f"did not exit within {GRACE_S:g}s of {signal.Signals(run.stop_signal).name}"
     stopped = result.stopped_by
-    driver = result.driver_exit or 0
-    if stopped == "driver" and driver != 0:  # the driver ended on its own (not SIGTERMed after the run)
-        return f"the during command exited with {describe_exit(driver)}"
+    if result.driver_failure:
+        return result.driver_failure
     if not result.exec_ok:
         return "the command could not be executed"
     if run.during and not stopped:

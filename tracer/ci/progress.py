@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracer.capture.session import Tally
 
 
 class Progress:
@@ -41,15 +44,15 @@ class Progress:
             self.status = self.rich.status(f"{self.label}: 0s")
             self.status.start()
 
-    def tick(self, syscalls: int, elapsed: float) -> None:
+    def tick(self, tally: Tally) -> None:
         """trace()'s progress callback, from its timer thread."""
         if self.quiet:
             return
         if self.status is not None:
-            self.status.update(f"{self.label}: {elapsed:.0f}s, {syscalls} syscalls")
-        elif elapsed - self.last_plain >= 30:
-            self.last_plain = elapsed
-            self.line(f"{self.label}: still running, {elapsed:.0f}s, {syscalls} syscalls")
+            self.status.update(f"{self.label}: {tally.elapsed:.0f}s, {tally.syscalls} syscalls")
+        elif tally.elapsed - self.last_plain >= 30:
+            self.last_plain = tally.elapsed
+            self.line(f"{self.label}: still running, {tally.elapsed:.0f}s, {tally.syscalls} syscalls")
 
     def done(self, text: str) -> None:
         if self.status is not None:

@@ -1,13 +1,24 @@
-"""`seccomp-learn diff`: a profile or recording against a baseline, or OLD against NEW."""
+"""`seccomp-learn diff`: a profile or recording against a baseline, or OLD against NEW.
+
+OLD NEW exits like diff(1): 0 when they decide every call alike (and says "identical"), 1 when not.
+Names that no syscall table knows are warned about, as lint does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracer.analysis.diff import diff_files
+from tracer.analysis.diff import diff_files, same_policy, unknown_names
 from tracer.analysis.diff_render import render
 from tracer.commands.outcome import Outcome
 
 
 def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool) -> Outcome:
-    return Outcome(0, stdout=render(diff_files(paths, baseline=baseline, cap_add=cap_add), as_json))
+    result, sides = diff_files(paths, baseline=baseline, cap_add=cap_add)
+    warnings = [w for side in sides for w in unknown_names(side.source.path, side.profile)]
+    identical = len(sides) == 2 and same_policy(sides[0].profile, sides[1].profile)
+    code = 1 if len(sides) == 2 and not identical else 0
+    if identical and not as_json:
+        return Outcome(0, warnings, stdout=f"{paths[0]} and {paths[1]} are identical: they allow the same syscalls "
+                                           "under the same conditions\n")
+    return Outcome(code, warnings, stdout=render(result, as_json))

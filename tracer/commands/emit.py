@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from tracer.commands.outcome import Outcome, deliver
 from tracer.errors import UserError
+from tracer.fileio import check_output
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.extras import RUNTIMES
 from tracer.recording import model as rec_io
 from tracer.recording.merge import merge_files
+from tracer.recording.model import Recording
 
 
-def emit_summary(emitted: Emitted, path: str) -> list[str]:
-    """What a written profile holds: its size, the extras added, and what could not go in."""
+def emit_summary(emitted: Emitted, rec: Recording, written: str | None) -> list[str]:
+    """What a profile holds, counted as the report counts it (allowed = observed + extras), the extras added,
+    and what could not go in. `written` ("wrote FILE", "replaced FILE") heads the counts; None (the profile
+    went to stdout) leaves them out."""
     p = emitted.profile
-    lines = [f"wrote {path}: {len(p.names())} syscalls ({', '.join(p.architectures)}), "
-             f"default {p.default_action}"]
+    allowed = p.allowing_names()
+    observed = allowed & rec.all_names()
+    fallback = sum(len(e.names) for e in emitted.extras if e.kind == "fallback")
+    lines = [] if written is None else [
+        f"{written}: {len(allowed)} syscalls allowed ({len(observed)} observed + {len(allowed - observed)} extras)"
+        + (f", {fallback} fallback names get ENOSYS" if fallback else "")
+        + f"; {', '.join(p.architectures)}, default {p.default_action}"]
     lines += [f"  + {e.kind}: {' '.join(e.text(n) for n in e.names)}" for e in emitted.extras]
     lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
     lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
@@ -43,11 +52,15 @@ def runtime_version_notes(runtime: str) -> list[str]:
             for d in listed.differs_from(installed)]
 
 
-def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str) -> Outcome:
+def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str, name: str | None = None,
+             namespace: str | None = None) -> Outcome:
+    formats.check(fmt, name, namespace)
+    check_output(output)
     rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
     try:
         emitted = emit(rec, eopts)
-        text = formats.render(fmt, emitted.profile, rec)
+        text = formats.render(fmt, emitted.profile, rec, name, namespace)
     except UserError as exc:  # name the input(s) when the problem is in the recording
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
-    return deliver(text, output, written=emit_summary(emitted, output) + runtime_version_notes(eopts.runtime))
+    return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line),
+                                                      *runtime_version_notes(eopts.runtime)])

@@ -1,32 +1,71 @@
-"""`seccomp-learn [run] -- CMD` and `record`: trace a workload, write its recording and (run) its profile."""
+"""`seccomp-learn [run] -- CMD` and `record`: trace a workload, write its recording and (run) its profile.
+
+Outputs are checked before the workload runs; a failed --during driver fails the run; a workload that
+seccomp-learn itself stopped as planned exits 0.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from tracer.capture import ready as readiness
 from tracer.capture.incremental import BaseProfile
 from tracer.capture.session import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
+from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
-from tracer.fileio import write_atomic
+from tracer.fileio import STDOUT, check_output, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
 from tracer.profile import formats
-from tracer.profile.emit import EmitOptions, emit
+from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.recording import model as rec_io
 from tracer.recording.model import Backend, Follow, Recording
 
+DRIVER_FAILED = 1  # exit code when the --during driver failed or never ran (docs: README, Servers)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a learning run writes, and how the profile is labelled."""
+
+    profile: str | None  # None: no profile (`record`); "-": standard output
+    recording: str | None
+    fmt: str = "docker"
+    name: str | None = None  # --format kubernetes: metadata.name / metadata.namespace
+    namespace: str | None = None
+
+    def check(self) -> None:
+        """Refuse, before the workload runs, outputs that cannot be written."""
+        formats.check(self.fmt, self.name, self.namespace)
+        paths = [p for p in (self.profile, self.recording) if p is not None]
+        for path in paths:
+            check_output(path)
+        if len(paths) == 2 and _same_file(*paths):
+            raise UserError("the profile and the recording would be the same file; give --record another name",
+                            f"-o {self.profile} --record {self.recording}")
+
+    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[str, Emitted]:
+        """The profile's text, and what emit made of the recording."""
+        emitted = emit(rec, eopts)
+        return formats.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
+
+
+def _same_file(a: str, b: str) -> bool:
+    return a == b or (a != STDOUT and b != STDOUT and os.path.realpath(a) == os.path.realpath(b))
+
 
 def trace_summary(result: TraceResult) -> str:
-    run = result.recording.runs[-1]
-    abis = ", ".join(f"{abi} {len(result.recording.names(abi))}" for abi in sorted(result.recording.abis))
+    run, rec = result.recording.runs[-1], result.recording
+    per_abi = ", ".join(f"{abi} {len(rec.names(abi))}" for abi in sorted(rec.abis))
     line = (f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s; "
-            f"distinct syscalls: {abis or 'none'}")
-    if run.partial:
-        line += f"; PARTIAL: {run.partial_reason}"
+            f"{len(rec.all_names())} distinct syscalls observed ({per_abi or 'none'})")
+    if run.partial:  # a failed driver is said on its own line
+        line += "; PARTIAL" + ("" if run.partial_reason == result.driver_failure else f": {run.partial_reason}")
     return line
 
 
@@ -40,55 +79,98 @@ def trace_notes(result: TraceResult) -> list[str]:
     for path in run.setuid_without_privileges:
         notes.append(f"note: {path} is set-id but ran without its privileges (seccomp-learn is unprivileged: "
                      "traced processes never gain set-id privileges); run seccomp-learn as root to learn it")
+    if result.driver_exit is not None and result.stopped_by is None and not result.driver_failure:
+        notes.append("note: the workload exited before the during driver ended; the driver was stopped")
+    if run.exit.get("detached"):
+        notes.append(f"detached from PID {run.attached_pid}, which is still running")
     return notes
 
 
-def _trace_command(argv: list[str], topts: TraceOptions) -> TraceResult:
+def exit_code_of_run(result: TraceResult, topts: TraceOptions) -> int:
+    """The workload's exit code, except: a failed driver is DRIVER_FAILED, and a workload that seccomp-learn
+    itself stopped (--duration, --during) with --stop-signal, and that died of it, ended as planned: 0."""
+    if result.driver_failure:
+        return DRIVER_FAILED
+    if result.stopped_by and result.exit_code == 128 + topts.stop_signal:
+        return 0
+    return result.exit_code
+
+
+def _trace_command(argv: list[str], topts: TraceOptions, live: bool) -> TraceResult:
+    """trace(), with the progress line on a terminal when `live`."""
     if topts.attach is not None and argv:
         raise UserError("give either --pid or a command, not both")
     if topts.attach is None and not argv:
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
-    result = trace(argv, topts)
+    line = LiveLine.on_terminal() if live else None
+    try:
+        result = trace(argv, topts if line is None else replace(topts, progress=line.show))
+    finally:
+        if line is not None:
+            line.clear()
     if not result.exec_ok:
         raise UserError("the command could not be executed; nothing written", f"seccomp-learn: {argv[0]}",
                         exit_code=result.exit_code or 127)
     return result
 
 
-def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, fmt: str,
-              output: str | None, record_path: str | None) -> Outcome:
-    """Trace, then write the recording (if asked) and the profile (if eopts and output are given).
+def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, outputs: Outputs,
+              keep_going: bool = False, live: bool = False) -> Outcome:
+    """Trace, then write the recording (if asked) and the profile (if eopts and outputs.profile are given).
 
-    Snapshots (SIGUSR1, --snapshot-every) write both so far, atomically, marked partial.
+    Outputs are checked before the workload runs. Snapshots (SIGUSR1, --snapshot-every) write both so far,
+    atomically, marked partial. A failed --during driver fails the run: the recording is still written
+    (marked partial), the profile only with keep_going.
     """
+    profile_path = outputs.profile if eopts is not None else None
+    outputs.check()
 
     def snapshot(rec: Recording) -> None:
-        if record_path:
-            rec_io.save(rec, record_path)
-        if eopts and output:
-            write_atomic(output, formats.render(fmt, emit(rec, eopts).profile, rec))
+        if outputs.recording and outputs.recording != STDOUT:
+            rec_io.save(rec, outputs.recording)
+        if eopts and profile_path and profile_path != STDOUT:
+            write_atomic(profile_path, outputs.render(rec, eopts)[0])
 
-    result = _trace_command(argv, replace(topts, snapshot=snapshot))
+    result = _trace_command(argv, replace(topts, snapshot=snapshot), live)
+    rec = result.recording
     summary = [trace_summary(result), *trace_notes(result)]
-    if record_path:
-        rec_io.save(result.recording, record_path)
-        summary.append(f"wrote {record_path}")
-    if eopts and output:
-        emitted = emit(result.recording, eopts)
-        write_atomic(output, formats.render(fmt, emitted.profile, result.recording))
-        summary += emit_summary(emitted, output)
-    return Outcome(result.exit_code, summary)
+    stdout = ""
+    if outputs.recording == STDOUT:
+        stdout += rec_io.dumps(rec)
+    elif outputs.recording:
+        summary.append(wrote(outputs.recording, rec_io.save(rec, outputs.recording)))
+    if result.driver_failure and not keep_going:
+        unwritten = "; no profile written (--keep-going writes it anyway)" if profile_path else ""
+        summary.append(f"the run failed: {result.driver_failure}{unwritten}")
+    elif eopts and profile_path:
+        text, emitted = outputs.render(rec, eopts)
+        if profile_path == STDOUT:
+            stdout += text
+            summary += emit_summary(emitted, rec, None)
+        else:
+            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)))
+        if result.driver_failure:
+            summary.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
+    return Outcome(exit_code_of_run(result, topts), summary, stdout=stdout)
 
 
 def trace_options_from(follow: Follow = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
                        snapshot_every: float | None = None, pid: int | None = None,
-                       base: str | None = None, backend: Backend | Literal["auto"] = "ptrace") -> TraceOptions:
+                       base: str | None = None, backend: Backend | Literal["auto"] = "ptrace",
+                       ready: str | None = None, ready_cmd: str | None = None,
+                       ready_timeout: float | None = None) -> TraceOptions:
     """The TraceOptions the command line asks for, checked, with --base read once."""
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
     driver = shlex.split(during) if isinstance(during, str) else during
+    try:
+        wait = readiness.parse(ready, ready_cmd, ready_timeout)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if wait is not None and not driver:
+        raise UserError("--ready and --ready-cmd hold back the --during driver: give --during CMD too")
     return TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
-                        during=driver or None, snapshot_every=snapshot_every, attach=pid,
+                        during=driver or None, ready=wait, snapshot_every=snapshot_every, attach=pid,
                         base=None if base is None else BaseProfile.load(base),
                         backend=backend)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from tracer.commands.outcome import Outcome, deliver
+from tracer.fileio import check_output
 from tracer.recording import model as rec_io
 from tracer.recording.merge import low_coverage, merge_files
 
 
 def run_merge(paths: list[str], output: str) -> Outcome:
+    check_output(output)
     merged = merge_files(paths)
     n = len(merged.runs)
     abis = ", ".join(f"{abi} {len(merged.abis[abi])}" for abi in sorted(merged.abis)) or "none"

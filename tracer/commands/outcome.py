@@ -5,10 +5,10 @@ Library functions return an `Outcome`; the CLI only prints it and exits with its
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tracer.fileio import write_atomic
+from tracer.fileio import STDOUT, write_atomic, wrote
 
 
 @dataclass
@@ -19,10 +19,12 @@ class Outcome:
     errors: list[str] = field(default_factory=list)  # for stderr even with --quiet (a file lint could not read)
 
 
-def deliver(text: str, output: str, notes: Sequence[str] = (), written: Sequence[str] | None = None) -> Outcome:
+def deliver(text: str, output: str, notes: Sequence[str] = (),
+            written: Callable[[str], Sequence[str]] | None = None) -> Outcome:
     """'-' is stdout; anything else is written atomically. The summary is `notes`, then, when a file was
-    written, `written` (by default "wrote OUTPUT")."""
-    if output == "-":
+    written, `written` of the line that says so ("wrote OUTPUT", or "replaced OUTPUT" when it existed);
+    by default that line alone."""
+    if output == STDOUT:
         return Outcome(0, list(notes), stdout=text)
-    write_atomic(output, text)
-    return Outcome(0, [*notes, *(written if written is not None else [f"wrote {output}"])])
+    line = wrote(output, write_atomic(output, text))
+    return Outcome(0, [*notes, *(written(line) if written is not None else [line])])

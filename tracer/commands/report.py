@@ -1,14 +1,32 @@
-"""`seccomp-learn report`: the audit report of a recording or a profile file, to stdout or a file."""
+"""`seccomp-learn report`: the audit report of a recording or a profile file, to stdout or a file.
+
+On a terminal the report fits it: text to its width, and without --format the Markdown is shown rendered
+(rich). Files and pipes get the chosen format whole.
+"""
 
 from __future__ import annotations
 
+import shutil
+import sys
+
 from tracer.analysis.inputs import load_baseline, load_input
 from tracer.commands.outcome import Outcome, deliver
+from tracer.fileio import STDOUT, check_output
 from tracer.report import formats
 from tracer.report.build import build_report
 
 
-def run_report(path: str, fmt: str, baseline: str, output: str) -> Outcome:
-    """Each input read once: the recording or profile (told apart by content), then the baseline."""
-    formats.check_format(fmt)
-    return deliver(formats.render(build_report(load_input(path), load_baseline(baseline)), fmt), output)
+def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcome:
+    """Each input read once: the recording or profile (told apart by content), then the baseline.
+
+    `fmt` None is markdown, rendered when it goes to a terminal.
+    """
+    formats.check_format(fmt or "markdown")
+    check_output(output)
+    width = shutil.get_terminal_size().columns if output == STDOUT and sys.stdout.isatty() else None
+    text = formats.render(build_report(load_input(path), load_baseline(baseline)), fmt or "markdown", width)
+    if fmt is None and width is not None:
+        from tracer.report.formats._terminal import show
+
+        text = show(text, width)
+    return deliver(text, output)

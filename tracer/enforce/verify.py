@@ -1,16 +1,18 @@
 """`verify`: run a workload under a profile enforced by the kernel and name every call it denies.
 
 The profile is compiled with libseccomp and loaded in the child after the tracer's own filter.
-Its denials are rewritten to SCMP_ACT_TRACE carrying a verdict (the errno, or kill), so each
-denied call stops in the tracer with the kernel's decision in ret_data: the tracer records it
-and then applies it (skips the call with that errno, or kills the task). `--complain` records
-and lets the call through. An eBPF recorder cannot do this: seccomp denies before its hook runs.
+Its denials are rewritten to SCMP_ACT_TRACE carrying a verdict (the errno, or a kill or trap), so
+each denied call stops in the tracer with the kernel's decision in ret_data: the tracer records it
+and then applies it. An errno skips the call with that errno. A kill or trap is left to the kernel:
+after a RET_TRACE stop the kernel runs the filters again on the (possibly changed) syscall, so the
+tracer changes the call's number to one that a third, tiny filter answers with SECCOMP_RET_KILL_THREAD,
+KILL_PROCESS or TRAP. The task then ends exactly as under the profile alone: SIGSYS, "Bad system
+call" (a trap's SIGSYS can be caught, as the kernel allows). `--complain` records and lets the call
+through. An eBPF recorder cannot do this: seccomp denies before its hook runs.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 from dataclasses import dataclass, field, replace
 
 from ptrace.binding.func import ptrace_getregs, ptrace_setregs
@@ -18,14 +20,32 @@ from ptrace.binding.func import ptrace_getregs, ptrace_setregs
 from tracer.capture.launch import trace_everything
 from tracer.capture.session import Denial, TraceOptions, TraceResult
 from tracer.capture.trace import trace
+from tracer.kernel import ptrace as pt
 from tracer.kernel.seccomp_filter import compile_profile
 from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, Syscall, effective_errno
 from tracer.syscalls.decode import shown
 from tracer.syscalls.info import filterable_args
 
 EXPLICIT = 0x1000  # the verdict came from an explicit rule (e.g. a fallback ENOSYS), not the default
-KILL = 0xFFFF
+KILL_THREAD, KILL_PROCESS, TRAP = 0xFFFF, 0xFFFE, 0xFFFD  # verdicts the kernel itself carries out
+_KERNEL_ACTIONS = {"SCMP_ACT_KILL": KILL_THREAD, "SCMP_ACT_KILL_THREAD": KILL_THREAD,
+                   "SCMP_ACT_KILL_PROCESS": KILL_PROCESS, "SCMP_ACT_TRAP": TRAP}
 _NEG_MASK = (1 << 64) - 1
+VERIFY_DENIED = 1  # verify's exit code when the profile denied a call (else the workload's own)
+
+# Syscall numbers no ABI has (below x32's bit 0x40000000), which the third filter kills or traps. After a
+# RET_TRACE stop the kernel re-runs the filters; the most severe action wins, so these always do.
+_SEVERE_NR = {KILL_THREAD: 0x3FFFFF01, KILL_PROCESS: 0x3FFFFF02, TRAP: 0x3FFFFF03}
+_SEVERE_RET = {KILL_THREAD: 0x00000000, KILL_PROCESS: 0x80000000, TRAP: 0x00030000}  # SECCOMP_RET_*
+_LD_NR, _JEQ, _RET_ALLOW = 0x20, 0x15, 0x7FFF0000  # BPF_LD|W|ABS of seccomp_data.nr, BPF_JMP|JEQ|K
+
+
+def severe_filter() -> pt.BpfFilter:
+    """Kill the thread, kill the process, or trap on the three reserved numbers; allow everything else."""
+    prog = [(_LD_NR, 0, 0, 0)]
+    for verdict, nr in _SEVERE_NR.items():
+        prog += [(_JEQ, 0, 1, nr), (pt.BPF_RET_K, 0, 0, _SEVERE_RET[verdict])]
+    return pt.BpfFilter([*prog, (pt.BPF_RET_K, 0, 0, _RET_ALLOW)])
 
 
 def verdict_of(action: str, errno_ret: int | None, explicit: bool) -> tuple[str, int | None]:
@@ -35,7 +55,7 @@ def verdict_of(action: str, errno_ret: int | None, explicit: bool) -> tuple[str,
     errno = effective_errno(action, errno_ret)  # ERRNO and TRACE carry one
     if errno is not None:
         return "SCMP_ACT_TRACE", errno | (EXPLICIT if explicit else 0)
-    return "SCMP_ACT_TRACE", KILL  # kill, kill_process, trap: the task does not survive the call
+    return "SCMP_ACT_TRACE", _KERNEL_ACTIONS.get(action, KILL_THREAD)  # kill, kill_process, trap
 
 
 def verdict_profile(profile: Profile) -> Profile:
@@ -48,13 +68,13 @@ def verdict_profile(profile: Profile) -> Profile:
 
 
 def apply_verdict(pid: int, verdict: int) -> None:
-    """Do what the profile would have done: fail the call with its errno, or kill the task."""
-    if verdict == KILL:
-        os.kill(pid, signal.SIGKILL)
-        return
+    """Do what the profile would have done: fail the call with its errno, or have the kernel kill or trap."""
     regs = ptrace_getregs(pid)
-    regs.orig_rax = _NEG_MASK  # -1: the kernel skips the call ...
-    regs.rax = -(verdict & 0xFFF) & _NEG_MASK  # ... and returns -errno
+    if verdict in _SEVERE_NR:
+        regs.orig_rax = _SEVERE_NR[verdict]  # re-checked by the kernel: severe_filter() acts on it
+    else:
+        regs.orig_rax = _NEG_MASK  # -1: the kernel skips the call ...
+        regs.rax = -(verdict & 0xFFF) & _NEG_MASK  # ... and returns -errno
     ptrace_setregs(pid, regs)
 
 
@@ -66,21 +86,28 @@ class VerifyResult:
     skipped: list[str] = field(default_factory=list)  # names this libseccomp could not compile
 
 
-def verify(profile: Profile, argv: list[str], complain: bool = False) -> VerifyResult:
-    """Run argv under the profile (only recording its denials with `complain`), and sort the denials."""
+def verify(profile: Profile, argv: list[str], complain: bool = False, options: TraceOptions | None = None
+           ) -> VerifyResult:
+    """Run argv under the profile (only recording its denials with `complain`), and sort the denials;
+    `options` carries the run's own settings (--during, --ready, --duration, ...)."""
     compiled = compile_profile(verdict_profile(profile))
-    opts = TraceOptions(filters=[trace_everything(), compiled.filter.load],
-                        verdict=(lambda _pid, _v: None) if complain else apply_verdict)
+    # The profile goes last: it may deny the seccomp() call that would install a filter after it.
+    opts = replace(options or TraceOptions(), filters=[trace_everything(), severe_filter().install,
+                                                       compiled.filter.load],
+                   verdict=(lambda _pid, _v: None) if complain else apply_verdict)
     result = trace(argv, opts)
     out = VerifyResult(result, skipped=compiled.skipped)
     for d in result.denials:
-        (out.expected if d.verdict & EXPLICIT and d.verdict != KILL else out.denied).append(d)
+        (out.expected if d.verdict & EXPLICIT and d.verdict not in _SEVERE_NR else out.denied).append(d)
     return out
+
+
+_SEVERE_TEXT = {KILL_THREAD: "killed: SIGSYS", KILL_PROCESS: "process killed: SIGSYS", TRAP: "trapped: SIGSYS"}
 
 
 def describe(d: Denial) -> str:
     """One denial in a line: ABI, name, count, what the profile did, by whom, with which arguments."""
-    what = "killed" if d.verdict == KILL else f"errno {d.verdict & 0xFFF}"
+    what = _SEVERE_TEXT.get(d.verdict) or f"errno {d.verdict & 0xFFF}"
     specs = filterable_args(d.abi, d.name)
     samples = []
     for sample in d.arg_samples:

@@ -38,12 +38,24 @@ def _action(seccomp: Any, action: str, errno_ret: int | None) -> int:
     return int(getattr(seccomp, _SIMPLE_ACTIONS[action]))
 
 
+LIBSECCOMP = "libseccomp.so.2"  # the system library pyseccomp binds with ctypes
+
+
 def libseccomp() -> Any:
-    """The pyseccomp module, or one line saying how to install it."""
+    """The pyseccomp module (a dependency), or one line naming what is missing.
+
+    pyseccomp finds the system's libseccomp with ctypes.util.find_library when it is imported: it
+    raises RuntimeError when there is none, and OSError when the file found cannot be loaded.
+    """
     try:
         import pyseccomp
     except ImportError:
-        raise UserError("enforcing a profile needs pyseccomp (pip install 'seccomp-learn[enforce]')") from None
+        raise UserError("enforcing a profile needs the Python package pyseccomp, a dependency of seccomp-learn: "
+                        "reinstall seccomp-learn") from None
+    except (RuntimeError, OSError) as exc:
+        raise UserError(f"enforcing a profile needs the system library {LIBSECCOMP}, which cannot be loaded ({exc}): "
+                        "install it (Debian/Ubuntu: apt-get install libseccomp2; Fedora: dnf install libseccomp)"
+                        ) from None
     return pyseccomp
 
 

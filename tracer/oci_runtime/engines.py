@@ -117,14 +117,18 @@ def learning_command(run: EngineRun, cidfile: str, wrapper: str, learn_dir: str,
 
 
 def learn_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str, learn_dir: str | None,
-                    runtime_name: str, wrapper: str | None) -> Outcome:
-    """Run the container under the wrapper, wait for it, and write its profile to output."""
+                    runtime_name: str, wrapper: str | None, name: str | None = None,
+                    namespace: str | None = None) -> Outcome:
+    """Run the container under the wrapper, wait for it, and write its profile to output (checked first)."""
     from tracer.commands.emit import emit_summary
     from tracer.commands.outcome import deliver
+    from tracer.fileio import check_output
     from tracer.profile import formats
     from tracer.profile.emit import emit
     from tracer.recording import model as rec_io
 
+    formats.check(fmt, name, namespace)
+    check_output(output)
     run = engine_run(argv)
     wrapper_path = wrapper or shutil.which(WRAPPER) or WRAPPER
     if run.engine == "docker":
@@ -148,8 +152,8 @@ def learn_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: s
     if eopts.runtime == "docker" and run.engine == "podman":
         eopts.runtime = "podman"
     emitted = emit(rec, eopts)
-    written = deliver(formats.render(fmt, emitted.profile, rec), output, notes=[f"recorded {path}"],
-                      written=emit_summary(emitted, output))
+    written = deliver(formats.render(fmt, emitted.profile, rec, name, namespace), output, notes=[f"recorded {path}"],
+                      written=lambda line: emit_summary(emitted, rec, line))
     return Outcome(code, written.summary, written.stdout)
 
 

@@ -1,8 +1,9 @@
 """Union of recordings with provenance: commutative, associative and idempotent.
 
-Runs are identified by id. The same id with the same content is one run (so merging a
-recording with itself changes nothing); the same id with different content is an error,
-because silently renaming would make the result depend on the order of the inputs.
+Runs are identified by id. The same id with the same content (the run's metadata and its count of
+every syscall) is one run, so merging a recording with itself changes nothing; the same id with
+different content is an error, because keeping either would make the result depend on the order of
+the inputs.
 """
 
 from __future__ import annotations
@@ -15,17 +16,25 @@ from tracer.recording import model as rec_io
 from tracer.recording.model import Recording, Run, SyscallStats
 
 
+def _calls_of(rec: Recording, run_id: str) -> dict[tuple[str, str], int]:
+    """What one run of a recording counted, per (ABI, syscall): the content a run id stands for."""
+    return {(abi, key): stats.counts[run_id] for abi, table in rec.abis.items() for key, stats in table.items()
+            if run_id in stats.counts}
+
+
 def merge(recordings: Iterable[Recording], sources: list[str] | None = None) -> Recording:
     recs = list(recordings)
     names = sources or [f"input {i + 1}" for i in range(len(recs))]
-    runs: dict[str, tuple[Run, str]] = {}
+    runs: dict[str, tuple[Run, str, dict[tuple[str, str], int]]] = {}
     for rec, src in zip(recs, names, strict=True):
         for run in rec.runs:
             seen = runs.get(run.id)
+            calls = _calls_of(rec, run.id)
             if seen is None:
-                runs[run.id] = (run, src)
-            elif seen[0] != run:
-                raise UserError(f"run {run.id!r} is also in {seen[1]} with different contents "
+                runs[run.id] = (run, src, calls)
+            elif seen[0] != run or seen[2] != calls:
+                what = "metadata" if seen[0] != run else "syscall counts"
+                raise UserError(f"run {run.id!r} is also in {seen[1]} with different {what} "
                                 "(record with distinct --run-id)", src)
     tools = sorted({part for rec in recs for part in rec.tool.split(" + ")})  # flat: keeps merge associative
     out = Recording(tool=" + ".join(tools), runs=[runs[i][0] for i in sorted(runs)])

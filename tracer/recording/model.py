@@ -200,8 +200,9 @@ def dumps(rec: Recording) -> str:
     return json_text(to_json(rec))
 
 
-def save(rec: Recording, path: str | Path) -> None:
-    write_atomic(path, dumps(rec))
+def save(rec: Recording, path: str | Path) -> bool:
+    """Write the recording atomically; returns whether an existing file was replaced."""
+    return write_atomic(path, dumps(rec))
 
 
 def load(path: str | Path) -> Recording:

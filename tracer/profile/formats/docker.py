@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracer.fileio import json_text
+from tracer.profile.formats import Metadata
 from tracer.profile.model import Profile, Syscall
 from tracer.syscalls.abi import host_groups
 
@@ -32,8 +33,8 @@ def profile_json(profile: Profile, comments: bool) -> dict[str, Any]:
     return out
 
 
-def render(profile: Profile, source: str) -> str:
-    del source  # Docker's format has no top-level comment field; each rule carries its reason
+def render(profile: Profile, meta: Metadata) -> str:
+    del meta  # Docker's format has no top-level comment field; each rule carries its reason
     out = profile_json(profile, comments=True)
     groups = host_groups(profile.architectures)
     if groups:

@@ -1,4 +1,6 @@
-"""Output formats of `seccomp-learn report`, one module each, all with `render(report: Report) -> str`.
+"""Output formats of `seccomp-learn report`, one module each, all with `render(report, width) -> str`.
+
+`width` is the terminal's width when the report goes to one (the text format fits it), else None.
 
 They only lay out report/model.py's `Report`; nothing here computes anything about syscalls or baselines.
 `FORMATS` maps each `--format` name to its module name (imported on use).
@@ -23,7 +25,8 @@ def check_format(fmt: str) -> None:
         raise UserError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})", "--format")
 
 
-def render(report: Report, fmt: str = "markdown") -> str:
+def render(report: Report, fmt: str = "markdown", width: int | None = None) -> str:
+    """The report in one format; `width`: the terminal's columns when it goes to one."""
     check_format(fmt)
-    text: str = importlib.import_module(f"{__name__}.{FORMATS[fmt]}").render(report)
+    text: str = importlib.import_module(f"{__name__}.{FORMATS[fmt]}").render(report, width)
     return text

@@ -13,5 +13,6 @@ def to_json(report: Report) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, **asdict(report)}
 
 
-def render(report: Report) -> str:
+def render(report: Report, width: int | None = None) -> str:
+    del width  # machines read it whole
     return json_text(to_json(report))

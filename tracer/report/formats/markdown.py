@@ -41,7 +41,8 @@ def _syscall_row(e: SyscallEntry, provenance: bool) -> list[str]:
     return row
 
 
-def render(report: Report) -> str:
+def render(report: Report, width: int | None = None) -> str:
+    del width  # a pull-request comment: the reader's browser lays it out (on a terminal, see _terminal.py)
     s = report.summary
     out = [f"## seccomp-learn report: {_code(c.title(report))}", ""]
     out += [f"**{c.headline(report)}**", ""]
