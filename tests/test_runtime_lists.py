@@ -8,10 +8,16 @@ A runtime that calls something its list lacks fails the test: the profile would 
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from engines import Engines
+from helpers import seccomp_learn
+from oci import run
 
 from tracer.profile.extras import RUNTIMES
 from tracer.runtimes.containers import ENGINES
@@ -68,3 +74,33 @@ def test_listed_argument_values_cover_the_runtime(measured: Callable[[str], Runt
 def test_lists_record_the_installed_versions(engines: Engines, name: str) -> None:
     installed = installed_versions(name, engines.get(name).command)
     assert RUNTIMES[name].differs_from(installed) == [], f"re-measure {name}: the lists were made on another version"
+
+
+def test_runtime_profile_feeds_emit(tmp_path: Path) -> None:
+    """`runtime-profile -o FILE` measures the installed runc; `--runtime-profile FILE` makes emit use that list."""
+    if shutil.which("runc") is None and not os.environ.get("CI"):
+        pytest.skip("runc is not installed (.ci/run installs it)")
+    measured = tmp_path / "runc.json"
+    r = seccomp_learn("runtime-profile", "--runtime", "runc", "--runs", "2", "-o", str(measured), timeout=600)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(measured.read_text())
+    trace = tmp_path / "t.json"
+    assert seccomp_learn("record", "-q", "-o", str(trace), "--", "true").returncode == 0
+    r = seccomp_learn("emit", str(trace), "--format", "oci", "--runtime-profile", str(measured), "-o",
+                      str(tmp_path / "p.json"))
+    assert r.returncode == 0, r.stderr
+    profile = json.loads((tmp_path / "p.json").read_text())
+    allowed = {n for rule in profile["syscalls"] if rule["action"] == "SCMP_ACT_ALLOW" for n in rule["names"]}
+    assert set(data["needs"]) | set(data["sometimes"]) <= allowed
+    # The list measured here holds in the runtime it was measured on.
+    assert run("runc", tmp_path / "c", ["true"], profile).returncode == 0
+
+
+@pytest.mark.parametrize("doc", ['{"runtime": "runc", "needs": ["not_a_call"]}', '[1]', '{"runtime": "x", '])
+def test_bad_runtime_profile_is_one_line_and_nothing_runs(doc: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(doc)
+    r = seccomp_learn("-o", str(tmp_path / "p.json"), "--runtime-profile", str(bad), "--", "sh", "-c",
+                      f"touch {tmp_path / 'ran'}")
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and str(bad) in r.stderr, r.stderr
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "p.json").exists()

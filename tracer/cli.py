@@ -123,6 +123,9 @@ def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--runtime", type=click.Choice(list(RUNTIMES)),
                      default="docker", show_default=True,
                      help="Add what this container runtime runs after loading the filter (docker = runc)."),
+        click.option("--runtime-profile", "runtime_profile", metavar="FILE",
+                     help="Use the runtime list `seccomp-learn runtime-profile -o FILE` measured on this machine's "
+                          "runtime instead of the built-in one for --runtime."),
         click.option("--portable", is_flag=True, help="Add the vDSO syscalls (clock_gettime, ...) for hosts "
                                                        "without a vDSO."),
         click.option("--no-fallback", is_flag=True, help="Do not add ENOSYS rules for newer variants "
@@ -135,9 +138,14 @@ def emit_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def _emit_opts(kw: dict[str, Any]) -> Any:
     from tracer.profile.emit import EmitOptions, parse_arches
 
+    runtime_list = None
+    if kw["runtime_profile"]:
+        from tracer.commands.runtime_profile import read_runtime_profile
+
+        runtime_list = read_runtime_profile(kw["runtime_profile"])
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
-                       args=not kw["no_args"], runtime=kw["runtime"], fallback=not kw["no_fallback"],
-                       portable=kw["portable"])
+                       args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
+                       fallback=not kw["no_fallback"], portable=kw["portable"])
 
 
 def _finish(outcome: Outcome, quiet: bool) -> None:

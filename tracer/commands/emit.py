@@ -35,14 +35,15 @@ def emit_summary(emitted: Emitted, rec: Recording, written: str | None) -> list[
     return lines
 
 
-def runtime_version_notes(runtime: str) -> list[str]:
+def runtime_version_notes(eopts: EmitOptions) -> list[str]:
     """A note when the installed OCI runtime is another version than the one the runtime list was measured
     on (it may call something the list lacks: `seccomp-learn runtime-profile` measures it). Only the OCI
     runtime's own `--version` is asked, so no engine daemon is needed; a runtime not installed here is
     not compared."""
     from tracer.runtimes.version import installed_versions
 
-    listed = RUNTIMES[runtime]
+    runtime = eopts.runtime_list.name if eopts.runtime_list else eopts.runtime
+    listed = eopts.runtime_list or RUNTIMES[runtime]
     oci = [c for c, _ in listed.versions if c in ("runc", "crun")]
     try:
         installed = {c: v for name in oci for c, v in installed_versions(name).items()}
@@ -63,4 +64,4 @@ def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: s
     except UserError as exc:  # name the input(s) when the problem is in the recording
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
     return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line),
-                                                      *runtime_version_notes(eopts.runtime)])
+                                                      *runtime_version_notes(eopts)])

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from tracer.commands.outcome import Outcome, deliver
+from tracer.errors import UserError
 from tracer.fileio import json_text
+from tracer.profile.extras import Runtime, measured_runtime
 from tracer.runtimes.containers import Engine
 from tracer.runtimes.measure import measure
+
+
+def read_runtime_profile(path: str) -> Runtime:
+    """The list `runtime-profile -o FILE` wrote, for `--runtime-profile FILE`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror}", path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise UserError(f"not valid JSON ({exc})", path) from None
+    return measured_runtime(doc, path)
 
 
 def run_runtime_profile(runtime: str, runs: int, engine_command: str | None, run_flags: tuple[str, ...],

@@ -54,6 +54,7 @@ class EmitOptions:
     arches: list[str] | None = None  # extra ABIs to list beyond the observed ones
     args: bool = True
     runtime: str = "docker"
+    runtime_list: extras.Runtime | None = None  # --runtime-profile: a list measured here, instead of runtime's
     always: bool = True
     fallback: bool = True
     portable: bool = False  # add the vDSO group
@@ -248,7 +249,7 @@ def _arg_rules(rec: Recording, abis: list[str], observed: set[str]) -> list[Sysc
 def _extras(opts: EmitOptions) -> list[Extra]:
     """The ALLOW extras the options ask for, each with its whole list."""
     groups: list[Extra] = []
-    runtime = extras.RUNTIMES[opts.runtime]
+    runtime = opts.runtime_list or extras.RUNTIMES[opts.runtime]
     if runtime.needs or runtime.sometimes:
         values = {name: (index, values) for name, index, values in runtime.arg_values} if opts.args else {}
         groups.append(Extra("runtime", f"runtime: what {runtime.measured} runs after loading the filter, before the "

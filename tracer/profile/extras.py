@@ -13,6 +13,9 @@ the installed runtimes and fails when one calls something a list lacks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from tracer.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,43 @@ RUNTIMES: dict[str, Runtime] = {
                       tuple(sorted({*_CRUN_NEEDS, "pselect6", "read"})), ("close",), _PRCTL_OPTIONS),
     "none": Runtime("none", (), ()),
 }
+
+def measured_runtime(doc: Any, source: str) -> Runtime:
+    """A Runtime from the JSON `seccomp-learn runtime-profile` writes (a list measured on the user's own
+    runtime version); anything else is a UserError naming `source`."""
+    from tracer.syscalls.names import is_known  # on use: the CLI reads RUNTIMES at start-up
+
+    def fail(problem: str) -> UserError:
+        return UserError(f"not a runtime profile: {problem}", source)
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("runtime"), str):
+        raise fail("expected an object with a 'runtime' name")
+    versions, args = doc.get("versions", {}), doc.get("args", {})
+    if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
+        raise fail("'versions' must map components to version strings")
+    lists = {}
+    for key in ("needs", "sometimes"):
+        names = doc.get(key, [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise fail(f"{key!r} must be a list of syscall names")
+        unknown = [n for n in names if not is_known("x86_64", n)]
+        if unknown:
+            raise fail(f"{key!r} names {unknown[0]!r}, which is not an x86_64 syscall")
+        lists[key] = tuple(sorted(names))
+    if not isinstance(args, dict):
+        raise fail("'args' must map names to {index: [values]}")
+    arg_values = []
+    for name, by_index in sorted(args.items()):
+        if name not in (*lists["needs"], *lists["sometimes"]) or not isinstance(by_index, dict):
+            raise fail(f"'args' names {name!r}, which the lists do not")
+        for index, values in sorted(by_index.items()):
+            if not str(index).isdigit() or not isinstance(values, list) or \
+                    not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                raise fail(f"'args.{name}' must map an argument index to a list of integers")
+            arg_values.append((name, int(index), tuple(sorted(values))))
+    return Runtime(doc["runtime"], tuple(sorted(versions.items())), lists["needs"], lists["sometimes"],
+                   tuple(arg_values))
+
 
 # Without exit_group a container hangs at exit; signal handlers return through rt_sigreturn.
 ALWAYS = ("exit", "exit_group", "restart_syscall", "rt_sigreturn")
