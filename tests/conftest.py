@@ -23,7 +23,8 @@ os.environ["PYTHONPATH"] = os.pathsep.join([REPO_ROOT, *filter(None, [os.environ
 
 @pytest.fixture(scope="session")
 def engines() -> Iterator[Engines]:
-    """crun, runc, podman and a private dockerd, each started on first use and stopped at the end."""
+    """crun, runc, podman, a private dockerd and ctr on its containerd, each started on first use and stopped
+    at the end; the seccomp-learn-runtime wrapper registered where an engine needs it."""
     session = Engines()
     try:
         yield session

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from engines_runtime import DOCKER_RUN_FLAGS, IMAGE, PODMAN_RUN_FLAGS, RuntimeEngines, run
+from engines import IMAGE, NO_NETWORK, PODMAN_RUN_FLAGS, Engines, run
 from helpers import SL, seccomp_learn
 
 WORKLOAD = ["sh", "-c", "d=/tmp/sl-d.$$; mkdir $d && rmdir $d && echo hello world | tr a-z A-Z | wc -w; exit 3"]
@@ -25,15 +23,7 @@ EXPECTED = (3, "2\n")
 # host-learned profile has no clone at all.
 USERLAND = ["sh", "-c", "d=/tmp/sl-d.$$; mkdir $d && rmdir $d && echo ok"]
 NEVER_RAN = ["sh", "-c", "chmod 600 /etc/passwd"]  # chmod is not in the workload's profile
-
-
-@pytest.fixture(scope="module")
-def engines() -> Iterator[RuntimeEngines]:
-    session = RuntimeEngines()
-    try:
-        yield session
-    finally:
-        session.close()
+PODMAN_FLAGS = (*NO_NETWORK, *PODMAN_RUN_FLAGS)
 
 
 def emit(recording: Path, out: Path, *options: str) -> Path:
@@ -42,7 +32,7 @@ def emit(recording: Path, out: Path, *options: str) -> Path:
     return out
 
 
-def save(engines: RuntimeEngines, container_id: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+def save(engines: Engines, container_id: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     rec = engines.recording(container_id)
     path = tmp_path / "learned.trace.json"
     path.write_text(json.dumps(rec))
@@ -63,10 +53,10 @@ def check_recording(rec: dict[str, Any], engine: str, runtime: str) -> dict[str,
     return first
 
 
-def test_docker_round_trip(engines: RuntimeEngines, tmp_path: Path) -> None:
-    docker = engines.docker()
+def test_docker_round_trip(engines: Engines, tmp_path: Path) -> None:
+    docker = list(engines.get("docker").command)
     cid = tmp_path / "cid"
-    learned = run([*docker, "run", "--rm", "--cidfile", str(cid), *DOCKER_RUN_FLAGS, "--runtime", "seccomp-learn",
+    learned = run([*docker, "run", "--rm", "--cidfile", str(cid), *NO_NETWORK, "--runtime", "seccomp-learn",
                    "--security-opt", "seccomp=unconfined", IMAGE, *WORKLOAD])
     assert (learned.returncode, learned.stdout) == EXPECTED, learned.stderr
     path, rec = save(engines, cid.read_text(), tmp_path)
@@ -74,22 +64,22 @@ def test_docker_round_trip(engines: RuntimeEngines, tmp_path: Path) -> None:
     assert (first["container"]["image"], first["container"]["id"]) == (IMAGE, cid.read_text())
     assert first["container"]["name"]
     profile = emit(path, tmp_path / "profile.json")
-    replay = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD])
+    replay = run([*docker, "run", "--rm", *NO_NETWORK, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD])
     assert (replay.returncode, replay.stdout) == EXPECTED, replay.stderr
-    refused = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE,
+    refused = run([*docker, "run", "--rm", *NO_NETWORK, "--security-opt", f"seccomp={profile}", IMAGE,
                    *NEVER_RAN])
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
 
 
-def test_image_profile_differs_from_host_and_holds(engines: RuntimeEngines, tmp_path: Path) -> None:
+def test_image_profile_differs_from_host_and_holds(engines: Engines, tmp_path: Path) -> None:
     """The same command learned on the host (dash, coreutils) and in the image (busybox): the profiles
     differ, the host-learned one breaks the image's userland and the image-learned one holds."""
-    docker = engines.docker()
+    docker = list(engines.get("docker").command)
     host_rec = tmp_path / "host.trace.json"
     host = seccomp_learn("record", "-q", "-o", str(host_rec), "--", *USERLAND)
     assert (host.returncode, host.stdout) == (0, "ok\n"), host.stderr
     cid = tmp_path / "cid"
-    learned = run([*docker, "run", "--rm", "--cidfile", str(cid), *DOCKER_RUN_FLAGS, "--runtime", "seccomp-learn",
+    learned = run([*docker, "run", "--rm", "--cidfile", str(cid), *NO_NETWORK, "--runtime", "seccomp-learn",
                    "--security-opt", "seccomp=unconfined", IMAGE, *USERLAND])
     assert (learned.returncode, learned.stdout) == (0, "ok\n"), learned.stderr
     image_rec, _ = save(engines, cid.read_text(), tmp_path)
@@ -98,7 +88,7 @@ def test_image_profile_differs_from_host_and_holds(engines: RuntimeEngines, tmp_
     assert host_profile["syscalls"] != image_profile["syscalls"]
     outcomes = {}
     for which in ("host", "image"):
-        done = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--security-opt", f"seccomp={tmp_path / which}.json",
+        done = run([*docker, "run", "--rm", *NO_NETWORK, "--security-opt", f"seccomp={tmp_path / which}.json",
                     IMAGE, *USERLAND])
         outcomes[which] = (done.returncode, done.stdout, done.stderr)
     assert outcomes["image"] == (0, "ok\n", "")
@@ -106,13 +96,13 @@ def test_image_profile_differs_from_host_and_holds(engines: RuntimeEngines, tmp_
     assert "Operation not permitted" in outcomes["host"][2]
 
 
-def test_docker_detached_server_exec_and_stop(engines: RuntimeEngines, tmp_path: Path) -> None:
+def test_docker_detached_server_exec_and_stop(engines: Engines, tmp_path: Path) -> None:
     """A server started detached, driven by `docker exec`, then `docker stop`: both processes are recorded
     (one run each), the recording is marked partial, and the profile serves the same page."""
-    docker = engines.docker()
+    docker = list(engines.get("docker").command)
     server = ["httpd", "-f", "-p", "127.0.0.1:8080", "-h", "/www"]
     client = ["wget", "-q", "-O", "-", "http://127.0.0.1:8080/"]
-    started = run([*docker, "run", "-d", *DOCKER_RUN_FLAGS, "--runtime", "seccomp-learn", "--security-opt",
+    started = run([*docker, "run", "-d", *NO_NETWORK, "--runtime", "seccomp-learn", "--security-opt",
                    "seccomp=unconfined", IMAGE, *server])
     assert started.returncode == 0, started.stderr
     container_id = started.stdout.strip()
@@ -128,7 +118,7 @@ def test_docker_detached_server_exec_and_stop(engines: RuntimeEngines, tmp_path:
     assert main["partial"] and main["exit"]["name"] in ("SIGTERM", "SIGKILL"), main
     assert {"accept", "bind", "listen", "connect"} <= set(rec["abis"]["x86_64"])
     profile = emit(path, tmp_path / "server.json")
-    replay = run([*docker, "run", "-d", *DOCKER_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *server])
+    replay = run([*docker, "run", "-d", *NO_NETWORK, "--security-opt", f"seccomp={profile}", IMAGE, *server])
     assert replay.returncode == 0, replay.stderr
     try:
         assert _fetch(docker, replay.stdout.strip(), client) == page
@@ -146,26 +136,25 @@ def _fetch(docker: list[str], container_id: str, client: list[str]) -> str:
     return done.stderr
 
 
-def test_podman_round_trip(engines: RuntimeEngines, tmp_path: Path) -> None:
-    podman, env = engines.podman()
+def test_podman_round_trip(engines: Engines, tmp_path: Path) -> None:
+    podman = list(engines.get("podman").command)
     cid = tmp_path / "cid"
     learning = [*podman, "--runtime-flag", f"learn-dir={engines.learn_dir}", "--runtime-flag", "learn-runtime=crun"]
-    learned = run([*learning, "run", "--rm", "--cidfile", str(cid), *PODMAN_RUN_FLAGS, "--runtime",
-                   str(engines.wrapper), "--security-opt", "seccomp=unconfined", IMAGE, *WORKLOAD], env=env)
+    learned = run([*learning, "run", "--rm", "--cidfile", str(cid), *PODMAN_FLAGS, "--runtime",
+                   str(engines.wrapper), "--security-opt", "seccomp=unconfined", IMAGE, *WORKLOAD])
     assert (learned.returncode, learned.stdout) == EXPECTED, learned.stderr
     path, rec = save(engines, cid.read_text(), tmp_path)
     first = check_recording(rec, "podman", "crun")
     assert first["container"]["image"] == f"localhost/{IMAGE}"
     profile = emit(path, tmp_path / "profile.json", "--runtime", "podman")
-    replay = run([*podman, "run", "--rm", *PODMAN_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD],
-                 env=env)
+    replay = run([*podman, "run", "--rm", *PODMAN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD])
     assert (replay.returncode, replay.stdout) == EXPECTED, replay.stderr
-    refused = run([*podman, "run", "--rm", *PODMAN_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE,
-                   *NEVER_RAN], env=env)
+    refused = run([*podman, "run", "--rm", *PODMAN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE,
+                   *NEVER_RAN])
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
 
 
-def test_containerd_round_trip(engines: RuntimeEngines, tmp_path: Path) -> None:
+def test_containerd_round_trip(engines: Engines, tmp_path: Path) -> None:
     """containerd's own client, as Kubernetes' CRI path uses it: the runtime binary is the wrapper."""
     ctr, runc_binary = engines.ctr()
     image = f"docker.io/library/{IMAGE}"
@@ -183,43 +172,42 @@ def test_containerd_round_trip(engines: RuntimeEngines, tmp_path: Path) -> None:
     assert refused.returncode != 0 and "Operation not permitted" in refused.stderr
 
 
-def test_container_command(engines: RuntimeEngines, tmp_path: Path) -> None:
+def test_container_command(engines: Engines, tmp_path: Path) -> None:
     """`seccomp-learn container -- docker run ...` writes the profile; an unregistered runtime gets a
     ready-to-paste daemon.json line instead."""
-    docker = engines.docker()
+    docker = list(engines.get("docker").command)
     profile = tmp_path / "profile.json"
-    done = run([*SL, "container", "-o", str(profile), "--", *docker, "run", "--rm", *DOCKER_RUN_FLAGS, IMAGE,
+    done = run([*SL, "container", "-o", str(profile), "--", *docker, "run", "--rm", *NO_NETWORK, IMAGE,
                 *WORKLOAD])
     assert (done.returncode, done.stdout) == EXPECTED, done.stderr
-    replay = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD])
+    replay = run([*docker, "run", "--rm", *NO_NETWORK, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD])
     assert (replay.returncode, replay.stdout) == EXPECTED, replay.stderr
     missing = run([*SL, "container", "--runtime-name", "not-registered", "-o", str(tmp_path / "x.json"), "--",
-                   *docker, "run", "--rm", *DOCKER_RUN_FLAGS, IMAGE, "true"])
+                   *docker, "run", "--rm", *NO_NETWORK, IMAGE, "true"])
     assert missing.returncode == 2 and not (tmp_path / "x.json").exists()
     line, = missing.stderr.splitlines()
     snippet = json.loads(line[line.index("{"):])
     assert snippet["runtimes"]["not-registered"]["runtimeArgs"][0] == "--learn-dir"
 
 
-def test_container_command_podman(engines: RuntimeEngines, tmp_path: Path) -> None:
-    podman, env = engines.podman()
+def test_container_command_podman(engines: Engines, tmp_path: Path) -> None:
+    podman = list(engines.get("podman").command)
     profile = tmp_path / "profile.json"
     done = run([*SL, "container", "--learn-dir", str(engines.learn_dir), "--wrapper", str(engines.wrapper), "-o",
-                str(profile), "--", *podman, "run", "--rm", *PODMAN_RUN_FLAGS, IMAGE, *WORKLOAD], env=env)
+                str(profile), "--", *podman, "run", "--rm", *PODMAN_FLAGS, IMAGE, *WORKLOAD])
     assert (done.returncode, done.stdout) == EXPECTED, done.stderr
-    replay = run([*podman, "run", "--rm", *PODMAN_RUN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD],
-                 env=env)
+    replay = run([*podman, "run", "--rm", *PODMAN_FLAGS, "--security-opt", f"seccomp={profile}", IMAGE, *WORKLOAD])
     assert (replay.returncode, replay.stdout) == EXPECTED, replay.stderr
 
 
-def test_docker_shows_why_a_container_cannot_be_recorded(engines: RuntimeEngines) -> None:
+def test_docker_shows_why_a_container_cannot_be_recorded(engines: Engines) -> None:
     """A learn directory that cannot be created: the container does not start and `docker run` shows the
     wrapper's one line; with --learn-optional in runtimeArgs it runs, unrecorded."""
-    docker = engines.docker()
-    refused = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--runtime", "seccomp-learn-unusable", IMAGE,
+    docker = list(engines.get("docker").command)
+    refused = run([*docker, "run", "--rm", *NO_NETWORK, "--runtime", "seccomp-learn-unusable", IMAGE,
                    "echo", "x"])
     assert refused.returncode != 0 and refused.stdout == ""
     assert "seccomp-learn-runtime: /proc/seccomp-learn: learn directory cannot be used" in refused.stderr
-    optional = run([*docker, "run", "--rm", *DOCKER_RUN_FLAGS, "--runtime", "seccomp-learn-optional", IMAGE,
+    optional = run([*docker, "run", "--rm", *NO_NETWORK, "--runtime", "seccomp-learn-optional", IMAGE,
                     "echo", "x"])
     assert (optional.returncode, optional.stdout) == (0, "x\n"), optional.stderr

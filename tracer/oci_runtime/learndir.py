@@ -43,6 +43,11 @@ def file_stem(container_id: str) -> str:
     return f"{cleaned}-{hashlib.sha256(container_id.encode(errors='surrogateescape')).hexdigest()[:16]}"
 
 
+def _lock_name(container_id: str, kind: str) -> str:
+    """The container's `active` or `lock` lock file (hidden: not a recording)."""
+    return f".{file_stem(container_id)}.{kind}"
+
+
 class LearnDir:
     """An open learn directory (created 0700 when missing)."""
 
@@ -62,7 +67,7 @@ class LearnDir:
         return os.path.join(self.path, file_stem(container_id) + SUFFIX)
 
     def _open_lock(self, container_id: str, kind: str) -> int:
-        name = f".{file_stem(container_id)}.{kind}"
+        name = _lock_name(container_id, kind)
         try:
             return os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
         except OSError as exc:
@@ -75,12 +80,18 @@ class LearnDir:
         fcntl.flock(fd, fcntl.LOCK_SH)
         return fd
 
+    def _existing_active(self, container_id: str) -> int | None:
+        """The container's 'a tracer is recording' lock file opened to test it; None when there is none."""
+        try:
+            return os.open(_lock_name(container_id, "active"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                           dir_fd=self.fd)
+        except OSError:
+            return None
+
     def is_active(self, container_id: str) -> bool:
         """A tracer of this container is running (its create is learning)."""
-        name = f".{file_stem(container_id)}.active"
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
-        except OSError:
+        fd = self._existing_active(container_id)
+        if fd is None:
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -92,10 +103,8 @@ class LearnDir:
 
     def wait_idle(self, container_id: str, timeout: float) -> bool:
         """Wait until no tracer of the container is left (its recording is written); False on timeout."""
-        name = f".{file_stem(container_id)}.active"
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
-        except OSError:
+        fd = self._existing_active(container_id)
+        if fd is None:
             return True
         try:
             deadline = time.monotonic() + timeout
@@ -107,7 +116,7 @@ class LearnDir:
                         return False
                     time.sleep(WAIT_STEP)
                     continue
-                for done in (name, f".{file_stem(container_id)}.lock"):
+                for done in (_lock_name(container_id, "active"), _lock_name(container_id, "lock")):
                     with contextlib.suppress(OSError):
                         os.unlink(done, dir_fd=self.fd)
                 return True
