@@ -2,9 +2,10 @@
 
 ``build(name)`` compiles ``fixtures/<name>.c`` with gcc into a per-user cache directory and returns
 the binary's path. The cache key is a hash of the source, the shared headers (``fixtures/*.h``), the
-flags and the compiler path, so an edited fixture or header is rebuilt and an unchanged one is compiled once per machine, not once per test.
-Each build goes to a unique temporary name in the cache directory and is renamed into place, so
-concurrent test processes (pytest-xdist, two checkouts) never see a half-written binary.
+flags and the compiler path, so an edited fixture or header is rebuilt and an unchanged one is
+compiled once per machine, not once per test. Each build goes to a unique temporary name in the
+cache directory and is renamed into place, so concurrent test processes (pytest-xdist, two
+checkouts) never see a half-written binary.
 
 gcc is a hard requirement of the test suite: a missing gcc raises, it never skips.
 """

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from tracer.notify import notify_supported
+from tracer.ptrace_ext import user_notification_available
 
 SL = [sys.executable, "-m", "tracer"]
-# Both tracing backends, for tests that must hold for each (notify needs kernel support).
+# The faithful tracing backends, for tests that must hold for each (notify needs kernel support). The
+# unfaithful notify-only backend has its own tests (test_notify_backend.py, test_faithful.py).
 BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
-    not notify_supported(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
+    not user_notification_available(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared" / "reference"
 

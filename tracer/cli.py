@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, backends
 from .errors import UserError
 from .extras import RUNTIMES
 from .formats import FORMATS
@@ -46,11 +46,8 @@ def trace_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--base", metavar="PROFILE", help="Incremental: let the kernel allow what PROFILE allows "
                      "unconditionally and trace only the rest (fast re-learning; the result is PROFILE's needs plus "
                      "anything new).")(f)
-    f = click.option("--backend", type=click.Choice(["ptrace", "notify", "auto"]), default="ptrace",
-                     show_default=True, help="ptrace: seccomp-assisted ptrace, faithful to the workload; notify: "
-                     "seccomp user notification, several times faster, but a signal arriving while a call waits "
-                     "for the tracer can make that call fail with EINTR; auto: notify where the kernel supports "
-                     "it and no --pid, --base or verify is used.")(f)
+    f = click.option("--backend", type=click.Choice(backends.CHOICES), default=backends.AUTO, show_default=True,
+                     help=backends.HELP)(f)
     f = click.option("--pid", type=int, metavar="PID", help="Attach to this running process (and what it starts "
                                                             "from now on) instead of starting COMMAND.")(f)
     f = click.option("--snapshot-every", type=float, metavar="SECONDS",

@@ -39,7 +39,7 @@ def trace_notes(result: TraceResult) -> list[str]:
     """What the user should know about how tracing changed the run."""
     run, rec = result.recording.runs[-1], result.recording
     notes = []
-    if run.extra.get("backend", "ptrace") == "ptrace" and any("ptrace" in rec.names(abi) for abi in rec.abis):
+    if run.extra.get("backend") != "notify-only" and any("ptrace" in rec.names(abi) for abi in rec.abis):
         notes.append("note: the workload called ptrace, which fails under seccomp-learn (a process has only one "
                      "tracer): debuggers or strace inside the workload cannot attach")
     for path in run.extra.get("setuid_without_privileges", []):
@@ -118,7 +118,7 @@ def emit_file(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: 
 def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
                        snapshot_every: float | None = None, pid: int | None = None,
-                       base: str | None = None, backend: str = "ptrace") -> TraceOptions:
+                       base: str | None = None, backend: str = "auto") -> TraceOptions:
     import shlex
 
     if duration is not None and duration <= 0:

@@ -36,6 +36,7 @@ from .syscalls import name_of
 
 if TYPE_CHECKING:
     from .incremental import Base
+    from .signal_repair import SignalRepair
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
@@ -66,7 +67,7 @@ class TraceOptions:
     progress: Callable[[int, float], None] | None = None  # (syscalls so far, elapsed s), every progress_every s
     progress_every: float = 1.0
     base: Base | None = None  # --base: the kernel allows what this profile allows; see tracer.incremental
-    backend: str = "ptrace"  # ptrace | notify | auto (see backend_for and docs/architecture.md)
+    backend: str = "auto"  # one of tracer.backends.CHOICES (see trace.backend_for, docs/architecture.md)
 
 
 @dataclass
@@ -122,6 +123,10 @@ class State:
     timed_out: bool = False
     # Backends without a list of traced tids (tracer.notify) send a signal to the workload with this.
     signal_all: Callable[[int], None] | None = None
+    # tid -> (arch, nr) of a call a signal repair made it restart (tracer.signal_repair): counted once.
+    restarted: dict[int, tuple[int, int]] = field(default_factory=dict)
+    repair: SignalRepair | None = None  # seizing backends: the repairs at signal-delivery-stops
+    notified: int = 0  # calls that came through a seccomp listener (the rest were ptrace stops)
 
 
 def exe_id(st: State, pid: int) -> int:
@@ -271,6 +276,7 @@ def _spawn_driver(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     """Start the --during driver untraced, in its own process group (so all of it can be stopped)."""
 
     def child() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])  # a backend may block signals (SIGCHLD) while it traces
         os.setpgid(0, 0)
         if cwd is not None:
             os.chdir(cwd)
@@ -291,6 +297,9 @@ def _end_driver(st: State) -> None:
 def record_call(st: State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctypes.c_char],
             verdict: Callable[[int, int], None] | None) -> None:
     """One syscall: count it (or, under verify, record the denial) and keep its filterable arguments."""
+    if st.restarted and st.restarted.get(pid) == (arch, nr):
+        del st.restarted[pid]  # made again only because a repair restarted it: counted already
+        return
     exe = st.exe_of.get(pid)
     if exe is None:
         exe = st.exe_of[pid] = exe_id(st, pid)
@@ -360,6 +369,10 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
                             else "stopped when the --during driver ended")
     if st.setuid_unprivileged:
         extra["setuid_without_privileges"] = sorted(st.setuid_unprivileged)
+    if st.repair is not None and st.repair.repairs:
+        extra["signal_repairs"] = st.repair.repairs  # calls restarted so that tracing changed nothing
+    if st.notified:
+        extra["calls_via_listener"] = st.notified
     if st.attached is not None:
         extra["attached_pid"] = st.attached
         reasons.append(f"attached to running process {st.attached}: its start-up was not traced")

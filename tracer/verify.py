@@ -13,8 +13,7 @@ import os
 import signal
 from dataclasses import dataclass, field, replace
 
-from ptrace.binding.func import ptrace_getregs, ptrace_setregs
-
+from . import ptrace_ext as pt
 from .enforce import compile_profile
 from .launch import trace_everything
 from .profile import Arg, Profile, Syscall
@@ -25,7 +24,6 @@ from .trace import trace
 
 EXPLICIT = 0x1000  # the verdict came from an explicit rule (e.g. a fallback ENOSYS), not the default
 KILL = 0xFFFF
-_NEG_MASK = (1 << 64) - 1
 
 
 def verdict_of(action: str, errno_ret: int | None, explicit: bool) -> tuple[str, int | None]:
@@ -51,10 +49,8 @@ def apply_verdict(pid: int, verdict: int) -> None:
     if verdict == KILL:
         os.kill(pid, signal.SIGKILL)
         return
-    regs = ptrace_getregs(pid)
-    regs.orig_rax = _NEG_MASK  # -1: the kernel skips the call ...
-    regs.rax = -(verdict & 0xFFF) & _NEG_MASK  # ... and returns -errno
-    ptrace_setregs(pid, regs)
+    pt.set_register(pid, pt.REG_ORIG_RAX, -1)  # the kernel skips the call ...
+    pt.set_register(pid, pt.REG_RAX, -(verdict & 0xFFF))  # ... and returns -errno
 
 
 @dataclass
