@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from . import recording as rec_io
 from .atomic import write_atomic
 from .emit import EmitOptions, Emitted, emit
 from .errors import UserError
 from .formats import FORMATS, renderer
-from .incremental import Base
 from .output import Outcome
 from .recording import Recording
 from .session import TraceOptions, TraceResult
@@ -111,7 +108,7 @@ def emit_file(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: 
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
     if output == "-":
         return Outcome(0, [], stdout=text)
-    write_atomic(Path(output), text)
+    write_atomic(output, text)
     return Outcome(0, emit_summary(emitted, output))
 
 
@@ -120,6 +117,8 @@ def trace_options_from(follow: str = "all", run_id: str | None = None, duration:
                        snapshot_every: float | None = None, pid: int | None = None,
                        base: str | None = None, backend: str = "auto") -> TraceOptions:
     import shlex
+
+    from .incremental import Base  # libseccomp, only for --base
 
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")

@@ -26,8 +26,8 @@ registers) from the same data as `hybrid_filter()`, so the repair and the filter
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from . import ptrace_ext as pt
 from .abi import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
@@ -70,8 +70,7 @@ ALWAYS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ArgIn:
+class ArgIn(NamedTuple):
     """The low 32 bits of argument `index`, under `mask`, are one of `values` (none of them, if `negate`)."""
 
     index: int
@@ -83,8 +82,7 @@ class ArgIn:
         return ((args[self.index] & self.mask) in self.values) != self.negate
 
 
-@dataclass(frozen=True)
-class ArgNonzero:
+class ArgNonzero(NamedTuple):
     """Argument `index` (all 64 bits) is not 0: a pointer, such as a timeout, was given."""
 
     index: int

@@ -8,8 +8,8 @@ number the tables do not name (kept, reported, never guessed).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomic
@@ -166,11 +166,11 @@ def dumps(rec: Recording) -> str:
     return json_text(to_json(rec))
 
 
-def save(rec: Recording, path: str | Path) -> None:
+def save(rec: Recording, path: str | os.PathLike[str]) -> None:
     write_atomic(path, dumps(rec))
 
 
-def load(path: str | Path) -> Recording:
+def load(path: str | os.PathLike[str]) -> Recording:
     """Read and validate a recording; every problem is one UserError naming the file."""
     src = str(path)
     try:

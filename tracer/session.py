@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import platform
 import signal
 import stat
 import struct
@@ -386,8 +385,8 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
         exit=exit_info,
         partial=bool(reasons),
         partial_reason="; ".join(reasons) or None,
-        kernel=platform.release(),
-        machine=platform.machine(),
+        kernel=os.uname().release,
+        machine=os.uname().machine,
         follow=opts.follow,
         tasks=st.tasks_seen,
         syscalls=sum(n for (exe, _, _), n in st.counts.items() if exe != PRE_EXEC),

@@ -18,7 +18,6 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from . import backends
 from . import ptrace_ext as pt
@@ -98,7 +97,8 @@ def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
                 exec_ok=True)
     started = datetime.now(UTC)
     try:
-        argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
         while True:  # threads may start while we seize: repeat until every one is ours
             tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - st.live
             if not tids:
