@@ -71,24 +71,24 @@ ALWAYS: tuple[str, ...] = (
 
 
 class ArgIn(NamedTuple):
-    """The low 32 bits of argument `index`, under `mask`, are one of `values` (none of them, if `negate`)."""
+    """The low 32 bits of argument `arg`, under `mask`, are one of `values` (none of them, if `negate`)."""
 
-    index: int
+    arg: int
     mask: int
     values: tuple[int, ...]
     negate: bool = False
 
     def holds(self, args: Sequence[int]) -> bool:
-        return ((args[self.index] & self.mask) in self.values) != self.negate
+        return ((args[self.arg] & self.mask) in self.values) != self.negate
 
 
 class ArgNonzero(NamedTuple):
-    """Argument `index` (all 64 bits) is not 0: a pointer, such as a timeout, was given."""
+    """Argument `arg` (all 64 bits) is not 0: a pointer, such as a timeout, was given."""
 
-    index: int
+    arg: int
 
     def holds(self, args: Sequence[int]) -> bool:
-        return args[self.index] != 0
+        return args[self.arg] != 0
 
 
 Test = ArgIn | ArgNonzero
@@ -140,7 +140,7 @@ def _clause_code(clause: Clause, listener: int) -> list[tuple[int, int, int, int
     """Tests one after another; on success `ret listener`; a failing test jumps past that."""
     blocks: list[list[tuple[int, int, int, int, bool]]] = []  # (code, jt, jf, k, jump-to-fail?)
     for test in clause:
-        low = _ARGS + 8 * test.index
+        low = _ARGS + 8 * test.arg
         if isinstance(test, ArgNonzero):  # low word != 0, else high word != 0
             blocks.append([(_LD_ABS_W, 0, 0, low, False), (_JEQ, 0, 2, 0, False),
                            (_LD_ABS_W, 0, 0, low + 4, False), (_JEQ, 0xFF, 0, 0, True)])

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 
 from . import __version__, procfs
 from . import ptrace_ext as pt
-from .abi import abi_of
+from .abi import AUDIT_ARCH_X86_64, abi_of
+from .call_counts import NATIVE, ArgSpec, CallCounts
 from .launch import exit_code_of, fork_exec
 from .recording import ArgValues, Recording, Run, SyscallStats, unnamed_key
 from .syscall_info import filterable_args
@@ -95,9 +96,8 @@ class TraceResult:
 class State:
     """Everything the loop accumulates; all of it is bounded by distinct keys, not by syscalls."""
 
-    counts: defaultdict[tuple[int, int, int], int] = field(default_factory=lambda: defaultdict(int))
+    calls: CallCounts = field(default_factory=CallCounts)
     args: dict[tuple[int, int, int], ArgValues] = field(default_factory=dict)
-    argspec: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
     exe_of: dict[int, int] = field(default_factory=dict)  # tid -> index in exes
     exes: list[str] = field(default_factory=list)
     exe_index: dict[str, int] = field(default_factory=dict)
@@ -140,14 +140,11 @@ def exe_id(st: State, pid: int) -> int:
     return idx
 
 
-def _argspec(st: State, arch: int, nr: int) -> tuple[tuple[int, int], ...]:
-    """(arg index, is-flags) pairs to record for this (arch, nr); computed once per key."""
+def _argspec(arch: int, nr: int) -> ArgSpec:
+    """(arg index, is-flags) pairs to record for this (arch, nr); computed once per slot."""
     abi, bare = abi_of(arch, nr)
     name = name_of(abi, bare)
-    specs = filterable_args(abi, name) if name else ()
-    spec = tuple((s.index, s.kind == "flags") for s in specs)
-    st.argspec[(arch, nr)] = spec
-    return spec
+    return tuple((s.index, s.kind == "flags") for s in (filterable_args(abi, name) if name else ()))
 
 
 def kill(pids: Sequence[int], sig: int) -> None:
@@ -226,7 +223,7 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
         timers.append(threading.Timer(opts.timeout, _time_out, (st,)))
     if opts.progress is not None:
         report = opts.progress
-        timers.append(_Ticker(opts.progress_every, lambda: report(_syscalls_so_far(st), time.monotonic() - t0)))
+        timers.append(_Ticker(opts.progress_every, lambda: report(st.calls.total(), time.monotonic() - t0)))
     for timer in timers:
         timer.daemon = True
         timer.start()
@@ -263,14 +260,6 @@ def _time_out(st: State) -> None:
         _signal_all(st, signal.SIGKILL)
 
 
-def _syscalls_so_far(st: State) -> int:
-    """Read from a timer thread while the loop adds keys: retry if the dict changed size meanwhile."""
-    for _ in range(10):
-        with contextlib.suppress(RuntimeError):
-            return sum(list(st.counts.values()))
-    return 0
-
-
 def _spawn_driver(argv: list[str], env: dict[str, str], cwd: str | None) -> int:
     """Start the --during driver untraced, in its own process group (so all of it can be stopped)."""
 
@@ -305,10 +294,15 @@ def record_call(st: State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctype
     if verdict is not None and (ret_data := _RET_DATA.unpack_from(buf, pt.SYSCALL_INFO_RET_DATA_OFFSET)[0]):
         _deny(st, pid, exe, arch, nr, ret_data, _args_of(buf), verdict)
         return  # a denied call's arguments are not what the workload needs
-    st.counts[(exe, arch, nr)] += 1
-    spec = st.argspec.get((arch, nr))
+    calls = st.calls
+    slot = nr if arch == AUDIT_ARCH_X86_64 and nr < NATIVE else calls.slot(arch, nr)
+    row = calls.rows.get(exe)
+    if row is None or slot >= len(row):
+        row = calls.row(exe)
+    row[slot] += 1
+    spec = calls.specs[slot]
     if spec is None:
-        spec = _argspec(st, arch, nr)
+        spec = calls.specs[slot] = _argspec(arch, nr)
     if spec:
         values = _args_of(buf)
         for index, is_flags in spec:
@@ -389,12 +383,12 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
         machine=os.uname().machine,
         follow=opts.follow,
         tasks=st.tasks_seen,
-        syscalls=sum(n for (exe, _, _), n in st.counts.items() if exe != PRE_EXEC),
+        syscalls=st.calls.total(skip_exe=PRE_EXEC),
         extra=extra,
     )
     rec = Recording(tool=f"seccomp-learn {__version__}", runs=[run])
     exes = [*st.exes, PRE_EXEC_NAME]  # index -1 is PRE_EXEC
-    for (exe, arch, nr), count in st.counts.items():
+    for exe, arch, nr, count in st.calls.items():
         abi, bare = abi_of(arch, nr)
         key = _key(abi, bare)
         if exe == PRE_EXEC and key != "execve":
