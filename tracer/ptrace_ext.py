@@ -257,11 +257,3 @@ def notif_set_sync_wake_up(listener: int) -> bool:
     """Ask the kernel to wake the supervisor and the task on the same CPU; False where unsupported (< 6.6)."""
     return raw_ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0
 
-
-SFD_NONBLOCK, SFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
-
-
-def signalfd_for(sig: int) -> int:
-    """A non-blocking signalfd that becomes readable while `sig` (blocked by the caller) is pending."""
-    mask = ctypes.create_string_buffer((1 << (sig - 1)).to_bytes(8, "little"), 128)  # glibc's sigset_t
-    return check(_libc.signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC), "signalfd")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Callable
 
 from . import ptrace_ext as pt
@@ -18,8 +19,8 @@ _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE)
 
 
-def ptrace_stop_handler(st: State, opts: TraceOptions,
-                        stop_workload: Callable[[str], None]) -> Callable[[int, int], None]:
+def ptrace_stop_handler(st: State, opts: TraceOptions, stop_workload: Callable[[str], None],
+                        lock: threading.Lock | None = None) -> Callable[[int, int], None]:
     """What a loop does with one waitpid report (tracer.trace's loop, and tracer.hybrid's ptrace half).
 
     Per seccomp stop: one PTRACE_GET_SYSCALL_INFO, `record_call`, and PTRACE_CONT (names bound once).
@@ -35,7 +36,11 @@ def ptrace_stop_handler(st: State, opts: TraceOptions,
             if raw_ptrace(get_info, pid, size, buf) > 0:
                 op, arch, nr = head(buf)
                 if op != exit_op:
-                    record_call(st, pid, arch, nr, buf, verdict)
+                    if lock is None:
+                        record_call(st, pid, arch, nr, buf, verdict)
+                    else:
+                        with lock:  # another thread records too (tracer.hybrid)
+                            record_call(st, pid, arch, nr, buf, verdict)
             raw_ptrace(cont_req, pid, None, None)
         elif pid == st.driver:
             st.driver_status = status

@@ -45,7 +45,11 @@ _RET_DATA = struct.Struct("<I")
 DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 
 
-def _args_of(buf: ctypes.Array[ctypes.c_char]) -> tuple[int, ...]:
+# A stop's or a notification's bytes: arch and nr first, the six arguments at SYSCALL_INFO_ARGS_OFFSET.
+CallData = bytes | ctypes.Array[ctypes.c_char]
+
+
+def _args_of(buf: CallData) -> tuple[int, ...]:
     return pt.SYSCALL_INFO_ARGS.unpack_from(buf, pt.SYSCALL_INFO_ARGS_OFFSET)
 
 
@@ -282,7 +286,7 @@ def _end_driver(st: State) -> None:
         st.driver_status = os.waitpid(st.driver, 0)[1]
 
 
-def record_call(st: State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctypes.c_char],
+def record_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
             verdict: Callable[[int, int], None] | None) -> None:
     """One syscall: count it (or, under verify, record the denial) and keep its filterable arguments."""
     if st.restarted and st.restarted.get(pid) == (arch, nr):
