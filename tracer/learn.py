@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import recording as rec_io
 from .atomic import write_atomic
 from .emit import EmitOptions, Emitted, emit
@@ -12,6 +14,9 @@ from .recording import Recording
 from .session import TraceOptions, TraceResult
 from .signals import parse_signal
 from .trace import trace
+
+if TYPE_CHECKING:
+    from .incremental import Base
 
 
 def render_profile(rec: Recording, opts: EmitOptions, fmt: str) -> tuple[str, Emitted]:
@@ -112,20 +117,24 @@ def emit_file(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: 
     return Outcome(0, emit_summary(emitted, output))
 
 
+def _load_base(path: str) -> Base:
+    from .incremental import Base  # libseccomp: imported only for --base
+
+    return Base.load(path)
+
+
 def trace_options_from(follow: str = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
                        snapshot_every: float | None = None, pid: int | None = None,
                        base: str | None = None, backend: str = "auto") -> TraceOptions:
     import shlex
 
-    from .incremental import Base  # libseccomp, only for --base
-
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
     driver = shlex.split(during) if isinstance(during, str) else during
     opts = TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
                         during=driver or None, snapshot_every=snapshot_every, attach=pid,
-                        base=None if base is None else Base.load(base), backend=backend)
+                        base=None if base is None else _load_base(base), backend=backend)
     return opts
 
 

@@ -132,7 +132,9 @@ def fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> tu
     done = select.poll()
     done.register(report_r, select.POLLIN)  # only EOF from now on: the child exited instead of exec
     deadline = time.monotonic() + wait
+    attempts = 0
     while True:
+        attempts += 1
         candidates = [slot] if _fd_link(pid, slot) == pt.NOTIFY_FD_LINK else []
         if not candidates and time.monotonic() > deadline:
             with contextlib.suppress(OSError):
@@ -146,7 +148,9 @@ def fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> tu
             if _fd_link("self", fd) == pt.NOTIFY_FD_LINK:
                 return fd, candidates[0]
             os.close(fd)
-        if done.poll(1):
+        if attempts <= 20:
+            time.sleep(0.0001)  # the child installs within microseconds: a 1 ms poll would be most of a short run
+        elif done.poll(1):
             return None
 
 
