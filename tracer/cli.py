@@ -6,6 +6,7 @@ workload's exec pay only for what the command uses.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -297,8 +298,26 @@ def verify_cmd(profile: str, command: tuple[str, ...], complain: bool, add_missi
 
 
 def main() -> None:
+    """Run the command, then end the process without Python's teardown.
+
+    Freeing every module and object at exit costs about 10 ms on a small VM, as much as tracing a
+    short command; everything is written, closed and flushed by then, and no thread is left but
+    daemon timers.
+    """
     try:
-        cli.main(prog_name="seccomp-learn", standalone_mode=False)
+        code = _main()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _main() -> int:
+    try:
+        return int(cli.main(prog_name="seccomp-learn", standalone_mode=False) or 0)
     except UserError as exc:
         msg = " ".join(str(exc).splitlines())  # one line, and readable when it quotes a 20 MB value
         msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"
