@@ -1,4 +1,10 @@
-"""The second backend: seccomp user notification, no ptrace (`trace_notify`).
+"""`--backend notify-only`: seccomp user notification, no ptrace (`trace_notify`). Not faithful.
+
+Without ptrace there is no signal-delivery-stop, so a notification that a signal withdraws before
+this supervisor has received it cannot be repaired: the call fails with EINTR under a handler
+without SA_RESTART (tracer.signal_repair, tests/test_faithful.py). `trace()` warns on every run.
+The default backend (tracer.hybrid) shares the listener set-up below (`child_install_listener`,
+`fetch_listener`).
 
 The child installs a one-instruction filter, `ret SECCOMP_RET_USER_NOTIF`, with
 SECCOMP_FILTER_FLAG_NEW_LISTENER and execs. Every syscall of the workload and of every task it
