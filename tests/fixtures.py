@@ -1,10 +1,11 @@
 """Build the C fixture programs in ``fixtures/`` for the tests (a plain module, not a conftest).
 
 ``build(name)`` compiles ``fixtures/<name>.c`` with gcc into a per-user cache directory and returns
-the binary's path. The cache key is a hash of the source, the flags and the compiler path, so an
-edited fixture is rebuilt and an unchanged one is compiled once per machine, not once per test.
-Each build goes to a unique temporary name in the cache directory and is renamed into place, so
-concurrent test processes (pytest-xdist, two checkouts) never see a half-written binary.
+the binary's path. The cache key is a hash of the source, the shared headers (``fixtures/*.h``), the
+flags and the compiler path, so an edited fixture or header is rebuilt and an unchanged one is
+compiled once per machine, not once per test. Each build goes to a unique temporary name in the
+cache directory and is renamed into place, so concurrent test processes (pytest-xdist, two
+checkouts) never see a half-written binary.
 
 gcc is a hard requirement of the test suite: a missing gcc raises, it never skips.
 """
@@ -76,6 +77,8 @@ def _cache_key(compiler: str, src: Path, flags: tuple[str, ...]) -> str:
     h.update("\0".join(CFLAGS + flags + LDLIBS).encode())
     h.update(b"\0")
     h.update(src.read_bytes())
+    for header in sorted(FIXTURE_DIR.glob("*.h")):
+        h.update(header.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tracer.capture.launch import exit_code_of, fork_exec, resolve
-from tracer.capture.notify import notify_supported
+from tracer.kernel.ptrace import user_notification_available
 from tracer.kernel.seccomp_filter import compile_profile
 from tracer.profile.model import Profile
 
@@ -22,9 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # `python -m tracer`, but from this checkout whatever the cwd (-m alone would find an installed copy
 # when a test runs the command in a temporary directory).
 SL = [sys.executable, "-m", "tracer"]  # this checkout's: tests/conftest.py puts it first on PYTHONPATH
-# Both tracing backends, for tests that must hold for each (notify needs kernel support).
+# The faithful tracing backends, for tests that must hold for each (notify needs kernel support). The
+# unfaithful notify-only backend has its own tests (test_notify_backend.py, test_faithful.py).
 BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
-    not notify_supported(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
+    not user_notification_available(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
 SHARED = REPO_ROOT.parent / "shared" / "reference"
 
 

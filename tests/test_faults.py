@@ -88,22 +88,23 @@ def test_workload_that_uses_ptrace_gets_a_clear_message(tmp_path: Path) -> None:
     assert "the workload called ptrace" in r.stderr
 
 
-def test_workload_that_uses_ptrace_works_under_the_notify_backend(tmp_path: Path) -> None:
-    r = seccomp_learn("-o", str(tmp_path / "p.json"), "--backend", "notify", "--", "strace", "-f", "-o",
+def test_workload_that_uses_ptrace_works_under_the_notify_only_backend(tmp_path: Path) -> None:
+    r = seccomp_learn("-o", str(tmp_path / "p.json"), "--backend", "notify-only", "--", "strace", "-f", "-o",
                       "/dev/null", "true", timeout=60)
     assert r.returncode == 0, r.stderr  # no ptrace involved: a debugger inside the workload can attach
     assert "the workload called ptrace" not in r.stderr
+    assert "warning: --backend notify-only can change what the workload does" in r.stderr
     assert "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("backend", ["ptrace", "notify"])
+@pytest.mark.parametrize("backend", ["ptrace", "notify", "notify-only"])
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT twice", "SIGKILL"])
 def test_tracer_stopped_leaves_nothing_stopped_or_orphaned(how: str, backend: str, tmp_path: Path) -> None:
-    """The notify backend has no EXITKILL: its guardian process (tracer.notify) cleans up instead.
+    """The notify-only backend has no EXITKILL: its guardian process (tracer.capture.notify) cleans up instead.
 
     The spinning subshell makes no syscall, so unlike the sleepers it would outlive a listener that is gone.
     """
-    if backend == "notify" and not notify_supported():
+    if backend.startswith("notify") and not notify_supported():
         pytest.skip("no seccomp user notification on this kernel")
     out, spin = tmp_path / "r.json", "(while :; do :; done)"
     out.write_text("previous recording\n")

@@ -1,4 +1,5 @@
-"""The seccomp user-notification backend (tracer.notify) records what `strace -f` and the ptrace backend see.
+"""The plain seccomp user-notification backend (tracer.capture.notify, `--backend notify-only`) records what
+`strace -f` and the ptrace backend see.
 
 Each run goes through a small runner in a subprocess of its own (the tracer sets signal handlers,
 becomes a child subreaper and reaps every child), the way the CLI would call it. The runner
@@ -33,7 +34,7 @@ from tracer.recording import model as recording
 from tracer.capture.notify import trace_notify
 from tracer.capture.trace import TraceOptions, trace
 backend, out, follow, duration, *argv = sys.argv[1:]
-opts = TraceOptions(follow=follow, duration=float(duration) if duration else None)
+opts = TraceOptions(follow=follow, duration=float(duration) if duration else None, backend=backend)
 result = (trace_notify if backend == "notify" else trace)(argv, opts)
 recording.save(result.recording, out)
 sys.exit(result.exit_code)

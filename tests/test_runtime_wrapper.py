@@ -21,7 +21,7 @@ import pytest
 from oci import bundle
 from strace_ref import strace_binary
 
-from fixtures import FIXTURE_DIR, build
+from fixtures import build
 from tracer.oci_runtime.learndir import file_stem
 from tracer.oci_runtime.registry import ENV_STATE
 
@@ -247,11 +247,8 @@ def test_pipeline_300_times_is_faithful(runc: Runc) -> None:
     assert (done.returncode, done.stdout) == (0, "bad=0\n"), done.stderr
 
 
-@pytest.mark.skipif(not (FIXTURE_DIR / "epollchld.c").exists(), reason="the epollchld fixture comes with the "
-                    "faith branch's signal fixtures")
-@pytest.mark.xfail(strict=True, reason="ptrace queues ignored signals (SIGCHLD wakes epoll_wait with EINTR): needs "
-                   "the ptrace loop's ignored-signal repair from the faith branch; remove this mark when it is merged")
 def test_ignored_sigchld_does_not_interrupt_epoll_wait(runc: Runc) -> None:
+    """The wrapper traces with the ptrace backend: its ignored-signal repair keeps SIGCHLD from waking epoll_wait."""
     fixture = build("epollchld")
     done = runc.wrapped("run", "--bundle", str(runc.bundle([str(fixture), "300"])), "epoll")
     assert done.returncode == 0 and done.stdout.startswith("faithful:"), done.stdout + done.stderr

@@ -75,9 +75,6 @@ REAL = {
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_program_matches_strace(name: str, backend: str, tmp_path: Path) -> None:
-    if backend == "notify" and name == "sh-pipeline":
-        pytest.skip("concurrent SIGCHLDs can turn the shell's pipe2/clone into EINTR under notify "
-                    "(docs/architecture.md: why ptrace is the default)")
     # Real programs are multi-threaded or multi-process: malloc arenas and pipe chunking follow
     # scheduling, so counts may differ by one call or 2% between any two runs; sets must be equal.
     compare(REAL[name], tmp_path, name, tolerance=0.02, backend=backend)

@@ -4,16 +4,16 @@ file, and the guard every YAML input passes before PyYAML builds anything from i
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import stat
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from tracer.errors import UserError
 
 STDOUT = "-"  # the output name that means standard output, for every command
+_serial = itertools.count()
 
 
 def check_output(path: str | os.PathLike[str]) -> None:
@@ -24,50 +24,60 @@ def check_output(path: str | os.PathLike[str]) -> None:
     """
     if str(path) == STDOUT:
         return
-    target = Path(path)
+    target = os.fspath(path)
     try:
-        mode = target.stat().st_mode
+        mode: int | None = os.stat(target).st_mode
     except FileNotFoundError:
         mode = None
     except OSError as exc:
-        raise UserError(f"cannot write: {exc.strerror}", str(target)) from None
+        raise UserError(f"cannot write: {exc.strerror}", target) from None
     if mode is not None and stat.S_ISDIR(mode):
-        raise UserError("is a directory; give a file name", str(target))
+        raise UserError("is a directory; give a file name", target)
     if mode is not None and not stat.S_ISREG(mode):
-        raise UserError("is not a regular file (use - for standard output)", str(target))
-    directory = target.parent
-    if not directory.is_dir():
-        raise UserError(f"directory {directory} does not exist", str(target))
-    try:  # the real test of writability: what write_atomic will do (root ignores mode bits, not a read-only fs)
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise UserError(f"cannot write in {directory}: {exc.strerror}", str(target)) from None
+        raise UserError("is not a regular file (use - for standard output)", target)
+    directory = os.path.dirname(target) or os.curdir
+    if not os.path.isdir(directory):
+        raise UserError(f"directory {directory} does not exist", target)
+    # the real test of writability: what write_atomic will do (root ignores mode bits, not a read-only fs)
+    fd, probe = _new_temp(target, f"cannot write in {directory}")
     os.close(fd)
     os.unlink(probe)
 
 
+def _new_temp(target: str, failure: str) -> tuple[int, str]:
+    """A new file beside target (O_EXCL: never someone else's), opened for writing, and its name.
+
+    os only, no tempfile or pathlib: this is on the path of every trace, and those imports cost start-up.
+    """
+    directory, name = os.path.split(target)
+    while True:
+        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{next(_serial)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644), tmp
+        except FileExistsError:
+            continue  # left behind by a process that had our pid
+        except OSError as exc:
+            raise UserError(f"{failure}: {exc.strerror}", target) from None
+
+
 def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
-    """Write text to a temp file beside path, fsync it, then rename it over path.
+    """Write text to a new file beside path, fsync it, then rename it over path.
 
     Returns whether an existing file was replaced (the summary says "replaced", not "wrote").
     """
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise UserError(f"cannot write: {exc.strerror}", str(target)) from None
+    target = os.fspath(path)
+    fd, tmp = _new_temp(target, "cannot write")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        replaced = target.is_file()
+        os.chmod(tmp, 0o644)  # readable by all, whatever the umask
+        replaced = os.path.isfile(target)
         try:
             os.replace(tmp, target)
         except OSError as exc:  # e.g. the path became a directory meanwhile
-            raise UserError(f"cannot write: {exc.strerror}", str(target)) from None
+            raise UserError(f"cannot write: {exc.strerror}", target) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

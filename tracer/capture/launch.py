@@ -9,7 +9,6 @@ which deadlocks when the child waits for its own parent.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -34,13 +33,22 @@ def resolve(argv: list[str], env: dict[str, str], cwd: str | None = None) -> str
         if not os.path.exists(path):
             raise UserError("No such file or directory", f"seccomp-learn: {prog}", exit_code=127)
     else:
-        found = shutil.which(prog, path=env.get("PATH", os.defpath))
+        found = _which(prog, env.get("PATH", os.defpath))
         if found is None:
             raise UserError("No such file or directory", f"seccomp-learn: {prog}", exit_code=127)
         path = found
     if os.path.isdir(path) or not os.access(path, os.X_OK):
         raise UserError("Permission denied", f"seccomp-learn: {prog}", exit_code=126)
     return path
+
+
+def _which(prog: str, search: str) -> str | None:
+    """shutil.which's answer (the first executable file along search), without importing shutil for it."""
+    for directory in search.split(os.pathsep):
+        path = os.path.join(directory or os.curdir, prog)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
 
 
 def fork_exec(child: Callable[[], None], label: str, failure_code: int) -> int:

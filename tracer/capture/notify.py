@@ -1,4 +1,10 @@
-"""The second backend: seccomp user notification, no ptrace (`trace_notify`), and its guardian.
+"""`--backend notify-only`: seccomp user notification, no ptrace (`trace_notify`), and its guardian. Not faithful.
+
+Without ptrace there is no signal-delivery-stop, so a notification that a signal withdraws before
+this supervisor has received it cannot be repaired: the call fails with EINTR under a handler
+without SA_RESTART (capture/signal_repair.py, tests/test_faithful.py). `trace()` warns on every run.
+The default backend (capture/hybrid.py) shares the listener set-up below (`child_install_listener`,
+`fetch_listener`).
 
 Every syscall of the workload waits until this loop has read it (SECCOMP_IOCTL_NOTIF_RECV) and
 answered SECCOMP_USER_NOTIF_FLAG_CONTINUE. How the listener, each task's executable, the command's
@@ -9,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import functools
 import gc
 import os
@@ -63,7 +68,7 @@ def _special() -> dict[tuple[int, int], int]:
     return out
 
 
-def _child_install(prog: pt.BpfFilter, report_w: int) -> None:
+def child_install_listener(prog: pt.BpfFilter, report_w: int) -> None:
     """In the child, last before execve: say which fd the listener will be, then install the filter."""
     gc.disable()  # nothing may close a lower fd between the placeholder and seccomp()
     slot = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
@@ -80,7 +85,7 @@ def _fd_link(pid: int | str, fd: int) -> str:
         return ""
 
 
-def _fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> tuple[int, int] | None:
+def fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> tuple[int, int] | None:
     """Take the child's listener: (our fd, its fd number in the child), or None if the child exited first."""
     data = os.read(report_r, 4)
     if len(data) != 4:
@@ -89,7 +94,9 @@ def _fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> t
     done = select.poll()
     done.register(report_r, select.POLLIN)  # only EOF from now on: the child exited instead of exec
     deadline = time.monotonic() + wait
+    attempts = 0
     while True:
+        attempts += 1
         candidates = [slot] if _fd_link(pid, slot) == pt.NOTIFY_FD_LINK else []
         if not candidates and time.monotonic() > deadline:
             with contextlib.suppress(OSError):
@@ -103,7 +110,9 @@ def _fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> t
             if _fd_link("self", fd) == pt.NOTIFY_FD_LINK:
                 return fd, candidates[0]
             os.close(fd)
-        if done.poll(1):
+        if attempts <= 20:
+            time.sleep(0.0001)  # the child installs within microseconds: a 1 ms poll would be most of a short run
+        elif done.poll(1):
             return None
 
 
@@ -375,7 +384,7 @@ class _Supervisor:
 def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     """Start argv under a seccomp user-notification filter and record it and everything it starts.
 
-    Same recording as `tracer.trace.trace`; see the module docstring for what differs.
+    Same recording as `tracer.capture.trace.trace`; see the module docstring for what differs.
     """
     opts = options or TraceOptions()
     if opts.attach is not None:
@@ -396,7 +405,7 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
     try:
         report_r, report_w = os.pipe()
         fds += [report_r, report_w]
-        install = functools.partial(_child_install, prog, report_w)
+        install = functools.partial(child_install_listener, prog, report_w)
         guardian = _Guardian(functools.partial(spawn, argv, env, opts.cwd, [install], seize=False), fds[:])
         os.close(report_w)
         fds.remove(report_w)
@@ -408,7 +417,7 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
         st.live.add(st.root)
         st.exe_of[st.root] = PRE_EXEC
         st.tasks_seen = 1
-        got = _fetch_listener(st.root, pidfd, report_r)
+        got = fetch_listener(st.root, pidfd, report_r)
         if got is None:  # the child could not install the filter or exec; it said why
             st.root_status = guardian.root_status()
             return make_result(st, argv, opts, started, 0.0)
@@ -426,61 +435,7 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
         pt.prctl(pt.PR_SET_CHILD_SUBREAPER, subreaper)
 
 
-@functools.cache
 def notify_supported() -> bool:
-    """Whether this kernel lets us run trace_notify: tried once, in a throwaway child, and cached.
-
-    Needs seccomp NEW_LISTENER (5.0), pidfd_open (5.3), USER_NOTIF_FLAG_CONTINUE (5.5),
-    pidfd_getfd (5.6) and Seccomp_filters in /proc/PID/status (5.9).
-    """
-    if procfs.seccomp_filters("self") is None or not hasattr(os, "pidfd_open"):
-        return False
-    prog = pt.notify_everything_filter()
-    report_r, report_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(report_r)
-            pt.prctl(pt.PR_SET_PDEATHSIG, signal.SIGKILL)
-            if os.geteuid() != 0:
-                pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
-            _child_install(prog, report_w)
-            os._exit(0 if os.getppid() > 0 else 1)  # getppid and exit_group are answered by the parent
-        except BaseException:
-            os._exit(1)
-    os.close(report_w)
-    ok, listener, pidfd = False, -1, -1
-    try:
-        pidfd = os.pidfd_open(pid)
-        got = _fetch_listener(pid, pidfd, report_r, wait=2.0)
-        if got is not None:
-            listener = got[0]
-            buf, resp = pt.notif_buffers()
-            poller = select.poll()
-            poller.register(listener, select.POLLIN)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                events = poller.poll(100)
-                if events and not events[0][1] & select.POLLIN:
-                    break  # POLLHUP: the child is gone
-                if not events:
-                    continue
-                if pt.raw_ioctl(listener, pt.SECCOMP_IOCTL_NOTIF_RECV, buf) != 0:
-                    continue
-                pt.SECCOMP_NOTIF_RESP.pack_into(resp, 0, pt.SECCOMP_NOTIF_HEAD.unpack_from(buf)[0], 0, 0,
-                                                pt.SECCOMP_USER_NOTIF_FLAG_CONTINUE)
-                sent = pt.raw_ioctl(listener, pt.SECCOMP_IOCTL_NOTIF_SEND, resp)
-                if sent != 0 and ctypes.get_errno() != errno.ENOENT:
-                    break  # no FLAG_CONTINUE (kernel < 5.5)
-                ctypes.memset(buf, 0, pt.SECCOMP_NOTIF_SIZE)
-    except (OSError, UserError):
-        pass
-    finally:
-        for fd in (listener, pidfd, report_r):
-            if fd >= 0:
-                os.close(fd)
-        kill([pid], signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            status = os.waitpid(pid, 0)[1]
-            ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    return ok
+    """Whether this kernel lets us run trace_notify: user notification (see
+    kernel/ptrace.py's user_notification_available) and Seccomp_filters in /proc/PID/status (5.9)."""
+    return pt.user_notification_available() and procfs.seccomp_filters("self") is not None

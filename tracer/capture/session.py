@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import platform
 import shlex
 import signal
 import stat
@@ -26,18 +25,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from tracer import __version__
+from tracer.capture.call_counts import NATIVE, ArgSpec, CallCounts
 from tracer.capture.launch import describe_exit, exit_code_of, fork_exec
 from tracer.capture.ready import Ready
 from tracer.capture.ready import failure as ready_failure
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
 from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Backend, Follow, Recording, Run, SyscallStats, unnamed_key
-from tracer.syscalls.abi import abi_of
+from tracer.syscalls.abi import AUDIT_ARCH_X86_64, abi_of
 from tracer.syscalls.info import filterable_args
 from tracer.syscalls.names import name_of
 
 if TYPE_CHECKING:
     from tracer.capture.incremental import BaseProfile
+    from tracer.capture.signal_repair import SignalRepair
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
@@ -45,7 +46,11 @@ _RET_DATA = struct.Struct("<I")
 DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
 
 
-def _args_of(buf: ctypes.Array[ctypes.c_char]) -> tuple[int, ...]:
+# A stop's or a notification's bytes: arch and nr first, the six arguments at SYSCALL_INFO_ARGS_OFFSET.
+CallData = bytes | ctypes.Array[ctypes.c_char]
+
+
+def _args_of(buf: CallData) -> tuple[int, ...]:
     return pt.SYSCALL_INFO_ARGS.unpack_from(buf, pt.SYSCALL_INFO_ARGS_OFFSET)
 
 
@@ -68,7 +73,7 @@ class TraceOptions:
     progress: Callable[[Tally], None] | None = None  # called every progress_every seconds, from a timer thread
     progress_every: float = 1.0
     base: BaseProfile | None = None  # --base: the kernel allows what this profile allows; see incremental.py
-    backend: Backend | Literal["auto"] = "ptrace"  # see backend_for and docs/architecture.md
+    backend: Backend | Literal["auto"] = "auto"  # see trace.backend_for, capture/backends.py
     on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends
 
 
@@ -105,39 +110,46 @@ class TraceResult:
     driver_failure: str | None = None  # why the --during driver failed or never ran: the run failed
 
 
-@dataclass
 class State:
-    """Everything the loop accumulates; all of it is bounded by distinct keys, not by syscalls."""
+    """Everything the loop accumulates; all of it is bounded by distinct keys, not by syscalls.
 
-    counts: defaultdict[tuple[int, int, int], int] = field(default_factory=lambda: defaultdict(int))
-    args: dict[tuple[int, int, int], ArgValues] = field(default_factory=dict)
-    argspec: dict[tuple[int, int], tuple[tuple[int, int], ...]] = field(default_factory=dict)
-    exe_of: dict[int, int] = field(default_factory=dict)  # tid -> index in exes
-    exes: list[str] = field(default_factory=list)
-    exe_index: dict[str, int] = field(default_factory=dict)
-    denied: dict[tuple[int, int, int, int], list[tuple[int, ...]]] = field(default_factory=dict)
-    denied_counts: defaultdict[tuple[int, int, int, int], int] = field(default_factory=lambda: defaultdict(int))
-    live: set[int] = field(default_factory=set)
-    tasks_seen: int = 0
-    seen: set[int] = field(default_factory=set)  # every tid ever traced (bounded by tasks, not syscalls)
-    root: int = 0
-    root_status: int = 0
-    exec_ok: bool = False
-    killed_rest: int = 0
-    signals: list[int] = field(default_factory=list)
-    stopped: str | None = None  # "duration" or "driver": why seccomp-learn stopped the workload on purpose
-    driver: int | None = None
-    driver_status: int | None = None
-    ready_fd: int | None = None  # the --ready helper's status pipe (read end)
-    not_ready: str | None = None  # why the driver never started (tracer.capture.ready)
-    resume: int = pt.PTRACE_CONT  # PTRACE_SYSCALL when attached: two stops per syscall
-    stop_status: int = pt.SECCOMP_STOP_STATUS  # the waitpid status of the per-syscall stop
-    attached: int | None = None  # pid given to --pid
-    detaching: bool = False
-    setuid_unprivileged: set[str] = field(default_factory=set)  # set-id images exec'd without privilege
-    timed_out: bool = False
-    # Backends without a list of traced tids (tracer.notify) send a signal to the workload with this.
-    signal_all: Callable[[int], None] | None = None
+    A plain class, not a dataclass: generating a 30-field dataclass costs ~2 ms of every start-up.
+    """
+
+    def __init__(self, resume: int = pt.PTRACE_CONT, stop_status: int = pt.SECCOMP_STOP_STATUS,
+                 attached: int | None = None, root: int = 0, exec_ok: bool = False) -> None:
+        self.calls = CallCounts()
+        self.args: dict[tuple[int, int, int], ArgValues] = {}
+        self.exe_of: dict[int, int] = {}  # tid -> index in exes
+        self.exes: list[str] = []
+        self.exe_index: dict[str, int] = {}
+        self.denied: dict[tuple[int, int, int, int], list[tuple[int, ...]]] = {}
+        self.denied_counts: defaultdict[tuple[int, int, int, int], int] = defaultdict(int)
+        self.live: set[int] = set()
+        self.tasks_seen = 0
+        self.seen: set[int] = set()  # every tid ever traced (bounded by tasks, not syscalls)
+        self.root = root
+        self.root_status = 0
+        self.exec_ok = exec_ok
+        self.killed_rest = 0
+        self.signals: list[int] = []
+        self.stopped: str | None = None  # "duration" or "driver": why seccomp-learn stopped the workload on purpose
+        self.driver: int | None = None
+        self.driver_status: int | None = None
+        self.ready_fd: int | None = None  # the --ready helper's status pipe (read end)
+        self.not_ready: str | None = None  # why the driver never started (tracer.capture.ready)
+        self.resume = resume  # PTRACE_SYSCALL when attached: two stops per syscall
+        self.stop_status = stop_status  # the waitpid status of the per-syscall stop
+        self.attached = attached  # pid given to --pid
+        self.detaching = False
+        self.setuid_unprivileged: set[str] = set()  # set-id images exec'd without privilege
+        self.timed_out = False
+        # Backends without a list of traced tids (capture/notify.py) send a signal to the workload with this.
+        self.signal_all: Callable[[int], None] | None = None
+        # tid -> (arch, nr) of a call a signal repair made it restart (capture/signal_repair.py): counted once.
+        self.restarted: dict[int, tuple[int, int]] = {}
+        self.repair: SignalRepair | None = None  # seizing backends: the repairs at signal-delivery-stops
+        self.notified = 0  # calls that came through a seccomp listener (the rest were ptrace stops)
 
 
 def exe_id(st: State, pid: int) -> int:
@@ -152,14 +164,11 @@ def exe_id(st: State, pid: int) -> int:
     return idx
 
 
-def _argspec(st: State, arch: int, nr: int) -> tuple[tuple[int, int], ...]:
-    """(arg index, is-flags) pairs to record for this (arch, nr); computed once per key."""
+def _argspec(arch: int, nr: int) -> ArgSpec:
+    """(arg index, is-flags) pairs to record for this (arch, nr); computed once per slot."""
     abi, bare = abi_of(arch, nr)
     name = name_of(abi, bare)
-    specs = filterable_args(abi, name) if name else ()
-    spec = tuple((s.index, s.kind == "flags") for s in specs)
-    st.argspec[(arch, nr)] = spec
-    return spec
+    return tuple((s.index, s.kind == "flags") for s in (filterable_args(abi, name) if name else ()))
 
 
 def kill(pids: Sequence[int], sig: int) -> None:
@@ -283,13 +292,9 @@ def _time_out(st: State) -> None:
 
 
 def _tally(st: State, elapsed: float) -> Tally:
-    """Read from a timer thread while the loop adds keys: retry if the dict changed size meanwhile."""
-    for _ in range(10):
-        with contextlib.suppress(RuntimeError):
-            counts = list(st.counts.items())
-            return Tally(st.tasks_seen, sum(n for _, n in counts), len({(a, nr) for (_, a, nr), _ in counts}),
-                         elapsed)
-    return Tally(st.tasks_seen, 0, 0, elapsed)
+    """Read from a timer thread while the loop counts (CallCounts copies each row in one step)."""
+    counts = list(st.calls.items())
+    return Tally(st.tasks_seen, sum(n for *_, n in counts), len({(a, nr) for _, a, nr, _ in counts}), elapsed)
 
 
 def _spawn_driver(argv: list[str], ready: Ready | None, env: dict[str, str], cwd: str | None) -> tuple[int, int | None]:
@@ -305,6 +310,7 @@ def _spawn_driver(argv: list[str], ready: Ready | None, env: dict[str, str], cwd
         command = ready.command(argv, status_w)
 
     def child() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])  # a backend may block signals (SIGCHLD) while it traces
         os.setpgid(0, 0)
         if status_w is not None:
             os.set_inheritable(status_w, True)
@@ -329,19 +335,27 @@ def _end_driver(st: State) -> None:
         st.not_ready, st.ready_fd = ready_failure(st.ready_fd), None
 
 
-def record_call(st: State, pid: int, arch: int, nr: int, buf: ctypes.Array[ctypes.c_char],
+def record_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
             verdict: Callable[[int, int], None] | None) -> None:
     """One syscall: count it (or, under verify, record the denial) and keep its filterable arguments."""
+    if st.restarted and st.restarted.get(pid) == (arch, nr):
+        del st.restarted[pid]  # made again only because a repair restarted it: counted already
+        return
     exe = st.exe_of.get(pid)
     if exe is None:
         exe = st.exe_of[pid] = exe_id(st, pid)
     if verdict is not None and (ret_data := _RET_DATA.unpack_from(buf, pt.SYSCALL_INFO_RET_DATA_OFFSET)[0]):
         _deny(st, pid, exe, arch, nr, ret_data, _args_of(buf), verdict)
         return  # a denied call's arguments are not what the workload needs
-    st.counts[(exe, arch, nr)] += 1
-    spec = st.argspec.get((arch, nr))
+    calls = st.calls
+    slot = nr if arch == AUDIT_ARCH_X86_64 and nr < NATIVE else calls.slot(arch, nr)
+    row = calls.rows.get(exe)
+    if row is None or slot >= len(row):
+        row = calls.row(exe)
+    row[slot] += 1
+    spec = calls.specs[slot]
     if spec is None:
-        spec = _argspec(st, arch, nr)
+        spec = calls.specs[slot] = _argspec(arch, nr)
     if spec:
         values = _args_of(buf)
         for index, is_flags in spec:
@@ -416,16 +430,18 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
         exit=exit_info,
         partial=bool(reasons),
         partial_reason="; ".join(reasons) or None,
-        kernel=platform.release(),
-        machine=platform.machine(),
+        kernel=os.uname().release,
+        machine=os.uname().machine,
         follow=opts.follow,
         tasks=st.tasks_seen,
-        syscalls=sum(n for (exe, _, _), n in st.counts.items() if exe != PRE_EXEC),
+        syscalls=st.calls.total(skip_exe=PRE_EXEC),
         stopped=stopped, setuid_without_privileges=sorted(st.setuid_unprivileged), attached_pid=st.attached,
+        signal_repairs=st.repair.repairs if st.repair is not None and st.repair.repairs else None,
+        calls_via_listener=st.notified or None,
     )
     rec = Recording(tool=f"seccomp-learn {__version__}", runs=[run])
     exes = [*st.exes, PRE_EXEC_NAME]  # index -1 is PRE_EXEC
-    for (exe, arch, nr), count in st.counts.items():
+    for exe, arch, nr, count in st.calls.items():
         abi, bare = abi_of(arch, nr)
         key = _key(abi, bare)
         if exe == PRE_EXEC and key != "execve":

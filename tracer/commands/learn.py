@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tracer.capture import ready as readiness
-from tracer.capture.incremental import BaseProfile
 from tracer.capture.session import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
@@ -25,6 +24,9 @@ from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.recording import model as rec_io
 from tracer.recording.model import Backend, Follow, Recording
+
+if TYPE_CHECKING:
+    from tracer.capture.incremental import BaseProfile
 
 DRIVER_FAILED = 1  # exit code when the --during driver failed or never ran (docs: README, Servers)
 
@@ -73,7 +75,7 @@ def trace_notes(result: TraceResult) -> list[str]:
     """What the user should know about how tracing changed the run."""
     run, rec = result.recording.runs[-1], result.recording
     notes = []
-    if run.backend in (None, "ptrace") and "ptrace" in rec.all_names():
+    if run.backend != "notify-only" and "ptrace" in rec.all_names():
         notes.append("note: the workload called ptrace, which fails under seccomp-learn (a process has only one "
                      "tracer): debuggers or strace inside the workload cannot attach")
     for path in run.setuid_without_privileges:
@@ -154,10 +156,16 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     return Outcome(exit_code_of_run(result, topts), summary, stdout=stdout)
 
 
+def _load_base(path: str) -> BaseProfile:
+    from tracer.capture.incremental import BaseProfile  # libseccomp: imported only for --base
+
+    return BaseProfile.load(path)
+
+
 def trace_options_from(follow: Follow = "all", run_id: str | None = None, duration: float | None = None,
                        stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
                        snapshot_every: float | None = None, pid: int | None = None,
-                       base: str | None = None, backend: Backend | Literal["auto"] = "ptrace",
+                       base: str | None = None, backend: Backend | Literal["auto"] = "auto",
                        ready: str | None = None, ready_cmd: str | None = None,
                        ready_timeout: float | None = None) -> TraceOptions:
     """The TraceOptions the command line asks for, checked, with --base read once."""
@@ -172,5 +180,5 @@ def trace_options_from(follow: Follow = "all", run_id: str | None = None, durati
         raise UserError("--ready and --ready-cmd hold back the --during driver: give --during CMD too")
     return TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
                         during=driver or None, ready=wait, snapshot_every=snapshot_every, attach=pid,
-                        base=None if base is None else BaseProfile.load(base),
+                        base=None if base is None else _load_base(base),
                         backend=backend)

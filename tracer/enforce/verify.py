@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ptrace.binding.func import ptrace_getregs, ptrace_setregs
-
 from tracer.capture.launch import trace_everything
 from tracer.capture.session import Denial, TraceOptions, TraceResult
 from tracer.capture.trace import trace
@@ -30,7 +28,6 @@ EXPLICIT = 0x1000  # the verdict came from an explicit rule (e.g. a fallback ENO
 KILL_THREAD, KILL_PROCESS, TRAP = 0xFFFF, 0xFFFE, 0xFFFD  # verdicts the kernel itself carries out
 _KERNEL_ACTIONS = {"SCMP_ACT_KILL": KILL_THREAD, "SCMP_ACT_KILL_THREAD": KILL_THREAD,
                    "SCMP_ACT_KILL_PROCESS": KILL_PROCESS, "SCMP_ACT_TRAP": TRAP}
-_NEG_MASK = (1 << 64) - 1
 VERIFY_DENIED = 1  # verify's exit code when the profile denied a call (else the workload's own)
 
 # Syscall numbers no ABI has (below x32's bit 0x40000000), which the third filter kills or traps. After a
@@ -69,13 +66,11 @@ def verdict_profile(profile: Profile) -> Profile:
 
 def apply_verdict(pid: int, verdict: int) -> None:
     """Do what the profile would have done: fail the call with its errno, or have the kernel kill or trap."""
-    regs = ptrace_getregs(pid)
     if verdict in _SEVERE_NR:
-        regs.orig_rax = _SEVERE_NR[verdict]  # re-checked by the kernel: severe_filter() acts on it
+        pt.set_register(pid, pt.REG_ORIG_RAX, _SEVERE_NR[verdict])  # re-checked: severe_filter() acts on it
     else:
-        regs.orig_rax = _NEG_MASK  # -1: the kernel skips the call ...
-        regs.rax = -(verdict & 0xFFF) & _NEG_MASK  # ... and returns -errno
-    ptrace_setregs(pid, regs)
+        pt.set_register(pid, pt.REG_ORIG_RAX, -1)  # the kernel skips the call ...
+        pt.set_register(pid, pt.REG_RAX, -(verdict & 0xFFF))  # ... and returns -errno
 
 
 @dataclass

@@ -4,13 +4,13 @@ seccomp filter count, the processes below it."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 
 def status_field(pid: int | str, key: str) -> int | None:
     """An integer field of /proc/PID/status (Tgid, Seccomp_filters, ...), None if unreadable."""
     try:
-        return int(Path(f"/proc/{pid}/status").read_text().split(f"\n{key}:", 1)[1].split()[0])
+        with open(f"/proc/{pid}/status") as f:
+            return int(f.read().split(f"\n{key}:", 1)[1].split()[0])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -31,7 +31,8 @@ def descendants(root: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
                 ppid = int(stat.rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue

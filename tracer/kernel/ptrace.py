@@ -1,11 +1,11 @@
-"""What python-ptrace 0.9.9 lacks, in ctypes: SEIZE/LISTEN/INTERRUPT, EXITKILL, TRACESECCOMP,
-PTRACE_GET_SYSCALL_INFO, and installing a seccomp filter; at the end, the seccomp user-notification
-constants and calls of the second backend (capture/notify.py), which uses no ptrace at all.
+"""ptrace and seccomp in ctypes: the requests, options and calls both tracing backends use.
 
-python-ptrace provides the request and option constants it knows and `ptrace_geteventmsg`, which
-we use. Its `ptrace()` wrapper raises on every call and re-reads errno; on the per-syscall path we
-call libc's `ptrace` directly instead (two calls per stop), which is what keeps one stop cheap.
-Its debugger loop polls tracees with a 2 ms sleep and breaks group-stop, so we do not use it.
+SEIZE/LISTEN/INTERRUPT, EXITKILL, TRACESECCOMP, PTRACE_GET_SYSCALL_INFO, the registers of a stopped
+task, installing a seccomp filter, and at the end the seccomp user-notification constants and calls
+(capture/notify.py, capture/hybrid.py). Everything is the kernel's ABI (linux/ptrace.h, linux/seccomp.h,
+asm/ptrace.h); python-ptrace is not imported here, because its import costs start-up time that a
+trace does not need (only reports and verify use it). On the per-syscall path we call libc's `ptrace`
+directly (two calls per stop), never a wrapper that raises and re-reads errno.
 """
 
 from __future__ import annotations
@@ -15,33 +15,22 @@ import errno
 import os
 import struct
 
-from ptrace.binding.func import (
-    PTRACE_CONT,
-    PTRACE_DETACH,
-    PTRACE_EVENT_CLONE,
-    PTRACE_EVENT_EXEC,
-    PTRACE_EVENT_FORK,
-    PTRACE_EVENT_VFORK,
-    PTRACE_O_TRACECLONE,
-    PTRACE_O_TRACEEXEC,
-    PTRACE_O_TRACEFORK,
-    PTRACE_O_TRACESYSGOOD,
-    PTRACE_O_TRACEVFORK,
-    PTRACE_SYSCALL,
-    ptrace_geteventmsg,
-)
+PTRACE_POKEUSER = 6
+PTRACE_CONT = 7
+PTRACE_GETREGS = 12
+PTRACE_DETACH = 17
+PTRACE_SYSCALL = 24
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_O_TRACESYSGOOD = 0x1
+PTRACE_O_TRACEFORK = 0x2
+PTRACE_O_TRACEVFORK = 0x4
+PTRACE_O_TRACECLONE = 0x8
+PTRACE_O_TRACEEXEC = 0x10
+PTRACE_EVENT_FORK = 1
+PTRACE_EVENT_VFORK = 2
+PTRACE_EVENT_CLONE = 3
+PTRACE_EVENT_EXEC = 4
 
-__all__ = [
-    "PTRACE_CONT",
-    "PTRACE_EVENT_CLONE",
-    "PTRACE_EVENT_EXEC",
-    "PTRACE_EVENT_FORK",
-    "PTRACE_EVENT_VFORK",
-    "PTRACE_SYSCALL",
-    "ptrace_geteventmsg",
-]
-
-# Requests and options python-ptrace does not define (linux/ptrace.h).
 PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_LISTEN = 0x4208
@@ -106,6 +95,37 @@ def cont(pid: int, sig: int = 0, request: int = PTRACE_CONT) -> None:
     """Resume a stopped tracee (PTRACE_CONT, or PTRACE_SYSCALL when attached); ESRCH (it died) is fine."""
     if raw_ptrace(request, pid, None, sig) == -1 and ctypes.get_errno() != errno.ESRCH:
         check(-1, "resume")
+
+
+def geteventmsg(pid: int) -> int:
+    """The event message of a ptrace event stop: the new task's tid, or an exec'ing thread's former tid."""
+    msg = ctypes.c_ulong(0)
+    check(raw_ptrace(PTRACE_GETEVENTMSG, pid, None, ctypes.addressof(msg)), "PTRACE_GETEVENTMSG")
+    return msg.value
+
+
+# struct user_regs_struct (asm/ptrace.h, x86_64): 27 words; these are the word indexes we read.
+REGS = struct.Struct("<27q")
+REG_R10, REG_R9, REG_R8, REG_RAX, REG_RDX, REG_RSI, REG_RDI, REG_ORIG_RAX = 7, 8, 9, 10, 12, 13, 14, 15
+SYSCALL_ARG_REGS = (REG_RDI, REG_RSI, REG_RDX, REG_R10, REG_R8, REG_R9)  # x86_64 syscall arguments 0..5
+
+
+def regs_buffer() -> ctypes.Array[ctypes.c_char]:
+    return ctypes.create_string_buffer(REGS.size)
+
+
+def getregs(pid: int, buf: ctypes.Array[ctypes.c_char]) -> tuple[int, ...] | None:
+    """The registers of a stopped tracee (signed words), None if it is gone."""
+    if raw_ptrace(PTRACE_GETREGS, pid, None, buf) == -1:
+        return None
+    return REGS.unpack_from(buf)
+
+
+def set_register(pid: int, index: int, value: int) -> None:
+    """Write one register word of a stopped tracee (PTRACE_POKEUSER); ESRCH (it died) is fine."""
+    word = ctypes.c_void_p(value & 0xFFFFFFFFFFFFFFFF)
+    if raw_ptrace(PTRACE_POKEUSER, pid, ctypes.c_void_p(index * 8), word) == -1 and ctypes.get_errno() != errno.ESRCH:
+        check(-1, "PTRACE_POKEUSER")
 
 
 def interrupt(pid: int) -> None:
@@ -212,6 +232,21 @@ def install_listener(prog: SockFprog) -> int:
     return check(fd, "seccomp")
 
 
+SECCOMP_GET_ACTION_AVAIL = 2
+
+
+def user_notification_available() -> bool:
+    """Whether this kernel has what the notify backends need, asked without starting a child.
+
+    SECCOMP_RET_USER_NOTIF (5.0) and pidfd_getfd (5.6, which implies USER_NOTIF_FLAG_CONTINUE, 5.5,
+    and pidfd_open, 5.3); an unknown syscall fails with ENOSYS, pidfd_getfd(-1, ...) with EBADF.
+    """
+    action = ctypes.c_uint32(SECCOMP_RET_USER_NOTIF)
+    if _libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_GET_ACTION_AVAIL, 0, ctypes.byref(action)) != 0:
+        return False
+    return _libc.syscall(SYS_PIDFD_GETFD, -1, 0, 0) == -1 and ctypes.get_errno() == errno.EBADF
+
+
 def pidfd_getfd(pidfd: int, fd: int) -> int:
     """A duplicate of another process's fd (kernel >= 5.6; needs ptrace access to it, which a parent has)."""
     return check(_libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0), "pidfd_getfd")
@@ -226,3 +261,4 @@ def get_child_subreaper() -> int:
 def notif_set_sync_wake_up(listener: int) -> bool:
     """Ask the kernel to wake the supervisor and the task on the same CPU; False where unsupported (< 6.6)."""
     return raw_ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0
+

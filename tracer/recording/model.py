@@ -8,8 +8,8 @@ number the tables do not name (kept, reported, never guessed).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from tracer.errors import UserError
@@ -20,7 +20,7 @@ VERSION = 1
 ARG_VALUES_CAP = 32  # distinct values kept per argument; past it the argument is "many"
 PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"  # the executable of calls made before the workload's exec
 Follow = Literal["all", "main"]  # trace until every task exited, or until the main process did
-Backend = Literal["ptrace", "notify"]  # the tracing backend that recorded a run
+Backend = Literal["ptrace", "notify", "notify-only"]  # the tracing backend that recorded a run
 
 
 @dataclass
@@ -97,6 +97,9 @@ class Run:
     tasks: int = 0
     syscalls: int = 0
     backend: Backend | None = None
+    calls_via_listener: int | None = None  # notify backends: calls that came through the seccomp listener
+    signal_repairs: int | None = None  # calls the tracer made restart so that tracing changed nothing
+    unfaithful: str | None = None  # notify-only: why the run may have differed from an untraced one
     stopped: str | None = None  # how seccomp-learn stopped the workload on purpose, in words
     setuid_without_privileges: list[str] = field(default_factory=list)  # set-id images run unprivileged
     attached_pid: int | None = None  # --pid: the process attached to
@@ -184,6 +187,12 @@ def _run_json(r: Run) -> dict[str, Any]:
     out.update(r.extra)
     if r.backend is not None:
         out["backend"] = r.backend
+    if r.calls_via_listener is not None:
+        out["calls_via_listener"] = r.calls_via_listener
+    if r.signal_repairs is not None:
+        out["signal_repairs"] = r.signal_repairs
+    if r.unfaithful is not None:
+        out["unfaithful"] = r.unfaithful
     if r.stopped:
         out["stopped"] = r.stopped
     if r.setuid_without_privileges:
@@ -200,12 +209,12 @@ def dumps(rec: Recording) -> str:
     return json_text(to_json(rec))
 
 
-def save(rec: Recording, path: str | Path) -> bool:
+def save(rec: Recording, path: str | os.PathLike[str]) -> bool:
     """Write the recording atomically; returns whether an existing file was replaced."""
     return write_atomic(path, dumps(rec))
 
 
-def load(path: str | Path) -> Recording:
+def load(path: str | os.PathLike[str]) -> Recording:
     """Read and validate a recording; every problem is one UserError naming the file."""
     src = str(path)
     try:
@@ -280,7 +289,8 @@ def _run_from(r: Any) -> Run:
     if not isinstance(r, dict):
         raise ValueError("each run must be an object")
     known = {"id", "command", "started", "duration_s", "exit", "partial", "partial_reason", "kernel",
-             "machine", "follow", "tasks", "syscalls", "backend", "stopped", "setuid_without_privileges",
+             "machine", "follow", "tasks", "syscalls", "backend", "calls_via_listener",
+             "signal_repairs", "unfaithful", "stopped", "setuid_without_privileges",
              "attached_pid", "incremental_base"}
     if not isinstance(r["id"], str) or not isinstance(r["exit"], dict):
         raise ValueError("run 'id' must be a string and 'exit' an object")
@@ -298,6 +308,10 @@ def _run_from(r: Any) -> Run:
         tasks=_int(r.get("tasks", 0), "run tasks"),
         syscalls=_int(r.get("syscalls", 0), "run syscalls"),
         backend=None if r.get("backend") is None else _choice(r["backend"], get_args(Backend), "run backend"),
+        calls_via_listener=(None if r.get("calls_via_listener") is None
+                            else _int(r["calls_via_listener"], "run calls_via_listener")),
+        signal_repairs=None if r.get("signal_repairs") is None else _int(r["signal_repairs"], "run signal_repairs"),
+        unfaithful=None if r.get("unfaithful") is None else str(r["unfaithful"]),
         stopped=None if r.get("stopped") is None else str(r["stopped"]),
         setuid_without_privileges=_str_list(r.get("setuid_without_privileges", []), "run setuid_without_privileges"),
         attached_pid=None if r.get("attached_pid") is None else _int(r["attached_pid"], "run attached_pid"),

@@ -1,0 +1,140 @@
+"""What a tracer must do at a signal-delivery-stop so that the workload sees what it would see untraced.
+
+Two ways tracing changes a workload, both visible at the signal-delivery-stop that follows the call,
+where `orig_rax` is the call and `rax` its return value (../shared/notes/signal-faithfulness.md):
+
+1. A withdrawn user notification (hybrid backend): a signal that arrives before the supervisor has
+   received the call makes the kernel skip it with -ERESTARTSYS, which a handler without SA_RESTART
+   turns into EINTR. Only calls that can never return -ERESTARTSYS themselves go to the listener
+   (notify_safe.py), so -ERESTARTSYS on one of them means "withdrawn, never ran": rewrite it to
+   -ERESTARTNOINTR and the call restarts after the handler, as if the signal had come just before it.
+2. An ignored signal (every backend: ptrace queues even signals the task ignores, "tracers may want
+   to know"): it wakes interruptible sleeps, and a call like epoll_wait returns -EINTR by itself.
+   At a stop for a signal the task ignores (SIG_IGN, or SIG_DFL of a default-ignore signal), the
+   signal is suppressed (delivering it would do nothing), and a -EINTR is rewritten to -ERESTARTNOINTR
+   when no other deliverable signal is pending, so the call restarts as if nothing had happened.
+   Restart codes (-ERESTARTSYS, -ERESTARTNOHAND, ...) restart by themselves once the signal is gone.
+   The restarted call was not made untraced: `restarted` tells the recorder to count it once.
+
+A call that ran and was interrupted by a signal the workload handles keeps its EINTR: a blocking
+read on an empty pipe must fail when the alarm goes off. A -EINTR left by a group-stop (SIGSTOP,
+then SIGCONT) is kept too: untraced, epoll_wait fails with EINTR after a stop and continue.
+
+Limits: a process-directed ignored signal that wakes one thread while another dequeues it leaves
+the first with an EINTR no stop reports; a restarted epoll_wait or poll runs its timeout again; a
+thread that took part in a group-stop inside a call, and whose SIGCONT another thread dequeued, keeps
+that mark until its next signal-delivery-stop, where an identical interrupted call is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Sequence
+
+from tracer.kernel import ptrace as pt
+from tracer.syscalls.abi import AUDIT_ARCH_I386
+from tracer.syscalls.names import number_of
+
+EINTR, ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK = 4, 512, 513, 514, 516
+_INTERRUPTED = frozenset((-EINTR, -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND, -ERESTART_RESTARTBLOCK))
+_DEFAULT_IGNORED = sum(1 << (s - 1) for s in (signal.SIGCHLD, signal.SIGURG, signal.SIGWINCH, signal.SIGCONT))
+_U64 = (1 << 64) - 1
+_MASK_FIELDS = (b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn", b"SigCgt")
+
+# Takes (AUDIT_ARCH, nr, arguments): whether the call went to the seccomp listener (notify_safe.py).
+ListenerTakes = Callable[[int, int, Sequence[int]], bool]
+
+
+def signal_masks(tid: int) -> dict[bytes, int] | None:
+    """SigPnd, ShdPnd, SigBlk, SigIgn and SigCgt of a task, from /proc/TID/status (None if it is gone)."""
+    try:
+        fd = os.open(f"/proc/{tid}/status", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        text = os.read(fd, 8192)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    masks = {}
+    for field in _MASK_FIELDS:
+        start = text.find(b"\n" + field + b":")
+        if start < 0:
+            return None
+        masks[field] = int(text[start + len(field) + 2:text.index(b"\n", start + 1)], 16)
+    return masks
+
+
+def _ignored_set(masks: dict[bytes, int]) -> int:
+    """The signals whose delivery does nothing: SIG_IGN, and default-ignore signals without a handler."""
+    return masks[b"SigIgn"] | (_DEFAULT_IGNORED & ~masks[b"SigCgt"])
+
+
+class SignalRepair:
+    """Decides, at each signal-delivery-stop, which signal to deliver and whether to rewrite rax.
+
+    `restarted` maps a tid to the (AUDIT_ARCH, nr) of the call it will make again because of a
+    repair; the recorder skips counting it once. `listener_takes` is None for backends without a
+    listener (plain ptrace, attach).
+    """
+
+    def __init__(self, restarted: dict[int, tuple[int, int]], listener_takes: ListenerTakes | None = None) -> None:
+        self.restarted = restarted
+        self.listener_takes = listener_takes
+        self.regs = pt.regs_buffer()
+        self.info = pt.syscall_info_buffer()
+        self.stopped_in_call: dict[int, tuple[int, int]] = {}  # tid -> (orig_rax, rax) at its group-stop
+        self.repairs = 0  # how many calls were made to restart (reported in the recording)
+
+    def group_stop(self, tid: int) -> None:
+        """A group-stop: if it interrupted a call, its EINTR is the workload's, whatever signal comes next."""
+        regs = pt.getregs(tid, self.regs)
+        if regs is not None and regs[pt.REG_ORIG_RAX] >= 0:
+            self.stopped_in_call[tid] = (regs[pt.REG_ORIG_RAX], regs[pt.REG_RAX])
+
+    def forget(self, tid: int) -> None:
+        self.restarted.pop(tid, None)
+        self.stopped_in_call.pop(tid, None)
+
+    def signal_to_deliver(self, tid: int, sig: int) -> int:
+        """The signal to resume tid with (0: suppressed), after rewriting its return value if needed."""
+        regs = pt.getregs(tid, self.regs)
+        after_group_stop = self.stopped_in_call.pop(tid, None) if self.stopped_in_call else None
+        if regs is None:
+            return sig
+        nr, ret = regs[pt.REG_ORIG_RAX], regs[pt.REG_RAX]
+        if nr < 0 or ret not in _INTERRUPTED:
+            return sig  # not in a call, or the call was not interrupted
+        arch = self._arch(tid)
+        if (ret == -ERESTARTSYS and self.listener_takes is not None
+                and self.listener_takes(arch, nr, [regs[i] & _U64 for i in pt.SYSCALL_ARG_REGS])):
+            pt.set_register(tid, pt.REG_RAX, -ERESTARTNOINTR)  # withdrawn before it was received: it never ran
+            self.repairs += 1
+            return sig
+        masks = signal_masks(tid)
+        if masks is None:
+            return sig
+        ignored = _ignored_set(masks)
+        if not ignored >> (sig - 1) & 1:
+            return sig
+        pending = (masks[b"SigPnd"] | masks[b"ShdPnd"]) & ~masks[b"SigBlk"] & ~ignored
+        if pending or (ret == -EINTR and after_group_stop == (nr, ret)):
+            return 0  # another signal, or the group-stop, is why the call was interrupted
+        if ret == -EINTR:
+            pt.set_register(tid, pt.REG_RAX, -ERESTARTNOINTR)
+        self.restarted[tid] = (arch, _restart_syscall(arch) if ret == -ERESTART_RESTARTBLOCK else nr)
+        self.repairs += 1
+        return 0
+
+    def _arch(self, tid: int) -> int:
+        """The AUDIT_ARCH of the stopped call (an int $0x80 call of a 64-bit task is i386)."""
+        if pt.raw_ptrace(pt.PTRACE_GET_SYSCALL_INFO, tid, pt.SYSCALL_INFO_SIZE, self.info) > 0:
+            return int(pt.SYSCALL_INFO_HEAD.unpack_from(self.info)[1])
+        return 0
+
+
+def _restart_syscall(arch: int) -> int:
+    """The number of restart_syscall, which the kernel calls to resume a -ERESTART_RESTARTBLOCK call."""
+    return number_of("i386" if arch == AUDIT_ARCH_I386 else "x86_64", "restart_syscall") or 0
