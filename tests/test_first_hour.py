@@ -106,7 +106,7 @@ def test_unwritable_directory_is_refused_before_the_workload_runs() -> None:
         marker = scratch / "ran"
 
         def run() -> list[Any]:
-            from tracer.capture.session import TraceOptions
+            from tracer.capture.state import TraceOptions
             from tracer.commands.learn import Outputs, run_learn
             from tracer.errors import UserError
             from tracer.profile.emit import EmitOptions

@@ -23,7 +23,7 @@ from test_run_lifecycle import _pids_of
 
 from fixtures import build
 from tracer.capture.notify import notify_supported, trace_notify, workload_processes
-from tracer.capture.trace import TraceOptions
+from tracer.capture.state import TraceOptions
 from tracer.errors import UserError
 
 pytestmark = pytest.mark.skipif(not notify_supported(), reason="no seccomp user notification on this kernel")
@@ -32,7 +32,8 @@ RUNNER = """
 import sys
 from tracer.recording import model as recording
 from tracer.capture.notify import trace_notify
-from tracer.capture.trace import TraceOptions, trace
+from tracer.capture.state import TraceOptions
+from tracer.capture.trace import trace
 backend, out, follow, duration, *argv = sys.argv[1:]
 opts = TraceOptions(follow=follow, duration=float(duration) if duration else None, backend=backend)
 result = (trace_notify if backend == "notify" else trace)(argv, opts)

@@ -40,8 +40,9 @@ from tracer.capture.launch import resolve, spawn
 from tracer.capture.notify import child_install_listener, fetch_listener
 from tracer.capture.notify_safe import hybrid_filter, listener_takes
 from tracer.capture.ptrace_stops import ptrace_stop_handler
-from tracer.capture.session import PRE_EXEC, State, TraceOptions, TraceResult, kill, record_call, run_session
+from tracer.capture.session import PRE_EXEC, kill, record_call, run_session
 from tracer.capture.signal_repair import SignalRepair
+from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import ptrace as pt
 

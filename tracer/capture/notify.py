@@ -27,18 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 
 from tracer.capture.launch import resolve, spawn
-from tracer.capture.session import (
-    PRE_EXEC,
-    State,
-    TraceOptions,
-    TraceResult,
-    exe_id,
-    kill,
-    make_result,
-    note_setid,
-    record_call,
-    run_session,
-)
+from tracer.capture.session import PRE_EXEC, exe_id, kill, make_result, note_setid, record_call, run_session
+from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt

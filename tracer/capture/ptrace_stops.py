@@ -11,8 +11,9 @@ import signal
 import threading
 from collections.abc import Callable
 
-from tracer.capture.session import PRE_EXEC, State, TraceOptions, exe_id, kill, note_setid, record_call
+from tracer.capture.session import PRE_EXEC, exe_id, kill, note_setid, record_call
 from tracer.capture.signal_repair import SignalRepair
+from tracer.capture.state import State, TraceOptions
 from tracer.kernel import ptrace as pt
 
 _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)

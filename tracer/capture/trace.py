@@ -15,14 +15,8 @@ from tracer.capture import backends
 from tracer.capture.hybrid import trace_hybrid
 from tracer.capture.launch import spawn
 from tracer.capture.ptrace_stops import ptrace_stop_handler
-from tracer.capture.session import (
-    PRE_EXEC,
-    State,
-    TraceOptions,
-    TraceResult,
-    exe_id,
-    run_session,
-)
+from tracer.capture.session import PRE_EXEC, exe_id, run_session
+from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import ptrace as pt
 from tracer.recording.model import Backend

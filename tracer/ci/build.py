@@ -17,7 +17,7 @@ from pathlib import Path
 from tracer.analysis.inputs import from_emitted, load_baseline
 from tracer.capture.incremental import BaseProfile
 from tracer.capture.launch import describe_exit
-from tracer.capture.session import TraceOptions, TraceResult
+from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.ci.config import Config, ProfileSpec, RunSpec, shown_path
 from tracer.ci.progress import Progress

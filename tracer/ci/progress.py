@@ -6,7 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracer.capture.session import Tally
+    from tracer.capture.state import Tally
 
 
 class Progress:

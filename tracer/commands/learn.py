@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from tracer.capture import ready as readiness
-from tracer.capture.session import TraceOptions, TraceResult
+from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine

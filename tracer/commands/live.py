@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 
-from tracer.capture.session import Tally
+from tracer.capture.state import Tally
 
 _ERASE = "\r\x1b[K"  # carriage return, erase to the end of the line
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tracer.baseline.read import load_profile_file
-from tracer.capture.session import TraceOptions
+from tracer.capture.state import TraceOptions
 from tracer.commands.learn import exit_code_of_run
 from tracer.commands.outcome import Outcome, deliver
 from tracer.enforce.verify import VERIFY_DENIED, describe, verify, with_missing

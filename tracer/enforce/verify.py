@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from tracer.capture.launch import trace_everything
-from tracer.capture.session import Denial, TraceOptions, TraceResult
+from tracer.capture.state import Denial, TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.kernel import ptrace as pt
 from tracer.kernel.seccomp_filter import compile_profile

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import NoReturn
 
 from tracer.capture.launch import exit_code_of
-from tracer.capture.session import TraceOptions, TraceResult
+from tracer.capture.state import TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.oci_runtime.bundle import Container
 from tracer.oci_runtime.cmdline import Invocation
