@@ -289,39 +289,19 @@ def _key(abi: str, bare: int) -> str:
 
 
 def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetime, duration: float,
-            snapshot: bool = False) -> TraceResult:
-    exit_info: dict[str, int | str | bool]
-    if snapshot:
-        exit_code, exit_info = 0, {"running": True}
-    elif os.WIFSIGNALED(st.root_status):
-        signum = os.WTERMSIG(st.root_status)
-        exit_code, exit_info = exit_code_of(st.root_status), {"signal": signum, "name": signal.Signals(signum).name}
-    else:
-        exit_code = exit_code_of(st.root_status)
-        exit_info = {"code": exit_code}
-    reasons = []
-    if snapshot:
-        reasons.append("snapshot taken while the workload was running")
-    if st.signals:
-        reasons.append(_signalled(st, exit_code, snapshot))
-    if st.timed_out:
-        reasons.append(f"the run exceeded its timeout of {opts.timeout:g}s and was killed")
-    if st.killed_rest:
-        reasons.append(f"--follow main: {st.killed_rest} task(s) still running when the main process exited "
-                       "were killed")
+                snapshot: bool = False) -> TraceResult:
+    """The run's result: how it ended, the Recording of what was counted, and verify's denials."""
+    exit_code, exit_info = _exit_of(st, snapshot)
     driver_exit = None if st.driver_status is None else exit_code_of(st.driver_status)
     driver_failure = None if snapshot or st.signals or st.timed_out else _driver_failure(st, opts, driver_exit)
-    if driver_failure:
-        reasons.append(driver_failure)
+    reasons = _partial_reasons(st, opts, exit_code, snapshot, driver_failure)
+    if st.attached is not None and (st.root in st.live or st.detaching):
+        exit_code, exit_info = 0, {"detached": True}
     stopped = None
     if st.stopped:
         verb = "stopped" if st.attached is None else "detached"
         stopped = (f"{verb} after {opts.duration:g}s" if st.stopped == "duration"
                    else f"{verb} when the --during driver ended")
-    if st.attached is not None:
-        reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
-        if st.root in st.live or st.detaching:
-            exit_code, exit_info = 0, {"detached": True}
     run = Run(
         id=opts.run_id or f"{os.path.basename(argv[0])}-{started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
         command=list(argv),
@@ -339,6 +319,44 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
         signal_repairs=st.repair.repairs if st.repair is not None and st.repair.repairs else None,
         calls_via_listener=st.notified or None,
     )
+    return TraceResult(recording=_recording_of(st, run), exit_code=exit_code, exec_ok=st.exec_ok,
+                       denials=_denials(st), driver_exit=driver_exit, stopped_by=st.stopped,
+                       timed_out=st.timed_out, driver_failure=driver_failure)
+
+
+def _exit_of(st: State, snapshot: bool) -> tuple[int, dict[str, int | str | bool]]:
+    """The workload's exit code and the recording's `exit` object."""
+    if snapshot:
+        return 0, {"running": True}
+    exit_code = exit_code_of(st.root_status)
+    if os.WIFSIGNALED(st.root_status):
+        signum = os.WTERMSIG(st.root_status)
+        return exit_code, {"signal": signum, "name": signal.Signals(signum).name}
+    return exit_code, {"code": exit_code}
+
+
+def _partial_reasons(st: State, opts: TraceOptions, exit_code: int, snapshot: bool,
+                     driver_failure: str | None) -> list[str]:
+    """Why the recording may lack what the workload would have done: each makes the run partial."""
+    reasons = []
+    if snapshot:
+        reasons.append("snapshot taken while the workload was running")
+    if st.signals:
+        reasons.append(_signalled(st, exit_code, snapshot))
+    if st.timed_out:
+        reasons.append(f"the run exceeded its timeout of {opts.timeout:g}s and was killed")
+    if st.killed_rest:
+        reasons.append(f"--follow main: {st.killed_rest} task(s) still running when the main process exited "
+                       "were killed")
+    if driver_failure:
+        reasons.append(driver_failure)
+    if st.attached is not None:
+        reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
+    return reasons
+
+
+def _recording_of(st: State, run: Run) -> Recording:
+    """The counters and argument sets, keyed by ABI and name; the launcher's own calls left out."""
     rec = Recording(tool=f"seccomp-learn {__version__}", runs=[run])
     exes = [*st.exes, PRE_EXEC_NAME]  # index -1 is PRE_EXEC
     for exe, arch, nr, count in st.calls.items():
@@ -354,13 +372,16 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
         stats_for = rec.abis.get(abi, {}).get(_key(abi, bare))
         if stats_for is not None:
             stats_for.args[index] = values
-    denials = []
+    return rec
+
+
+def _denials(st: State) -> list[Denial]:
+    exes = [*st.exes, PRE_EXEC_NAME]
+    out = []
     for (exe, arch, nr, data), count in sorted(st.denied_counts.items()):
         abi, bare = abi_of(arch, nr)
-        denials.append(Denial(abi, _key(abi, bare), bare, data, count, {exes[exe]}, st.denied[(exe, arch, nr, data)]))
-    return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok, denials=denials,
-                       driver_exit=driver_exit, stopped_by=st.stopped, timed_out=st.timed_out,
-                       driver_failure=driver_failure)
+        out.append(Denial(abi, _key(abi, bare), bare, data, count, {exes[exe]}, st.denied[(exe, arch, nr, data)]))
+    return out
 
 
 def _signalled(st: State, exit_code: int, snapshot: bool) -> str:
