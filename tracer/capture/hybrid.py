@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from tracer.capture.launch import resolve, spawn
 from tracer.capture.notify import child_install_listener, fetch_listener
 from tracer.capture.notify_safe import hybrid_filter, listener_takes
-from tracer.capture.ptrace_stops import ptrace_stop_handler
+from tracer.capture.ptrace_stops import ptrace_stop_handler, wait_loop
 from tracer.capture.session import PRE_EXEC, kill, record_call, run_session
 from tracer.capture.signal_repair import SignalRepair
 from tracer.capture.state import State, TraceOptions, TraceResult
@@ -102,14 +102,8 @@ def _loop(listener: int, st: State, opts: TraceOptions, stop_workload: Callable[
 
     thread = threading.Thread(target=notify_thread, name="seccomp-listener", daemon=True)
     thread.start()
-    handle, waitpid, wall, live = ptrace_stop_handler(st, opts, stop_workload, lock), os.waitpid, pt.WALL, st.live
     try:
-        while live:
-            try:
-                pid, status = waitpid(-1, wall)
-            except ChildProcessError:
-                break
-            handle(pid, status)
+        wait_loop(ptrace_stop_handler(st, opts, stop_workload, lock), st.live)
     finally:
         os.write(stop_w, b"x")
         thread.join()

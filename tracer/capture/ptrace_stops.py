@@ -107,3 +107,14 @@ def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow:
         pt.cont(pid, 0, st.resume)  # another event, or a syscall-exit stop when attached
     else:  # signal-delivery stop: deliver it, after the repairs that keep the workload's view untraced
         pt.cont(pid, repair.signal_to_deliver(pid, sig), st.resume)
+
+
+def wait_loop(handle: Callable[[int, int], None], live: set[int]) -> None:
+    """Hand every waitpid report to `handle` until the traced tasks are gone."""
+    waitpid, wall = os.waitpid, pt.WALL
+    while live:
+        try:
+            pid, status = waitpid(-1, wall)
+        except ChildProcessError:
+            break
+        handle(pid, status)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from tracer.capture import backends
 from tracer.capture.hybrid import trace_hybrid
 from tracer.capture.launch import spawn
-from tracer.capture.ptrace_stops import ptrace_stop_handler
+from tracer.capture.ptrace_stops import ptrace_stop_handler, wait_loop
 from tracer.capture.session import PRE_EXEC, exe_id, run_session
 from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
@@ -105,10 +105,4 @@ def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
 
 def _loop(st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
     """Run until the traced tasks are gone."""
-    handle, waitpid, wall, live = ptrace_stop_handler(st, opts, stop_workload), os.waitpid, pt.WALL, st.live
-    while live:
-        try:
-            pid, status = waitpid(-1, wall)
-        except ChildProcessError:
-            break
-        handle(pid, status)
+    wait_loop(ptrace_stop_handler(st, opts, stop_workload), st.live)
