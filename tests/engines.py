@@ -35,12 +35,12 @@ import sys
 import tempfile
 import time
 import tomllib
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 
+from tracer.record import replace
 from tracer.runtimes.containers import ENGINES, Engine, make_root, with_root
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno as errno_names
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 from tracer.analysis.conditions import ABI, Fit, alternatives_text, arg_json, fits
@@ -27,6 +26,7 @@ from tracer.baseline.resolve import docker_default, required_capability
 from tracer.errors import UserError
 from tracer.profile.extras import FALLBACKS
 from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, effective_errno
+from tracer.record import Record, field
 from tracer.recording.model import ArgValues, Recording
 from tracer.syscalls.abi import ABI_ORDER
 from tracer.syscalls.info import CLASS_GROUPS, class_of
@@ -42,8 +42,7 @@ NeededFrom = Literal["observed", "profile", "any"]
 # ---- the result ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class Hint:
+class Hint(Record):
     """What would make the baseline allow a call."""
 
     kind: RemedyKind
@@ -51,8 +50,7 @@ class Hint:
     capability: str | None = None
 
 
-@dataclass
-class Blocked:
+class Blocked(Record):
     """Needed, and the baseline does not allow it at all: the workload fails under the baseline."""
 
     name: str
@@ -68,8 +66,7 @@ class Blocked:
         return self.errno or self.action.removeprefix("SCMP_ACT_").lower()
 
 
-@dataclass
-class Conditional:
+class Conditional(Record):
     """Needed, and the baseline allows it only when argument conditions hold."""
 
     name: str
@@ -84,8 +81,7 @@ class Conditional:
     hint: Hint | None  # when fits is not "yes"
 
 
-@dataclass
-class ClassSurface:
+class ClassSurface(Record):
     """One class of syscalls: how many the baseline allows, which of them the profile drops."""
 
     cls: str
@@ -95,8 +91,7 @@ class ClassSurface:
     dangerous: list[str]
 
 
-@dataclass
-class Kept:
+class Kept(Record):
     """A dangerous syscall the profile still allows, and why it is there."""
 
     name: str
@@ -106,8 +101,7 @@ class Kept:
     conditions: str  # the argument conditions it is allowed under, or "any arguments"
 
 
-@dataclass
-class NameEntry:
+class NameEntry(Record):
     """A name one side allows and the other does not (pair mode: added)."""
 
     name: str
@@ -116,8 +110,7 @@ class NameEntry:
     decision: str  # what the side that has it does, as text
 
 
-@dataclass
-class ChangedName:
+class ChangedName(Record):
     """A name both sides allow, under different conditions (pair mode)."""
 
     name: str
@@ -126,8 +119,7 @@ class ChangedName:
     new: str
 
 
-@dataclass
-class DiffSummary:
+class DiffSummary(Record):
     needed: int  # x86_64 names the profile (NEW) allows
     needed_allowed: int  # of those, names the baseline (OLD) allows too: "N needed of M"
     baseline_allowed: int  # M: x86_64 names the baseline allows
@@ -141,8 +133,7 @@ class DiffSummary:
     not_counted: list[str]  # names the profile allows that x86_64 does not have
 
 
-@dataclass
-class DiffResult:
+class DiffResult(Record):
     mode: Mode
     old: Source  # the baseline (baseline mode) or OLD
     new: Source  # the profile (baseline mode) or NEW

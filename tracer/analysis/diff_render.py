@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import asdict
 from io import StringIO
 from typing import Any
 
@@ -12,6 +11,7 @@ from tracer.analysis.conditions import ABI
 from tracer.analysis.diff import FORMAT, VERSION, DiffResult
 from tracer.analysis.inputs import Source
 from tracer.fileio import json_text
+from tracer.record import asdict
 
 
 def _source_json(source: Source) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 
 from tracer.baseline.decide import decide
 from tracer.baseline.read import load_profile_file
 from tracer.profile.emit import MAPPED
 from tracer.profile.model import Profile
+from tracer.record import Record, field
 from tracer.syscalls.abi import ABI_OF_SCMP, HOST_ABI, abi_sort_key
 from tracer.syscalls.names import is_known
 
@@ -25,8 +25,7 @@ _ALLOWS = ("allowed", "allowed_with_args")
 _MAPPED = re.compile(rf"^{MAPPED} (?P<abi>\S+) from (?P<source>\S+): (?P<pairs>.*)$")
 
 
-@dataclass
-class MappedName:
+class MappedName(Record):
     name: str
     host: str  # the host the emitter mapped it for
     source: str  # the ABI the calls were observed on
@@ -36,8 +35,7 @@ class MappedName:
         return f"{self.name}<-{self.source} {'/'.join(self.from_names)}"
 
 
-@dataclass
-class HostView:
+class HostView(Record):
     """One host: the SCMP arches its filter covers and the names it allows."""
 
     abi: str  # x86_64 | aarch64

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Literal
 
 from tracer.analysis.conditions import ABI
@@ -20,6 +19,7 @@ from tracer.baseline.resolve import docker_default
 from tracer.errors import UserError
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.model import Profile
+from tracer.record import Record, field
 from tracer.recording import model as rec_io
 from tracer.recording.model import Recording
 from tracer.syscalls.names import is_known
@@ -28,8 +28,7 @@ ARCH = "amd64"  # Docker's native name for ABI, the arch Docker's default is res
 SourceKind = Literal["recording", "profile", "docker-default"]
 
 
-@dataclass
-class Source:
+class Source(Record):
     """One side of a comparison, as the diff JSON describes it (docs/diff-format.md)."""
 
     path: str  # the file, or "docker" for the built-in baseline
@@ -43,8 +42,7 @@ class Source:
     unnamed: list[str] = field(default_factory=list)  # recording: "abi#nr" numbers left out of the profile
 
 
-@dataclass
-class Loaded:
+class Loaded(Record):
     """A profile to compare, where it came from, and (for a recording) the recording and what emit made."""
 
     profile: Profile

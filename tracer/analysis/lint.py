@@ -13,14 +13,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from tracer.baseline.read import Document, Invalid, WrittenRule, parse_document, read_document
 from tracer.errors import UserError
 from tracer.profile.model import ALLOWING_ACTIONS, ERRNO_ACTIONS, effective_errno
-from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER, HOST_ABI, SCMP_ARCH
-from tracer.syscalls.abi_map import MAPPED_ABIS, targets
+from tracer.record import Record
+from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER, HOST_ABI, MAPPED_ABIS, SCMP_ARCH
+from tracer.syscalls.abi_map import targets
 from tracer.syscalls.names import is_known
 
 # Finding codes, and what each means (docs and `lint --help` use these).
@@ -63,8 +63,7 @@ _ESSENTIALS = {"exec": ("execve", "execveat"), "exit": ("exit_group", "exit"),
                "open": ("open", "openat", "openat2", "creat"), "memory": ("mmap", "mmap2", "brk")}
 
 
-@dataclass(frozen=True, order=True)
-class Finding:
+class Finding(Record, frozen=True, order=True):
     file: str
     where: str
     code: str

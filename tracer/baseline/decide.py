@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import errno as errno_names
-from dataclasses import dataclass
 from typing import Literal
 
 from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, effective_errno
+from tracer.record import Record
 
 DecisionStatus = Literal["allowed", "allowed_with_args", "errno", "blocked"]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Record, frozen=True):
     """What a profile does with one syscall name.
 
     status: "allowed" (unconditional allow), "allowed_with_args" (allowed only when one of `args` holds;

@@ -8,10 +8,10 @@ or network access, and a reviewer can read why each rule exists. `tracer.baselin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from errno import ENOSYS, EPERM
 
 from tracer.profile.model import Arg
+from tracer.record import Record, field
 
 ALLOW = "SCMP_ACT_ALLOW"
 ERRNO = "SCMP_ACT_ERRNO"
@@ -32,8 +32,7 @@ DOCKER_DEFAULT_CAPS: frozenset[str] = frozenset({
 })
 
 
-@dataclass(frozen=True)
-class When:
+class When(Record, frozen=True):
     """A Docker `includes`/`excludes` filter. Arches are moby's native names (amd64, arm64, x86...)."""
 
     caps: tuple[str, ...] = ()
@@ -41,8 +40,7 @@ class When:
     min_kernel: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record, frozen=True):
     """One Docker rule: an OCI syscall entry plus the conditions under which moby keeps it."""
 
     names: tuple[str, ...]

@@ -13,7 +13,6 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tracer.errors import UserError
 from tracer.fileio import check_plain_yaml
 from tracer.profile.formats.kubernetes import KIND, READ_API_VERSIONS
 from tracer.profile.model import ACTIONS, ERRNO_ACTIONS, OPERATORS, Arg, Profile
+from tracer.record import Record, field
 
 SCMP_ARCHES = frozenset(
     f"SCMP_ARCH_{a}"
@@ -125,8 +125,7 @@ def _list(value: Any, where: str, show_value: bool) -> list[Any]:
 # ---- the document -------------------------------------------------------------------------------------
 
 
-@dataclass
-class WrittenRule:
+class WrittenRule(Record):
     """One syscalls entry as written (validated, not resolved), and where it is in the file."""
 
     where: str
@@ -140,8 +139,7 @@ class WrittenRule:
     legacy: bool  # the name came from the legacy `name` field (it is names[0])
 
 
-@dataclass
-class Document:
+class Document(Record):
     """A profile's structure, validated but not resolved.
 
     prefix is where the profile sits in the file: "" for a profile, "linux.seccomp." in an OCI config.json,

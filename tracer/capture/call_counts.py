@@ -14,18 +14,20 @@ from collections.abc import Iterator
 from tracer.syscalls.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 
 NATIVE = 1024  # x86_64 numbers below this are slots 0..1023
-_X32, _I386 = NATIVE, 2 * NATIVE  # the first slot of each of the other fixed ranges
+_X32, _I386, _FIXED = NATIVE, 2 * NATIVE, 3 * NATIVE  # the first slot of each other range, and of the rest
 ArgSpec = tuple[tuple[int, bool], ...]  # (argument index, is a flag word) to keep for one slot
 
 
 class CallCounts:
     def __init__(self) -> None:
-        self.keys: list[tuple[int, int]] = [(AUDIT_ARCH_X86_64, nr) for nr in range(NATIVE)]
-        self.keys += [(AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | nr) for nr in range(NATIVE)]
-        self.keys += [(AUDIT_ARCH_I386, nr) for nr in range(NATIVE)]
         self.extra: dict[tuple[int, int], int] = {}  # slots handed out beyond the fixed ones
+        self.extra_keys: list[tuple[int, int]] = []  # their (arch, nr), in slot order from _FIXED
         self.rows: dict[int, list[int]] = {}  # executable id -> calls per slot
-        self.specs: list[ArgSpec | None] = [None] * len(self.keys)  # per slot, once its first call is seen
+        self.specs: list[ArgSpec | None] = [None] * _FIXED  # per slot, once its first call is seen
+
+    def slots(self) -> int:
+        """How many slots are handed out: a row this long counts every call seen so far."""
+        return _FIXED + len(self.extra_keys)
 
     def slot(self, arch: int, nr: int) -> int:
         """The slot of (arch, nr); callers take the fast path themselves: x86_64 nr < NATIVE is nr."""
@@ -38,27 +40,37 @@ class CallCounts:
             return _I386 + nr
         slot = self.extra.get((arch, nr))
         if slot is None:
-            slot = self.extra[(arch, nr)] = len(self.keys)
-            self.keys.append((arch, nr))
+            slot = self.extra[(arch, nr)] = self.slots()
+            self.extra_keys.append((arch, nr))
             self.specs.append(None)
         return slot
+
+    def key(self, slot: int) -> tuple[int, int]:
+        """The (arch, nr) a slot counts: `slot`'s inverse."""
+        if slot < _X32:
+            return AUDIT_ARCH_X86_64, slot
+        if slot < _I386:
+            return AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | (slot - _X32)
+        if slot < _FIXED:
+            return AUDIT_ARCH_I386, slot - _I386
+        return self.extra_keys[slot - _FIXED]
 
     def row(self, exe: int) -> list[int]:
         """The counters of one executable, as long as the slots handed out so far."""
         row = self.rows.get(exe)
+        slots = self.slots()
         if row is None:
-            row = self.rows[exe] = [0] * len(self.keys)
-        elif len(row) < len(self.keys):
-            row.extend([0] * (len(self.keys) - len(row)))
+            row = self.rows[exe] = [0] * slots
+        elif len(row) < slots:
+            row.extend([0] * (slots - len(row)))
         return row
 
     def items(self) -> Iterator[tuple[int, int, int, int]]:
         """(executable, arch, nr, calls) for every count above zero."""
-        keys = self.keys
         for exe, row in list(self.rows.items()):
             for slot, count in enumerate(list(row)):
                 if count:
-                    arch, nr = keys[slot]
+                    arch, nr = self.key(slot)
                     yield exe, arch, nr, count
 
     def total(self, skip_exe: int | None = None) -> int:

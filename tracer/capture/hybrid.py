@@ -33,8 +33,8 @@ import os
 import select
 import signal
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from tracer.capture.launch import resolve, spawn
 from tracer.capture.notify import child_install_listener, fetch_listener
@@ -57,7 +57,7 @@ def trace_hybrid(argv: list[str], options: TraceOptions | None = None) -> TraceR
     env = dict(os.environ if opts.env is None else opts.env)
     resolve(argv, env, opts.cwd)
     st = State()
-    started = datetime.now(UTC)
+    started = time.gmtime()
     report_r, report_w = os.pipe()
     fds = [report_r]
     try:

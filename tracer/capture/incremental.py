@@ -10,11 +10,11 @@ is no longer needed. See docs/architecture.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from tracer.kernel.seccomp_filter import new_filter
 from tracer.profile.emit import FLAG_MASK_BITS, observed_rule_names, observed_value_rules
 from tracer.profile.model import Profile
+from tracer.record import Record
 from tracer.recording.model import ArgValues, IncrementalBase, Recording, SyscallStats
 from tracer.syscalls.abi import ABI_OF_SCMP
 from tracer.syscalls.names import is_known, number_of
@@ -22,8 +22,7 @@ from tracer.syscalls.names import is_known, number_of
 TRACED_ABIS = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32")
 
 
-@dataclass(frozen=True)
-class BaseProfile:
+class BaseProfile(Record, frozen=True):
     """The profile given to --base, read once: the filter it makes and what it adds to the recording."""
 
     source: str

@@ -24,7 +24,6 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 
 from tracer.capture.launch import resolve, spawn
 from tracer.capture.session import PRE_EXEC, exe_id, kill, make_result, note_setid, record_call, run_session
@@ -386,7 +385,7 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
     env = dict(os.environ if opts.env is None else opts.env)
     resolve(argv, env, opts.cwd)  # no such command (127, 126): said here, before the guardian starts
     st = State()
-    started = datetime.now(UTC)
+    started = time.gmtime()
     prog = pt.notify_everything_filter()
     subreaper = pt.get_child_subreaper()
     pt.prctl(pt.PR_SET_CHILD_SUBREAPER, 1)

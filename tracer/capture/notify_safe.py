@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import NamedTuple
 
 from tracer.kernel import ptrace as pt
+from tracer.record import Record
 from tracer.syscalls.abi import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 from tracer.syscalls.names import number_of
 
@@ -70,7 +70,7 @@ ALWAYS: tuple[str, ...] = (
 )
 
 
-class ArgIn(NamedTuple):
+class ArgIn(Record, frozen=True):
     """The low 32 bits of argument `arg`, under `mask`, are one of `values` (none of them, if `negate`)."""
 
     arg: int
@@ -82,7 +82,7 @@ class ArgIn(NamedTuple):
         return ((args[self.arg] & self.mask) in self.values) != self.negate
 
 
-class ArgNonzero(NamedTuple):
+class ArgNonzero(Record, frozen=True):
     """Argument `arg` (all 64 bits) is not 0: a pointer, such as a timeout, was given."""
 
     arg: int

@@ -7,6 +7,8 @@ driver started, or why not. Polling in a thread of the tracer instead would race
 which reaps every child (a --ready-cmd probe's status would be lost).
 
 This file imports only the standard library: it also runs as a script, outside the `tracer` package.
+The helper's own modules (socket, subprocess) are imported where it uses them, so that a learning run
+without --ready does not pay for them at start-up.
 """
 
 from __future__ import annotations
@@ -15,20 +17,17 @@ import contextlib
 import json
 import os
 import shlex
-import socket
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from pathlib import Path
+
+from tracer.record import Record
 
 READY = b"ready"  # what the helper writes before it execs the driver; anything else is why not
 POLL_S = 0.1  # between two probes
 DEFAULT_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(Record, frozen=True):
     """One readiness condition: tcp HOST:PORT accepts, unix PATH accepts, or CMD exits 0."""
 
     kind: str  # "tcp" | "unix" | "cmd"
@@ -36,8 +35,7 @@ class Probe:
     shown: str  # as the user wrote it, for messages
 
 
-@dataclass(frozen=True)
-class Ready:
+class Ready(Record, frozen=True):
     probes: tuple[Probe, ...]
     timeout: float = DEFAULT_TIMEOUT_S
 
@@ -46,6 +44,21 @@ class Ready:
         config = {"probes": [[p.kind, p.target, p.shown] for p in self.probes], "timeout": self.timeout,
                   "status_fd": status_fd}
         return [sys.executable, "-I", os.path.abspath(__file__), json.dumps(config), *driver]
+
+    @staticmethod
+    def failure(status_fd: int) -> str | None:
+        """Read (and close) the helper's status pipe once the driver is gone: None if the driver started, else
+        why not ("" when the helper was stopped before the workload was ready)."""
+        os.set_blocking(status_fd, False)
+        try:
+            data = os.read(status_fd, 4096)
+        except BlockingIOError:
+            data = b""
+        finally:
+            os.close(status_fd)
+        if data == READY:
+            return None
+        return data.decode(errors="replace")
 
 
 def parse(ready: str | None, ready_cmd: str | None, timeout: float | None) -> Ready | None:
@@ -74,21 +87,6 @@ def parse(ready: str | None, ready_cmd: str | None, timeout: float | None) -> Re
     return Ready(tuple(probes), DEFAULT_TIMEOUT_S if timeout is None else timeout)
 
 
-def failure(status_fd: int) -> str | None:
-    """Read (and close) the helper's status pipe once the driver is gone: None if the driver started, else
-    why not ("" when the helper was stopped before the workload was ready)."""
-    os.set_blocking(status_fd, False)
-    try:
-        data = os.read(status_fd, 4096)
-    except BlockingIOError:
-        data = b""
-    finally:
-        os.close(status_fd)
-    if data == READY:
-        return None
-    return data.decode(errors="replace")
-
-
 # ---- the helper: runs in the driver's process, before the driver's exec ----------------------------------
 #
 # Sockets are looked up in /proc/net, never connected to: the workload sees nothing it would not see
@@ -99,8 +97,16 @@ _UNIX_ACCEPTCON = 0x10000  # the listening flag in /proc/net/unix
 _UNIX_DGRAM = 2
 
 
+def _proc_lines(table: str) -> list[str]:
+    """The rows of a /proc/net table, without its heading."""
+    with open(table, encoding="ascii", errors="replace") as f:
+        return f.read().splitlines()[1:]
+
+
 def _proc_ip(hexaddr: str) -> str:
     """An address as /proc/net/tcp{,6} writes it (32-bit words in host order) as text."""
+    import socket
+
     raw = bytes.fromhex(hexaddr)
     raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
@@ -111,7 +117,7 @@ def _tcp_listeners(port: int) -> set[str]:
     out = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            lines = Path(table).read_text().splitlines()[1:]
+            lines = _proc_lines(table)
         except OSError:
             continue
         for line in lines:
@@ -123,6 +129,8 @@ def _tcp_listeners(port: int) -> set[str]:
 
 
 def _tcp_ready(target: str) -> tuple[bool, str]:
+    import socket
+
     host, _, port = target.rpartition(":")
     try:
         wanted = {str(info[4][0]) for info in socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)}
@@ -139,7 +147,7 @@ def _tcp_ready(target: str) -> tuple[bool, str]:
 def _unix_ready(path: str) -> tuple[bool, str]:
     names = {path, os.path.abspath(path), os.path.realpath(path)}
     try:
-        lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+        lines = _proc_lines("/proc/net/unix")
     except OSError as exc:
         return False, exc.strerror or str(exc)
     for line in lines:
@@ -153,6 +161,8 @@ def _unix_ready(path: str) -> tuple[bool, str]:
 
 def _check(probe: Probe, limit: float) -> tuple[bool, str]:
     """(ready, why not)."""
+    import subprocess
+
     if probe.kind == "tcp":
         return _tcp_ready(probe.target)
     if probe.kind == "unix":

@@ -19,14 +19,11 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tracer import __version__
 from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import describe_exit, exit_code_of, fork_exec
-from tracer.capture.ready import Ready
-from tracer.capture.ready import failure as ready_failure
 from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
@@ -36,6 +33,7 @@ from tracer.syscalls.info import filterable_args
 from tracer.syscalls.names import name_of
 
 if TYPE_CHECKING:
+    from tracer.capture.ready import Ready
     pass
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -109,7 +107,7 @@ def _start_detach(st: State) -> None:
 Loop = Callable[[State, TraceOptions, Callable[[str], None]], None]
 
 
-def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, str], started: datetime,
+def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, str], started: time.struct_time,
          loop: Loop) -> TraceResult:
     """Signals, timers, the --during driver and the result around a backend's loop."""
     t0 = time.monotonic()
@@ -171,7 +169,7 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
             timer.join(1.0)  # none may signal us once the default handlers (which terminate) are back
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
-        _end_driver(st)
+        _end_driver(st, opts.ready)
     return make_result(st, argv, opts, started, time.monotonic() - t0)
 
 
@@ -224,15 +222,15 @@ def _spawn_driver(argv: list[str], ready: Ready | None, env: dict[str, str], cwd
     return pid, status_r
 
 
-def _end_driver(st: State) -> None:
+def _end_driver(st: State, ready: Ready | None) -> None:
     if st.driver is None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(st.driver, signal.SIGTERM)  # what the driver started too
     if st.driver_status is None:
         st.driver_status = os.waitpid(st.driver, 0)[1]
-    if st.ready_fd is not None:
-        st.not_ready, st.ready_fd = ready_failure(st.ready_fd), None
+    if ready is not None and st.ready_fd is not None:
+        st.not_ready, st.ready_fd = ready.failure(st.ready_fd), None
 
 
 def record_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
@@ -288,7 +286,7 @@ def _key(abi: str, bare: int) -> str:
     return name_of(abi, bare) or unnamed_key(bare)
 
 
-def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetime, duration: float,
+def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.struct_time, duration: float,
                 snapshot: bool = False) -> TraceResult:
     """The run's result: how it ended, the Recording of what was counted, and verify's denials."""
     exit_code, exit_info = _exit_of(st, snapshot)
@@ -303,9 +301,9 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: datetim
         stopped = (f"{verb} after {opts.duration:g}s" if st.stopped == "duration"
                    else f"{verb} when the --during driver ended")
     run = Run(
-        id=opts.run_id or f"{os.path.basename(argv[0])}-{started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}",
+        id=opts.run_id or f"{os.path.basename(argv[0])}-{time.strftime('%Y%m%dT%H%M%S', started)}-{os.getpid()}",
         command=list(argv),
-        started=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        started=time.strftime("%Y-%m-%dT%H:%M:%SZ", started),
         duration_s=duration,
         exit=exit_info,
         partial=bool(reasons),

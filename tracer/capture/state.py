@@ -8,11 +8,11 @@ from __future__ import annotations
 import signal
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from tracer.capture.call_counts import CallCounts
 from tracer.kernel import ptrace as pt
+from tracer.record import Record, field
 from tracer.recording.model import ArgValues, Backend, Follow, Recording
 
 if TYPE_CHECKING:
@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from tracer.capture.signal_repair import SignalRepair
 
 
-@dataclass
-class TraceOptions:
+class TraceOptions(Record):
     follow: Follow = "all"  # "all": until every task exited; "main": until the main process exited
     env: dict[str, str] | None = None
     cwd: str | None = None
@@ -44,8 +43,7 @@ class TraceOptions:
     on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends
 
 
-@dataclass(frozen=True)
-class Tally:
+class Tally(Record, frozen=True):
     """The run so far, for a progress line."""
 
     tasks: int  # processes and threads traced so far
@@ -54,8 +52,7 @@ class Tally:
     elapsed: float  # seconds
 
 
-@dataclass
-class Denial:
+class Denial(Record):
     abi: str
     name: str
     nr: int
@@ -65,8 +62,7 @@ class Denial:
     arg_samples: list[tuple[int, ...]]
 
 
-@dataclass
-class TraceResult:
+class TraceResult(Record):
     recording: Recording
     exit_code: int  # the workload's, 128+N when killed by signal N
     exec_ok: bool  # the command's own exec succeeded
@@ -80,7 +76,7 @@ class TraceResult:
 class State:
     """Everything the loop accumulates; all of it is bounded by distinct keys, not by syscalls.
 
-    A plain class, not a dataclass: generating a 30-field dataclass costs ~2 ms of every start-up.
+    A plain class, not a Record: the loop reads these attributes on every call, and only the loop makes one.
     """
 
     def __init__(self, resume: int = pt.PTRACE_CONT, stop_status: int = pt.SECCOMP_STOP_STATUS,

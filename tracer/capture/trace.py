@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from tracer.capture import backends
 from tracer.capture.hybrid import trace_hybrid
@@ -62,7 +62,7 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
 def _trace_ptrace(argv: list[str], opts: TraceOptions) -> TraceResult:
     env = dict(os.environ if opts.env is None else opts.env)
     st = State()
-    started = datetime.now(UTC)
+    started = time.gmtime()
     filters = [*opts.filters, opts.base.filter()] if opts.base is not None else opts.filters
     st.root = spawn(argv, env, opts.cwd, filters)
     st.live.add(st.root)
@@ -81,7 +81,7 @@ def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
     opts = options or TraceOptions()
     st = State(resume=pt.PTRACE_SYSCALL, stop_status=pt.SYSCALL_STOP_STATUS, attached=pid, root=pid,
                 exec_ok=True)
-    started = datetime.now(UTC)
+    started = time.gmtime()
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]

@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tracer.analysis.inputs import from_emitted, load_baseline
@@ -24,6 +23,7 @@ from tracer.ci.progress import Progress
 from tracer.errors import UserError
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit, parse_arches
+from tracer.record import Record
 from tracer.recording.merge import low_coverage, merge
 from tracer.recording.model import Recording
 from tracer.report import formats as report_formats
@@ -32,8 +32,7 @@ from tracer.report.build import build_report
 GRACE_S = 10.0  # how long a workload may take to exit after its stop signal (duration)
 
 
-@dataclass
-class Built:
+class Built(Record):
     """One profile's merged recording and what it gives: the profile text and the markdown report."""
 
     spec: ProfileSpec

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from tracer.baseline.read import document_from_text, profile_from_document
 from tracer.ci.build import Built
 from tracer.ci.config import shown_path
 from tracer.errors import UserError
+from tracer.record import Record, field
 from tracer.recording import model as rec_io
 from tracer.recording.model import Recording
 
 
-@dataclass
-class Drift:
+class Drift(Record):
     """How a profile on disk differs from the one the runs produce."""
 
     added: dict[str, list[str]] = field(default_factory=dict)  # name -> runs that saw it (or why added)

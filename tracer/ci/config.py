@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import signal
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tracer.fileio import check_plain_yaml
 from tracer.kernel.signals import parse_signal
 from tracer.profile import extras
 from tracer.profile.formats import FORMATS
+from tracer.record import Record, field
 from tracer.recording.model import Follow
 from tracer.syscalls.abi import ABI_ALIASES
 
@@ -32,8 +32,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MAX_BYTES = 1 << 20  # a config is a few hundred bytes; refuse to parse megabytes
 
 
-@dataclass
-class RunSpec:
+class RunSpec(Record):
     name: str
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
@@ -47,8 +46,7 @@ class RunSpec:
     line: int = 0
 
 
-@dataclass
-class ProfileSpec:
+class ProfileSpec(Record):
     name: str
     output: Path
     recording: Path
@@ -61,8 +59,7 @@ class ProfileSpec:
     runs: list[RunSpec] = field(default_factory=list)
 
 
-@dataclass
-class Config:
+class Config(Record):
     path: Path
     profiles: list[ProfileSpec]
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from tracer.capture import ready as readiness
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
@@ -22,6 +20,7 @@ from tracer.fileio import STDOUT, check_output, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
+from tracer.record import Record, replace
 from tracer.recording import model as rec_io
 from tracer.recording.model import Backend, Follow, Recording
 
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
 DRIVER_FAILED = 1  # exit code when the --during driver failed or never ran (docs: README, Servers)
 
 
-@dataclass(frozen=True)
-class Outputs:
+class Outputs(Record, frozen=True):
     """Where a learning run writes, and how the profile is labelled."""
 
     profile: str | None  # None: no profile (`record`); "-": standard output
@@ -172,10 +170,14 @@ def trace_options_from(follow: Follow = "all", run_id: str | None = None, durati
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
     driver = shlex.split(during) if isinstance(during, str) else during
-    try:
-        wait = readiness.parse(ready, ready_cmd, ready_timeout)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    wait = None
+    if ready is not None or ready_cmd is not None or ready_timeout is not None:
+        from tracer.capture import ready as readiness  # its helper's modules, only for runs that wait
+
+        try:
+            wait = readiness.parse(ready, ready_cmd, ready_timeout)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     if wait is not None and not driver:
         raise UserError("--ready and --ready-cmd hold back the --during driver: give --during CMD too")
     return TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),

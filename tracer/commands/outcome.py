@@ -6,13 +6,12 @@ Library functions return an `Outcome`; the CLI only prints it and exits with its
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from tracer.fileio import STDOUT, write_atomic, wrote
+from tracer.record import Record, field
 
 
-@dataclass
-class Outcome:
+class Outcome(Record):
     exit_code: int
     summary: list[str] = field(default_factory=list)  # for stderr, unless --quiet
     stdout: str = ""

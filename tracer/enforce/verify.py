@@ -13,14 +13,13 @@ through. An eBPF recorder cannot do this: seccomp denies before its hook runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 from tracer.capture.launch import trace_everything
 from tracer.capture.state import Denial, TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.kernel import ptrace as pt
 from tracer.kernel.seccomp_filter import compile_profile
 from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, Syscall, effective_errno
+from tracer.record import Record, field, replace
 from tracer.syscalls.decode import shown
 from tracer.syscalls.info import filterable_args
 
@@ -73,8 +72,7 @@ def apply_verdict(pid: int, verdict: int) -> None:
         pt.set_register(pid, pt.REG_RAX, -(verdict & 0xFFF))  # ... and returns -errno
 
 
-@dataclass
-class VerifyResult:
+class VerifyResult(Record):
     trace: TraceResult
     denied: list[Denial] = field(default_factory=list)  # by the default action: the profile misses these
     expected: list[Denial] = field(default_factory=list)  # by the profile's own errno rules

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from tracer.errors import UserError
 from tracer.profile.model import OPERATORS, Profile, effective_errno
+from tracer.record import Record, field
 from tracer.syscalls.abi import ABI_OF_SCMP
 
 _SCMP_COMPARE = {op: i + 1 for i, op in enumerate(OPERATORS)}  # libseccomp's enum scmp_compare
 
 
-@dataclass
-class Compiled:
+class Compiled(Record):
     filter: Any
     skipped: list[str] = field(default_factory=list)  # names this libseccomp cannot resolve
 

@@ -18,11 +18,11 @@ import errno
 import json
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracer.errors import UserError
+from tracer.record import Record, field
 
 CONFIG_LIMIT = 16 << 20  # bytes of a config.json (or an engine state file) the wrapper reads at most
 TEXT_LIMIT = 256  # characters kept of a name or image reference
@@ -36,8 +36,7 @@ POD_KEYS = (("io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-n
 SANDBOX = ("io.kubernetes.cri.container-type", "sandbox")  # a pod's pause container, not a workload
 
 
-@dataclass(frozen=True)
-class UntrustedFile:
+class UntrustedFile(Record, frozen=True):
     path: str
     raw: bytes
     mode: int  # permission bits
@@ -78,8 +77,7 @@ def clean(value: object, limit: int = TEXT_LIMIT) -> str | None:
     return "".join(c if c.isprintable() else "?" for c in value[:limit])
 
 
-@dataclass(frozen=True)
-class Container:
+class Container(Record, frozen=True):
     """Who ran: the container as the engine described it."""
 
     id: str

@@ -10,9 +10,9 @@ pid file, detach).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from tracer.errors import UserError
+from tracer.record import Record, field
 
 ENV_DIR = "SECCOMP_LEARN_DIR"
 ENV_RUNTIME = "SECCOMP_LEARN_RUNTIME"
@@ -35,8 +35,7 @@ COMMAND_VALUE: dict[str, frozenset[str]] = {
 LEARNING = frozenset(COMMAND_VALUE)  # the commands that start a process in a container
 
 
-@dataclass(frozen=True)
-class CommandArgs:
+class CommandArgs(Record, frozen=True):
     """What the wrapper reads from a create/run/exec command: flag values, booleans, positionals."""
 
     values: dict[str, str] = field(default_factory=dict)  # long name without dashes -> value
@@ -50,8 +49,7 @@ class CommandArgs:
         return self.positionals[0]
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(Record, frozen=True):
     learn_dir: str
     runtime: str
     optional: bool

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from tracer.commands.outcome import Outcome
@@ -23,6 +22,7 @@ from tracer.errors import UserError
 from tracer.oci_runtime.cmdline import DEFAULT_DIR
 from tracer.oci_runtime.learndir import LearnDir
 from tracer.profile.emit import EmitOptions
+from tracer.record import Record
 
 ENGINES = ("docker", "podman")
 DOCKER_RUNTIME = "seccomp-learn"
@@ -32,8 +32,7 @@ RECORDING_WAIT = 60  # seconds to wait for the recording once the container has 
 DAEMON_JSON = "/etc/docker/daemon.json"
 
 
-@dataclass(frozen=True)
-class EngineRun:
+class EngineRun(Record, frozen=True):
     """An engine's `run` command line, split where flags are added."""
 
     engine: str  # docker | podman

@@ -22,7 +22,6 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
 
@@ -33,6 +32,7 @@ from tracer.oci_runtime.bundle import Container
 from tracer.oci_runtime.cmdline import Invocation
 from tracer.oci_runtime.learndir import LearnDir, file_stem
 from tracer.oci_runtime.runtimelog import note
+from tracer.record import Record, field
 from tracer.recording.model import Recording
 
 STATE_TIMEOUT = 10  # seconds for a `runtime state` query
@@ -42,8 +42,7 @@ class TracingImpossible(UserError):
     """The runtime could not be started under the tracer (it never ran): nothing was changed by running it."""
 
 
-@dataclass
-class Plan:
+class Plan(Record):
     """Everything needed to run and record one create/run/exec."""
 
     inv: Invocation

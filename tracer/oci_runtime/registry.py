@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass
 
 from tracer.errors import UserError
 from tracer.oci_runtime.bundle import read_json
 from tracer.oci_runtime.learndir import LearnDir, file_stem
+from tracer.record import Record
 
 ENV_STATE = "SECCOMP_LEARN_STATE"
 DEFAULT_STATE = "/run/seccomp-learn"
@@ -25,8 +25,7 @@ DEFAULT_STATE = "/run/seccomp-learn"
 BY_ID = frozenset({"start", "state", "kill", "delete", "pause", "resume"})
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record, frozen=True):
     runtime: str
     learn_dir: str
 

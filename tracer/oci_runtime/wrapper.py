@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -24,6 +23,7 @@ from tracer.oci_runtime import registry
 from tracer.oci_runtime.cmdline import ENV_RUNTIME, Invocation, parse
 from tracer.oci_runtime.learndir import LearnDir
 from tracer.oci_runtime.runtimelog import note
+from tracer.record import replace
 
 if TYPE_CHECKING:  # the tracer is imported only by the commands that trace: the others exec at once
     from tracer.oci_runtime.recorder import Plan

@@ -9,13 +9,13 @@ words, never two conditions on one argument index in one entry, then one rule pe
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
 from typing import Literal
 
 from tracer.errors import UserError
 from tracer.profile import extras
 from tracer.profile.model import Arg, Profile, Syscall
 from tracer.profile.multiarch import Mapping, map_recording
+from tracer.record import Record, field
 from tracer.recording.model import ArgValues, Recording
 from tracer.syscalls.abi import ABI_ALIASES, SCMP_ARCH, abi_sort_key
 from tracer.syscalls.info import filterable_args
@@ -47,8 +47,7 @@ MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unc
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
 
 
-@dataclass
-class EmitOptions:
+class EmitOptions(Record):
     default_action: str = "errno"
     errno: int = 1
     arches: list[str] | None = None  # extra ABIs to list beyond the observed ones
@@ -60,8 +59,7 @@ class EmitOptions:
     portable: bool = False  # add the vDSO group
 
 
-@dataclass
-class Extra:
+class Extra(Record):
     """A group of names added beyond what was observed, and why."""
 
     kind: ExtraKind
@@ -79,8 +77,7 @@ class Extra:
         return f"{name} (arg{index} in {', '.join(map(str, values))})"
 
 
-@dataclass
-class Emitted:
+class Emitted(Record):
     profile: Profile
     extras: list[Extra] = field(default_factory=list)
     unnamed: list[tuple[str, int]] = field(default_factory=list)  # (abi, nr) left out: no name to write

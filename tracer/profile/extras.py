@@ -12,14 +12,13 @@ the installed runtimes and fails when one calls something a list lacks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from tracer.errors import UserError
+from tracer.record import Record
 
 
-@dataclass(frozen=True)
-class Runtime:
+class Runtime(Record, frozen=True):
     name: str
     versions: tuple[tuple[str, str], ...]  # (component, upstream version) the lists were measured on
     needs: tuple[str, ...]  # made on every start; the container does not start when this one is denied

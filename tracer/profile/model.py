@@ -6,7 +6,8 @@ It holds no policy; see docs/architecture.md for who builds, reads and renders i
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
+
+from tracer.record import Record, field
 
 ACTIONS = (
     "SCMP_ACT_KILL",
@@ -43,8 +44,7 @@ def effective_errno(action: str, errno_ret: int | None) -> int | None:
     return errno.EPERM if errno_ret is None else errno_ret
 
 
-@dataclass(frozen=True, order=True)
-class Arg:
+class Arg(Record, frozen=True, order=True):
     """One condition on a syscall argument. For MASKED_EQ, value is the mask and value_two the datum."""
 
     index: int
@@ -53,8 +53,7 @@ class Arg:
     value_two: int = 0
 
 
-@dataclass
-class Syscall:
+class Syscall(Record):
     """One rule: these names, under these argument conditions (ANDed), get this action."""
 
     names: list[str]
@@ -64,8 +63,7 @@ class Syscall:
     comment: str = ""
 
 
-@dataclass
-class Profile:
+class Profile(Record):
     default_action: str = "SCMP_ACT_ERRNO"
     default_errno_ret: int | None = 1
     architectures: list[str] = field(default_factory=list)

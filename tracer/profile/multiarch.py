@@ -10,12 +10,16 @@ what could not be mapped are returned as plain data for the summary, diff and re
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from tracer.record import Record, field
 from tracer.recording.model import ArgValues, Recording, SyscallStats
-from tracer.syscalls.abi_map import MAPPED_ABIS, Carry, dropped_reason, targets
+from tracer.syscalls.abi import MAPPED_ABIS
 from tracer.syscalls.info import filterable_args
 from tracer.syscalls.names import number_of
+
+if TYPE_CHECKING:
+    from tracer.syscalls.abi_map import Carry
 
 # 32-bit and x32 code has no counterpart on arm64's 64-bit ABI: it would run as 32-bit arm code.
 _UNMAPPED_NOTE = {
@@ -24,8 +28,7 @@ _UNMAPPED_NOTE = {
 }
 
 
-@dataclass
-class Mapping:
+class Mapping(Record):
     """What one host (`abi`) gets from calls observed on another (`source`)."""
 
     abi: str
@@ -87,14 +90,16 @@ def map_recording(rec: Recording, abis: list[str]) -> tuple[Recording, list[Mapp
 
 
 def _map_one(rec: Recording, out: Recording, source: str, abi: str) -> Mapping:
+    from tracer.syscalls import abi_map  # its tables are built only for a profile that spans both hosts
+
     mapping = Mapping(abi=abi, source=source)
     table = out.abis.setdefault(abi, {})
     observed = rec.names(abi)
     for name in sorted(rec.names(source)):
         stats = rec.abis[source][name]
-        found = targets(source, abi, name)
+        found = abi_map.targets(source, abi, name)
         if not found:
-            mapping.dropped[name] = dropped_reason(source, name) or "no counterpart"
+            mapping.dropped[name] = abi_map.dropped_reason(source, name) or "no counterpart"
             continue
         for target in found:
             nr = number_of(abi, target.name)

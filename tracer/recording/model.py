@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from tracer.errors import UserError
 from tracer.fileio import json_text, write_atomic
+from tracer.record import Record, field
 
 FORMAT = "seccomp-learn-recording"
 VERSION = 1
@@ -23,8 +23,7 @@ Follow = Literal["all", "main"]  # trace until every task exited, or until the m
 Backend = Literal["ptrace", "notify", "notify-only"]  # the tracing backend that recorded a run
 
 
-@dataclass
-class ArgValues:
+class ArgValues(Record):
     """Values seen for one argument: a capped set, and (for flag words) the OR of every value."""
 
     values: set[int] = field(default_factory=set)
@@ -50,8 +49,7 @@ class ArgValues:
             self.add(v)
 
 
-@dataclass
-class SyscallStats:
+class SyscallStats(Record):
     """One syscall on one ABI. Counts are kept per run, so merging a run twice counts it once."""
 
     nr: int
@@ -68,16 +66,14 @@ class SyscallStats:
         return set(self.counts)
 
 
-@dataclass(frozen=True)
-class IncrementalBase:
+class IncrementalBase(Record, frozen=True):
     """The --base profile of an incremental run: its names ran in the kernel, uncounted."""
 
     profile: str
     allowed_in_kernel: int  # names the base allowed unconditionally, hence never traced
 
 
-@dataclass
-class Run:
+class Run(Record):
     """One traced execution. `exit` is {"code": n} or {"signal": n, "name": "SIGTERM"}.
 
     The optional fields are written only when set (docs/recording-format.md); `extra` keeps keys this
@@ -107,8 +103,7 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Recording:
+class Recording(Record):
     tool: str
     runs: list[Run] = field(default_factory=list)
     abis: dict[str, dict[str, SyscallStats]] = field(default_factory=dict)

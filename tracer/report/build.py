@@ -9,8 +9,6 @@ run metadata. See docs/report-format.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from tracer.analysis.conditions import alternatives_text
 from tracer.analysis.danger import cap_flag, danger_reason
 from tracer.analysis.diff import Blocked, Conditional, DiffResult, diff_baseline
@@ -19,6 +17,7 @@ from tracer.baseline.decide import decide, refusal_text
 from tracer.baseline.resolve import required_capability
 from tracer.profile.emit import EmitOptions, Emitted
 from tracer.profile.model import Profile
+from tracer.record import Record
 from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Recording
 from tracer.report import formats
 from tracer.report.model import (
@@ -95,8 +94,7 @@ def _change(blocked: list[BlockedEntry], is_docker: bool) -> list[str]:
     return opts
 
 
-@dataclass
-class _Verdicts:
+class _Verdicts(Record):
     """The baseline's answer for each needed name: the diff's entries, indexed once by name."""
 
     baseline: Loaded

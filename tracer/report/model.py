@@ -5,12 +5,12 @@ The JSON form is this model as is (docs/report-format.md); the formats compute n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 from tracer.analysis.hosts import HostView
 from tracer.analysis.inputs import SourceKind
 from tracer.profile.emit import Extra
+from tracer.record import Record, field
 from tracer.syscalls.info import ArgKind
 
 FORMAT = "seccomp-learn-report"
@@ -22,22 +22,19 @@ NameStatus = Literal["allowed", "allowed_with_args", "needs_capability", "blocke
 HintKind = Literal["sigreturn", "one-run", "unnamed", "partial", "abi", "launcher", "condition"]
 
 
-@dataclass
-class Input:
+class Input(Record):
     path: str  # the file, or "recording" / "profile" when built from an object
     kind: InputKind
     tool: str  # the recording's tool ("seccomp-learn 0.1.0"), "" for a profile
 
 
-@dataclass
-class BaselineInfo:
+class BaselineInfo(Record):
     path: str  # "docker" or the file
     kind: SourceKind  # "docker-default" or "profile"
     description: str
 
 
-@dataclass
-class RunInfo:
+class RunInfo(Record):
     id: str
     command: list[str]
     started: str
@@ -47,8 +44,7 @@ class RunInfo:
     partial_reason: str | None
 
 
-@dataclass
-class ReportSummary:
+class ReportSummary(Record):
     needed: int  # x86_64 names the profile allows (analysis/diff.py counts only x86_64 names)
     needed_allowed: int  # of those, names the baseline allows too
     baseline_allowed: int  # x86_64 names the baseline allows
@@ -63,8 +59,7 @@ class ReportSummary:
     failing: int  # the entries of `blocked` with fails=True
 
 
-@dataclass
-class BlockedEntry:
+class BlockedEntry(Record):
     """A needed call the baseline refuses, or allows only with argument values the workload does not use."""
 
     name: str
@@ -78,8 +73,7 @@ class BlockedEntry:
     note: str  # more on the refusal or the fix, "" if nothing
 
 
-@dataclass
-class ArgSeen:
+class ArgSeen(Record):
     index: int
     name: str  # the man-page name: "flags", "domain"
     kind: ArgKind
@@ -88,8 +82,7 @@ class ArgSeen:
     bits: str | None  # flags only: every bit seen in any call, decoded
 
 
-@dataclass
-class SyscallEntry:
+class SyscallEntry(Record):
     name: str
     abi: str | None  # None for a profile (its rules are per name, for every listed ABI)
     cls: str
@@ -106,21 +99,18 @@ class SyscallEntry:
     risk: str | None  # one sentence for sensitive calls
 
 
-@dataclass
-class RuleEntry:
+class RuleEntry(Record):
     name: str
     text: str  # "domain in {AF_UNIX, AF_INET}"
 
 
-@dataclass
-class HintEntry:
+class HintEntry(Record):
     kind: HintKind
     text: str
     names: list[str]
 
 
-@dataclass
-class Report:
+class Report(Record):
     input: Input
     baseline: BaselineInfo
     summary: ReportSummary

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 
+from tracer.record import Record, field
 from tracer.syscalls.names import name_of
 
 PR_SET_SECCOMP = 0x16
@@ -31,8 +31,7 @@ _RESULT = re.compile(r"(.*)\)\s+=\s+(-?\w+|\?)")  # arguments, then the last ") 
 UNFINISHED = " <unfinished ...>"
 
 
-@dataclass
-class AfterFilter:
+class AfterFilter(Record):
     counts: Counter[str] = field(default_factory=Counter)  # syscall name -> calls made under the filter
     args: dict[str, dict[int, set[int]]] = field(default_factory=dict)  # name -> arg index -> raw values
     loaded: bool = False  # a filter load was seen at all

@@ -18,11 +18,11 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass
 from types import TracebackType
 
 from tracer.errors import UserError
 from tracer.kernel.ptrace import BPF_RET_K, BpfFilter, prctl
+from tracer.record import Record
 from tracer.syscalls.abi import abi_of
 from tracer.syscalls.names import name_of
 
@@ -39,8 +39,7 @@ _FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
 _SERIAL = re.compile(r"audit\(\d+\.\d+:(\d+)\)")
 
 
-@dataclass(frozen=True)
-class SeccompRecord:
+class SeccompRecord(Record, frozen=True):
     serial: int  # the audit serial number: the order the kernel logged records in
     pid: int  # thread group id, in the initial pid namespace
     ses: int  # audit session id (inherited by every child; 4294967295 when unset)

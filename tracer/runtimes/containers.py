@@ -17,11 +17,11 @@ import json
 import subprocess
 import tarfile
 import uuid
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tracer.errors import UserError
+from tracer.record import Record, replace
 
 ENGINES = ("crun", "runc", "podman", "docker")
 OCI_ENGINES = ("crun", "runc")  # given a bundle; the others are given an image
@@ -37,8 +37,7 @@ REMOVE = {"crun": ("delete", "--force"), "runc": ("delete", "--force"), "podman"
 REMOVE_TIMEOUT = 60
 
 
-@dataclass(frozen=True)
-class Engine:
+class Engine(Record, frozen=True):
     """How one engine is invoked here: its argv (global options included) and the root containers get."""
 
     name: str  # crun | runc | podman | docker
@@ -47,8 +46,7 @@ class Engine:
     root: str = ""  # crun/runc: the root directory; podman/docker: the image (see with_root)
 
 
-@dataclass(frozen=True)
-class Container:
+class Container(Record, frozen=True):
     argv: tuple[str, ...]
     seccomp: dict[str, Any] | None  # OCI object (crun, runc) or Docker JSON (podman, docker); None: unconfined
     host_ro: tuple[str, ...] = ()  # host directories mounted read-only at the same path (e.g. /usr, /etc)

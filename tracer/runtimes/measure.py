@@ -25,11 +25,11 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracer.errors import UserError
 from tracer.profile.emit import RULE_ARGS
+from tracer.record import Record, field
 from tracer.runtimes.after_filter import AfterFilter, after_filter
 from tracer.runtimes.audit import AuditLog
 from tracer.runtimes.containers import OCI_ENGINES, Container, Engine, make_root, run, with_root
@@ -43,8 +43,7 @@ RAW_NAMES = sorted({"seccomp", "prctl", "clone"} | {name for name, _ in RULE_ARG
 RULED = {n: tuple(sorted(i for name, i in RULE_ARGS if name == n)) for n, _ in RULE_ARGS}  # args worth a rule
 
 
-@dataclass
-class RuntimeMeasurement:
+class RuntimeMeasurement(Record):
     """What one runtime version calls after loading the filter; the fields of an extras.Runtime."""
 
     runtime: str

@@ -26,6 +26,8 @@ ABI_ORDER = ("x86_64", "i386", "x32", "aarch64")
 # The 64-bit host ABI whose kernel runs each ABI (a compat ABI runs on its native's): Docker's archMap
 # groups architectures this way, and a profile listing two hosts is meant for both.
 HOST_ABI = {"x86_64": "x86_64", "i386": "x86_64", "x32": "x86_64", "aarch64": "aarch64"}
+# The 64-bit host ABIs, between which tracer.syscalls.abi_map maps what the same libc call becomes.
+MAPPED_ABIS = ("x86_64", "aarch64")
 
 
 def abi_of(audit_arch: int, nr: int) -> tuple[str, int]:

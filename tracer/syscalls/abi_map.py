@@ -26,8 +26,8 @@ calls on aarch64 for the same function, and which argument values follow from it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from tracer.record import Record
+from tracer.syscalls.abi import MAPPED_ABIS
 from tracer.syscalls.table import TABLES
 
 # Constants libc passes for the legacy call (Linux uapi; the same on x86_64 and aarch64).
@@ -43,8 +43,7 @@ ITIMER_REAL = 0
 ARCH_SET_FS = 0x1002
 
 
-@dataclass(frozen=True)
-class Carry:
+class Carry(Record, frozen=True):
     """How the target call's filterable arguments follow from the source call's."""
 
     moved: tuple[tuple[int, int], ...] = ()  # (source index, target index): same meaning, another place
@@ -56,8 +55,7 @@ class Carry:
 SAME = Carry(same=True)
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Record, frozen=True):
     name: str
     carry: Carry = Carry()
 
@@ -172,8 +170,7 @@ def _reverse() -> dict[str, tuple[Target, ...]]:
 # aarch64 name -> the x86_64-only calls that may be the same libc call there (besides the name itself).
 TO_X86_64: dict[str, tuple[Target, ...]] = _reverse()
 
-_NAMES = {abi: frozenset(TABLES[abi].values()) for abi in ("x86_64", "aarch64")}
-MAPPED_ABIS = tuple(_NAMES)  # the ABIs this module maps between
+_NAMES = {abi: frozenset(TABLES[abi].values()) for abi in MAPPED_ABIS}
 
 
 def targets(source_abi: str, target_abi: str, name: str) -> tuple[Target, ...]:

@@ -17,9 +17,9 @@ can check against the generated per-ABI tables (`syscalls/table.py`), never a co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
+from tracer.record import Record
 from tracer.syscalls.table import TABLES
 
 # --------------------------------------------------------------------------------------------------
@@ -126,8 +126,7 @@ def class_of(name: str) -> str:
 ArgKind = Literal["flags", "value"]
 
 
-@dataclass(frozen=True)
-class ArgSpec:
+class ArgSpec(Record, frozen=True):
     """One scalar argument worth recording: its register index, its man-page name, how to compare it."""
 
     index: int

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
 from tracer.profile.model import Profile
+from tracer.record import Record
 
 if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
     from tracer.recording.model import Recording
@@ -21,8 +21,7 @@ if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
 FORMATS = ("docker", "oci", "kubernetes")
 
 
-@dataclass(frozen=True)
-class Metadata:
+class Metadata(Record, frozen=True):
     source: str  # tool and number of runs
     name: str | None = None  # kubernetes metadata.name (default: seccomp-learn)
     namespace: str | None = None  # kubernetes metadata.namespace (default: none, the one kubectl applies to)

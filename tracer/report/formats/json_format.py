@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from tracer.fileio import json_text
+from tracer.record import asdict
 from tracer.report.model import FORMAT, VERSION, Report
 
 

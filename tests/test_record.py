@@ -1,0 +1,99 @@
+"""tracer.record against the reference it stands in for: the same class written with `dataclasses` must
+construct, compare, order, hash, print, copy and refuse exactly alike."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tracer import record
+from tracer.recording.model import ArgValues, Recording, SyscallStats
+
+_Ours = type("Rule", (record.Record,), {
+    "__annotations__": {"index": "int", "op": "str", "tags": "tuple[str, ...]", "value": "int"},
+    "tags": record.field(default_factory=tuple), "value": 0}, frozen=True, order=True)
+# The class above, again, by stdlib dataclasses (order of fields, defaults and flags alike).
+_Ref = dataclasses.make_dataclass("Rule", [("index", int), ("op", str),
+                                          ("tags", tuple, dataclasses.field(default_factory=tuple)),
+                                          ("value", int, 0)], frozen=True, order=True)
+_Mutable = type("Stats", (record.Record,), {"__annotations__": {"nr": "int", "counts": "dict[str, int]"},
+                                            "counts": record.field(default_factory=dict)})
+_MutableRef = dataclasses.make_dataclass("Stats", [("nr", int),
+                                                   ("counts", dict, dataclasses.field(default_factory=dict))])
+
+_args = st.tuples(st.integers(-3, 3), st.sampled_from(["EQ", "NE", "GT"]), st.integers(-2, 2))
+
+
+def _both(index: int, op: str, value: int) -> tuple[Any, Any]:
+    return _Ours(index, op, value=value), _Ref(index, op, value=value)
+
+
+@given(_args, _args)
+def test_equality_order_and_hash_are_the_dataclass_ones(a: tuple[int, str, int], b: tuple[int, str, int]) -> None:
+    (oa, ra), (ob, rb) = _both(*a), _both(*b)
+    assert (oa == ob, oa != ob) == (ra == rb, ra != rb)
+    assert (oa < ob, oa <= ob, oa > ob, oa >= ob) == (ra < rb, ra <= rb, ra > rb, ra >= rb)
+    assert hash(oa) == hash(ra)  # both hash the tuple of their fields
+    assert repr(oa) == repr(ra)
+
+
+def test_construction_and_its_errors_match() -> None:
+    for make in (_Ours, _Ref):
+        assert make(1, "EQ").tags == ()
+        assert make(index=2, op="NE", value=5).value == 5
+        for bad in ((), (1,), (1, "EQ", (), 0, "extra")):
+            with pytest.raises(TypeError):
+                make(*bad)
+        with pytest.raises(TypeError):
+            make(1, "EQ", colour="red")
+        with pytest.raises(TypeError):
+            make(1, "EQ", index=2)
+
+
+def test_frozen_refuses_assignment_as_an_attribute_error() -> None:
+    for frozen in (_Ours(1, "EQ"), _Ref(1, "EQ")):
+        with pytest.raises(AttributeError):
+            frozen.value = 3
+        with pytest.raises(AttributeError):
+            del frozen.op
+    mutable, ref = _Mutable(1), _MutableRef(1)
+    assert mutable.counts == {} and mutable.counts is not _Mutable(1).counts  # a fresh default for each record
+    mutable.nr = ref.nr = 2
+    assert repr(mutable) == repr(ref)
+    with pytest.raises(TypeError):
+        hash(mutable)
+    with pytest.raises(TypeError):
+        hash(ref)
+
+
+def test_replace_asdict_and_deepcopy_match() -> None:
+    ours, ref = _Ours(1, "EQ", ("a",)), _Ref(1, "EQ", ("a",))
+    assert repr(record.replace(ours, value=9, op="NE")) == repr(dataclasses.replace(ref, value=9, op="NE"))
+    with pytest.raises(TypeError):
+        record.replace(ours, colour="red")
+    assert record.asdict(ours) == dataclasses.asdict(ref)
+    nested_ours, nested_ref = _Mutable(3, {"run": 1}), _MutableRef(3, {"run": 1})
+    assert record.asdict([nested_ours, (nested_ours,)]) == [dataclasses.asdict(nested_ref),
+                                                            (dataclasses.asdict(nested_ref),)]
+    deep = copy.deepcopy(nested_ours)
+    assert deep == nested_ours and deep.counts is not nested_ours.counts
+
+
+def test_a_field_without_default_after_one_with_is_refused() -> None:
+    with pytest.raises(TypeError):
+        dataclasses.make_dataclass("Bad", [("a", int, 0), ("b", int)])
+    with pytest.raises(TypeError):
+        type("Bad", (record.Record,), {"__annotations__": {"a": "int", "b": "int"}, "a": 0})
+
+
+def test_the_project_records_behave_as_data() -> None:
+    """A recording's parts: equal by value, each with its own containers, copied deeply by multiarch."""
+    a, b = Recording("t"), Recording("t")
+    assert a == b and a.runs is not b.runs
+    a.abis["x86_64"] = {"read": SyscallStats(0, {"r": 1}, {"/bin/true"}, {0: ArgValues({3})})}
+    assert a != b and copy.deepcopy(a) == a
