@@ -85,7 +85,7 @@ def _loaded(code: str, argv: list[str], cwd: Path) -> set[str]:
 def _imported(argv: list[str], cwd: Path) -> set[str]:
     """The modules a command loads beyond what this interpreter and environment load for `pass` (the
     console script's entry point, then sys.modules)."""
-    return _loaded("from tracer.cli import _main\n_main()", argv, cwd) - _loaded("pass", [], cwd)
+    return _loaded("from tracer.cli.main import _main\n_main()", argv, cwd) - _loaded("pass", [], cwd)
 
 
 def test_a_learning_run_imports_only_what_it_uses(tmp_path: Path) -> None:

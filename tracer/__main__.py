@@ -1,5 +1,5 @@
 """`python -m tracer` = the seccomp-learn command."""
 
-from tracer.cli import main
+from tracer.cli.main import main
 
 main()

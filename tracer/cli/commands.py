@@ -1,0 +1,305 @@
+"""Every command: its options, its help, and the library call it makes with them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tracer.cli.options import (
+    Options,
+    Parser,
+    command_words,
+    driver_options,
+    emit_options,
+    emit_opts,
+    profile_output,
+    quiet,
+    stdout_output,
+    trace_options,
+    trace_opts,
+)
+from tracer.record import Record
+
+if TYPE_CHECKING:  # commands are imported on use
+    from tracer.commands.outcome import Outcome
+
+
+def _run_options(p: Parser) -> None:
+    profile_output(p)
+    p.add_argument("--record", dest="record_path", metavar="FILE", help="Also write the recording here.")
+    quiet(p)
+    trace_options(p)
+    emit_options(p)
+    command_words(p)
+
+
+def _run(kw: Options) -> Outcome:
+    from tracer.commands.learn import Outputs, run_learn
+    from tracer.profile.formats import default_output
+
+    outputs = Outputs(kw["output"] or default_output(kw["fmt"]), kw["record_path"], kw["fmt"], kw["name"],
+                      kw["namespace"])
+    return run_learn(kw["command"], trace_opts(kw), emit_opts(kw), outputs, kw["keep_going"], live=not kw["quiet"])
+
+
+def _record_options(p: Parser) -> None:
+    p.add_argument("-o", "--output", default="seccomp.trace.json", metavar="FILE",
+                   help="Recording to write ('-' = stdout; default seccomp.trace.json).")
+    quiet(p)
+    trace_options(p)
+    command_words(p)
+
+
+def _record(kw: Options) -> Outcome:
+    from tracer.commands.learn import Outputs, run_learn
+
+    return run_learn(kw["command"], trace_opts(kw), None, Outputs(None, kw["output"]), kw["keep_going"],
+                     live=not kw["quiet"])
+
+
+def _emit_cmd_options(p: Parser) -> None:
+    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    stdout_output("Profile")(p)
+    quiet(p, "No summary on stderr.")
+    emit_options(p)
+
+
+def _emit(kw: Options) -> Outcome:
+    from tracer.commands.emit import run_emit
+
+    return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"])
+
+
+def _diff_options(p: Parser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="PROFILE|RECORDING [NEW]")
+    p.add_argument("--baseline", metavar="docker|FILE",
+                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
+                   help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
+    p.add_argument("--json", dest="as_json", action="store_true", help="JSON output (docs/diff-format.md).")
+
+
+def _diff(kw: Options) -> Outcome:
+    from tracer.commands.diff import run_diff
+
+    return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"])
+
+
+def _lint_options(p: Parser) -> None:
+    p.add_argument("profiles", nargs="+", metavar="PROFILE")
+    quiet(p, "No summary on stderr.")
+
+
+def _lint(kw: Options) -> Outcome:
+    from tracer.commands.lint import run_lint
+
+    return run_lint(kw["profiles"])
+
+
+def _report_options(p: Parser) -> None:
+    from tracer.report.formats import FORMATS
+
+    p.add_argument("source", metavar="RECORDING|PROFILE")
+    p.add_argument("--format", dest="fmt", choices=list(FORMATS),
+                   help="markdown (a pull-request comment; the default), json (docs/report-format.md), text. "
+                        "Without it, on a terminal, the Markdown is shown rendered.")
+    p.add_argument("--baseline", default="docker", metavar="docker|FILE",
+                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    stdout_output("Report")(p)
+
+
+def _report(kw: Options) -> Outcome:
+    from tracer.commands.report import run_report
+
+    return run_report(kw["source"], kw["fmt"], kw["baseline"], kw["output"])
+
+
+def _merge_options(p: Parser) -> None:
+    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    stdout_output("Merged recording", "merged.trace.json")(p)
+    quiet(p, "No summary on stderr.")
+
+
+def _merge(kw: Options) -> Outcome:
+    from tracer.commands.merge import run_merge
+
+    return run_merge(kw["recordings"], kw["output"])
+
+
+def _ci_options(p: Parser) -> None:
+    p.add_argument("--config", default="seccomp-learn.yaml", metavar="FILE",
+                   help="The configuration (docs/config.md; default seccomp-learn.yaml).")
+    p.add_argument("--only", action="append", default=[], metavar="PROFILE", help="Only this profile (repeatable).")
+    p.add_argument("--check", action="store_true", help="Write nothing; exit 1 if any profile would change.")
+    p.add_argument("--incremental", action="store_true", help="Use each committed profile as --base: only what it "
+                   "does not allow is traced (cannot show that a syscall is no longer needed).")
+    quiet(p)
+
+
+def _ci(kw: Options) -> Outcome:
+    from tracer.commands.ci import run_ci
+
+    return run_ci(kw["config"], tuple(kw["only"]), kw["check"], kw["quiet"], kw["incremental"])
+
+
+def _verify_options(p: Parser) -> None:
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument("--complain", action="store_true", help="Do not enforce: let every call pass and report what "
+                                                           "the profile would have denied.")
+    p.add_argument("--add-missing", metavar="OUT",
+                   help="Write the profile plus what was denied to OUT ('-' = stdout).")
+    quiet(p, "Only the denials on stderr.")
+    driver_options(p)
+    command_words(p)
+
+
+def _verify(kw: Options) -> Outcome:
+    from tracer.commands.verify import run_verify
+
+    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"])
+
+
+def _container_options(p: Parser) -> None:
+    profile_output(p)
+    p.add_argument("--learn-dir", metavar="DIR", help="Where the wrapper writes recordings (default: Docker's "
+                   "runtimeArgs --learn-dir, else /var/lib/seccomp-learn).")
+    p.add_argument("--runtime-name", default="seccomp-learn",
+                   help="Docker: the name the wrapper is registered under in daemon.json (default seccomp-learn).")
+    p.add_argument("--wrapper", metavar="PATH",
+                   help="podman: the seccomp-learn-runtime program (default: found on PATH).")
+    quiet(p, "No summary on stderr.")
+    emit_options(p)
+    command_words(p)
+
+
+def _container(kw: Options) -> Outcome:
+    from tracer.oci_runtime.engines import learn_container
+    from tracer.profile.formats import default_output
+
+    return learn_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
+                           kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
+
+
+def _runtime_profile_options(p: Parser) -> None:
+    p.add_argument("--runtime", choices=["crun", "runc", "podman", "docker"], required=True,
+                   help="The runtime to measure.")
+    p.add_argument("--runs", type=int, default=10,
+                   help="Containers to start (default 10): calls made in every one are told from calls that "
+                        "depend on timing.")
+    p.add_argument("--command", dest="engine_command", metavar="CMD",
+                   help="How to invoke the runtime here (default: its name), e.g. 'docker -H unix:///run/docker.sock'.")
+    p.add_argument("--run-flag", dest="run_flags", action="append", default=[], metavar="FLAG",
+                   help="podman/docker: an extra `run` flag this machine needs (repeatable).")
+    p.add_argument("--attach", type=int, metavar="PID",
+                   help="docker: the pid of the daemon's containerd, for strace to follow to the container.")
+    stdout_output("JSON")(p)
+
+
+def _runtime_profile(kw: Options) -> Outcome:
+    from tracer.commands.runtime_profile import run_runtime_profile
+
+    return run_runtime_profile(kw["runtime"], kw["runs"], kw["engine_command"], tuple(kw["run_flags"]), kw["attach"],
+                               kw["output"])
+
+
+class Command(Record, frozen=True):
+    """One subcommand: its line in `seccomp-learn --help`, its own help, its options and its library call."""
+
+    summary: str
+    description: str
+    options: Callable[[Parser], None]
+    call: Callable[[Options], Outcome]
+    usage: str | None = None  # after "seccomp-learn NAME", for commands that take COMMAND words (they end the options)
+    command_required: bool = False
+    quiet_hides_summary: bool = True  # verify's -q keeps its denials, which are its summary
+
+
+TRACED = "[OPTIONS] [--] COMMAND [ARG...]   (or --pid PID instead of COMMAND)"
+COMMANDS: dict[str, Command] = {
+    "run": Command(
+        "Trace COMMAND and write the profile it needs (the default command).",
+        """The command follows the options (or `--`), untouched. stdin/stdout/stderr pass through, and
+seccomp-learn exits with the command's exit code (128+N if killed by signal N).
+
+  seccomp-learn -o p.json -- python3 -c 'import json, sqlite3'
+  seccomp-learn curl --version""",
+        _run_options, _run, usage=TRACED),
+    "record": Command(
+        "Trace COMMAND and write only the recording.",
+        """  seccomp-learn record -o run1.trace.json -- ./app
+  seccomp-learn emit run1.trace.json -o profile.json""",
+        _record_options, _record, usage=TRACED),
+    "emit": Command(
+        "Write the profile for one or more recordings (several are merged first).",
+        """  seccomp-learn emit run1.trace.json -o profile.json
+  seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml""",
+        _emit_cmd_options, _emit),
+    "diff": Command(
+        "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
+        """OLD NEW exits as diff(1) does: 0 when both decide every call alike ("identical"), 1 when
+they differ, 2 on trouble. Names no syscall table knows are warned about on stderr.
+
+Shows what the workload needs that the baseline refuses (and what would allow it), argument
+conditions it must meet, and the attack surface it removes, by class.
+
+  seccomp-learn diff app.trace.json
+  seccomp-learn diff --cap-add SYS_ADMIN profile.json
+  seccomp-learn diff old.json new.json""",
+        _diff_options, _diff, quiet_hides_summary=False),
+    "lint": Command(
+        "Check seccomp profiles (Docker, OCI, SeccompProfile; ours or not) for mistakes.",
+        """Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
+be read or is not a valid profile.
+
+  seccomp-learn lint profile.json /etc/docker/seccomp.json""",
+        _lint_options, _lint),
+    "report": Command(
+        "Audit report of a recording (or a profile): blocks, fixes, provenance, risk, extras, hints.",
+        """What the baseline blocks and what would fix it, every needed syscall with its provenance and risk,
+the extras and argument rules, hints. On a terminal, text fits its width and Markdown is rendered;
+files and pipes get them whole.
+
+  seccomp-learn report app.trace.json > report.md
+  seccomp-learn report --format json -o report.json app.trace.json""",
+        _report_options, _report, quiet_hides_summary=False),
+    "merge": Command(
+        "Merge recordings into one: the union per ABI and syscall, with provenance.",
+        """Counts are kept per run, argument values are unioned, and every syscall keeps the runs and
+executables that used it. Syscalls seen by only one of several runs are listed on stderr.
+
+  seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json""",
+        _merge_options, _merge),
+    "ci": Command(
+        "Run the workloads in the config, merge per profile, and write (or --check) the profiles.",
+        """  seccomp-learn ci                 # regenerate profiles, recordings and reports
+  seccomp-learn ci --check         # in CI: fail when a profile is out of date
+  seccomp-learn ci --check --incremental   # fast: does the app need anything new?""",
+        _ci_options, _ci),
+    "verify": Command(
+        "Run COMMAND under PROFILE, enforced by the kernel, and name every call it denies.",
+        """Exits 1 when anything was denied (even if the workload coped), otherwise with the workload's
+own exit code (0 when seccomp-learn stopped it as planned, as for learning). A call the
+profile kills ends its task with SIGSYS ("Bad system call"), as under the profile alone.
+Options come before PROFILE; the words after it are the command's.
+
+  seccomp-learn verify p.json -- python3 -c 'import json'
+  seccomp-learn verify --complain --add-missing p2.json p.json -- ./app""",
+        _verify_options, _verify, usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]", command_required=True,
+        quiet_hides_summary=False),
+    "container": Command(
+        "Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.",
+        """The container runs from its own image, with the engine's settings; the profile holds what it
+called plus what the runtime runs after loading the filter. Exits with the container's exit code.
+
+  seccomp-learn container -o web.json -- docker run --rm IMAGE CMD
+  seccomp-learn container --wrapper /usr/local/bin/seccomp-learn-runtime -- podman run --rm IMAGE""",
+        _container_options, _container, usage="[OPTIONS] [--] docker|podman run ...", command_required=True),
+    "runtime-profile": Command(
+        "Measure what the installed RUNTIME calls after loading a container's seccomp filter.",
+        """Writes JSON with the versions, the names it needs on every start, those it sometimes makes,
+and the values it passes to argument-ruled names: what tracer/profile/extras.py holds per runtime.
+Needs root (the kernel's audit records) and strace (argument values).
+
+  seccomp-learn runtime-profile --runtime runc""",
+        _runtime_profile_options, _runtime_profile, quiet_hides_summary=False),
+}

@@ -1,0 +1,118 @@
+"""`seccomp-learn`: parse the command line, run the command, print what it returns. No logic here.
+
+Only the parser of the command being run is built, and each command imports its modules when it
+runs, so `--version` and the time to the workload's exec pay only for what the command uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from tracer import __version__
+from tracer.cli.commands import COMMANDS, Command
+from tracer.cli.options import Options, Parser
+from tracer.errors import UserError
+
+PROG = "seccomp-learn"
+HELP = f"""usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
+       {PROG} SUBCOMMAND [OPTIONS] ...         (`{PROG} SUBCOMMAND --help` for its options)
+
+Learn the smallest seccomp profile a program needs, by tracing it.
+
+  seccomp-learn -- python3 -c 'import json'      # writes ./seccomp.json
+  seccomp-learn -o app.json --record app.trace.json -- ./app --flag
+  docker run --security-opt seccomp=app.json IMAGE ./app --flag
+
+A program named like a subcommand (diff, merge, ...) needs `--` or `run` before it.
+
+Commands:
+{chr(10).join(f"  {name:<16} {command.summary}" for name, command in COMMANDS.items())}
+
+Options:
+  -h, --help       Show this message and exit.
+  --version        Show the version and exit.
+"""
+
+
+def _unsized(prog: str) -> argparse.HelpFormatter:
+    """A formatter for checking options, never shown."""
+    return argparse.RawDescriptionHelpFormatter(prog, width=80)
+
+
+def parse(argv: list[str]) -> tuple[Command, Options] | str:
+    """The command and its options, or the text to print for --help/--version.
+
+    `seccomp-learn [OPTIONS] [--] CMD` means `seccomp-learn run [OPTIONS] [--] CMD`, like strace.
+    """
+    if not argv or argv[0] in ("-h", "--help"):
+        return HELP
+    if argv[0] == "--version":
+        return f"{PROG} {__version__}\n"
+    name, words = (argv[0], argv[1:]) if argv[0] in COMMANDS else ("run", argv)
+    command = COMMANDS[name]
+    prog = f"{PROG} {name}"
+    # argparse makes a formatter for every option it checks; one sized to the terminal imports shutil (with
+    # bz2 and lzma), a few ms of every start, so only a run that may show its help gets one.
+    shows_help = "-h" in words or "--help" in words
+    parser = Parser(prog=prog, usage=command.usage and f"{prog} {command.usage}", allow_abbrev=False,
+                    description=f"{command.summary}\n\n{command.description}",
+                    formatter_class=argparse.RawDescriptionHelpFormatter if shows_help else _unsized)
+    command.options(parser)
+    options = vars(parser.parse_args(words))
+    if command.usage:
+        words = options["command"]
+        options["command"] = words[1:] if words[:1] == ["--"] else words
+        if command.command_required and not options["command"]:
+            parser.error("the command to run is missing")
+    return command, options
+
+
+def _write(stream: Any, text: str) -> None:
+    """Text as given, even with the undecodable bytes of a file name (kept as surrogate escapes)."""
+    stream.flush()
+    stream.buffer.write(text.encode("utf-8", "surrogateescape"))
+    stream.buffer.flush()
+
+
+def _main() -> int:
+    try:
+        parsed = parse(sys.argv[1:])
+        if isinstance(parsed, str):
+            _write(sys.stdout, parsed)
+            return 0
+        command, options = parsed
+        outcome = command.call(options)
+    except UserError as exc:
+        msg = " ".join(str(exc).splitlines())  # one line, and readable when it quotes a 20 MB value
+        msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"
+        _write(sys.stderr, f"{msg}\n" if msg.startswith(f"{PROG}:") else f"{PROG}: {msg}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    if outcome.stdout:
+        _write(sys.stdout, outcome.stdout)
+    lines = outcome.errors + ([] if options.get("quiet") and command.quiet_hides_summary else outcome.summary)
+    if lines:
+        _write(sys.stderr, "".join(f"{PROG}: {line}\n" for line in lines))
+    return outcome.exit_code
+
+
+def main() -> None:
+    """Run the command, then end the process without Python's teardown.
+
+    Freeing every module and object at exit costs about 10 ms on a small VM, as much as tracing a
+    short command; everything is written, closed and flushed by then, and no thread is left but
+    daemon timers.
+    """
+    try:
+        code = _main()
+    except SystemExit as exc:  # argparse's --help, and the library's own exits
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
