@@ -2,7 +2,8 @@
 
 What the baseline blocks is checked against `decide(docker_default(), name)` computed here, not taken from
 tracer.report or tracer.diff; the JSON is checked against the key tables of docs/report-format.md.
-The markdown golden file is tests/data/report_sockets.md; regenerate it with UPDATE_GOLDEN=1.
+The markdown golden file is tests/data/report_sockets.md. The test never writes it: when the report changes,
+the failure names a copy of the new report to review and copy over the golden by hand.
 """
 
 from __future__ import annotations
@@ -85,13 +86,13 @@ def _normalise(text: str, sockets_bin: Path) -> str:
     return re.sub(r"seccomp-learn \d+\.\d+\.\d+\S*</sub>", "seccomp-learn <version></sub>", text)
 
 
-def test_golden_markdown(sockets: Path) -> None:
+def test_golden_markdown(sockets: Path, tmp_path: Path) -> None:
     text = _normalise(_report(str(sockets)), build("sockets"))
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(text)
-    assert GOLDEN.exists(), "no golden file: run with UPDATE_GOLDEN=1"
-    assert text == GOLDEN.read_text()
+    if text != GOLDEN.read_text():
+        new = tmp_path / GOLDEN.name
+        new.write_text(text)
+        pytest.fail(f"the report differs from {GOLDEN}; review {new} (diff -u {GOLDEN} {new}) and copy it over "
+                    "the golden file if the change is meant")
 
 
 def test_sockets_content(sockets: Path) -> None:
