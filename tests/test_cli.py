@@ -93,7 +93,7 @@ def test_a_learning_run_imports_only_what_it_uses(tmp_path: Path) -> None:
     imported = _imported(["-q", "-o", "p.json", "--", "/bin/true"], tmp_path)
     assert {"tracer.capture.hybrid", "tracer.profile.formats.docker"} <= imported  # it did learn
     unused = {"dataclasses", "inspect", "click", "socket", "subprocess", "pathlib", "shutil", "datetime", "yaml",
-              "rich", "ptrace", "pyseccomp", "tracer.capture.ready", "tracer.syscalls.abi_map",
+              "rich", "ptrace", "pyseccomp", "tracer.capture.ready", "tracer.capture.notify", "tracer.syscalls.abi_map",
               "tracer.capture.incremental", "tracer.kernel.seccomp_filter", "tracer.report.build",
               "tracer.analysis.diff", "tracer.profile.formats.kubernetes", "tracer.profile.formats.oci"}
     assert imported & unused == set()

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 
 from tracer.capture.launch import resolve, spawn
-from tracer.capture.notify import child_install_listener, fetch_listener
+from tracer.capture.listener import child_install_listener, fetch_listener
 from tracer.capture.notify_safe import hybrid_filter, listener_takes
 from tracer.capture.ptrace_stops import ptrace_stop_handler, wait_loop
 from tracer.capture.session import PRE_EXEC, kill, record_call, run_session

@@ -3,8 +3,7 @@
 Without ptrace there is no signal-delivery-stop, so a notification that a signal withdraws before
 this supervisor has received it cannot be repaired: the call fails with EINTR under a handler
 without SA_RESTART (capture/signal_repair.py, tests/test_faithful.py). `trace()` warns on every run.
-The default backend (capture/hybrid.py) shares the listener set-up below (`child_install_listener`,
-`fetch_listener`).
+The listener is set up as for the default backend (capture/listener.py).
 
 Every syscall of the workload waits until this loop has read it (SECCOMP_IOCTL_NOTIF_RECV) and
 answered SECCOMP_USER_NOTIF_FLAG_CONTINUE. How the listener, each task's executable, the command's
@@ -16,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import gc
 import os
 import select
 import signal
@@ -26,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from tracer.capture.launch import resolve, spawn
+from tracer.capture.listener import child_install_listener, fetch_listener
 from tracer.capture.session import PRE_EXEC, exe_id, kill, make_result, note_setid, record_call, run_session
 from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
@@ -55,54 +54,6 @@ def _special() -> dict[tuple[int, int], int]:
             if nr is not None:
                 out[(arch, nr | bit)] = kind
     return out
-
-
-def child_install_listener(prog: pt.BpfFilter, report_w: int) -> None:
-    """In the child, last before execve: say which fd the listener will be, then install the filter."""
-    gc.disable()  # nothing may close a lower fd between the placeholder and seccomp()
-    slot = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
-    os.write(report_w, slot.to_bytes(4, "little"))
-    os.close(slot)
-    pt.install_listener(prog.prog)
-    # No syscall from here to execve: each waits for the parent, which the execve's does.
-
-
-def _fd_link(pid: int | str, fd: int) -> str:
-    try:
-        return os.readlink(f"/proc/{pid}/fd/{fd}")
-    except OSError:
-        return ""
-
-
-def fetch_listener(pid: int, pidfd: int, report_r: int, wait: float = 5.0) -> tuple[int, int] | None:
-    """Take the child's listener: (our fd, its fd number in the child), or None if the child exited first."""
-    data = os.read(report_r, 4)
-    if len(data) != 4:
-        return None  # the child failed before its installer (it said why on stderr)
-    slot = int.from_bytes(data, "little")
-    done = select.poll()
-    done.register(report_r, select.POLLIN)  # only EOF from now on: the child exited instead of exec
-    deadline = time.monotonic() + wait
-    attempts = 0
-    while True:
-        attempts += 1
-        candidates = [slot] if _fd_link(pid, slot) == pt.NOTIFY_FD_LINK else []
-        if not candidates and time.monotonic() > deadline:
-            with contextlib.suppress(OSError):
-                candidates = [int(fd) for fd in os.listdir(f"/proc/{pid}/fd")
-                              if _fd_link(pid, int(fd)) == pt.NOTIFY_FD_LINK]
-            if len(candidates) != 1:
-                kill([pid], signal.SIGKILL)  # its parent reaps it
-                raise UserError("seccomp user notification: cannot find the workload's listener", "--backend notify")
-        if candidates:
-            fd = pt.pidfd_getfd(pidfd, candidates[0])
-            if _fd_link("self", fd) == pt.NOTIFY_FD_LINK:
-                return fd, candidates[0]
-            os.close(fd)
-        if attempts <= 20:
-            time.sleep(0.0001)  # the child installs within microseconds: a 1 ms poll would be most of a short run
-        elif done.poll(1):
-            return None
 
 
 def workload_processes() -> list[int]:
@@ -282,7 +233,7 @@ class _Supervisor:
         """The root's first syscall after its execve: the listener's slot survives only a failed exec."""
         st = self.st
         self.root_exec_pending = False
-        if _fd_link(st.root, self.slot) != pt.NOTIFY_FD_LINK:
+        if procfs.fd_target(st.root, self.slot) != pt.NOTIFY_FD_LINK:
             st.exec_ok = True
             st.exe_of.pop(st.root, None)
             self.reread.add(st.root)

@@ -1,5 +1,5 @@
 """What /proc says about a process that the kernel's other interfaces do not: its thread group, its
-seccomp filter count, the processes below it."""
+seccomp filter count, what its descriptors refer to, the processes below it."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ def tgid(tid: int) -> int:
 def seccomp_filters(pid: int | str) -> int | None:
     """How many seccomp filters a process runs under (kernel >= 5.9), None if unreadable."""
     return status_field(pid, "Seccomp_filters")
+
+
+def fd_target(pid: int | str, fd: int) -> str:
+    """What descriptor fd of a process refers to (/proc/PID/fd/FD), "" if it or the process is gone."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return ""
 
 
 def descendants(root: int) -> list[int]:
