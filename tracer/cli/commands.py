@@ -12,9 +12,9 @@ from tracer.cli.options import (
     driver_options,
     emit_options,
     emit_opts,
+    output_option,
     profile_output,
     quiet,
-    stdout_output,
     trace_options,
     trace_opts,
 )
@@ -43,8 +43,7 @@ def _run(kw: Options) -> Outcome:
 
 
 def _record_options(p: Parser) -> None:
-    p.add_argument("-o", "--output", default="seccomp.trace.json", metavar="FILE",
-                   help="Recording to write ('-' = stdout; default seccomp.trace.json).")
+    output_option(p, "Recording", "seccomp.trace.json")
     quiet(p)
     trace_options(p)
     command_words(p)
@@ -59,7 +58,7 @@ def _record(kw: Options) -> Outcome:
 
 def _emit_cmd_options(p: Parser) -> None:
     p.add_argument("recordings", nargs="+", metavar="RECORDING")
-    stdout_output("Profile")(p)
+    output_option(p, "Profile")
     quiet(p, "No summary on stderr.")
     emit_options(p)
 
@@ -105,7 +104,7 @@ def _report_options(p: Parser) -> None:
                         "Without it, on a terminal, the Markdown is shown rendered.")
     p.add_argument("--baseline", default="docker", metavar="docker|FILE",
                    help="Compare with Docker's default profile (docker, the default) or a profile file.")
-    stdout_output("Report")(p)
+    output_option(p, "Report")
 
 
 def _report(kw: Options) -> Outcome:
@@ -116,7 +115,7 @@ def _report(kw: Options) -> Outcome:
 
 def _merge_options(p: Parser) -> None:
     p.add_argument("recordings", nargs="+", metavar="RECORDING")
-    stdout_output("Merged recording", "merged.trace.json")(p)
+    output_option(p, "Merged recording", "merged.trace.json")
     quiet(p, "No summary on stderr.")
 
 
@@ -192,7 +191,7 @@ def _runtime_profile_options(p: Parser) -> None:
                    help="podman/docker: an extra `run` flag this machine needs (repeatable).")
     p.add_argument("--attach", type=int, metavar="PID",
                    help="docker: the pid of the daemon's containerd, for strace to follow to the container.")
-    stdout_output("JSON")(p)
+    output_option(p, "JSON")
 
 
 def _runtime_profile(kw: Options) -> Outcome:
@@ -209,7 +208,7 @@ class Command(Record, frozen=True):
     description: str
     options: Callable[[Parser], None]
     call: Callable[[Options], Outcome]
-    usage: str | None = None  # after "seccomp-learn NAME", for commands that take COMMAND words (they end the options)
+    usage: str | None = None  # after "seccomp-learn NAME" (argparse's own, unless the command takes COMMAND words)
     command_required: bool = False
     quiet_hides_summary: bool = True  # verify's -q keeps its denials, which are its summary
 

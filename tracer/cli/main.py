@@ -62,7 +62,7 @@ def parse(argv: list[str]) -> tuple[Command, Options] | str:
                     formatter_class=argparse.RawDescriptionHelpFormatter if shows_help else _unsized)
     command.options(parser)
     options = vars(parser.parse_args(words))
-    if command.usage:
+    if "command" in options:  # the COMMAND words (options.command_words)
         words = options["command"]
         options["command"] = words[1:] if words[:1] == ["--"] else words
         if command.command_required and not options["command"]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tracer.errors import UserError
+
+if TYPE_CHECKING:  # built on use: a command that needs neither does not import them
+    from tracer.capture.state import TraceOptions
+    from tracer.profile.emit import EmitOptions
 
 Options = dict[str, Any]  # the parsed options of one command, by destination name
 
@@ -65,7 +68,7 @@ def trace_options(p: Parser) -> None:
                    help="Also write the recording so far every SECONDS (SIGUSR1 does it once).")
 
 
-def trace_opts(kw: Options) -> Any:
+def trace_opts(kw: Options) -> TraceOptions:
     from tracer.commands.learn import trace_options_from
 
     return trace_options_from(follow=kw.get("follow", "all"), run_id=kw.get("run_id"), duration=kw["duration"],
@@ -104,7 +107,7 @@ def emit_options(p: Parser) -> None:
     p.add_argument("--name", metavar="NAME", help="--format kubernetes: metadata.name (default: seccomp-learn).")
 
 
-def emit_opts(kw: Options) -> Any:
+def emit_opts(kw: Options) -> EmitOptions:
     from tracer.profile.emit import EmitOptions, parse_arches
 
     runtime_list = None
@@ -126,9 +129,8 @@ def profile_output(p: Parser) -> None:
                                                           "seccomp.yaml for --format kubernetes).")
 
 
-def stdout_output(what: str, default: str = "-") -> Callable[[Parser], None]:
-    def add(p: Parser) -> None:
-        shown = "stdout" if default == "-" else default
-        p.add_argument("-o", "--output", default=default, metavar="FILE",
-                       help=f"{what} to write ('-' = stdout; default {shown}).")
-    return add
+def output_option(p: Parser, what: str, default: str = "-") -> None:
+    """-o FILE for a command whose output has a fixed default ('-' = stdout)."""
+    shown = "stdout" if default == "-" else default
+    p.add_argument("-o", "--output", default=default, metavar="FILE",
+                   help=f"{what} to write ('-' = stdout; default {shown}).")
