@@ -16,6 +16,7 @@ tuples of their fields. Type checkers treat them as dataclasses (PEP 681).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
@@ -70,10 +71,8 @@ class Record:
         else:
             cls.__hash__ = None  # type: ignore[assignment]  # mutable and compared by value: unhashable
         if order:
-            cls.__lt__ = lambda a, b: _ordered(a, b, tuple.__lt__)  # type: ignore[operator]
-            cls.__le__ = lambda a, b: _ordered(a, b, tuple.__le__)  # type: ignore[operator]
-            cls.__gt__ = lambda a, b: _ordered(a, b, tuple.__gt__)  # type: ignore[operator]
-            cls.__ge__ = lambda a, b: _ordered(a, b, tuple.__ge__)  # type: ignore[operator]
+            for method in ("__lt__", "__le__", "__gt__", "__ge__"):
+                setattr(cls, method, functools.partialmethod(_ordered, getattr(tuple, method)))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields, defaults = self._fields, self._defaults
@@ -115,7 +114,7 @@ def _hash(self: Record) -> int:
     return hash(_values(self))
 
 
-def _ordered(a: Record, b: object, compare: Callable[[tuple[Any, ...], tuple[Any, ...]], bool]) -> bool:
+def _ordered(a: Record, compare: Callable[[tuple[Any, ...], tuple[Any, ...]], bool], b: object) -> bool:
     if b.__class__ is not a.__class__:
         return NotImplemented
     return compare(_values(a), _values(b))
