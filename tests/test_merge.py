@@ -236,7 +236,7 @@ def _bad_count(p: Path) -> None:
 @pytest.mark.parametrize(("spoil", "message"), [
     (_bad_version, "format version 99 is not supported"),
     (_bad_count, "abis.x86_64.write.count is not the sum"),
-    (lambda p: p.write_text("{not json"), "invalid JSON at line 1"),
+    (lambda p: p.write_text("{not json"), "not valid JSON: Expecting property name enclosed in double quotes (line 1"),
     (lambda p: p.write_text('{"format": "something-else"}'), "'format' is not"),
     (lambda p: p.unlink(), "cannot read recording"),
 ])
