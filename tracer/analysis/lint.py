@@ -23,6 +23,7 @@ from tracer.record import Record
 from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER, HOST_ABI, MAPPED_ABIS, SCMP_ARCH
 from tracer.syscalls.abi_map import targets
 from tracer.syscalls.names import is_known
+from tracer.terminal import printable
 
 # Finding codes, and what each means (docs and `lint --help` use these).
 CODES: dict[str, str] = {
@@ -71,18 +72,13 @@ class Finding(Record, frozen=True, order=True):
     message: str
 
     def line(self) -> str:
-        return f"{_shown(self.file)}: {self.where}: {_shown(self.message)} [{self.code}]"
+        return f"{printable(self.file)}: {self.where}: {printable(self.message)} [{self.code}]"
 
 
 def _verdict(rule: WrittenRule) -> str:
     """The rule's action, with its errno for ERRNO rules (so two errnos tell apart)."""
     errno = effective_errno(rule.action, rule.errno_ret)
     return f"{rule.action}({errno})" if rule.action == "SCMP_ACT_ERRNO" else rule.action
-
-
-def _shown(text: str) -> str:
-    """Printable on any terminal: lone surrogates (non-UTF-8 bytes in names) as escapes, one line."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _clip(text: str, limit: int = 400) -> str:
@@ -330,7 +326,7 @@ def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     try:
         d = parse_document(doc, strict=False)
     except Invalid as e:
-        raise UserError(_shown(str(e)), file) from None
+        raise UserError(str(e), file) from None
     except RecursionError:
         raise UserError("profile nested too deeply", file) from None
     findings = (_check_defaults(d, file) + _check_unknown(d, file) + _check_rules(d, file)
@@ -349,7 +345,7 @@ def lint_file(path: str | os.PathLike[str]) -> list[Finding]:
     try:
         doc = read_document(path)
     except UserError as e:
-        raise UserError(_shown(str(e).removeprefix(f"{e.source}: ")), shown) from None
+        raise UserError(str(e).removeprefix(f"{e.source}: "), shown) from None
     return lint_doc(doc, shown)
 
 

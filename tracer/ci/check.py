@@ -12,6 +12,7 @@ from tracer.fileio import read_input
 from tracer.record import Record, field
 from tracer.recording import model as rec_io
 from tracer.recording.model import Recording
+from tracer.terminal import printable
 
 
 class Drift(Record):
@@ -90,4 +91,4 @@ def render_check(built: list[Built]) -> tuple[int, str]:
             lines.append("  same syscalls; argument rules, architectures or comments differ")
     if changed:
         lines.append(f"{changed} of {len(built)} profile(s) out of date: run `seccomp-learn ci` and commit the result")
-    return (1 if changed else 0), "\n".join(lines) + "\n"
+    return (1 if changed else 0), "".join(f"{printable(line)}\n" for line in lines)

@@ -15,6 +15,7 @@ from tracer import __version__
 from tracer.cli.commands import COMMANDS, Command
 from tracer.cli.options import Options, Parser
 from tracer.errors import UserError
+from tracer.terminal import printable
 
 PROG = "seccomp-learn"
 HELP = f"""usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
@@ -86,7 +87,7 @@ def _main() -> int:
         command, options = parsed
         outcome = command.call(options)
     except UserError as exc:
-        msg = " ".join(str(exc).splitlines())  # one line, and readable when it quotes a 20 MB value
+        msg = printable(" ".join(str(exc).splitlines()))  # one line, and readable when it quotes a 20 MB value
         msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"
         _write(sys.stderr, f"{msg}\n" if msg.startswith(f"{PROG}:") else f"{PROG}: {msg}\n")
         return exc.exit_code
@@ -96,7 +97,7 @@ def _main() -> int:
         _write(sys.stdout, outcome.stdout)
     lines = outcome.errors + ([] if options.get("quiet") and command.quiet_hides_summary else outcome.summary)
     if lines:
-        _write(sys.stderr, "".join(f"{PROG}: {line}\n" for line in lines))
+        _write(sys.stderr, "".join(f"{PROG}: {printable(line)}\n" for line in lines))
     return outcome.exit_code
 
 

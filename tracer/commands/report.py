@@ -14,6 +14,7 @@ from tracer.commands.outcome import Outcome, deliver
 from tracer.fileio import STDOUT, check_output
 from tracer.report import formats
 from tracer.report.build import build_report
+from tracer.terminal import printable_lines
 
 
 def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcome:
@@ -25,6 +26,8 @@ def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcom
     check_output(output)
     width = shutil.get_terminal_size().columns if output == STDOUT and sys.stdout.isatty() else None
     text = formats.render(build_report(load_input(path), load_baseline(baseline)), fmt or "markdown", width)
+    if fmt != "json":  # JSON escapes control characters itself; names and paths in the others must be shown
+        text = printable_lines(text)
     if fmt is None and width is not None:
         from tracer.report.formats._terminal import show
 
