@@ -74,10 +74,13 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
     target = os.fspath(path)
     fd, tmp = _new_temp(target, "cannot write")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:  # a full disk or quota: the old file stays as it was
+            raise UserError(f"cannot write: {exc.strerror} (the file is left as it was)", target) from None
         os.chmod(tmp, 0o644)  # readable by all, whatever the umask
         replaced = os.path.isfile(target)
         try:

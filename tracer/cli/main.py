@@ -7,6 +7,7 @@ runs, so `--version` and the time to the workload's exec pay only for what the c
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from typing import Any
@@ -36,6 +37,16 @@ Options:
   -h, --help       Show this message and exit.
   --version        Show the version and exit.
 """
+
+
+# A resource that ran out, wherever a command met it: one line and exit 2, as for bad input, not a traceback.
+# (Writers turn a full disk into a UserError naming the file: tracer/fileio.write_atomic.)
+EXHAUSTED = {
+    errno.EMFILE: "seccomp-learn needs a few more open files than `ulimit -n` allows; nothing written",
+    errno.ENFILE: "the system's table of open files is full; nothing written",
+    errno.ENOSPC: "the file system is full; nothing written",
+    errno.EDQUOT: "the disk quota is used up; nothing written",
+}
 
 
 def _unsized(prog: str) -> argparse.HelpFormatter:
@@ -91,6 +102,11 @@ def _main() -> int:
         msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"
         _write(sys.stderr, f"{msg}\n" if msg.startswith(f"{PROG}:") else f"{PROG}: {msg}\n")
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in EXHAUSTED:
+            raise
+        _write(sys.stderr, f"{PROG}: {printable(exc.strerror or '')}: {EXHAUSTED[exc.errno]}\n")
+        return 2
     except KeyboardInterrupt:
         return 130
     if outcome.stdout:
