@@ -161,6 +161,8 @@ Build = Callable[[str, str, str, str], list[str]]
 INVOCATIONS: dict[str, tuple[str, Build]] = {
     "emit": ("emit", lambda b, r, p, o: ["emit", b, "-o", o]),
     "merge": ("merge", lambda b, r, p, o: ["merge", r, b, "-o", o]),
+    # alone: beside the good recording, a bad copy of it is refused anyway, for its run id's other content
+    "merge-alone": ("merge", lambda b, r, p, o: ["merge", b, "-o", o]),
     "diff": ("diff", lambda b, r, p, o: ["diff", b]),
     "diff-new": ("diff", lambda b, r, p, o: ["diff", p, b]),
     "diff-baseline": ("diff", lambda b, r, p, o: ["diff", "--baseline", b, r]),
