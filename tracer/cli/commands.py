@@ -15,6 +15,8 @@ from tracer.cli.options import (
     output_option,
     profile_output,
     quiet,
+    registry_access,
+    registry_options,
     trace_options,
     trace_opts,
 )
@@ -201,6 +203,36 @@ def _runtime_profile(kw: Options) -> Outcome:
                                kw["output"])
 
 
+def _push_options(p: Parser) -> None:
+    p.add_argument("file", metavar="PROFILE|RECORDING")
+    p.add_argument("ref", metavar="REF", help="Where to push it: REGISTRY[:PORT]/REPOSITORY:TAG.")
+    p.add_argument("--image", metavar="IMAGE[@DIGEST]", help="The image it was learned for (an annotation).")
+    p.add_argument("--image-digest", metavar="sha256:...", help="That image's manifest digest (an annotation).")
+    registry_options(p)
+    quiet(p, "No summary on stderr.")
+
+
+def _push(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_push
+
+    return run_push(kw["file"], kw["ref"], kw["image"], kw["image_digest"], registry_access(kw))
+
+
+def _pull_options(p: Parser) -> None:
+    p.add_argument("ref", metavar="REF", help="REGISTRY[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST.")
+    output_option(p, "Profile or recording")
+    p.add_argument("--image-digest", metavar="sha256:...",
+                   help="Warn when the artifact says it was learned for another image digest.")
+    registry_options(p)
+    quiet(p, "No summary on stderr.")
+
+
+def _pull(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_pull
+
+    return run_pull(kw["ref"], kw["output"], registry_access(kw), kw["image_digest"])
+
+
 class Command(Record, frozen=True):
     """One subcommand: its line in `seccomp-learn --help`, its own help, its options and its library call."""
 
@@ -301,4 +333,21 @@ Needs root (the kernel's audit records) and strace (argument values).
 
   seccomp-learn runtime-profile --runtime runc""",
         _runtime_profile_options, _runtime_profile, quiet_hides_summary=False),
+    "push": Command(
+        "Push a profile or a recording to a registry as an OCI artifact (what CRI-O and Kubernetes read).",
+        """A profile goes in the runtime-spec form, as one layer under the config media type
+application/vnd.cncf.seccomp-profile.config.v1+json; the same file always gets the same digest.
+The pinned reference (REF@sha256:...) is printed on stdout. Uses skopeo and its credentials.
+
+  seccomp-learn push --image app@sha256:... p.json registry.example.com/app/seccomp:v1
+  seccomp-learn push --insecure run1.trace.json 127.0.0.1:5000/app/recordings:node1""",
+        _push_options, _push),
+    "pull": Command(
+        "Pull a profile or a recording from a registry.",
+        """The artifact's media type is checked, its layer verified by digest and read as a profile or a
+recording before anything is written.
+
+  seccomp-learn pull registry.example.com/app/seccomp:v1 -o p.json
+  seccomp-learn pull --image-digest sha256:... registry.example.com/app/seccomp@sha256:... -o p.json""",
+        _pull_options, _pull),
 }

@@ -1,0 +1,177 @@
+"""push and pull against a real registry (Debian's docker-registry on 127.0.0.1), read back with skopeo."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import seccomp_learn
+from registries import Registry, free_port
+
+CONFIG_MEDIA_TYPE = "application/vnd.cncf.seccomp-profile.config.v1+json"  # CRI-O's and KEP-6061's
+IMAGE_DIGEST = "sha256:" + "ab" * 32
+USER, PASSWORD = "fleet", "s3cret-pw"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    server = Registry(tmp_path_factory.mktemp("registry") / "plain")
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    server = Registry(tmp_path_factory.mktemp("registry") / "auth", USER, PASSWORD)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """No credentials but those a test gives: an empty HOME, no REGISTRY_AUTH_FILE, DOCKER_CONFIG or XDG dir."""
+    home = tmp_path / "home"
+    home.mkdir()
+    drop = {"REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME"}
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, "HOME": str(home)}
+
+
+@pytest.fixture(scope="module")
+def oci_profile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A profile learned from a real run, in the runtime-spec form an artifact holds."""
+    tmp = tmp_path_factory.mktemp("profile")
+    rec, out = tmp / "true.trace.json", tmp / "true.json"
+    assert seccomp_learn("record", "-q", "-o", str(rec), "--", "/bin/true").returncode == 0
+    assert seccomp_learn("emit", "-q", "--format", "oci", str(rec), "-o", str(out)).returncode == 0
+    return out
+
+
+def skopeo_manifest(ref: str) -> bytes:
+    """The manifest as the registry serves it, read by skopeo (not by seccomp-learn)."""
+    return subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+                          capture_output=True, timeout=60, check=True).stdout
+
+
+def push(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return seccomp_learn("push", "--insecure", *args, env=env)
+
+
+def one_line_error(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
+    for word in words:
+        assert word in done.stderr
+
+
+def test_push_then_pull_is_byte_identical(registry: Registry, oci_profile: Path, env: dict[str, str],
+                                          tmp_path: Path) -> None:
+    ref = f"{registry.host}/app/seccomp:v1"
+    pushed = push(env, "--image", "localhost/app:1", "--image-digest", IMAGE_DIGEST, str(oci_profile), ref)
+    assert pushed.returncode == 0, pushed.stderr
+    pinned = pushed.stdout.strip()
+    content = oci_profile.read_bytes()
+    raw = skopeo_manifest(ref)
+    assert pinned == f"{registry.host}/app/seccomp@sha256:{hashlib.sha256(raw).hexdigest()}"
+    manifest = json.loads(raw)
+    assert manifest["config"]["mediaType"] == CONFIG_MEDIA_TYPE
+    assert manifest["artifactType"] == CONFIG_MEDIA_TYPE
+    [layer] = manifest["layers"]
+    assert layer["digest"] == "sha256:" + hashlib.sha256(content).hexdigest() and layer["size"] == len(content)
+    annotations = manifest["annotations"]
+    assert annotations["seccomp-learn/image"] == "localhost/app:1"
+    assert annotations["seccomp-learn/image-digest"] == IMAGE_DIGEST
+    assert "seccomp-learn/version" in annotations
+    assert "created" not in raw.decode()  # no time: the digest is the content's
+    for source in (ref, pinned):
+        out = tmp_path / "pulled.json"
+        pulled = seccomp_learn("pull", "--insecure", source, "-o", str(out), env=env)
+        assert pulled.returncode == 0, pulled.stderr
+        assert out.read_bytes() == content
+        assert "warning" not in pulled.stderr
+    other = seccomp_learn("pull", "--insecure", "--image-digest", "sha256:" + "cd" * 32, pinned, "-o", "-", env=env)
+    assert other.returncode == 0 and other.stdout.encode() == content
+    assert f"learned for {IMAGE_DIGEST}, not sha256:{'cd' * 32}" in other.stderr
+
+
+def test_digest_is_stable_across_pushes(registry: Registry, oci_profile: Path, env: dict[str, str]) -> None:
+    refs = [f"{registry.host}/stable/seccomp:{tag}" for tag in ("a", "b", "a")]
+    digests = []
+    for ref in refs:
+        done = push(env, "--image", "localhost/app@" + IMAGE_DIGEST, str(oci_profile), ref)
+        assert done.returncode == 0, done.stderr
+        digests.append(done.stdout.strip().rsplit("@", 1)[1])
+    assert len(set(digests)) == 1
+    assert {f"sha256:{hashlib.sha256(skopeo_manifest(r)).hexdigest()}" for r in refs} == set(digests)
+
+
+def test_credentials_from_docker_config(auth_registry: Registry, oci_profile: Path, env: dict[str, str],
+                                        tmp_path: Path) -> None:
+    ref = f"{auth_registry.host}/private/seccomp:v1"
+    one_line_error(push(env, str(oci_profile), ref), ref, "credentials")
+    config = tmp_path / "docker" / "config.json"
+    config.parent.mkdir()
+    config.write_text(auth_registry.docker_config(USER, PASSWORD))
+    home_config = Path(env["HOME"]) / ".docker" / "config.json"
+    home_config.parent.mkdir()
+    home_config.write_text(auth_registry.docker_config(USER, "wrong"))
+    one_line_error(push(env, str(oci_profile), ref), ref, "credentials")  # ~/.docker/config.json, wrong password
+    home_config.write_text(auth_registry.docker_config(USER, PASSWORD))
+    assert push(env, str(oci_profile), ref).returncode == 0  # ~/.docker/config.json
+    home_config.unlink()
+    assert push({**env, "DOCKER_CONFIG": str(config.parent)}, str(oci_profile), ref).returncode == 0
+    assert push({**env, "REGISTRY_AUTH_FILE": str(config)}, str(oci_profile), ref).returncode == 0
+    out = tmp_path / "p.json"
+    assert seccomp_learn("pull", "--insecure", "--authfile", str(config), ref, "-o", str(out), env=env).returncode == 0
+    assert out.read_bytes() == oci_profile.read_bytes()
+
+
+def _image_layout(root: Path) -> Path:
+    """A one-layer container image in an OCI layout (what a registry mostly holds), for the wrong-type case."""
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+
+    def blob(data: bytes, media_type: str) -> dict[str, object]:
+        digest = hashlib.sha256(data).hexdigest()
+        (blobs / digest).write_bytes(data)
+        return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
+
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as t:
+        info = tarfile.TarInfo("hello")
+        info.size = 3
+        t.addfile(info, io.BytesIO(b"hi\n"))
+    layer = blob(tar.getvalue(), "application/vnd.oci.image.layer.v1.tar")
+    config = blob(json.dumps({"architecture": "amd64", "os": "linux",
+                              "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode(),
+                  "application/vnd.oci.image.config.v1+json")
+    manifest = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                "config": config, "layers": [layer]}).encode(),
+                    "application/vnd.oci.image.manifest.v1+json")
+    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [manifest]}))
+    (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    return root
+
+
+def test_bad_references_are_one_line_errors(registry: Registry, env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+
+    def pull(ref: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        return seccomp_learn("pull", *flags, ref, "-o", str(out), env=env)
+
+    one_line_error(pull(f"{registry.host}/app/none:v1", "--insecure"), "no such")
+    down = f"127.0.0.1:{free_port()}/app/seccomp:v1"  # bound, closed: nothing listens there
+    one_line_error(pull(down, "--insecure"), down, "not reachable")
+    one_line_error(pull(f"{registry.host}/app/seccomp:v1"), "--insecure")  # plain HTTP refused unless asked
+    one_line_error(pull("app/seccomp:v1", "--insecure"), "not a registry reference")
+    image = f"{registry.host}/app/image:v1"
+    subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"oci:{_image_layout(tmp_path / 'img')}",
+                    f"docker://{image}"], check=True, timeout=60, capture_output=True)
+    one_line_error(pull(image, "--insecure"), image, "wrong media type", "application/vnd.oci.image.config.v1+json")
+    assert not out.exists()

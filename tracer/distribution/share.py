@@ -1,0 +1,116 @@
+"""Push and pull seccomp-learn's artifacts: a file's content in, checked content out.
+
+Everything that crosses the registry is checked as a local file would be: a pushed profile or
+recording must read as one, and a pulled one must be of the kind asked for and read as one too.
+"""
+
+from __future__ import annotations
+
+from tracer import __version__
+from tracer.distribution.artifact import (
+    IMAGE,
+    IMAGE_DIGEST,
+    KINDS,
+    PROFILE,
+    RECORDING,
+    VERSION,
+    Kind,
+    build,
+    digest_of,
+    read_manifest,
+)
+from tracer.distribution.client import DIGEST, Access, Client, Reference, parse_reference
+from tracer.errors import UserError
+from tracer.profile.model import Profile
+from tracer.record import Record
+from tracer.recording.model import Recording
+
+
+def client() -> Client:
+    from tracer.distribution.skopeo import Skopeo
+
+    return Skopeo()
+
+
+def manifest_annotations(image: str | None, image_digest: str | None) -> dict[str, str]:
+    """The manifest's annotations: the image the content was learned for (a digest in `image` counts as
+    its digest), and the version of seccomp-learn. No time: the same input keeps its digest."""
+    out = {VERSION: __version__}
+    if image and "@" in image:
+        image, _, pinned = image.partition("@")
+        if image_digest and image_digest != pinned:
+            raise UserError(f"--image names {pinned}, --image-digest {image_digest}", "--image-digest")
+        image_digest = pinned
+    if image_digest is not None and not DIGEST.fullmatch(image_digest):
+        raise UserError("not an image digest: expected sha256: and 64 hex digits", image_digest)
+    if image:
+        out[IMAGE] = image
+    if image_digest:
+        out[IMAGE_DIGEST] = image_digest
+    return out
+
+
+def push(kind: Kind, content: bytes, ref_text: str, notes: dict[str, str], access: Access) -> Reference:
+    """Push `content` as a `kind` artifact; the reference pinned to the manifest's digest."""
+    ref = parse_reference(ref_text)
+    if ref.digest:
+        raise UserError("push to a tag (the digest is the content's, not chosen)", ref_text)
+    artifact = build(kind, content, notes)
+    return ref.pinned(client().push(artifact, ref, access))
+
+
+class Pulled(Record, frozen=True):
+    kind: Kind
+    content: bytes
+    annotations: dict[str, str]
+    ref: Reference  # pinned to the manifest that was read
+
+    @property
+    def text(self) -> str:
+        try:
+            return self.content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"the {self.kind.noun} is not UTF-8 text", str(self.ref)) from None
+
+    def image_digest_warning(self, expected: str | None) -> list[str]:
+        """A warning when the artifact was learned for another image digest than `expected` (or names none)."""
+        learned_for = self.annotations.get(IMAGE_DIGEST)
+        if expected is None or learned_for == expected:
+            return []
+        said = f"was learned for {learned_for}" if learned_for else "names no image digest"
+        return [f"warning: {self.ref} {said}, not {expected}: it may not fit this image"]
+
+
+def pull(ref_text: str, access: Access, wanted: tuple[Kind, ...] = KINDS) -> Pulled:
+    """The artifact at `ref_text`, checked: one of the `wanted` kinds, its one layer verified by digest, and
+    its content readable as that kind (`read`)."""
+    ref = parse_reference(ref_text)
+    registry = client()
+    raw = registry.manifest(ref, access)
+    pinned = ref.pinned(ref.digest or digest_of(raw))
+    layer = read_manifest(raw, str(ref), wanted)
+    pulled = Pulled(layer.kind, registry.blob(pinned, layer.digest, access), layer.annotations, pinned)
+    read(pulled.kind, pulled.text, str(pinned))
+    return pulled
+
+
+def read(kind: Kind, text: str, source: str) -> Profile | Recording:
+    """`text` as the profile or recording it must be; any problem is a UserError naming `source`."""
+    if kind == PROFILE:
+        from tracer.baseline.read import document_from_text, profile_from_document
+
+        return profile_from_document(document_from_text(text, source), source)
+    import json
+
+    from tracer.recording.model import from_document
+
+    try:
+        return from_document(json.loads(text), source)
+    except (ValueError, RecursionError):
+        raise UserError("not a recording: invalid JSON", source) from None
+
+
+def pull_recording(ref_text: str, access: Access) -> Recording:
+    recording = read(RECORDING, pull(ref_text, access, (RECORDING,)).text, ref_text)
+    assert isinstance(recording, Recording)
+    return recording
