@@ -233,6 +233,21 @@ def _pull(kw: Options) -> Outcome:
     return run_pull(kw["ref"], kw["output"], registry_access(kw), kw["image_digest"])
 
 
+def _label_options(p: Parser) -> None:
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument("-t", "--tag", metavar="NAME", help="The derived image's name (default IMAGE:TAG-seccomp).")
+    p.add_argument("--podman", default="podman", metavar="CMD",
+                   help="How to invoke podman here, with its global options (default podman).")
+    quiet(p, "No summary on stderr.")
+
+
+def _label(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_label
+
+    return run_label(kw["image"], kw["profile"], kw["tag"], kw["podman"])
+
+
 class Command(Record, frozen=True):
     """One subcommand: its line in `seccomp-learn --help`, its own help, its options and its library call."""
 
@@ -350,4 +365,12 @@ recording before anything is written.
   seccomp-learn pull registry.example.com/app/seccomp:v1 -o p.json
   seccomp-learn pull --image-digest sha256:... registry.example.com/app/seccomp@sha256:... -o p.json""",
         _pull_options, _pull),
+    "label": Command(
+        "Build an image FROM IMAGE that carries PROFILE in its io.containers.seccomp.profile label.",
+        """podman uses the label when the container is run with --seccomp-policy=image, so the profile
+travels inside the image. The derived image's name is printed on stdout.
+
+  seccomp-learn label localhost/app:1 app.json          # builds localhost/app:1-seccomp
+  podman run --seccomp-policy=image localhost/app:1-seccomp""",
+        _label_options, _label),
 }

@@ -44,3 +44,15 @@ def run_pull(ref: str, output: str, access: Access, image_digest: str | None) ->
     by = f", by seccomp-learn {a[VERSION]}" if VERSION in a else ""
     line = f"pulled {pulled.ref} ({pulled.kind.noun}{learned_for}{by})"
     return deliver(pulled.text, output, notes=[line, *pulled.image_digest_warning(image_digest)])
+
+
+def run_label(image: str, profile: str, tag: str | None, podman: str) -> Outcome:
+    import shlex
+
+    from tracer.distribution.label import LABEL, build_labelled, derived_tag, label_value
+
+    value = label_value(profile)
+    target = tag or derived_tag(image)
+    build_labelled(shlex.split(podman), image, target, value)
+    return Outcome(0, [f"built {target} FROM {image} with {profile} in its {LABEL} label "
+                       f"(podman run --seccomp-policy=image {target})"], stdout=f"{target}\n")
