@@ -175,3 +175,49 @@ def test_bad_references_are_one_line_errors(registry: Registry, env: dict[str, s
                     f"docker://{image}"], check=True, timeout=60, capture_output=True)
     one_line_error(pull(image, "--insecure"), image, "wrong media type", "application/vnd.oci.image.config.v1+json")
     assert not out.exists()
+
+
+# KEP-6061's SeccompProfile, transcribed from its Go types (SecurityProfileOCIArtifact, SecurityProfileOCIBase):
+# kubernetes-validate's newest schemas (1.37) predate the OCI type.
+KEP_6061_SECCOMP_PROFILE = {
+    "type": "object", "additionalProperties": False, "required": ["type"],
+    "properties": {
+        "type": {"enum": ["RuntimeDefault", "Localhost", "Unconfined", "OCI"]},
+        "localhostProfile": {"type": "string"},
+        "oci": {"type": "object", "additionalProperties": False, "required": ["reference"], "properties": {
+            "reference": {"type": "string", "pattern": r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}$"},
+            "baseProfile": {"type": "object", "additionalProperties": False, "required": ["type"], "properties": {
+                "type": {"enum": ["RuntimeDefault", "Localhost"]}, "localhostProfile": {"type": "string"}}}}},
+    },
+}
+
+
+def test_kubernetes_oci_names_the_profile_by_digest(registry: Registry, oci_profile: Path, env: dict[str, str],
+                                                    tmp_path: Path) -> None:
+    import jsonschema
+    import kubernetes_validate
+    import yaml
+
+    ref = f"{registry.host}/k8s/seccomp:v1"
+    assert push(env, str(oci_profile), ref).returncode == 0
+    digest = "sha256:" + hashlib.sha256(skopeo_manifest(ref)).hexdigest()
+    done = seccomp_learn("emit", "--format", "kubernetes-oci", "--insecure", ref, env=env)
+    assert done.returncode == 0, done.stderr
+    context, annotation = yaml.safe_load_all(done.stdout)
+    pinned = f"{registry.host}/k8s/seccomp@{digest}"
+    assert context == {"securityContext": {"seccompProfile": {"type": "OCI", "oci": {"reference": pinned}}}}
+    assert annotation == {"metadata": {"annotations": {"seccomp-profile.kubernetes.cri-o.io/POD": pinned}}}
+
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", **annotation["metadata"]},
+           "spec": {"containers": [{"name": "app", "image": "localhost/app:1"}]}}
+    kubernetes_validate.validate(pod, kubernetes_validate.latest_version(), strict=True)  # the published schema
+    jsonschema.validate(context["securityContext"]["seccompProfile"], KEP_6061_SECCOMP_PROFILE)
+    with pytest.raises(kubernetes_validate.ValidationError, match="oci"):  # the published schema lacks the new type
+        kubernetes_validate.validate({**pod, "spec": {**pod["spec"], **context}}, "1.37.0", strict=True)
+
+    container = seccomp_learn("emit", "--format", "kubernetes-oci", "--insecure", "--container", "web", ref, env=env)
+    assert list(yaml.safe_load_all(container.stdout))[1]["metadata"]["annotations"] == {
+        "seccomp-profile.kubernetes.cri-o.io/web": pinned}
+    one_line_error(seccomp_learn("emit", "--format", "kubernetes-oci", str(oci_profile), env=env), "push")
+    one_line_error(seccomp_learn("emit", "--format", "kubernetes-oci", "--insecure", f"{registry.host}/app/rec:x",
+                                 env=env), "no such")

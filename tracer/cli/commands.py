@@ -59,13 +59,20 @@ def _record(kw: Options) -> Outcome:
 
 
 def _emit_cmd_options(p: Parser) -> None:
-    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING|oci://REF")
     output_option(p, "Profile")
     quiet(p, "No summary on stderr.")
-    emit_options(p)
+    emit_options(p, references=True)
+    p.add_argument("--container", metavar="NAME",
+                   help="--format kubernetes-oci: the container's securityContext and annotation, not the pod's.")
+    registry_options(p)
 
 
 def _emit(kw: Options) -> Outcome:
+    if kw["fmt"] == "kubernetes-oci":
+        from tracer.commands.distribute import run_pod_reference
+
+        return run_pod_reference(kw["recordings"], kw["output"], kw["container"], registry_access(kw))
     from tracer.commands.emit import run_emit
 
     return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"])
@@ -278,7 +285,8 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
     "emit": Command(
         "Write the profile for one or more recordings (several are merged first).",
         """  seccomp-learn emit run1.trace.json -o profile.json
-  seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml""",
+  seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
+  seccomp-learn emit --format kubernetes-oci registry.example.com/app/seccomp:v1""",
         _emit_cmd_options, _emit),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",

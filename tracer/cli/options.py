@@ -79,13 +79,17 @@ def trace_opts(kw: Options) -> TraceOptions:
                               ready_timeout=kw["ready_timeout"])
 
 
-def emit_options(p: Parser) -> None:
+def emit_options(p: Parser, references: bool = False) -> None:
+    """`references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
     from tracer.profile.extras import RUNTIMES
     from tracer.profile.formats import FORMATS
 
-    p.add_argument("--format", dest="fmt", choices=FORMATS, default="docker",
+    p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
+                   default="docker",
                    help="docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
-                        "(security-profiles-operator SeccompProfile).")
+                        "(security-profiles-operator SeccompProfile)" + (
+                            "; kubernetes-oci REF: the pod's seccompProfile {type: OCI} naming a pushed profile, "
+                            "and the CRI-O annotation form." if references else "."))
     p.add_argument("--default-action", choices=["errno", "kill", "kill_process", "trap", "log"], default="errno",
                    help="What the profile does with anything not allowed (default errno).")
     p.add_argument("--errno", dest="errno_ret", type=int, default=1,

@@ -56,3 +56,21 @@ def run_label(image: str, profile: str, tag: str | None, podman: str) -> Outcome
     build_labelled(shlex.split(podman), image, target, value)
     return Outcome(0, [f"built {target} FROM {image} with {profile} in its {LABEL} label "
                        f"(podman run --seccomp-policy=image {target})"], stdout=f"{target}\n")
+
+
+def run_pod_reference(refs: list[str], output: str, container: str | None, access: Access) -> Outcome:
+    """`emit --format kubernetes-oci REF`: the pod snippets naming the pushed profile by digest."""
+    import os
+
+    from tracer.distribution.kubernetes import FORMAT, check_container, snippets
+    from tracer.errors import UserError
+
+    if len(refs) != 1:
+        raise UserError(f"names one pushed profile (REF), got {len(refs)} inputs", f"--format {FORMAT}")
+    if os.path.exists(refs[0]):
+        raise UserError(f"is a file; --format {FORMAT} names a pushed profile (seccomp-learn push FILE REF first)",
+                        refs[0])
+    check_container(container)
+    check_output(output)
+    pulled = share.pull(refs[0], access, (PROFILE,))
+    return deliver(snippets(pulled.ref, container), output, notes=[f"{refs[0]} is {pulled.ref}"])
