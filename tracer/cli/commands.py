@@ -85,12 +85,16 @@ def _diff_options(p: Parser) -> None:
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
                    help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
     p.add_argument("--json", dest="as_json", action="store_true", help="JSON output (docs/diff-format.md).")
+    p.add_argument("--against-baseline", action="store_true",
+                   help="What a node applying KEP-6061 (seccompProfile type OCI) runs: the profile intersected with "
+                        "the baseline (its RuntimeDefault), listing every allowed name it silently drops; exit 1 "
+                        "when it drops any.")
 
 
 def _diff(kw: Options) -> Outcome:
     from tracer.commands.diff import run_diff
 
-    return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"])
+    return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"], kw["against_baseline"])
 
 
 def _lint_options(p: Parser) -> None:
