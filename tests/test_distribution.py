@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engines import IMAGE, Engines
+from engines import run as engine_run
 from helpers import seccomp_learn
 from registries import Registry, free_port
+from test_runtime_engines import EXPECTED, PODMAN_FLAGS, WORKLOAD
 
 CONFIG_MEDIA_TYPE = "application/vnd.cncf.seccomp-profile.config.v1+json"  # CRI-O's and KEP-6061's
 IMAGE_DIGEST = "sha256:" + "ab" * 32
@@ -221,3 +224,62 @@ def test_kubernetes_oci_names_the_profile_by_digest(registry: Registry, oci_prof
     one_line_error(seccomp_learn("emit", "--format", "kubernetes-oci", str(oci_profile), env=env), "push")
     one_line_error(seccomp_learn("emit", "--format", "kubernetes-oci", "--insecure", f"{registry.host}/app/rec:x",
                                  env=env), "no such")
+
+
+def test_recordings_merged_by_reference_equal_the_files(registry: Registry, oci_profile: Path, env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    """Three machines' recordings through the registry: merge and emit by reference give what the files give."""
+    commands = [["/bin/true"], ["sh", "-c", "echo x > f && cat f"], ["ls", "/"]]
+    files, refs = [], []
+    for i, argv in enumerate(commands):
+        rec = tmp_path / f"node{i}.trace.json"
+        assert seccomp_learn("record", "-q", "-o", str(rec), "--", *argv, cwd=tmp_path).returncode == 0
+        ref = f"{registry.host}/fleet/recordings:node{i}"
+        done = push(env, str(rec), ref)
+        assert done.returncode == 0, done.stderr
+        files.append(str(rec))
+        refs.append(f"oci://{ref}")
+    by_ref, by_file = tmp_path / "by-ref.json", tmp_path / "by-file.json"
+    assert seccomp_learn("merge", "--insecure", *refs, "-o", str(by_ref), env=env).returncode == 0
+    assert seccomp_learn("merge", *files, "-o", str(by_file), env=env).returncode == 0
+    assert by_ref.read_bytes() == by_file.read_bytes()
+    assert len(json.loads(by_ref.read_text())["runs"]) == 3
+    emitted = seccomp_learn("emit", "--insecure", *refs, env=env)
+    assert emitted.returncode == 0 and emitted.stdout == seccomp_learn("emit", *files, env=env).stdout
+    profile_ref = f"{registry.host}/fleet/profile:v1"  # a profile is not a recording
+    assert push(env, str(oci_profile), profile_ref).returncode == 0
+    one_line_error(seccomp_learn("merge", "--insecure", f"oci://{profile_ref}", "-o", str(by_ref), env=env),
+                   "wrong media type")
+
+
+def test_runtime_wrapper_pushes_each_container(registry: Registry, engines: Engines, env: dict[str, str],
+                                               tmp_path: Path) -> None:
+    """seccomp-learn-runtime --learn-push: three containers pushed, merged by reference as their files merge;
+    a registry that is down does not stop a container."""
+    podman = list(engines.get("podman").command)
+    repository = f"{registry.host}/fleet/containers"
+
+    def learning(push_to: str, n: int) -> str:
+        cid = tmp_path / f"cid{n}"
+        flags = ["--runtime-flag", f"learn-dir={engines.learn_dir}", "--runtime-flag", "learn-runtime=crun",
+                 "--runtime-flag", f"learn-push={push_to}", "--runtime-flag", "learn-push-insecure"]
+        done = engine_run([*podman, *flags, "run", "--rm", "--cidfile", str(cid), *PODMAN_FLAGS, "--runtime",
+                           str(engines.wrapper), "--security-opt", "seccomp=unconfined", IMAGE, *WORKLOAD])
+        assert (done.returncode, done.stdout) == EXPECTED, done.stderr
+        container = cid.read_text().strip()
+        engines.recording(container)  # written, and pushed before the tracer let go of it
+        return container
+
+    ids = [learning(repository, n) for n in range(3)]
+    files = [str(engines.learn_dir / f"{c}.trace.json") for c in ids]
+    by_ref, by_file = tmp_path / "by-ref.json", tmp_path / "by-file.json"
+    merged = seccomp_learn("merge", "--insecure", *(f"oci://{repository}:{c}" for c in ids), "-o", str(by_ref),
+                           env=env)
+    assert merged.returncode == 0, merged.stderr
+    assert seccomp_learn("merge", *files, "-o", str(by_file)).returncode == 0
+    assert by_ref.read_bytes() == by_file.read_bytes()
+    annotations = json.loads(skopeo_manifest(f"{repository}:{ids[0]}"))["annotations"]
+    assert annotations["seccomp-learn/image"] == f"localhost/{IMAGE}"
+
+    down = learning(f"127.0.0.1:{free_port()}/fleet/containers", 3)  # fails open: same output, exit code
+    assert (engines.learn_dir / f"{down}.trace.json").is_file()

@@ -75,7 +75,8 @@ def _emit(kw: Options) -> Outcome:
         return run_pod_reference(kw["recordings"], kw["output"], kw["container"], registry_access(kw))
     from tracer.commands.emit import run_emit
 
-    return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"])
+    return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"],
+                    registry_access(kw))
 
 
 def _diff_options(p: Parser) -> None:
@@ -127,15 +128,16 @@ def _report(kw: Options) -> Outcome:
 
 
 def _merge_options(p: Parser) -> None:
-    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING|oci://REF")
     output_option(p, "Merged recording", "merged.trace.json")
     quiet(p, "No summary on stderr.")
+    registry_options(p)
 
 
 def _merge(kw: Options) -> Outcome:
     from tracer.commands.merge import run_merge
 
-    return run_merge(kw["recordings"], kw["output"])
+    return run_merge(kw["recordings"], kw["output"], registry_access(kw))
 
 
 def _ci_options(p: Parser) -> None:
@@ -325,7 +327,8 @@ files and pipes get them whole.
         """Counts are kept per run, argument values are unioned, and every syscall keeps the runs and
 executables that used it. Syscalls seen by only one of several runs are listed on stderr.
 
-  seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json""",
+  seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
+  seccomp-learn merge oci://registry.example.com/app/recordings:node1 oci://...:node2 -o merged.trace.json""",
         _merge_options, _merge),
     "ci": Command(
         "Run the workloads in the config, merge per profile, and write (or --check) the profiles.",

@@ -58,6 +58,7 @@ class Access(Record, frozen=True):
 
     insecure: bool = False  # plain HTTP, or HTTPS without verifying the certificate (127.0.0.1 registries)
     authfile: str | None = None  # else REGISTRY_AUTH_FILE, then containers' auth.json, DOCKER_CONFIG, ~/.docker
+    timeout: float = 120  # seconds for one registry operation: a registry that stalls fails, never hangs
 
 
 class Client(Protocol):

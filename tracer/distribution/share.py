@@ -6,6 +6,8 @@ recording must read as one, and a pulled one must be of the kind asked for and r
 
 from __future__ import annotations
 
+import re
+
 from tracer import __version__
 from tracer.distribution.artifact import (
     IMAGE,
@@ -19,7 +21,7 @@ from tracer.distribution.artifact import (
     digest_of,
     read_manifest,
 )
-from tracer.distribution.client import DIGEST, Access, Client, Reference, parse_reference
+from tracer.distribution.client import DIGEST, Access, Client, Reference, is_reference, parse_reference
 from tracer.errors import UserError
 from tracer.profile.model import Profile
 from tracer.record import Record
@@ -50,13 +52,23 @@ def manifest_annotations(image: str | None, image_digest: str | None) -> dict[st
     return out
 
 
-def push(kind: Kind, content: bytes, ref_text: str, notes: dict[str, str], access: Access) -> Reference:
-    """Push `content` as a `kind` artifact; the reference pinned to the manifest's digest."""
+def push(kind: Kind, content: bytes, ref_text: str, notes: dict[str, str], access: Access,
+         default_tag: str | None = None) -> Reference:
+    """Push `content` as a `kind` artifact (to `default_tag` when the reference names none); the reference
+    pinned to the manifest's digest."""
     ref = parse_reference(ref_text)
     if ref.digest:
         raise UserError("push to a tag (the digest is the content's, not chosen)", ref_text)
+    if ref.tag is None and default_tag is not None:
+        ref = Reference(ref.repository, default_tag)
     artifact = build(kind, content, notes)
     return ref.pinned(client().push(artifact, ref, access))
+
+
+def tag_for(name: str) -> str:
+    """A registry tag made of a container id or name: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}."""
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:128]
+    return tag if tag[:1].isalnum() or tag[:1] == "_" else f"_{tag[:127]}"
 
 
 class Pulled(Record, frozen=True):
@@ -114,3 +126,10 @@ def pull_recording(ref_text: str, access: Access) -> Recording:
     recording = read(RECORDING, pull(ref_text, access, (RECORDING,)).text, ref_text)
     assert isinstance(recording, Recording)
     return recording
+
+
+def load_recordings(inputs: list[str], access: Access) -> list[Recording]:
+    """Recording files and `oci://REF` recordings pushed by other machines, in the order given."""
+    from tracer.recording.model import load
+
+    return [pull_recording(i, access) if is_reference(i) else load(i) for i in inputs]

@@ -18,7 +18,6 @@ from tracer.distribution.artifact import MANIFEST_MEDIA_TYPE, MAX_MANIFEST, Arti
 from tracer.distribution.client import Access, Reference
 from tracer.errors import UserError
 
-TIMEOUT = 120  # seconds for one skopeo command: a registry that accepts and then stalls fails, not hangs
 _FATAL = re.compile(r'level=fatal msg="((?:[^"\\]|\\.)*)"')
 _WRAPPER = re.compile(r'^Error parsing image name "[^"]*": ')  # skopeo's wrapping of every inspect error
 _HINTS = (  # what skopeo says -> what it means for the user
@@ -58,11 +57,11 @@ def _run(verb: str, flags: list[str], places: list[str], ref: Reference, access:
         flags = [*flags, f"--{side}tls-verify=false"]
     if access.authfile:
         flags = [*flags, f"--{side}authfile={access.authfile}"]
-    command = [_program(), "--command-timeout", f"{TIMEOUT}s", verb, *flags, *places]
+    command = [_program(), "--command-timeout", f"{access.timeout:g}s", verb, *flags, *places]
     try:
-        done = subprocess.run(command, capture_output=True, timeout=TIMEOUT + 10, check=False)
+        done = subprocess.run(command, capture_output=True, timeout=access.timeout + 5, check=False)
     except subprocess.TimeoutExpired:
-        raise UserError(f"the registry did not answer in {TIMEOUT} s", str(ref)) from None
+        raise UserError(f"the registry did not answer in {access.timeout:g} s", str(ref)) from None
     if done.returncode != 0:
         raise UserError(_message(done.stderr.decode("utf-8", "replace")), str(ref))
     return done.stdout
