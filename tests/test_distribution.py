@@ -283,3 +283,40 @@ def test_runtime_wrapper_pushes_each_container(registry: Registry, engines: Engi
 
     down = learning(f"127.0.0.1:{free_port()}/fleet/containers", 3)  # fails open: same output, exit code
     assert (engines.learn_dir / f"{down}.trace.json").is_file()
+
+
+def test_ci_check_compares_the_published_profile(registry: Registry, env: dict[str, str], tmp_path: Path) -> None:
+    ref = f"{registry.host}/ci/seccomp:v1"
+    (tmp_path / "seccomp-learn.yaml").write_text(f"""\
+profiles:
+  app:
+    output: app.json
+    registry: {{reference: "{ref}", image_digest: "{IMAGE_DIGEST}", insecure: true}}
+    runs:
+      - name: start
+        command: [/bin/true]
+""")
+
+    def ci(*args: str) -> subprocess.CompletedProcess[str]:
+        return seccomp_learn("ci", "-q", *args, cwd=tmp_path, env=env)
+
+    assert ci().returncode == 0
+    committed = tmp_path / "app.json"
+    assert push(env, "--image-digest", IMAGE_DIGEST, str(committed), ref).returncode == 0
+    same = ci("--check")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "is the same profile" in same.stdout and "warning" not in same.stdout
+
+    other = tmp_path / "other.json"  # what another build published: a program that writes a file
+    rec = tmp_path / "other.trace.json"
+    assert seccomp_learn("record", "-q", "-o", str(rec), "--", "sh", "-c", "echo x > f", cwd=tmp_path).returncode == 0
+    assert seccomp_learn("emit", "-q", str(rec), "-o", str(other)).returncode == 0
+    assert push(env, "--image-digest", IMAGE_DIGEST, str(other), ref).returncode == 0
+    differs = ci("--check")
+    assert differs.returncode == 1
+    assert "differs from the committed profile" in differs.stdout and "only in the registry's" in differs.stdout
+
+    assert push(env, "--image-digest", "sha256:" + "ef" * 32, str(committed), ref).returncode == 0
+    stale = ci("--check")
+    assert stale.returncode == 0 and "is the same profile" in stale.stdout
+    assert f"was learned for sha256:{'ef' * 32}, not {IMAGE_DIGEST}" in stale.stdout

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 from tracer.commands.outcome import Outcome, deliver
 from tracer.distribution import share
-from tracer.distribution.artifact import IMAGE, IMAGE_DIGEST, PROFILE, RECORDING, VERSION
+from tracer.distribution.artifact import IMAGE, IMAGE_DIGEST, PROFILE, VERSION
 from tracer.distribution.client import Access
 from tracer.fileio import check_output
 
 
-def artifact_content(path: str) -> tuple[share.Kind, bytes, list[str]]:
-    """What a file becomes in the registry: a recording as it is; a profile in the runtime-spec form container
-    runtimes read from an artifact (converted, and said so, when it is written in another form)."""
-    from tracer.baseline.read import document_from_text, profile_from_document, read_text
-    from tracer.profile.formats import Metadata
-    from tracer.profile.formats.oci import render
-    from tracer.recording.model import is_recording
-
-    text = read_text(path)
-    doc = document_from_text(text, path)
-    if is_recording(doc):
-        share.read(RECORDING, text, path)
-        return RECORDING, text.encode(), []
-    spec = render(profile_from_document(doc, path), Metadata(""))
-    notes = [] if spec == text else [f"{path} converted to the OCI runtime-spec form (linux.seccomp) runtimes read"]
-    return PROFILE, spec.encode(), notes
-
-
 def run_push(path: str, ref: str, image: str | None, image_digest: str | None, access: Access) -> Outcome:
     notes = share.manifest_annotations(image, image_digest)
-    kind, content, lines = artifact_content(path)
+    kind, content, lines = share.content_of(path)
     pinned = share.push(kind, content, ref, notes, access)
     learned_for = f", learned for {notes[IMAGE]}" if IMAGE in notes else ""
     return Outcome(0, [*lines, f"pushed {path} ({kind.noun}{learned_for}) to {pinned}"], stdout=f"{pinned}\n")

@@ -65,6 +65,24 @@ def push(kind: Kind, content: bytes, ref_text: str, notes: dict[str, str], acces
     return ref.pinned(client().push(artifact, ref, access))
 
 
+def content_of(path: str) -> tuple[Kind, bytes, list[str]]:
+    """What a file becomes in the registry: a recording as it is; a profile in the runtime-spec form container
+    runtimes read from an artifact (converted, and said so, when it is written in another form)."""
+    from tracer.baseline.read import document_from_text, profile_from_document, read_text
+    from tracer.profile.formats import Metadata
+    from tracer.profile.formats.oci import render
+    from tracer.recording.model import is_recording
+
+    text = read_text(path)
+    doc = document_from_text(text, path)
+    if is_recording(doc):
+        read(RECORDING, text, path)
+        return RECORDING, text.encode(), []
+    spec = render(profile_from_document(doc, path), Metadata(""))
+    notes = [] if spec == text else [f"{path} converted to the OCI runtime-spec form (linux.seccomp) runtimes read"]
+    return PROFILE, spec.encode(), notes
+
+
 def tag_for(name: str) -> str:
     """A registry tag made of a container id or name: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}."""
     tag = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:128]
