@@ -34,8 +34,9 @@ def check_pin(spec: ProfileSpec) -> tuple[bool, list[str]]:
         return False, [*lines, f"{where}: the registry's {pulled.ref} is the same profile"]
     ours, theirs = _names(committed.decode(), str(spec.output)), _names(pulled.text, str(pulled.ref))
     lines.append(f"{where}: the registry's {pulled.ref} differs from the committed profile")
-    lines += [f"  + {n}  only in the committed profile" for n in sorted(ours - theirs)]
-    lines += [f"  - {n}  only in the registry's" for n in sorted(theirs - ours)]
+    width = max((len(n) for n in ours ^ theirs), default=0)
+    lines += [f"  + {n:<{width}}  only in the committed profile" for n in sorted(ours - theirs)]
+    lines += [f"  - {n:<{width}}  only in the registry's" for n in sorted(theirs - ours)]
     if ours == theirs:
         lines.append("  same syscalls; argument rules, architectures or the default action differ")
     return True, lines
