@@ -45,8 +45,8 @@ def _program() -> str:
 def _message(stderr: str) -> str:
     """skopeo's fatal message, prefixed with what it means when that is known."""
     found = _FATAL.findall(stderr)
-    text = found[-1].encode().decode("unicode_escape") if found else (stderr.strip().splitlines() or ["failed"])[-1]
-    text = _WRAPPER.sub("", text.replace('\\"', '"'))
+    text = found[-1].replace('\\"', '"') if found else (stderr.strip().splitlines() or ["failed"])[-1]
+    text = _WRAPPER.sub("", text)
     hint = next((meaning for needle, meaning in _HINTS if needle in text), None)
     return f"{hint} ({text})" if hint else text
 
