@@ -17,6 +17,7 @@ from pathlib import Path
 from engines import unavailable
 
 START_TIMEOUT = 20
+ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -33,35 +34,53 @@ class Registry:
             if shutil.which(program) is None:
                 unavailable(f"{program} is not installed")
         root.mkdir(parents=True)
+        self.root, self.user, self.password = root, user, password
+        for _ in range(ATTEMPTS):  # the free port may be taken by another engineer's server before ours binds it
+            if self._start():
+                return
+        raise RuntimeError(f"docker-registry could not bind a free port in {ATTEMPTS} attempts: {self._log()}")
+
+    def _start(self) -> bool:
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         config = [
             "version: 0.1", "log:", "  level: error", "storage:", "  filesystem:",
-            f"    rootdirectory: {root / 'data'}", "http:", f"  addr: {self.host}",
+            f"    rootdirectory: {self.root / 'data'}", "http:", f"  addr: {self.host}",
         ]
-        if user and password:
-            htpasswd = root / "htpasswd"
-            subprocess.run(["htpasswd", "-Bbc", str(htpasswd), user, password], check=True, capture_output=True)
+        if self.user and self.password:
+            htpasswd = self.root / "htpasswd"
+            subprocess.run(["htpasswd", "-Bbc", str(htpasswd), self.user, self.password], check=True,
+                           capture_output=True)
             config += ["auth:", "  htpasswd:", "    realm: seccomp-learn-tests", f"    path: {htpasswd}"]
-        (root / "config.yml").write_text("".join(f"{line}\n" for line in config))
-        self.log = open(root / "registry.log", "wb")  # noqa: SIM115 (closed in close())
-        self.process = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")],
+        (self.root / "config.yml").write_text("".join(f"{line}\n" for line in config))
+        self.log = open(self.root / "registry.log", "wb")  # noqa: SIM115 (closed in close())
+        self.process = subprocess.Popen(["docker-registry", "serve", str(self.root / "config.yml")],
                                         stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait()
+        return self._wait()
 
-    def _wait(self) -> None:
+    def _log(self) -> str:
+        return (self.root / "registry.log").read_text(errors="replace")
+
+    def _wait(self) -> bool:
+        """Whether our registry answers; False when it exited (its port was taken)."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = Path(self.log.name).read_text()
-                raise RuntimeError(f"docker-registry exited {self.process.returncode}: {log}")
+                self.log.close()
+                if "address already in use" in self._log():
+                    return False
+                raise RuntimeError(f"docker-registry exited {self.process.returncode}: {self._log()}")
             try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2).close()
-                return
-            except urllib.error.HTTPError:  # 401 from an auth registry: it is up
-                return
+                with urllib.request.urlopen(f"http://{self.host}/v2/", timeout=2) as answer:
+                    headers = answer.headers
+            except urllib.error.HTTPError as exc:  # 401 from an auth registry: it is up
+                headers = exc.headers
             except OSError:
                 time.sleep(0.05)
+                continue
+            if headers.get("Docker-Distribution-Api-Version") == "registry/2.0" and self.process.poll() is None:
+                return True
+            time.sleep(0.05)  # someone else's server on the port: ours is about to exit
         self.close()
         raise RuntimeError(f"docker-registry did not answer on {self.host} in {START_TIMEOUT} s")
 
