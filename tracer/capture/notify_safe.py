@@ -2,7 +2,7 @@
 
 A user notification can be withdrawn: a signal that arrives before the supervisor has received it
 makes the kernel skip the call with -ERESTARTSYS (-512), which a handler without SA_RESTART turns
-into EINTR (../shared/notes/signal-faithfulness.md). The hybrid backend (capture/hybrid.py) repairs
+into EINTR (docs/kernel-facts.md, "Signals and tracing"). The hybrid backend (capture/hybrid.py) repairs
 that at the signal-delivery-stop by rewriting -512 to -ERESTARTNOINTR (-513): the call restarts,
 as if the signal had arrived just before it. That repair is exact only for calls that can never
 return -ERESTARTSYS by themselves, so only those go to the listener; every other call goes to a

@@ -1,7 +1,7 @@
 """What a tracer must do at a signal-delivery-stop so that the workload sees what it would see untraced.
 
 Two ways tracing changes a workload, both visible at the signal-delivery-stop that follows the call,
-where `orig_rax` is the call and `rax` its return value (../shared/notes/signal-faithfulness.md):
+where `orig_rax` is the call and `rax` its return value (docs/kernel-facts.md, "Signals and tracing"):
 
 1. A withdrawn user notification (hybrid backend): a signal that arrives before the supervisor has
    received the call makes the kernel skip it with -ERESTARTSYS, which a handler without SA_RESTART
