@@ -1,29 +1,12 @@
 """What a tracer must do at a signal-delivery-stop so that the workload sees what it would see untraced.
 
-Two ways tracing changes a workload, both visible at the signal-delivery-stop that follows the call,
-where `orig_rax` is the call and `rax` its return value (docs/kernel-facts.md, "Signals and tracing"):
-
-1. A withdrawn user notification (hybrid backend): a signal that arrives before the supervisor has
-   received the call makes the kernel skip it with -ERESTARTSYS, which a handler without SA_RESTART
-   turns into EINTR. Only calls that can never return -ERESTARTSYS themselves go to the listener
-   (notify_safe.py), so -ERESTARTSYS on one of them means "withdrawn, never ran": rewrite it to
-   -ERESTARTNOINTR and the call restarts after the handler, as if the signal had come just before it.
-2. An ignored signal (every backend: ptrace queues even signals the task ignores, "tracers may want
-   to know"): it wakes interruptible sleeps, and a call like epoll_wait returns -EINTR by itself.
-   At a stop for a signal the task ignores (SIG_IGN, or SIG_DFL of a default-ignore signal), the
-   signal is suppressed (delivering it would do nothing), and a -EINTR is rewritten to -ERESTARTNOINTR
-   when no other deliverable signal is pending, so the call restarts as if nothing had happened.
-   Restart codes (-ERESTARTSYS, -ERESTARTNOHAND, ...) restart by themselves once the signal is gone.
-   The restarted call was not made untraced: `restarted` tells the recorder to count it once.
-
-A call that ran and was interrupted by a signal the workload handles keeps its EINTR: a blocking
-read on an empty pipe must fail when the alarm goes off. A -EINTR left by a group-stop (SIGSTOP,
-then SIGCONT) is kept too: untraced, epoll_wait fails with EINTR after a stop and continue.
-
-Limits: a process-directed ignored signal that wakes one thread while another dequeues it leaves
-the first with an EINTR no stop reports; a restarted epoll_wait or poll runs its timeout again; a
-thread that took part in a group-stop inside a call, and whose SIGCONT another thread dequeued, keeps
-that mark until its next signal-delivery-stop, where an identical interrupted call is left alone.
+Two repairs (docs/kernel-facts.md, "Signals and tracing"): a notification a signal withdrew before the
+listener received it (-ERESTARTSYS on a call the listener takes) is made to restart with
+-ERESTARTNOINTR; a signal the task ignores, which ptrace queues anyway, is suppressed and the -EINTR it
+caused restarted, unless another deliverable signal or a group-stop explains it. A handled signal
+keeps its EINTR. `decide` is the rule, with no I/O (tests/test_signal_repair.py); `SignalRepair` reads
+the registers and /proc for it. Known gaps: an ignored process-directed signal that wakes one thread
+while another dequeues it; a restarted epoll_wait or poll runs its timeout again.
 """
 
 from __future__ import annotations
