@@ -187,11 +187,11 @@ def _container_options(p: Parser) -> None:
 
 
 def _container(kw: Options) -> Outcome:
-    from tracer.oci_runtime.engines import learn_container
+    from tracer.commands.container import run_container
     from tracer.profile.formats import default_output
 
-    return learn_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
-                           kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
+    return run_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
+                         kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
 
 
 def _runtime_profile_options(p: Parser) -> None:
