@@ -11,8 +11,8 @@ from tracer.analysis.conditions import ABI
 from tracer.analysis.diff import FORMAT, VERSION, DiffResult
 from tracer.analysis.inputs import Source
 from tracer.fileio import json_text
+from tracer.printable import printable
 from tracer.record import Record, asdict
-from tracer.terminal import printable
 
 
 def _source_json(source: Source) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def _breakable(text: str) -> str:
 
 
 def _shown(value: Any) -> Any:
-    """`value` with every string in it printable (tracer.terminal) and taken literally by rich's markup: a
+    """`value` with every string in it printable (tracer.printable) and taken literally by rich's markup: a
     path or a profile's syscall name like `[red]` or `\x1b[2J` is shown as written, never obeyed."""
     from rich.markup import escape
 

@@ -18,12 +18,12 @@ from typing import Any
 from tracer.baseline.docker_rules import When
 from tracer.baseline.read import Document, Invalid, WrittenRule, parse_document, read_document
 from tracer.errors import UserError
+from tracer.printable import printable
 from tracer.profile.model import ALLOWING_ACTIONS, ERRNO_ACTIONS, effective_errno
 from tracer.record import Record
 from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER, HOST_ABI, MAPPED_ABIS, SCMP_ARCH
 from tracer.syscalls.abi_map import targets
 from tracer.syscalls.names import is_known
-from tracer.terminal import printable
 
 # Finding codes, and what each means (docs and `lint --help` use these).
 CODES: dict[str, str] = {

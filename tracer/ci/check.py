@@ -9,10 +9,10 @@ from tracer.ci.build import Built
 from tracer.ci.config import shown_path
 from tracer.errors import UserError
 from tracer.fileio import read_input
+from tracer.printable import printable
 from tracer.record import Record, field
 from tracer.recording import model as rec_io
 from tracer.recording.model import Recording
-from tracer.terminal import printable
 
 
 class Drift(Record):

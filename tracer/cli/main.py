@@ -16,7 +16,7 @@ from tracer import __version__
 from tracer.cli.commands import COMMANDS, Command
 from tracer.cli.options import Options, Parser
 from tracer.errors import UserError
-from tracer.terminal import printable
+from tracer.printable import printable
 
 PROG = "seccomp-learn"
 HELP = f"""usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)

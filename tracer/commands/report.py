@@ -12,9 +12,9 @@ import sys
 from tracer.analysis.inputs import load_baseline, load_input
 from tracer.commands.outcome import Outcome, deliver
 from tracer.fileio import STDOUT, check_output
+from tracer.printable import printable_lines
 from tracer.report import formats
 from tracer.report.build import build_report
-from tracer.terminal import printable_lines
 
 
 def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcome:
@@ -29,7 +29,7 @@ def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcom
     if fmt != "json":  # JSON escapes control characters itself; names and paths in the others must be shown
         text = printable_lines(text)
     if fmt is None and width is not None:
-        from tracer.report.formats._terminal import show
+        from tracer.report.formats.terminal import show
 
         text = show(text, width)
     return deliver(text, output)
