@@ -78,6 +78,8 @@ READERS: dict[str, Callable[[str, str, str, str], list[str]]] = {
     "run--base": lambda b, r, p, o: ["run", "-o", o, "--base", b, "--", "true"],
     "emit--runtime-profile": lambda b, r, p, o: ["emit", "--runtime-profile", b, r, "-o", o],
     "ci--config": lambda b, r, p, o: ["ci", "--config", b],
+    "push": lambda b, r, p, o: ["push", b, "127.0.0.1:9/never/contacted:v1"],
+    "label": lambda b, r, p, o: ["label", "busybox", b],
 }
 
 
