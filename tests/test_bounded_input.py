@@ -242,9 +242,11 @@ def test_control_characters_in_paths_and_names_are_escaped(tmp_path: Path) -> No
     outputs["diff-rich"] = _on_pty(["diff", str(evil), str(rec)], tmp_path)
     outputs["error"] = subprocess.run([*SL, "emit", str(directory / "absent.json")], capture_output=True,
                                       timeout=60).stderr
+    outputs["exec-error"] = subprocess.run([*SL, "-o", str(tmp_path / "p.json"), "--", f"./{OSC}/absent"],
+                                           capture_output=True, timeout=60, cwd=tmp_path).stderr
     for name, out in outputs.items():
         _assert_escaped(out, name)
-    for name in ("report-text", "report-markdown", "report-rich", "diff", "error"):
+    for name in ("report-text", "report-markdown", "report-rich", "diff", "error", "exec-error"):
         assert b"e\\x1b[31mRED\\x1b]0;title\\x07" in outputs[name], (name, outputs[name][-1500:])
     for name in ("report-profile", "diff-pair", "diff-rich", "lint"):
         assert b"\\x1b[2Jevil" in outputs[name], (name, outputs[name][-1500:])
