@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import select
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from typing import Any
 
 import pytest
 from helpers import SL
+from test_terminal import on_pty
 
 from tracer.analysis.lint import lint_doc
 
@@ -182,29 +182,11 @@ def test_lint_is_linear_in_rules() -> None:
 # ---- terminal escape injection ----------------------------------------------------------------------------
 
 
-def _on_pty(argv: list[str], cwd: Path) -> bytes:
-    """What argv writes to a terminal (stdout and stderr on one pty, 160 columns)."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen([*SL, *argv], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=cwd,
-                            env={**os.environ, "COLUMNS": "160", "LINES": "50", "TERM": "xterm"})
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 1)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the other side closed
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    assert proc.wait(timeout=10) in (0, 1), out[-2000:]
-    return out
+def _rendered(argv: list[str], cwd: Path) -> bytes:
+    """What argv writes on a 160-column terminal (its stdout on a pty: rich's colours and tables)."""
+    code, out = on_pty(argv, "stdout", columns=160, cwd=cwd)
+    assert code in (0, 1), out[-2000:]
+    return out.encode()
 
 
 def _assert_escaped(out: bytes, what: str) -> None:
@@ -213,8 +195,9 @@ def _assert_escaped(out: bytes, what: str) -> None:
 
 
 def test_control_characters_in_paths_and_names_are_escaped(tmp_path: Path) -> None:
-    """A traced program in a directory named with ESC/OSC bytes, and a profile naming "\\x1b[2Jevil": report
-    (text, Markdown, rich on a terminal), diff (pipe and terminal), lint and the error line show them escaped."""
+    """A traced program in a directory named with ESC/OSC bytes, and a profile (its file named with rich
+    markup) naming "\\x1b[2Jevil": report (text, Markdown, rich on a terminal), diff (pipe and terminal), lint
+    and the error lines show them escaped."""
     directory = tmp_path / OSC
     directory.mkdir()
     program = directory / "prog"
@@ -224,10 +207,9 @@ def test_control_characters_in_paths_and_names_are_escaped(tmp_path: Path) -> No
                           cwd=tmp_path)  # relative: the diff's description keeps the command's first 60 characters
     assert proc.returncode == 0, proc.stderr
     assert f"./{OSC}/prog" in json.loads(rec.read_text())["runs"][0]["command"]  # the real bytes, JSON-escaped
-    evil = tmp_path / "evil.json"
+    evil = tmp_path / "[red]evil.json"  # rich markup in a file name: shown, not obeyed
     evil.write_text(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
-                                "syscalls": [{"names": ["exit_group", "\u001b[2Jevil", "[red]markup"],
-                                              "action": "SCMP_ACT_ALLOW"}]}))
+                                "syscalls": [{"names": ["exit_group", "\u001b[2Jevil"], "action": "SCMP_ACT_ALLOW"}]}))
     outputs: dict[str, bytes] = {}
     for name, argv in {"report-text": ["report", "--format", "text", str(rec)],
                        "report-markdown": ["report", "--format", "markdown", str(rec)],
@@ -238,19 +220,19 @@ def test_control_characters_in_paths_and_names_are_escaped(tmp_path: Path) -> No
         proc = subprocess.run([*SL, *argv], capture_output=True, timeout=60, cwd=tmp_path)
         assert proc.returncode in (0, 1), (name, proc.stderr)
         outputs[name] = proc.stdout + proc.stderr
-    outputs["report-rich"] = _on_pty(["report", str(rec)], tmp_path)
-    outputs["diff-rich"] = _on_pty(["diff", str(evil), str(rec)], tmp_path)
+    outputs["report-rich"] = _rendered(["report", str(rec)], tmp_path)
+    outputs["diff-rich"] = _rendered(["diff", str(evil), str(rec)], tmp_path)
     outputs["error"] = subprocess.run([*SL, "emit", str(directory / "absent.json")], capture_output=True,
                                       timeout=60).stderr
     outputs["exec-error"] = subprocess.run([*SL, "-o", str(tmp_path / "p.json"), "--", f"./{OSC}/absent"],
                                            capture_output=True, timeout=60, cwd=tmp_path).stderr
     for name, out in outputs.items():
         _assert_escaped(out, name)
-    for name in ("report-text", "report-markdown", "report-rich", "diff", "error", "exec-error"):
+    for name in ("report-text", "report-markdown", "report-rich", "diff", "diff-rich", "error", "exec-error"):
         assert b"e\\x1b[31mRED\\x1b]0;title\\x07" in outputs[name], (name, outputs[name][-1500:])
-    for name in ("report-profile", "diff-pair", "diff-rich", "lint"):
+    for name in ("report-profile", "diff-pair", "lint"):  # diff warns of the unknown name on stderr
         assert b"\\x1b[2Jevil" in outputs[name], (name, outputs[name][-1500:])
-    assert b"[red]markup" in outputs["diff-pair"]  # rich markup in a name is shown, not obeyed
+    assert b"[red]evil.json" in outputs["diff-rich"], outputs["diff-rich"][:1500]
 
 
 # ---- full disk, no file descriptors -----------------------------------------------------------------------
