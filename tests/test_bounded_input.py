@@ -122,16 +122,10 @@ def test_yaml_size_capped(tmp_path: Path) -> None:
         _one_line(proc, str(big), "larger than 1 MiB")
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("int-5000-digits", '{"format": "seccomp-learn-runtime-profile", "version": ' + "9" * 5000 + "}"),
-    ("1e999", '{"format": "seccomp-learn-runtime-profile", "version": 1e999}'),
-    ("nan", '{"format": "seccomp-learn-runtime-profile", "version": NaN}'),
-    ("deep-600", '{"x": ' + "[" * 600 + "]" * 600 + "}"),
-], ids=["int-5000-digits", "1e999", "nan", "deep-600"])
-def test_runtime_profile_numbers_and_depth(name: str, text: str, good: dict[str, Path], tmp_path: Path) -> None:
+def test_runtime_profile_integer_past_the_digit_limit(good: dict[str, Path], tmp_path: Path) -> None:
     """--runtime-profile had its own reader: a 4300+ digit integer was a ValueError traceback."""
-    bad = tmp_path / f"{name}.json"
-    bad.write_text(text)
+    bad = tmp_path / "runtime.json"
+    bad.write_text('{"format": "seccomp-learn-runtime-profile", "version": ' + "9" * 5000 + "}")
     target = tmp_path / "target.json"
     target.write_text(KEEP)
     _one_line(_run("emit", "--runtime-profile", str(bad), str(good["rec"]), "-o", str(target)), str(bad))
