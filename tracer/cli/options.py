@@ -87,6 +87,10 @@ def emit_options(p: Parser) -> None:
                         "(security-profiles-operator SeccompProfile).")
     p.add_argument("--default-action", choices=["errno", "kill", "kill_process", "trap", "log"], default="errno",
                    help="What the profile does with anything not allowed (default errno).")
+    p.add_argument("--complain", action="store_true",
+                   help="Complain mode: defaultAction SCMP_ACT_LOG, so every call the rules do not allow runs and "
+                        "the kernel logs it (audit type 1326); `seccomp-learn audit --add-to` turns the records "
+                        "into the enforced profile.")
     p.add_argument("--errno", dest="errno_ret", type=int, default=1,
                    help="errno returned by the default action errno (default 1 = EPERM).")
     p.add_argument("--arch", dest="arches", metavar="LIST", default="",
@@ -117,7 +121,8 @@ def emit_opts(kw: Options) -> EmitOptions:
         runtime_list = read_runtime_profile(kw["runtime_profile"])
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
-                       fallback=not kw["no_fallback"], portable=kw["portable"])
+                       fallback=not kw["no_fallback"], portable=kw["portable"],
+                       complain=kw["complain"])
 
 
 def quiet(p: Parser, what: str = "No progress or summary on stderr.") -> None:

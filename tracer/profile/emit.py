@@ -57,6 +57,7 @@ class EmitOptions(Record):
     always: bool = True
     fallback: bool = True
     portable: bool = False  # add the vDSO group
+    complain: bool = False  # default SCMP_ACT_LOG: a rollout logs what the rules miss and refuses nothing
 
 
 class Extra(Record):
@@ -99,6 +100,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
         raise UserError(f"unknown default action {opts.default_action!r}", "--default-action")
     if opts.runtime not in extras.RUNTIMES:
         raise UserError(f"unknown runtime {opts.runtime!r} (known: {', '.join(extras.RUNTIMES)})", "--runtime")
+    if opts.complain and opts.default_action not in ("errno", "log"):
+        raise UserError(f"--complain logs every call the rules do not allow: it cannot be combined with "
+                        f"--default-action {opts.default_action}", "--complain")
     if not 0 <= opts.errno <= 4095:
         raise UserError(f"errno {opts.errno} is out of range 0-4095", "--errno")
     abis = sorted({abi for abi in rec.abis if rec.names(abi)} | set(opts.arches or ()), key=abi_sort_key)
@@ -120,7 +124,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     conditional = [rule for rule in _arg_rules(rec, abis, observed) if rule.names[0] not in extra_allowed] \
         if opts.args else []
     ruled = {rule.names[0] for rule in conditional} | extra_allowed
-    action = DEFAULT_ACTIONS[opts.default_action]
+    # Complain mode needs nothing else: an argument-ruled name whose arguments match no rule falls through to the
+    # default, so it is logged too.
+    action = "SCMP_ACT_LOG" if opts.complain else DEFAULT_ACTIONS[opts.default_action]
     profile = Profile(
         default_action=action,
         default_errno_ret=opts.errno if action == "SCMP_ACT_ERRNO" else None,
