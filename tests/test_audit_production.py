@@ -86,11 +86,11 @@ def test_complain_rollout_then_audit_add_to_enforces_the_new_path(engines: Engin
         audit_log.sync()
     finally:
         follower.send_signal(signal.SIGINT)
-        out, err = follower.communicate(timeout=60)
+        err = follower.communicate(timeout=60)[1]
         run([*docker, "rm", "--force", *ids.values()])
     assert follower.returncode == 0, err
     records = [r for r in audit_log.records() if r.serial > mark]
-    assert OTHERS_CALLS <= {r.name for r in records}  # the other container's calls were logged ...
+    assert {r.name for r in records} >= OTHERS_CALLS  # the other container's calls were logged ...
 
     dmesg = tmp_path / "dmesg.txt"
     dmesg.write_text("".join(f"[{1000 + k / 1000:12.6f}] audit: type=1326 {r.text}\n" for k, r in enumerate(records)))
