@@ -105,6 +105,9 @@ def emit_options(p: Parser) -> None:
                         "runtime instead of the built-in one for --runtime.")
     p.add_argument("--portable", action="store_true",
                    help="Add the vDSO syscalls (clock_gettime, ...) for hosts without a vDSO.")
+    p.add_argument("--no-companions", action="store_true",
+                   help="Do not add companion calls (mremap when munmap was seen, madvise when threads were, ...: "
+                        "tracer/profile/companions.py) that libraries make only under timing or size conditions.")
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
     p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
@@ -122,7 +125,7 @@ def emit_opts(kw: Options) -> EmitOptions:
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
                        fallback=not kw["no_fallback"], portable=kw["portable"],
-                       complain=kw["complain"])
+                       complain=kw["complain"], companions=not kw["no_companions"])
 
 
 def quiet(p: Parser, what: str = "No progress or summary on stderr.") -> None:
