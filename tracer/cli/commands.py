@@ -148,6 +148,9 @@ def _verify_options(p: Parser) -> None:
                                                            "the profile would have denied.")
     p.add_argument("--add-missing", metavar="OUT",
                    help="Write the profile plus what was denied to OUT ('-' = stdout).")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="Run the command N times and say, per denied name, in how many runs it appeared "
+                        "(flakiness shows before production does).")
     quiet(p, "Only the denials on stderr.")
     driver_options(p)
     command_words(p)
@@ -156,7 +159,8 @@ def _verify_options(p: Parser) -> None:
 def _verify(kw: Options) -> Outcome:
     from tracer.commands.verify import run_verify
 
-    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"])
+    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"],
+                      kw["repeat"])
 
 
 def _audit_options(p: Parser) -> None:
