@@ -114,7 +114,7 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     seen = rec.all_names()
     rec, mappings = map_recording(rec, abis)
     observed = rec.all_names()
-    groups = _extras(opts) + (_companions(rec) if opts.companions else [])
+    groups = _extras(opts) + (_companions(rec, observed) if opts.companions else [])
     # Names an ALLOW extra lists are allowed by that extra's rules alone, whether or not this run
     # happened to call them: a name that comes and goes between runs never moves between rules, and
     # the runtime's own calls reach the kernel whatever values the workload used. A runtime's
@@ -281,14 +281,16 @@ def _fired(rec: Recording, trigger: Trigger) -> bool:
     return False
 
 
-def _companions(rec: Recording) -> list[Extra]:
-    """One extra per companion row whose trigger the recording shows."""
+def _companions(rec: Recording, observed: set[str]) -> list[Extra]:
+    """One extra per companion row whose trigger the recording shows, with the names it adds that were not
+    observed (those stay in the rule of observed names)."""
     out = []
     for row in COMPANIONS:
         fired = [t.text() for t in row.triggers if _fired(rec, t)]
-        if fired:
-            out.append(Extra("companion", f"companion: {' '.join(row.adds)} because {', '.join(fired)} was observed "
-                             f"({row.key}): {row.condition}", sorted(row.adds)))
+        adds = sorted(set(row.adds) - observed)
+        if fired and adds:
+            out.append(Extra("companion", f"companion: {' '.join(adds)} because {', '.join(fired)} was observed "
+                             f"({row.key}): {row.condition}", adds))
     return out
 
 
