@@ -100,13 +100,18 @@ def _forms(records: list[SeccompRecord]) -> dict[str, bytes]:
         spo_klog.append("I1207 12:00:00.000000 4242 enricher.go:445] log-enricher " + " ".join(
             f'"{key}"={json.dumps(value)}' for key, value in fields.items()))
         spo_json.append(json.dumps({"level": "info", "logger": "log-enricher", **fields}))
+    spo_export = b"".join(b"".join([_export_field("__CURSOR", f"s=2;i={k}"),
+                                    _export_field("__REALTIME_TIMESTAMP", "1796647400000000"),
+                                    _export_field("_TRANSPORT", "stdout"), _export_field("MESSAGE", line)]) + b"\n"
+                          for k, line in enumerate(spo_klog))
     text = {"auditd": auditd, "auditd-enriched": enriched, "dmesg": dmesg, "journal-audit": journal,
             "spo-klog": spo_klog, "spo-json": spo_json}
     return {**{name: "".join(f"{line}\n" for line in lines).encode() for name, lines in text.items()},
-            "journal-export": export}
+            "journal-export": export, "spo-journal-export": spo_export}
 
 
-FORMS = ["auditd", "auditd-enriched", "dmesg", "journal-audit", "journal-export", "spo-klog", "spo-json"]
+FORMS = ["auditd", "auditd-enriched", "dmesg", "journal-audit", "journal-export", "spo-klog", "spo-json",
+         "spo-journal-export"]
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -114,13 +119,16 @@ def test_each_form_gives_the_kernels_records(kernel_records: tuple[int, list[Sec
                                              form: str) -> None:
     pid, records = kernel_records
     path = tmp_path / form
-    path.write_bytes(b"unrelated line\ntype=SYSCALL msg=audit(1.0:1): arch=c000003e syscall=59\n"
-                     + _forms(records)[form])
+    noise = (b"__CURSOR=s=0;i=0\n__REALTIME_TIMESTAMP=1\n_TRANSPORT=kernel\nMESSAGE=eth0: link up\n\n"
+             if "export" in form else b"unrelated line\ntype=SYSCALL msg=audit(1.0:1): arch=c000003e syscall=59\n")
+    path.write_bytes(noise + _forms(records)[form])
     r = seccomp_learn("audit", "--pid", str(pid), str(path))
     assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
     assert _calls(r.stdout) == {("x86_64", name): n for name, n in CALLS.items()}, r.stdout
+    if form == "journal-export":  # each record twice: the kernel's transport and journald's audit transport
+        assert f"{len(records)} record(s) read twice" in r.stderr, r.stderr
     assert f"pid {pid} " in r.stdout and (records[0].exe in r.stdout)
-    if form.startswith("spo"):
+    if form.startswith("spo"):  # the enricher names the container
         assert "container shop/web-0/app" in r.stdout
         assert seccomp_learn("audit", "--container", "app", str(path)).stdout == r.stdout
 

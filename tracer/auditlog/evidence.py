@@ -42,6 +42,8 @@ class Collected(Record):
     records: int = 0  # read
     kept: int = 0  # after the filters
     untimed: int = 0  # left out by --since: the source gives no time
+    duplicates: int = 0  # the same record again (its audit time and serial): the journal keeps the kernel's
+    # printk copy and its audit-transport copy of each record; dmesg and audit.log hold the same records
     notes: list[Note] = field(default_factory=list)
     more_notes: int = 0
 
@@ -51,6 +53,7 @@ class Collected(Record):
 
 def collect(found: Iterable[Event | Note], filters: Filters) -> Collected:
     out = Collected()
+    stamps: set[tuple[float, int]] = set()
     for item in found:
         if isinstance(item, Note):
             if len(out.notes) < MAX_NOTES:
@@ -58,6 +61,11 @@ def collect(found: Iterable[Event | Note], filters: Filters) -> Collected:
             else:
                 out.more_notes += 1
             continue
+        if item.serial and item.time is not None:
+            if (item.time, item.serial) in stamps:
+                out.duplicates += 1
+                continue
+            stamps.add((item.time, item.serial))
         out.records += 1
         if not filters.keep(item):
             out.untimed += filters.since is not None and item.time is None
@@ -72,7 +80,7 @@ def collect(found: Iterable[Event | Note], filters: Filters) -> Collected:
 
 
 def when(seen: Seen) -> str:
-    """The first record's time in UTC ('2026-12-07T12:45:28Z'), or its serial when the source had no time."""
+    """The first record's time in UTC ('2026-12-07T12:45:28Z'), or that the source gave none."""
     if seen.first is None:
         return "no time given"
     return datetime.fromtimestamp(seen.first, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,10 +13,8 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from tracer.auditlog import printk
 from tracer.auditlog.kernel_record import event_from_body
 from tracer.auditlog.model import Event, Malformed
-from tracer.record import replace
 
 MAX_FIELD = 1 << 20  # a binary field longer than this is not a log message: the file is refused past it
 _LENGTH = struct.Struct("<Q")
@@ -65,15 +63,19 @@ def message(fields: dict[str, bytes]) -> str:
     return fields.get("MESSAGE", b"").decode(errors="replace")
 
 
-def parse(fields: dict[str, bytes], where: str) -> Event | None:
-    """The Event of one journal entry, None when it is not a seccomp record."""
+def entry_time(fields: dict[str, bytes]) -> float | None:
+    """When the entry was logged: the sender's own time when journald has it, else journald's."""
+    return _usec(fields, "_SOURCE_REALTIME_TIMESTAMP") or _usec(fields, "__REALTIME_TIMESTAMP")
+
+
+def parse_audit(fields: dict[str, bytes], where: str) -> Event | None:
+    """The Event of an entry of journald's audit transport, None for any other entry (whose MESSAGE is a log
+    line like any other: the kernel's printk form, the log enricher's)."""
+    if fields.get("_TRANSPORT") != b"audit" or fields.get("_AUDIT_TYPE") != b"1326":
+        return None
     text = message(fields)
-    time = _usec(fields, "_SOURCE_REALTIME_TIMESTAMP") or _usec(fields, "__REALTIME_TIMESTAMP")
-    if fields.get("_TRANSPORT") == b"audit" and fields.get("_AUDIT_TYPE") == b"1326":
-        body = text.split(" ", 1)[1] if " " in text else ""
-        serial = fields.get("_AUDIT_ID", b"0")
-        if not serial.isdigit():
-            raise Malformed(f"_AUDIT_ID={serial!r} is not a number")
-        return event_from_body(body, where, time, int(serial))
-    event = printk.parse(text, where, time)
-    return event if event is None or event.time is not None else replace(event, time=time)
+    body = text.split(" ", 1)[1] if " " in text else ""
+    serial = fields.get("_AUDIT_ID", b"0")
+    if not serial.isdigit():
+        raise Malformed(f"_AUDIT_ID={serial!r} is not a number")
+    return event_from_body(body, where, entry_time(fields), int(serial))

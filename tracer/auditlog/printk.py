@@ -36,9 +36,8 @@ def _line_time(text: str) -> float | None:
     return None
 
 
-def parse(text: str, where: str, time: float | None = None) -> Event | None:
-    """The Event of a kernel-log line, None for any other line; Malformed for a broken type-1326 line.
-    `time` is the carrier's own (the journal's) for a record without a stamp."""
+def parse(text: str, where: str) -> Event | None:
+    """The Event of a kernel-log line, None for any other line; Malformed for a broken type-1326 line."""
     m = PRINTK.search(text)
     if m is not None:
         stamp = stamp_of(m.group(1))
@@ -48,5 +47,5 @@ def parse(text: str, where: str, time: float | None = None) -> Event | None:
         return event_from_body(body, where, when, serial)
     m = JOURNAL_AUDIT.search(text)
     if m is not None:
-        return event_from_body(m.group(1), where, time if time is not None else _line_time(text), 0)
+        return event_from_body(m.group(1), where, _line_time(text), 0)
     return None

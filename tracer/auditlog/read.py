@@ -20,6 +20,7 @@ from typing import BinaryIO
 from tracer.auditlog import auditd, journal_export, printk, spo
 from tracer.auditlog.model import Event, Malformed, Note
 from tracer.errors import UserError
+from tracer.record import replace
 
 MAX_LINE = 1 << 16
 # What the kernel prints when audit records were lost: its own rate limit or backlog (kernel/audit.c),
@@ -75,16 +76,15 @@ def _journal(stream: BinaryIO, source: str) -> Iterator[Event | Note]:
         for number, fields in journal_export.entries(stream, source):
             where = f"{source}:{number}"
             try:
-                event = journal_export.parse(fields, where)
+                found: Event | Note | None = journal_export.parse_audit(fields, where)
             except Malformed as e:
-                yield Note(where, "malformed", f"{e}: {_clip(journal_export.message(fields))}")
-                continue
-            if event is not None:
-                yield event
-            else:
+                found = Note(where, "malformed", f"{e}: {_clip(journal_export.message(fields))}")
+            if found is None:
                 found = parse_line(journal_export.message(fields), where)
-                if isinstance(found, Note):
-                    yield found
+                if isinstance(found, Event) and found.time is None:
+                    found = replace(found, time=journal_export.entry_time(fields))
+            if found is not None:
+                yield found
     except Malformed as e:
         raise UserError(f"not a journal export stream: {e}", source) from None
 

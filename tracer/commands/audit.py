@@ -58,6 +58,9 @@ def _sources(paths: list[str]) -> Iterator[Event | Note]:
 def _summary(collected: Collected, sources: str, gone: int, filters: Filters) -> list[str]:
     lines = [f"read {collected.records} seccomp record(s) from {sources}"
              + (f"; {collected.kept} kept by the filters" if filters != Filters() else "")]
+    if collected.duplicates:
+        lines.append(f"  note: {collected.duplicates} record(s) read twice (the same audit time and serial) "
+                     "were counted once")
     if collected.untimed:
         lines.append(f"  note: {collected.untimed} record(s) without a time were left out by --since")
     if gone:
@@ -98,7 +101,7 @@ def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None
         check_source(path)
     if output is not None:
         check_output(output)
-    profile = load_profile_file(add_to_path) if add_to_path is not None else None
+    target = None if add_to_path is None else (add_to_path, load_profile_file(add_to_path))
     found: Iterable[Event | Note] = _sources(paths)
     gone = 0
     if following:
@@ -110,8 +113,9 @@ def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None
     errors = [n.line() for n in collected.notes]
     if collected.more_notes:
         errors.append(f"warning: {collected.more_notes} more malformed or dropped-records line(s)")
-    if profile is None or add_to_path is None:
+    if target is None:
         return Outcome(0, summary, "".join(f"{line}\n" for line in group_lines(collected)), errors)
+    add_to_path, profile = target
     missing = lacking(profile, collected)
     lines = _lacking_lines(add_to_path, missing)
     listed = group_lines(collected, set(missing.names) | set(missing.argument_ruled))
