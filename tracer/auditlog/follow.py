@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from tracer.auditlog.kernel_record import event_from_body, stamp_of
 from tracer.auditlog.model import Event, Malformed, Note
+from tracer.errors import UserError
 from tracer.runtimes.audit import AuditLog, SeccompRecord
 
 SOURCE = "netlink"
@@ -59,12 +60,19 @@ class Follower:
 
 
 def follow(wait: Callable[[], None], on_ready: Callable[[], None] = lambda: None) -> Follower:
-    """Records from the netlink group until wait() returns (a duration, or a signal)."""
+    """Records from the netlink group until wait() returns (a duration, or a signal), and every record the
+    kernel logged before then (AuditLog.sync: none is left in the socket's buffer)."""
     follower = Follower()
     with AuditLog(on_record=follower.received) as log:
         on_ready()
         wait()
+        try:
+            marker = log.sync()
+        except UserError as e:
+            follower.found.append(Note(SOURCE, "dropped", f"the last records may be missing: {e}"))
+            marker = None
         lost = log.lost
+    follower.found = [f for f in follower.found if not (isinstance(f, Event) and f.pid == marker)]
     if lost:
         follower.found.append(Note(SOURCE, "dropped", lost))
     return follower

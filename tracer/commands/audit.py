@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
+from typing import Any
 
 from tracer.auditlog.evidence import Collected, collect, group_lines
 from tracer.auditlog.filters import Filters
@@ -31,23 +32,28 @@ LACKS = 1  # exit code of --add-to without -o when the profile lacks something
 
 
 class Capture:
-    """--follow's wait: until --duration passes, or SIGINT/SIGTERM (Ctrl-C ends the capture, not the command)."""
+    """--follow's wait: until --duration passes, or SIGINT/SIGTERM (Ctrl-C ends the capture, not the command).
+    The handlers are in place from `with` on, before the capture says it is ready."""
 
     def __init__(self, duration: float | None) -> None:
         self.duration = duration
         self._stop = threading.Event()
+        self._previous: dict[int, Any] = {}
 
     def _signalled(self, signum: int, frame: FrameType | None) -> None:
         del signum, frame
         self._stop.set()
 
+    def __enter__(self) -> Capture:
+        self._previous = {s: signal.signal(s, self._signalled) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
     def wait(self) -> None:
-        previous = {s: signal.signal(s, self._signalled) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self._stop.wait(self.duration)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
+        self._stop.wait(self.duration)
 
 
 def _sources(paths: list[str]) -> Iterator[Event | Note]:
@@ -105,7 +111,8 @@ def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None
     found: Iterable[Event | Note] = _sources(paths)
     gone = 0
     if following:
-        follower = follow(Capture(follow_duration).wait, on_ready)
+        with Capture(follow_duration) as capture:
+            follower = follow(capture.wait, on_ready)
         found, gone = itertools.chain(found, follower.found), follower.gone
     collected = collect(found, filters)
     sources = ", ".join([*paths, *(["the audit netlink group"] if following else [])])

@@ -170,8 +170,9 @@ class AuditLog:
         with self._lock:
             return max((r.serial for r in self._records), default=0)
 
-    def sync(self, timeout: float = 10) -> None:
-        """Return once every record logged before this call has been received."""
+    def sync(self, timeout: float = 10) -> int:
+        """Return once every record logged before this call has been received; the pid of the child whose
+        record marked the point (its one record, exit_group, is in the stream too)."""
         pid = os.fork()
         if pid == 0:  # one logged call (exit_group), then gone
             try:
@@ -184,7 +185,7 @@ class AuditLog:
         while time.monotonic() < deadline:
             with self._lock:
                 if any(r.pid == pid for r in reversed(self._records)):
-                    return
+                    return pid
             time.sleep(0.01)
         raise UserError(f"no audit record arrived within {timeout:g} s (is kernel.seccomp.actions_logged "
                         "missing 'log'?)")
