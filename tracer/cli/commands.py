@@ -340,7 +340,8 @@ SCMP_ACT_LOG), collect the kernel's records, and add what they name. Records of 
 drops are reported, never ignored.
 
   seccomp-learn audit /var/log/audit/audit.log
-  journalctl -k -o export | seccomp-learn audit --container web -
+  journalctl -k -o export | seccomp-learn audit --exe /usr/sbin/nginx -
+  kubectl logs -n security-profiles-operator -l name=spod -c log-enricher | seccomp-learn audit --container web -
   dmesg | seccomp-learn audit --add-to p.json -o p2.json -
   seccomp-learn audit --follow --add-to p.json -o p2.json      # root; Ctrl-C ends the capture""",
         _audit_options, _audit),
