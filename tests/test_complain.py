@@ -96,3 +96,20 @@ def test_learning_run_writes_a_complain_profile(tmp_path: Path) -> None:
     r = seccomp_learn("--complain", "-q", "-o", str(out), "--", *LEARNED)
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["defaultAction"] == "SCMP_ACT_LOG"
+
+
+def test_an_argument_ruled_name_logs_its_unmatched_values(tmp_path: Path, audit_log: AuditLog) -> None:
+    """socket is allowed for AF_UNIX only (the value learned); AF_INET falls through to the default: logged, not
+    refused."""
+    learn = ["/usr/bin/python3.11", "-I", "-S", "-c", "import socket, sys; socket.socket(int(sys.argv[1])).close()"]
+    trace, complain = tmp_path / "t.json", tmp_path / "c.json"
+    assert seccomp_learn("record", "-q", "-o", str(trace), "--", *learn, "1").returncode == 0
+    assert seccomp_learn("emit", "--complain", "--runtime", "none", "-o", str(complain), str(trace)).returncode == 0
+    rules = [r for r in json.loads(complain.read_text())["syscalls"] if r["names"] == ["socket"]]
+    assert [r["args"][0]["value"] for r in rules] == [1]  # AF_UNIX
+    audit_log.sync()
+    mark = audit_log.mark()
+    pid, code, _ = _run(complain, [*learn, "2"], tmp_path)  # AF_INET
+    assert code == 0
+    audit_log.sync()
+    assert "socket" in {r.name for r in audit_log.records() if r.serial > mark and r.pid == pid}
