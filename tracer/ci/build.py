@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tracer.capture.trace import trace
 from tracer.ci.config import Config, ProfileSpec, RunSpec, shown_path
 from tracer.ci.progress import Progress
 from tracer.errors import UserError
+from tracer.fileio import stdout_on_stderr
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit, parse_arches
 from tracer.record import Record
@@ -77,14 +77,8 @@ def _trace_off_stdout(run: RunSpec, opts: TraceOptions) -> TraceResult:
     """trace() with the workload's stdout on our stderr: stdout is for the --check report alone."""
     if not os.path.isdir(str(opts.cwd)):
         raise UserError(f"cwd {opts.cwd} is not a directory")
-    sys.stdout.flush()
-    saved_stdout = os.dup(1)
-    os.dup2(2, 1)
-    try:
+    with stdout_on_stderr():
         return trace(run.command, opts)
-    finally:
-        os.dup2(saved_stdout, 1)
-        os.close(saved_stdout)
 
 
 def _base_profile(spec: ProfileSpec) -> BaseProfile | None:

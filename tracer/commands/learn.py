@@ -16,7 +16,7 @@ from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
-from tracer.fileio import STDOUT, check_output, write_atomic, wrote
+from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
@@ -96,15 +96,17 @@ def exit_code_of_run(result: TraceResult, topts: TraceOptions) -> int:
     return result.exit_code
 
 
-def _trace_command(argv: list[str], topts: TraceOptions, live: bool) -> TraceResult:
-    """trace(), with the progress line on a terminal when `live`."""
+def _trace_command(argv: list[str], topts: TraceOptions, live: bool, stdout_taken: bool = False) -> TraceResult:
+    """trace(), with the progress line on a terminal when `live`; when our stdout is taken (`-o -`), the
+    workload's stdout goes to stderr, so stdout holds only what we write there."""
     if topts.attach is not None and argv:
         raise UserError("give either --pid or a command, not both")
     if topts.attach is None and not argv:
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
     line = LiveLine.on_terminal() if live else None
     try:
-        result = trace(argv, topts if line is None else replace(topts, progress=line.show))
+        with stdout_on_stderr(stdout_taken):
+            result = trace(argv, topts if line is None else replace(topts, progress=line.show))
     finally:
         if line is not None:
             line.clear()
@@ -131,7 +133,7 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
         if eopts and profile_path and profile_path != STDOUT:
             write_atomic(profile_path, outputs.render(rec, eopts)[0])
 
-    result = _trace_command(argv, replace(topts, snapshot=snapshot), live)
+    result = _trace_command(argv, replace(topts, snapshot=snapshot), live, STDOUT in (profile_path, outputs.recording))
     rec = result.recording
     summary = [trace_summary(result), *trace_notes(result)]
     stdout = ""

@@ -8,7 +8,7 @@ from tracer.commands.learn import exit_code_of_run
 from tracer.commands.outcome import Outcome, deliver
 from tracer.enforce.verify import VERIFY_DENIED, describe, verify, with_missing
 from tracer.errors import UserError
-from tracer.fileio import check_output
+from tracer.fileio import STDOUT, check_output, stdout_on_stderr
 from tracer.profile.formats import Metadata, docker
 
 
@@ -19,8 +19,9 @@ def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain
     if add_missing is not None:
         check_output(add_missing)
     profile = load_profile_file(profile_path)
-    result = verify(profile, argv, complain, topts)
-    if not result.trace.exec_ok:
+    with stdout_on_stderr(add_missing == STDOUT):  # stdout then holds the profile alone
+        result = verify(profile, argv, complain, topts)
+    if not result.trace.exec_ok and not result.denied:
         raise UserError("the command could not be executed", f"seccomp-learn: {argv[0]}", exit_code=127)
     verb = "would deny" if complain else "denied"
     lines = [f"{verb}: {describe(d)}" for d in result.denied]
@@ -28,8 +29,10 @@ def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain
         lines += [f"expected (the profile's own errno rule): {describe(d)}" for d in result.expected]
         lines += [f"note: this libseccomp cannot compile {name!r}; it was skipped as runc would" for name in
                   result.skipped]
-        lines.append(f"workload exit status: {result.trace.exit_code}; "
-                     f"{len(result.denied)} syscall(s) {verb} by {profile_path}")
+        started = (f"workload exit status: {result.trace.exit_code}" if result.trace.exec_ok  # else the profile
+                   else f"{argv[0]} did not start")  # denied its execve (or a call before it): named, exit 1
+        lines.append(f"{started}; {len(result.denied)} syscall(s) {'would be denied' if complain else 'denied'} "
+                     f"by {profile_path}")
     if result.trace.driver_failure:
         lines.append(f"the run failed: {result.trace.driver_failure}")
     code = VERIFY_DENIED if result.denied else exit_code_of_run(result.trace, topts)
