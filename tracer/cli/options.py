@@ -38,7 +38,8 @@ def driver_options(p: Parser) -> None:
                    "load test; stop the workload when it ends. If the driver fails, so does the run (exit 1, no "
                    "profile unless --keep-going).")
     p.add_argument("--ready", metavar="tcp:HOST:PORT|unix:PATH",
-                   help="Start the --during driver only once this socket accepts a connection.")
+                   help="Start the --during driver only once a socket listens there (looked up in /proc/net: no "
+                        "probe connection reaches the workload).")
     p.add_argument("--ready-cmd", metavar="CMD", help="Start the --during driver only once CMD exits 0 (retried).")
     p.add_argument("--ready-timeout", type=float, metavar="SECONDS",
                    help="Give up waiting for --ready/--ready-cmd after this long (default 30): the run fails.")

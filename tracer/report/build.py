@@ -35,7 +35,7 @@ from tracer.report.model import (
     SyscallEntry,
 )
 from tracer.syscalls.abi import ABI_OF_SCMP, abi_sort_key
-from tracer.syscalls.decode import shown
+from tracer.syscalls.decode import shown, sockopt_name
 from tracer.syscalls.info import CLASS_GROUPS, class_of, filterable_args
 
 _CLASS_ORDER = {cls: i for i, cls in enumerate(CLASS_GROUPS)}
@@ -141,7 +141,13 @@ def _args_seen(abi: str, name: str, args: dict[int, ArgValues]) -> list[ArgSeen]
         bits = None
         if spec.kind == "flags" and seen.bits is not None:
             bits = shown(spec.decoder, seen.bits)
-        values = [] if seen.many else [shown(spec.decoder, v) for v in sorted(seen.values)]
+        levels = args.get(1) if spec.decoder == "sockopt_name" else None  # an option is named by its level
+        if seen.many:
+            values = []
+        elif levels is not None and not levels.many:
+            values = [sockopt_name(v, levels.values) for v in sorted(seen.values)]
+        else:
+            values = [shown(spec.decoder, v) for v in sorted(seen.values)]
         out.append(ArgSeen(spec.index, spec.name, spec.kind, values, seen.many, bits))
     return out
 
