@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from tracer import __version__
 from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import describe_exit, exit_code_of, fork_exec
+from tracer.capture.signal_repair import signal_masks
 from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
@@ -98,6 +99,19 @@ def _terminal_sent_it() -> bool:
         return False
 
 
+def _say_if_ignored(st: State, signum: int, notice: Callable[[str], None] | None) -> None:
+    """A workload that ignores the signal goes on as if nothing happened: say so, and what stops it."""
+    masks = signal_masks(st.root)
+    if masks is None or not masks[b"SigIgn"] & (1 << (signum - 1)):
+        return
+    again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+    text = f"seccomp-learn: the workload ignores {signal.Signals(signum).name}; {again} kills it"
+    if notice is not None:
+        notice(text)
+    else:
+        os.write(2, f"{text}\n".encode())
+
+
 def _start_detach(st: State) -> None:
     st.detaching = True
     for tid in list(st.live):
@@ -118,8 +132,10 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
             _start_detach(st)  # never signal a process we only attached to
         elif len(st.signals) > 1:
             _signal_all(st, signal.SIGKILL)  # a second signal: stop for good
-        elif not (signum == signal.SIGINT and _terminal_sent_it()):
-            _signal_all(st, signum)
+        else:
+            if not (signum == signal.SIGINT and _terminal_sent_it()):
+                _signal_all(st, signum)
+            _say_if_ignored(st, signum, opts.notice)
 
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:

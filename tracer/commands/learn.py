@@ -106,7 +106,7 @@ def _trace_command(argv: list[str], topts: TraceOptions, live: bool, stdout_take
     line = LiveLine.on_terminal() if live else None
     try:
         with stdout_on_stderr(stdout_taken):
-            result = trace(argv, topts if line is None else replace(topts, progress=line.show))
+            result = trace(argv, topts if line is None else replace(topts, progress=line.show, notice=line.note))
     finally:
         if line is not None:
             line.clear()

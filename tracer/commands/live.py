@@ -38,6 +38,12 @@ class LiveLine:
                 os.write(self.fd, (_ERASE + text[: max(width - 1, 1)]).encode())
                 self.shown = True
 
+    def note(self, text: str) -> None:
+        """A line for the user: printed over the progress line, which the next update redraws below it."""
+        with self.lock:
+            os.write(self.fd, f"{_ERASE}{text}\n".encode())
+            self.shown = False
+
     def clear(self) -> None:
         with self.lock:
             self.closed = True
