@@ -302,6 +302,11 @@ def _key(abi: str, bare: int) -> str:
     return name_of(abi, bare) or unnamed_key(bare)
 
 
+def default_run_id(argv: list[str], started: time.struct_time) -> str:
+    """A run's id when none is given: <program>-<UTC time>-<pid>."""
+    return f"{os.path.basename(argv[0])}-{time.strftime('%Y%m%dT%H%M%S', started)}-{os.getpid()}"
+
+
 def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.struct_time, duration: float,
                 snapshot: bool = False) -> TraceResult:
     """The run's result: how it ended, the Recording of what was counted, and verify's denials."""
@@ -317,7 +322,7 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.st
         stopped = (f"{verb} after {opts.duration:g}s" if st.stopped == "duration"
                    else f"{verb} when the --during driver ended")
     run = Run(
-        id=opts.run_id or f"{os.path.basename(argv[0])}-{time.strftime('%Y%m%dT%H%M%S', started)}-{os.getpid()}",
+        id=opts.run_id or default_run_id(argv, started),
         command=list(argv),
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", started),
         duration_s=duration,

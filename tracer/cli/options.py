@@ -67,6 +67,9 @@ def trace_options(p: Parser) -> None:
                    help="Write the profile even when the --during driver failed (the run still exits 1).")
     p.add_argument("--snapshot-every", type=float, metavar="SECONDS",
                    help="Also write the recording so far every SECONDS (SIGUSR1 does it once).")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="Run the workload N times, one after another, and merge the runs: calls that depend on "
+                        "timing or state show up in some runs only (a run that fails ends the repeats).")
 
 
 def trace_opts(kw: Options) -> TraceOptions:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from tracer.commands.outcome import Outcome, deliver
 from tracer.fileio import check_output
 from tracer.recording import model as rec_io
-from tracer.recording.merge import low_coverage, merge_files
+from tracer.recording.coverage import advice, low_coverage_lines
+from tracer.recording.merge import merge_files
 
 
 def run_merge(paths: list[str], output: str) -> Outcome:
@@ -14,6 +15,5 @@ def run_merge(paths: list[str], output: str) -> Outcome:
     n = len(merged.runs)
     abis = ", ".join(f"{abi} {len(merged.abis[abi])}" for abi in sorted(merged.abis)) or "none"
     lines = [f"merged {len(paths)} recording(s), {n} run(s); distinct syscalls: {abis}"]
-    lines += [f"  low coverage: seen only in run {run} (1 of {n}): {' '.join(names)}"
-              for run, names in low_coverage(merged).items()]
+    lines += low_coverage_lines(merged) + [f"note: {line}" for line in advice(merged)]
     return deliver(rec_io.dumps(merged), output, notes=lines)
