@@ -135,7 +135,7 @@ def test_short_server_run_is_said_and_a_longer_one_sees_the_timer(tmp_path: Path
     assert short.returncode == 0, short.stderr
     assert "run 1 of 2: traced" in short.stderr and "run 2 of 2: traced" in short.stderr
     assert re.search(r"note: 2 of 2 runs were stopped after [01]\.\ds or less: what a server does on a timer "
-                     r"\(lighttpd's sysinfo", short.stderr), short.stderr
+                     r"\(lighttpd.s sysinfo", short.stderr), short.stderr
     report = seccomp_learn("report", "--format", "json", "short.trace.json", cwd=tmp_path)
     assert "short-run" in {h["kind"] for h in json.loads(report.stdout)["hints"]}
     long = seccomp_learn("record", "-o", "long.trace.json", *ready, "--during", f"sh -c '{get} && sleep 2.2'",

@@ -301,10 +301,12 @@ def _check_usable(d: Document, file: str) -> list[Finding]:
 
 def _check_clone3(d: Document, file: str) -> list[Finding]:
     """clone3 allowed without conditions: its clone_args sit in memory, so no rule can check its flags (what
-    Docker does instead: ENOSYS, and libc falls back to clone, whose flags argument a rule can check)."""
+    Docker does instead: ENOSYS, and libc falls back to clone, whose flags argument a rule can check). A rule
+    only for CAP_SYS_ADMIN, as Docker's own, is no finding: that capability creates namespaces anyway."""
     out = []
     for rule in d.rules:
-        if rule.action in ALLOWING_ACTIONS and not rule.args and "clone3" in rule.names:
+        if (rule.action in ALLOWING_ACTIONS and not rule.args and "clone3" in rule.names
+                and "CAP_SYS_ADMIN" not in rule.includes.caps):
             out.append(Finding(file, _name_where(rule, rule.names.index("clone3")), "unconditional-clone3",
                                "clone3 is allowed with any arguments: its flags are behind a pointer no filter "
                                "can read, so it may create namespaces (CLONE_NEWUSER, ...) that a clone rule "

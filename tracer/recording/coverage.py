@@ -1,8 +1,8 @@
 """What a recording may lack, and the advice every summary and the report give for it.
 
 One run sees only what that run did: a server stopped within a second misses what it does on a timer
-(lighttpd calls sysinfo about a second after it starts), and a call that depends on state (git's
-utimensat, a reused data directory) shows up in some runs only. Both are said, with what to do: let the
+(lighttpd calls sysinfo, for getloadavg, a second after it starts and then every 30 s), and a call that
+depends on state (git's utimensat, a reused data directory) shows up in some runs only. Both are said, with what to do: let the
 server run longer, or merge more runs (`--repeat N`, `repeat:` in the ci config).
 """
 
@@ -29,7 +29,7 @@ def advice(rec: Recording) -> list[str]:
         longest = max(r.duration_s for r in short)
         which = "the workload was" if len(rec.runs) == 1 else f"{len(short)} of {len(rec.runs)} runs were"
         lines.append(f"{which} stopped after {longest:.1f}s or less: what a server does on a timer (lighttpd's "
-                     f"sysinfo, about once a second) may be missing; let it run {SHORT_SERVER_S:g}s or more (a "
+                     f"sysinfo, a second after it starts) may be missing; let it run {SHORT_SERVER_S:g}s or more (a "
                      "longer --during driver, or --duration), or merge more runs ({_MORE_RUNS})")
     if low_coverage(rec):
         lines.append(f"some syscalls were seen in only one of {len(rec.runs)} runs: calls that depend on timing "

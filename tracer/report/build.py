@@ -222,7 +222,7 @@ def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list
     if short:
         listing = ", ".join(f"{r.id} ({r.duration_s:.1f}s)" for r in short)
         text = (f"Stopped by seccomp-learn after less than {SHORT_SERVER_S:g}s: {listing}. What a server does on a "
-                "timer (lighttpd's sysinfo, about once a second) may be missing: let it run longer (a longer "
+                "timer (lighttpd's sysinfo, a second after it starts) may be missing: let it run longer (a longer "
                 "`--during` driver, or `--duration`), or merge more runs (`--repeat N`).")
         hints.append(HintEntry("short-run", text, [r.id for r in short]))
     if emitted.unnamed:
