@@ -154,7 +154,7 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
 
     stdout_taken = STDOUT in (profile_path, outputs.recording)
     summary: list[str] = []
-    base_id = topts.run_id or default_run_id(argv, time.gmtime())
+    base_id = topts.run_id or (default_run_id(argv, time.gmtime()) if repeat > 1 else None)
     for n in range(1, repeat + 1):
         run_id = topts.run_id if repeat == 1 else f"{base_id}#{n}"
         result = _trace_command(argv, replace(topts, snapshot=snapshot, run_id=run_id), live, stdout_taken)

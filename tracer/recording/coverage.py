@@ -2,8 +2,8 @@
 
 One run sees only what that run did: a server stopped within a second misses what it does on a timer
 (lighttpd calls sysinfo, for getloadavg, a second after it starts and then every 30 s), and a call that
-depends on state (git's utimensat, a reused data directory) shows up in some runs only. Both are said, with what to do: let the
-server run longer, or merge more runs (`--repeat N`, `repeat:` in the ci config).
+depends on state (git's utimensat, a reused data directory) shows up in some runs only. Both are said,
+with what to do: let the server run longer, or merge more runs (`--repeat N`, `repeat:` in the ci config).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ def advice(rec: Recording) -> list[str]:
         which = "the workload was" if len(rec.runs) == 1 else f"{len(short)} of {len(rec.runs)} runs were"
         lines.append(f"{which} stopped after {longest:.1f}s or less: what a server does on a timer (lighttpd's "
                      f"sysinfo, a second after it starts) may be missing; let it run {SHORT_SERVER_S:g}s or more (a "
-                     "longer --during driver, or --duration), or merge more runs ({_MORE_RUNS})")
+                     f"longer --during driver, or --duration), or merge more runs ({_MORE_RUNS})")
     if low_coverage(rec):
         lines.append(f"some syscalls were seen in only one of {len(rec.runs)} runs: calls that depend on timing "
-                     "or state may be missing too; merge more runs ({_MORE_RUNS}) to be surer")
+                     f"or state may be missing too; merge more runs ({_MORE_RUNS}) to be surer")
     return lines
 
 
