@@ -45,7 +45,7 @@ class Built(Record):
 
 def _emit_options_for(spec: ProfileSpec) -> EmitOptions:
     return EmitOptions(arches=parse_arches(",".join(spec.arch)), args=spec.args, runtime=spec.runtime,
-                       portable=spec.portable)
+                       portable=spec.portable, allow=spec.allow)
 
 
 def _timeout(run: RunSpec) -> float | None:

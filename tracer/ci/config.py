@@ -25,7 +25,8 @@ from tracer.profile import extras
 from tracer.profile.formats import FORMATS
 from tracer.record import Record, field
 from tracer.recording.model import Follow
-from tracer.syscalls.abi import ABI_ALIASES
+from tracer.syscalls.abi import ABI_ALIASES, ABI_ORDER
+from tracer.syscalls.names import is_known
 
 RUNTIMES = tuple(extras.RUNTIMES)
 ARCHES = tuple(sorted(ABI_ALIASES))
@@ -64,6 +65,7 @@ class ProfileSpec(Record):
     args: bool = True
     arch: list[str] = field(default_factory=list)
     portable: bool = False
+    allow: list[str] = field(default_factory=list)  # allowed whatever the runs saw: calls made on a timer
     runs: list[RunSpec] = field(default_factory=list)
 
 
@@ -220,7 +222,7 @@ def _config(ck: _Checker, root: yaml.Node, base: Path, path: Path) -> Config:
     return Config(path=path, profiles=profiles)
 
 
-PROFILE_KEYS = ("output", "format", "runtime", "recording", "report", "args", "arch", "portable", "runs")
+PROFILE_KEYS = ("output", "format", "runtime", "recording", "report", "args", "arch", "portable", "allow", "runs")
 RUN_KEYS = ("name", "command", "env", "cwd", "timeout", "duration", "stop_signal", "during", "ready", "ready_cmd",
             "ready_timeout", "expect_exit", "follow", "repeat")
 MAX_REPEAT = 1000
@@ -253,6 +255,12 @@ def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Pat
             if value not in ARCHES:
                 raise ck.fail(item, f"{where}.arch[{i}]", f"must be one of {', '.join(ARCHES)}, got {value!r}")
             spec.arch.append(value)
+    if "allow" in m:
+        for i, item in enumerate(ck.seq(m["allow"][1], f"{where}.allow")):
+            value = ck.string(item, f"{where}.allow[{i}]")
+            if not any(is_known(abi, value) for abi in ABI_ORDER):
+                raise ck.fail(item, f"{where}.allow[{i}]", f"{value!r} is not a syscall name")
+            spec.allow.append(value)
     runs_node = m["runs"][1]
     items = ck.seq(runs_node, f"{where}.runs")
     if not items:

@@ -36,7 +36,7 @@ RULE_ARGS = frozenset({
     ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
-ExtraKind = Literal["runtime", "always", "vdso", "fallback"]
+ExtraKind = Literal["runtime", "always", "vdso", "listed", "fallback"]
 # The comments that start the rule of observed names and each argument rule. They are how --base tells
 # what a profile of ours saw from what emit added (docs/architecture.md): Docker's JSON has no other field
 # a rule could carry it in.
@@ -57,6 +57,7 @@ class EmitOptions(Record):
     always: bool = True
     fallback: bool = True
     portable: bool = False  # add the vDSO group
+    allow: list[str] = field(default_factory=list)  # names allowed whether or not a run calls them (ci `allow:`)
 
 
 class Extra(Record):
@@ -257,6 +258,9 @@ def _extras(opts: EmitOptions) -> list[Extra]:
     if opts.portable:
         groups.append(Extra("vdso", "vdso: answered by the vDSO here, real syscalls on hosts without one",
                             sorted(extras.VDSO)))
+    if opts.allow:
+        groups.append(Extra("listed", "listed: allowed by the configuration whether or not a run calls them "
+                            "(calls the workload makes on a timer)", sorted(set(opts.allow))))
     return groups
 
 
