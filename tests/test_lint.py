@@ -66,6 +66,8 @@ BAD: dict[str, dict[str, Any]] = {
         {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": []},
         {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": []}],
         syscalls=_rules({"names": ["openat"], "action": ALLOW, "includes": {"arches": ["amd64"]}})),
+    # what the emitter writes for an observed clone3: any flags, CLONE_NEWUSER included
+    "unconditional-clone3": _with(syscalls=_rules({"names": ["clone3"], "action": ALLOW})),
 }
 
 

@@ -8,6 +8,8 @@ import itertools
 import json
 import os
 import stat
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from tracer.errors import UserError
@@ -88,6 +90,23 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
 def wrote(path: str | os.PathLike[str], replaced: bool) -> str:
     """The summary's word for an output: a new file was written, or an existing one replaced."""
     return f"{'replaced' if replaced else 'wrote'} {path}"
+
+
+@contextlib.contextmanager
+def stdout_on_stderr(when: bool = True) -> Iterator[None]:
+    """While a workload runs, point descriptor 1 at stderr (when `when`), so that our stdout carries only
+    what we write there: the profile of `-o -`, the `ci --check` report. The workload inherits it."""
+    if not when:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def json_text(data: Any) -> str:

@@ -42,7 +42,8 @@ def _run(kw: Options) -> Outcome:
 
     outputs = Outputs(kw["output"] or default_output(kw["fmt"]), kw["record_path"], kw["fmt"], kw["name"],
                       kw["namespace"])
-    return run_learn(kw["command"], trace_opts(kw), emit_opts(kw), outputs, kw["keep_going"], live=not kw["quiet"])
+    return run_learn(kw["command"], trace_opts(kw), emit_opts(kw), outputs, kw["keep_going"], live=not kw["quiet"],
+                     repeat=kw["repeat"])
 
 
 def _record_options(p: Parser) -> None:
@@ -56,7 +57,7 @@ def _record(kw: Options) -> Outcome:
     from tracer.commands.learn import Outputs, run_learn
 
     return run_learn(kw["command"], trace_opts(kw), None, Outputs(None, kw["output"]), kw["keep_going"],
-                     live=not kw["quiet"])
+                     live=not kw["quiet"], repeat=kw["repeat"])
 
 
 def _emit_cmd_options(p: Parser) -> None:

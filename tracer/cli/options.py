@@ -39,7 +39,8 @@ def driver_options(p: Parser) -> None:
                    "load test; stop the workload when it ends. If the driver fails, so does the run (exit 1, no "
                    "profile unless --keep-going).")
     p.add_argument("--ready", metavar="tcp:HOST:PORT|unix:PATH",
-                   help="Start the --during driver only once this socket accepts a connection.")
+                   help="Start the --during driver only once a socket listens there (looked up in /proc/net: no "
+                        "probe connection reaches the workload).")
     p.add_argument("--ready-cmd", metavar="CMD", help="Start the --during driver only once CMD exits 0 (retried).")
     p.add_argument("--ready-timeout", type=float, metavar="SECONDS",
                    help="Give up waiting for --ready/--ready-cmd after this long (default 30): the run fails.")
@@ -67,6 +68,9 @@ def trace_options(p: Parser) -> None:
                    help="Write the profile even when the --during driver failed (the run still exits 1).")
     p.add_argument("--snapshot-every", type=float, metavar="SECONDS",
                    help="Also write the recording so far every SECONDS (SIGUSR1 does it once).")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="Run the workload N times, one after another, and merge the runs: calls that depend on "
+                        "timing or state show up in some runs only (a run that fails ends the repeats).")
 
 
 def trace_opts(kw: Options) -> TraceOptions:

@@ -11,6 +11,7 @@ from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.extras import RUNTIMES
 from tracer.recording import model as rec_io
+from tracer.recording.coverage import advice
 from tracer.recording.merge import merge_files
 from tracer.recording.model import Recording
 
@@ -80,5 +81,5 @@ def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: s
         text = formats.render(fmt, emitted.profile, rec, name, namespace)
     except UserError as exc:  # name the input(s) when the problem is in the recording
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
-    return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line),
-                                                      *runtime_version_notes(eopts)])
+    return deliver(text, output, notes=[f"note: {line}" for line in advice(rec)],
+                   written=lambda line: [*emit_summary(emitted, rec, line), *runtime_version_notes(eopts)])

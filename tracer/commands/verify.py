@@ -8,7 +8,7 @@ from tracer.commands.learn import exit_code_of_run
 from tracer.commands.outcome import Outcome, deliver
 from tracer.enforce.verify import VERIFY_DENIED, across_runs, describe, verify, with_missing
 from tracer.errors import UserError
-from tracer.fileio import check_output
+from tracer.fileio import STDOUT, check_output, stdout_on_stderr
 from tracer.profile.formats import docker
 from tracer.profile.formats.metadata import Metadata
 
@@ -24,10 +24,11 @@ def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain
         check_output(add_missing)
     profile = load_profile_file(profile_path)
     results = []
-    for _ in range(repeat):
-        results.append(verify(profile, argv, complain, topts))
-        if not results[-1].trace.exec_ok:
-            raise UserError("the command could not be executed", f"seccomp-learn: {argv[0]}", exit_code=127)
+    with stdout_on_stderr(add_missing == STDOUT):  # stdout then holds the profile alone
+        for _ in range(repeat):
+            results.append(verify(profile, argv, complain, topts))
+            if not results[-1].trace.exec_ok and not results[-1].denied:
+                raise UserError("the command could not be executed", f"seccomp-learn: {argv[0]}", exit_code=127)
     result = next((r for r in results if r.denied or r.trace.driver_failure), results[-1])
     verb = "would deny" if complain else "denied"
     denied = across_runs([r.denied for r in results])
@@ -39,8 +40,11 @@ def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain
         lines += [f"expected (the profile's own errno rule): {describe(d)}" for d in result.expected]
         lines += [f"note: this libseccomp cannot compile {name!r}; it was skipped as runc would" for name in
                   result.skipped]
-        statuses = " ".join(str(r.trace.exit_code) for r in results)
-        lines.append(f"workload exit status: {statuses}; {len(denied)} syscall(s) {verb} by {profile_path}"
+        statuses = " ".join(str(r.trace.exit_code) if r.trace.exec_ok else "(did not start)" for r in results)
+        started = (f"workload exit status: {statuses}" if any(r.trace.exec_ok for r in results)  # else the profile
+                   else f"{argv[0]} did not start")  # denied its execve (or a call before it): named, exit 1
+        lines.append(f"{started}; {len(denied)} syscall(s) {'would be denied' if complain else 'denied'} "
+                     f"by {profile_path}"
                      + (f" in {sum(bool(r.denied) for r in results)} of {repeat} runs" if repeat > 1 else ""))
     if result.trace.driver_failure:
         lines.append(f"the run failed: {result.trace.driver_failure}")

@@ -37,7 +37,7 @@ RULE_ARGS = frozenset({
     ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
-ExtraKind = Literal["runtime", "always", "vdso", "companion", "fallback"]
+ExtraKind = Literal["runtime", "always", "vdso", "companion", "listed", "fallback"]
 # The comments that start the rule of observed names and each argument rule. They are how --base tells
 # what a profile of ours saw from what emit added (docs/architecture.md): Docker's JSON has no other field
 # a rule could carry it in.
@@ -60,6 +60,7 @@ class EmitOptions(Record):
     portable: bool = False  # add the vDSO group
     complain: bool = False  # default SCMP_ACT_LOG: a rollout logs what the rules miss and refuses nothing
     companions: bool = True  # add profile/companions.py's calls whose trigger was observed
+    allow: list[str] = field(default_factory=list)  # names allowed whether or not a run calls them (ci `allow:`)
 
 
 class Extra(Record):
@@ -265,6 +266,9 @@ def _extras(opts: EmitOptions) -> list[Extra]:
     if opts.portable:
         groups.append(Extra("vdso", "vdso: answered by the vDSO here, real syscalls on hosts without one",
                             sorted(extras.VDSO)))
+    if opts.allow:
+        groups.append(Extra("listed", "listed: allowed by the configuration whether or not a run calls them "
+                            "(calls the workload makes on a timer)", sorted(set(opts.allow))))
     return groups
 
 
