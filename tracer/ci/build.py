@@ -138,6 +138,7 @@ def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress, incremen
         merged = merge(recs, [f"{profile.name}/{r.name}" for r in profile.runs])
         emitted = emit(merged, eopts)
         text = formats.render(profile.format, emitted.profile, merged)
+        assert isinstance(text, str)  # config.py takes the text formats only
         report = report_formats.render(build_report(from_emitted(merged, emitted, "recording"), docker))
         built.append(Built(profile, merged, text, emitted, report))
         for run_id, names in low_coverage(merged).items():

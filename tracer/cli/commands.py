@@ -69,6 +69,21 @@ def _emit(kw: Options) -> Outcome:
     return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"])
 
 
+def _systemd_unit_options(p: Parser) -> None:
+    p.add_argument("unit", metavar="NAME", help="The service (nginx or nginx.service).")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("--root-dir", default="/", metavar="DIR",
+                   help="Write under DIR/etc/systemd/system instead of /etc/systemd/system (an image, a test).")
+    quiet(p, "No summary on stderr.")
+    emit_options(p, with_format=False)
+
+
+def _systemd_unit(kw: Options) -> Outcome:
+    from tracer.commands.systemd_unit import run_systemd_unit
+
+    return run_systemd_unit(kw["unit"], kw["recordings"], emit_opts({**kw, "fmt": "systemd"}), kw["root_dir"])
+
+
 def _diff_options(p: Parser) -> None:
     p.add_argument("inputs", nargs="+", metavar="PROFILE|RECORDING [NEW]")
     p.add_argument("--baseline", metavar="docker|FILE",
@@ -233,6 +248,15 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
         """  seccomp-learn emit run1.trace.json -o profile.json
   seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml""",
         _emit_cmd_options, _emit),
+    "systemd-unit": Command(
+        "Write the systemd drop-in for RECORDING(s) where `systemctl edit NAME` would.",
+        """Writes /etc/systemd/system/NAME.service.d/seccomp-learn.conf (SystemCallFilter= and friends;
+the file's comments say what systemd cannot express). Nothing else is written; `emit --format
+systemd` prints the same drop-in without installing it.
+
+  seccomp-learn record -o web.trace.json -- ./web --port 8080
+  seccomp-learn systemd-unit web web.trace.json && systemctl daemon-reload && systemctl restart web""",
+        _systemd_unit_options, _systemd_unit),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
         """OLD NEW exits as diff(1) does: 0 when both decide every call alike ("identical"), 1 when

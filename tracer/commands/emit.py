@@ -53,15 +53,21 @@ def runtime_version_notes(eopts: EmitOptions) -> list[str]:
             for d in listed.differs_from(installed)]
 
 
+def render_recordings(recording_paths: list[str], eopts: EmitOptions, fmt: str, name: str | None = None,
+                      namespace: str | None = None) -> tuple[formats.Rendered, Emitted, Recording]:
+    """The profile of one or more recordings (merged) in `fmt`, what emit made, and the recording."""
+    rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
+    try:
+        emitted = emit(rec, eopts)
+        return formats.render(fmt, emitted.profile, rec, name, namespace), emitted, rec
+    except UserError as exc:  # name the input(s) when the problem is in the recording
+        raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
+
+
 def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str, name: str | None = None,
              namespace: str | None = None) -> Outcome:
     formats.check(fmt, name, namespace)
     check_output(output)
-    rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
-    try:
-        emitted = emit(rec, eopts)
-        text = formats.render(fmt, emitted.profile, rec, name, namespace)
-    except UserError as exc:  # name the input(s) when the problem is in the recording
-        raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
+    text, emitted, rec = render_recordings(recording_paths, eopts, fmt, name, namespace)
     return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line),
                                                       *runtime_version_notes(eopts)])

@@ -49,7 +49,7 @@ class Outputs(Record, frozen=True):
             raise UserError("the profile and the recording would be the same file; give --record another name",
                             f"-o {self.profile} --record {self.recording}")
 
-    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[str, Emitted]:
+    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[formats.Rendered, Emitted]:
         """The profile's text, and what emit made of the recording."""
         emitted = emit(rec, eopts)
         return formats.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
@@ -134,10 +134,8 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     result = _trace_command(argv, replace(topts, snapshot=snapshot), live)
     rec = result.recording
     summary = [trace_summary(result), *trace_notes(result)]
-    stdout = ""
-    if outputs.recording == STDOUT:
-        stdout += rec_io.dumps(rec)
-    elif outputs.recording:
+    stdout: str | bytes = rec_io.dumps(rec) if outputs.recording == STDOUT else ""
+    if outputs.recording and outputs.recording != STDOUT:
         summary.append(wrote(outputs.recording, rec_io.save(rec, outputs.recording)))
     if result.driver_failure and not keep_going:
         unwritten = "; no profile written (--keep-going writes it anyway)" if profile_path else ""
@@ -145,7 +143,7 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     elif eopts and profile_path:
         text, emitted = outputs.render(rec, eopts)
         if profile_path == STDOUT:
-            stdout += text
+            stdout = text  # the recording is then not on stdout: Outputs.check refuses two outputs on it
             summary += emit_summary(emitted, rec, None)
         else:
             summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)))

@@ -1,4 +1,4 @@
-"""Output formats: one module per format, each with `render(profile, meta) -> str`.
+"""Output formats: one module per format, each with `render(profile, meta) -> str` (bytes for `bpf`).
 
 `meta` carries a short provenance line (tool and number of runs) for formats that can hold one, and
 the object's name and namespace for the Kubernetes format. Modules are imported on use: the
@@ -18,7 +18,13 @@ from tracer.record import Record
 if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
     from tracer.recording.model import Recording
 
-FORMATS = ("docker", "oci", "kubernetes")
+FORMATS = ("docker", "oci", "kubernetes", "systemd", "bpf", "pfc", "firejail")
+# The sandboxes outside containers: no container runtime runs anything after their filter is loaded but the
+# exec of the program (bwrap, firejail) or what the sandbox allows on its own (systemd), so --runtime is none.
+SANDBOX_FORMATS = ("systemd", "bpf", "pfc", "firejail")
+BINARY_FORMATS = ("bpf",)
+_OUTPUT = {"kubernetes": "seccomp.yaml", "systemd": "seccomp-learn.conf", "bpf": "seccomp.bpf", "pfc": "seccomp.pfc",
+           "firejail": "seccomp.profile"}
 
 
 class Metadata(Record, frozen=True):
@@ -27,7 +33,8 @@ class Metadata(Record, frozen=True):
     namespace: str | None = None  # kubernetes metadata.namespace (default: none, the one kubectl applies to)
 
 
-Renderer = Callable[[Profile, Metadata], str]
+Rendered = str | bytes  # bytes only for the binary formats
+Renderer = Callable[[Profile, Metadata], Rendered]
 
 
 def check(fmt: str, name: str | None = None, namespace: str | None = None) -> None:
@@ -44,7 +51,8 @@ def check(fmt: str, name: str | None = None, namespace: str | None = None) -> No
     check_names(name, namespace)
 
 
-def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None, namespace: str | None = None) -> str:
+def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None,
+           namespace: str | None = None) -> Rendered:
     """The profile in format `fmt`, with the recording's tool and number of runs as its provenance (no run
     ids: they hold times and pids, and the same behaviour must give byte-identical output)."""
     check(fmt, name, namespace)
@@ -54,4 +62,9 @@ def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None, 
 
 def default_output(fmt: str) -> str:
     """The profile's file name when -o is not given: the extension follows the format."""
-    return "seccomp.yaml" if fmt == "kubernetes" else "seccomp.json"
+    return _OUTPUT.get(fmt, "seccomp.json")
+
+
+def default_runtime(fmt: str) -> str:
+    """--runtime when not given: docker (runc) for the container formats, none for the sandboxes."""
+    return "none" if fmt in SANDBOX_FORMATS else "docker"
