@@ -20,6 +20,7 @@ from helpers import SL, seccomp_learn
 
 WORKLOAD = ["sh", "-c", "echo hi > out.txt; cat out.txt"]
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+needs_firejail = pytest.mark.skipif(shutil.which("firejail") is None, reason="firejail is not installed")
 needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
 
 
@@ -31,7 +32,8 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     r = seccomp_learn("record", "-q", "-o", str(rec), "--", *WORKLOAD, cwd=d)
     assert r.returncode == 0 and r.stdout == "hi\n", r.stderr
     out = {"recording": rec}
-    for fmt, name in (("systemd", "w.conf"), ("bpf", "w.bpf"), ("pfc", "w.pfc"), ("docker", "w.json")):
+    for fmt, name in (("systemd", "w.conf"), ("bpf", "w.bpf"), ("pfc", "w.pfc"), ("firejail", "w.profile"),
+                      ("docker", "w.json")):
         out[fmt] = d / name
         extra = ["--runtime", "none"] if fmt == "docker" else []
         r = seccomp_learn("emit", "-q", "--format", fmt, *extra, str(rec), "-o", str(out[fmt]))
@@ -129,6 +131,16 @@ def test_systemd_unit_writes_only_the_drop_in_under_root_dir(learned: dict[str, 
 # ---- bubblewrap: the compiled filter -----------------------------------------------------------------------
 
 
+def _without(learned: dict[str, Path], name: str, fmt: str, tmp_path: Path) -> bytes:
+    """The workload's profile in `fmt` with `name` taken out of its recording."""
+    rec = json.loads(learned["recording"].read_text())
+    del rec["abis"]["x86_64"][name]
+    cut = tmp_path / f"no-{name}.trace.json"
+    cut.write_text(json.dumps(rec))
+    return subprocess.run([*SL, "emit", "-q", "--format", fmt, str(cut), "-o", "-"], capture_output=True,
+                          check=True).stdout
+
+
 def _bwrap(bpf: bytes, argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """argv under `bwrap --seccomp FD` with this filter, the root read-only and cwd writable."""
     read, write = os.pipe()
@@ -148,13 +160,7 @@ def test_bpf_holds_under_bwrap_and_removing_openat_breaks_it(learned: dict[str, 
     (tmp_path / "out.txt").unlink()
     under = _bwrap(learned["bpf"].read_bytes(), WORKLOAD, tmp_path)
     assert (under.returncode, under.stdout) == (plain.returncode, plain.stdout) == (0, "hi\n"), under.stderr
-    rec = json.loads(learned["recording"].read_text())
-    del rec["abis"]["x86_64"]["openat"]  # the call that opens out.txt (and the loader's libraries)
-    cut = tmp_path / "no-openat.trace.json"
-    cut.write_text(json.dumps(rec))
-    r = subprocess.run([*SL, "emit", "-q", "--format", "bpf", str(cut), "-o", "-"],
-                       capture_output=True, check=True)
-    without = _bwrap(r.stdout, WORKLOAD, tmp_path)
+    without = _bwrap(_without(learned, "openat", "bpf", tmp_path), WORKLOAD, tmp_path)  # opens out.txt
     assert without.returncode != 0 and without.stdout == "", without
 
 
@@ -167,3 +173,27 @@ def test_bpf_bytes_are_deterministic_and_pfc_shows_the_arches(learned: dict[str,
     assert "# filter for arch x86_64 " in pfc and "arch x86 " not in pfc
     r = seccomp_learn("emit", "-q", "--format", "pfc", "--arch", "x86_64,x86", str(learned["recording"]), "-o", "-")
     assert "# filter for arch x86_64 " in r.stdout and "# filter for arch x86 " in r.stdout, r.stdout
+
+
+# ---- firejail ------------------------------------------------------------------------------------------------
+
+
+def _firejail(options: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["firejail", "--quiet", *options, *WORKLOAD], capture_output=True, text=True, cwd=cwd,
+                          timeout=60, check=False)
+
+
+@needs_firejail
+def test_firejail_keep_list_and_profile_hold(learned: dict[str, Path], tmp_path: Path) -> None:
+    text = learned["firejail"].read_text()
+    keep = re.findall(r"^seccomp\.keep (\S+)$", text, re.M)
+    assert len(keep) == 1 and set(keep[0].split(",")) == _allowed_json(learned["docker"])
+    assert "seccomp.block-secondary" in text.splitlines() and "seccomp-error-action EPERM" in text.splitlines()
+    for options in (["--noprofile", f"--seccomp.keep={keep[0]}"], [f"--profile={learned['firejail']}"]):
+        r = _firejail(options, tmp_path)
+        assert (r.returncode, r.stdout) == (0, "hi\n"), (options, r.stderr)
+        (tmp_path / "out.txt").unlink()
+    cut = tmp_path / "no-openat.profile"
+    cut.write_bytes(_without(learned, "openat", "firejail", tmp_path))
+    r = _firejail([f"--profile={cut}"], tmp_path)
+    assert r.returncode != 0 and r.stdout == "", r

@@ -46,7 +46,8 @@ def _errno_setting(profile: Profile) -> str:
 
 
 def dropped(profile: Profile) -> list[str]:
-    """What the profile says that a name list cannot, one sentence per name (the comment block's lines)."""
+    """What the profile says that a name list cannot, one sentence per name (the comment block's lines; the
+    firejail format says the same)."""
     unconditional = {n for r in profile.syscalls if r.action in ALLOWING_ACTIONS and not r.args for n in r.names}
     allowed = profile.allowing_names()
     ruled: dict[str, list[Syscall]] = defaultdict(list)
@@ -72,8 +73,8 @@ def dropped(profile: Profile) -> list[str]:
                 denied[what].append(name)
     for what, names in sorted(denied.items()):
         fallback = " (libc falls back on ENOSYS only: one that tries them first fails)" if what == "ENOSYS" else ""
-        out.append(f"{' '.join(sorted(names))}: the profile returns {what}; here they get SystemCallErrorNumber="
-                   f"{fallback}")
+        out.append(f"{' '.join(sorted(names))}: the profile returns {what}; here they are denied as every unlisted "
+                   f"call{fallback}")
     return out
 
 
