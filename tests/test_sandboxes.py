@@ -197,3 +197,101 @@ def test_firejail_keep_list_and_profile_hold(learned: dict[str, Path], tmp_path:
     cut.write_bytes(_without(learned, "openat", "firejail", tmp_path))
     r = _firejail([f"--profile={cut}"], tmp_path)
     assert r.returncode != 0 and r.stdout == "", r
+
+
+# ---- read back: lint, diff, report, verify on the sandboxes' files -------------------------------------------
+
+
+def _x86_64(names: set[str]) -> set[str]:
+    """The names libseccomp resolves on x86_64 (its own tables, not the project's)."""
+    import pyseccomp
+
+    def known(name: str) -> bool:
+        try:
+            return pyseccomp.resolve_syscall(pyseccomp.Arch.X86_64, name) >= 0
+        except ValueError:
+            return False
+
+    return {n for n in names if known(n)}
+
+
+def _added(old: Path, new: Path) -> set[str]:
+    r = seccomp_learn("diff", "--json", str(old), str(new))
+    assert r.returncode in (0, 1), r.stderr
+    return {e["name"] for e in json.loads(r.stdout)["added"]}
+
+
+@needs_systemd_analyze
+def test_drop_in_reads_back_as_systemd_applies_it(learned: dict[str, Path]) -> None:
+    text = subprocess.run(["systemd-analyze", "syscall-filter", "@default", "--no-pager"], capture_output=True,
+                          text=True, check=True).stdout
+    default = {w.strip() for w in text.splitlines()[1:] if w.strip() and not w.strip().startswith(("#", "@"))}
+    listed, on_x86_64 = _allowed_json(learned["docker"]), _x86_64(default)
+    unresolved = default - on_x86_64  # other arches' names, and names newer than this libseccomp (uretprobe)
+    assert _added(learned["docker"], learned["systemd"]) - unresolved == on_x86_64 - listed  # @default comes along
+    r = seccomp_learn("lint", str(learned["systemd"]))
+    assert (r.returncode, r.stdout) == (0, f"{learned['systemd']}: no findings\n"), r
+    r = seccomp_learn("diff", "--json", str(learned["systemd"]))  # against systemd's own default
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["baseline"]["path"] == "systemd" and data["blocked"] == [], r.stderr
+    assert "@system-service" in data["baseline"]["description"]
+    report = json.loads(seccomp_learn("report", "--format", "json", str(learned["systemd"])).stdout)
+    assert {e["name"] for e in report["syscalls"]} - unresolved == listed | on_x86_64
+
+
+@needs_firejail
+def test_firejail_profile_reads_back_with_what_firejail_adds(learned: dict[str, Path], tmp_path: Path) -> None:
+    listed = _allowed_json(learned["docker"])
+    assert _added(learned["docker"], learned["firejail"]) == {"prctl", "execve", "execveat"} - listed  # firejail(1)
+    r = seccomp_learn("diff", "--json", str(learned["firejail"]))
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["baseline"]["path"] == "firejail" and data["blocked"] == [], r.stderr
+    # firejail's default filter denies mount and ptrace (firejail(1), and its fsec-print of the filter)
+    profile = json.loads(learned["docker"].read_text())
+    profile["syscalls"].append({"names": ["mount", "ptrace"], "action": "SCMP_ACT_ALLOW"})
+    wider = tmp_path / "wider.json"
+    wider.write_text(json.dumps(profile))
+    r = seccomp_learn("diff", "--json", "--baseline", "firejail", str(wider))
+    assert {e["name"] for e in json.loads(r.stdout)["blocked"]} == {"mount", "ptrace"}, r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["systemd", "firejail"])
+def test_verify_enforces_a_sandbox_file(fmt: str, learned: dict[str, Path], tmp_path: Path) -> None:
+    r = seccomp_learn("verify", str(learned[fmt]), "--", *WORKLOAD, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "hi\n", r.stderr
+    cut = tmp_path / f"no-openat.{fmt}"
+    cut.write_text(re.sub(r"([ =,])openat(?=[ ,\n])", r"\1", learned[fmt].read_text()))
+    r = seccomp_learn("verify", str(cut), "--", *WORKLOAD, cwd=tmp_path)
+    denied = {line.split()[3] for line in r.stderr.splitlines() if line.startswith("seccomp-learn: denied: ")}
+    assert r.returncode == 1 and "openat" in denied, r.stderr
+
+
+BAD = {
+    "systemd-group": "[Service]\nSystemCallFilter=read @no-such-group\n",
+    "systemd-no-filter": "[Service]\nExecStart=/bin/true\n",
+    "systemd-outside": "SystemCallFilter=read\n[Service]\n",
+    "systemd-arch": "[Service]\nSystemCallArchitectures=vax\nSystemCallFilter=read\n",
+    "firejail-name": "seccomp.keep read,write,../x\n",
+    "firejail-action": "seccomp.keep read\nseccomp-error-action EWHATEVER\n",
+}
+COMMANDS = {
+    "lint": lambda p, o: ["lint", p],
+    "diff": lambda p, o: ["diff", p],
+    "report": lambda p, o: ["report", p, "-o", o],
+    "verify": lambda p, o: ["verify", "--add-missing", o, p, "--", "true"],
+    "base": lambda p, o: ["--base", p, "-o", o, "--", "true"],
+}
+BAD_CASES = [(cmd, case) for cmd in sorted(COMMANDS) for case in ("systemd-group", "firejail-name")]
+BAD_CASES += [("lint", case) for case in sorted(BAD) if case not in ("systemd-group", "firejail-name")]
+
+
+@pytest.mark.parametrize(("cmd", "case"), BAD_CASES)
+def test_bad_sandbox_file_is_one_line_exit_2(cmd: str, case: str, tmp_path: Path) -> None:
+    if case.startswith("systemd") and shutil.which("systemd-analyze") is None:
+        pytest.skip("no systemd-analyze")
+    bad, out = tmp_path / "bad.conf", tmp_path / "out.json"
+    bad.write_text(BAD[case])
+    r = seccomp_learn(*COMMANDS[cmd](str(bad), str(out)), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(f"seccomp-learn: {bad}"), r.stderr
+    assert r.stdout == "" and sorted(p.name for p in tmp_path.iterdir()) == ["bad.conf"]

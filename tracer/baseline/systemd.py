@@ -15,12 +15,17 @@ from functools import cache
 from typing import Any
 
 from tracer.errors import UserError
+from tracer.syscalls.abi import ABI_OF_SCMP
+from tracer.syscalls.names import is_known
 
 ANALYZE = "systemd-analyze"
-SERVICE_DEFAULT = "@system-service"  # what `systemd-analyze security` and the man page recommend for services
+# The filter systemd recommends for a service (systemd.exec(5), `systemd-analyze security`), as a drop-in.
+DEFAULT = "[Service]\nSystemCallArchitectures=native\nSystemCallFilter=@system-service\nSystemCallErrorNumber=EPERM\n"
+DEFAULT_DESCRIPTION = "systemd's @system-service (SystemCallArchitectures=native; this machine's systemd-analyze)"
 # systemd's architecture identifiers -> SCMP arch ("native" is the host's: x86_64 here, as elsewhere in the tables)
 ARCHITECTURES = {"native": "SCMP_ARCH_X86_64", "x86-64": "SCMP_ARCH_X86_64", "x86": "SCMP_ARCH_X86",
                  "x32": "SCMP_ARCH_X32", "arm64": "SCMP_ARCH_AARCH64", "arm": "SCMP_ARCH_ARM"}
+LOCAL_ARCHES = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32")  # what an amd64 kernel runs
 _KEYS = ("SystemCallFilter", "SystemCallArchitectures", "SystemCallErrorNumber")
 
 
@@ -78,16 +83,12 @@ def _assignments(text: str) -> list[tuple[int, str, str]]:
     return out
 
 
-def is_drop_in(text: str) -> bool:
-    """Whether a file is a unit or drop-in (its first non-comment line opens a [Section]), not JSON or YAML."""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line and line[0] not in "#;":
-            return re.fullmatch(r"\[[A-Za-z][A-Za-z0-9-]*\]", line) is not None
-    return False
+def recognises(text: str) -> bool:
+    """Whether a file is a unit or drop-in (a line opens a [Section]), not JSON, YAML or a firejail profile."""
+    return re.search(r"^\[[A-Za-z][A-Za-z0-9-]*\]\s*$", text, re.M) is not None
 
 
-def document(text: str) -> dict[str, Any]:
+def _document(text: str) -> dict[str, Any]:
     """A drop-in's filter as a Docker-style profile document (what read.py resolves), as systemd reads it:
     repeated SystemCallFilter= lines merge, "" resets, a "~" line denies; @default is always allowed in
     allow-list mode; with no SystemCallErrorNumber= (or "kill") a denied call kills the process."""
@@ -95,6 +96,7 @@ def document(text: str) -> dict[str, Any]:
     deny: set[str] = set()
     arches: list[str] = []
     errno_name = "kill"
+    written: set[str] = set()  # names written out, not from a group (lint judges these)
     for number, key, value in _assignments(text):
         at = f"line {number}: {key}="
         if key == "SystemCallFilter":
@@ -102,9 +104,10 @@ def document(text: str) -> dict[str, Any]:
                 allow, deny = None, set()
                 continue
             invert = value.startswith("~")
-            words = value.removeprefix("~").split()
+            words = [w.partition(":")[0] for w in value.removeprefix("~").split()]
+            written |= {w for w in words if not w.startswith("@")}
             try:
-                names = {n for w in words for n in expand(w.partition(":")[0])}
+                names = {n for w in words for n in expand(w)}
             except Invalid as e:
                 raise Invalid(f"{at} {e}") from None
             if invert:
@@ -127,7 +130,14 @@ def document(text: str) -> dict[str, Any]:
     denied_with = {"defaultAction": "SCMP_ACT_KILL_PROCESS"} if errno_name == "kill" else {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": int(errno_name) if errno_name.isdigit() else getattr(errno, errno_name)}
-    doc: dict[str, Any] = {"architectures": list(dict.fromkeys(arches))}
+    arches = list(dict.fromkeys(arches)) or list(LOCAL_ARCHES)  # none listed: systemd filters every local arch
+    abis = [ABI_OF_SCMP[a] for a in arches if a in ABI_OF_SCMP]
+
+    def this_host(names: set[str]) -> set[str]:  # a group's names for other machines are skipped, as systemd does
+        return {n for n in names if n in written or any(is_known(abi, n) for abi in abis)}
+
+    allow, deny = None if allow is None else this_host(allow), this_host(deny)
+    doc: dict[str, Any] = {"architectures": arches}
     if allow is not None:
         doc |= {**denied_with, "syscalls": [{"names": sorted(allow), "action": "SCMP_ACT_ALLOW"}]}
     else:
@@ -135,3 +145,11 @@ def document(text: str) -> dict[str, Any]:
                                   "errnoRet": denied_with.get("defaultErrnoRet")}.items() if v is not None}
         doc |= {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}
     return doc
+
+
+def document(text: str, source: str) -> dict[str, Any]:
+    """The profile document of a file whose text `recognises` accepted; a problem is one UserError naming source."""
+    try:
+        return _document(text)
+    except Invalid as e:
+        raise UserError(str(e), source) from None

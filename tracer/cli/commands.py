@@ -86,8 +86,9 @@ def _systemd_unit(kw: Options) -> Outcome:
 
 def _diff_options(p: Parser) -> None:
     p.add_argument("inputs", nargs="+", metavar="PROFILE|RECORDING [NEW]")
-    p.add_argument("--baseline", metavar="docker|FILE",
-                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    p.add_argument("--baseline", metavar="docker|systemd|firejail|FILE",
+                   help="Compare with Docker's default profile (docker, the default), systemd's @system-service, "
+                        "firejail's default filter (the default for their own files) or a profile file.")
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
                    help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
     p.add_argument("--json", dest="as_json", action="store_true", help="JSON output (docs/diff-format.md).")
@@ -117,8 +118,9 @@ def _report_options(p: Parser) -> None:
     p.add_argument("--format", dest="fmt", choices=list(FORMATS),
                    help="markdown (a pull-request comment; the default), json (docs/report-format.md), text. "
                         "Without it, on a terminal, the Markdown is shown rendered.")
-    p.add_argument("--baseline", default="docker", metavar="docker|FILE",
-                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    p.add_argument("--baseline", metavar="docker|systemd|firejail|FILE",
+                   help="Compare with Docker's default profile (docker, the default), systemd's @system-service, "
+                        "firejail's default filter (the default for their own files) or a profile file.")
     output_option(p, "Report")
 
 
