@@ -19,9 +19,14 @@ import pytest
 from helpers import SL, seccomp_learn
 
 WORKLOAD = ["sh", "-c", "echo hi > out.txt; cat out.txt"]
-needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
-needs_firejail = pytest.mark.skipif(shutil.which("firejail") is None, reason="firejail is not installed")
-needs_systemd_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+
+
+def _needs(program: str) -> pytest.MarkDecorator:
+    """Skip without the sandbox, except in CI (.ci/run installs it): there a missing one fails the test."""
+    return pytest.mark.skipif(shutil.which(program) is None and not os.environ.get("CI"), reason=f"no {program}")
+
+
+needs_bwrap, needs_firejail, needs_systemd_analyze = _needs("bwrap"), _needs("firejail"), _needs("systemd-analyze")
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +292,7 @@ BAD_CASES += [("lint", case) for case in sorted(BAD) if case not in ("systemd-gr
 
 @pytest.mark.parametrize(("cmd", "case"), BAD_CASES)
 def test_bad_sandbox_file_is_one_line_exit_2(cmd: str, case: str, tmp_path: Path) -> None:
-    if case.startswith("systemd") and shutil.which("systemd-analyze") is None:
+    if case.startswith("systemd") and shutil.which("systemd-analyze") is None and not os.environ.get("CI"):
         pytest.skip("no systemd-analyze")
     bad, out = tmp_path / "bad.conf", tmp_path / "out.json"
     bad.write_text(BAD[case])
@@ -295,3 +300,56 @@ def test_bad_sandbox_file_is_one_line_exit_2(cmd: str, case: str, tmp_path: Path
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(f"seccomp-learn: {bad}"), r.stderr
     assert r.stdout == "" and sorted(p.name for p in tmp_path.iterdir()) == ["bad.conf"]
+
+
+# ---- learning inside bwrap ------------------------------------------------------------------------------------
+
+MKDIR = ["sh", "-c", "mkdir -p d/e"]
+SETUP = {"mount", "pivot_root", "umount2", "capset"}  # bwrap's own set-up, before it loads the filter
+
+
+def _box(tmp_path: Path, name: str) -> tuple[Path, list[str]]:
+    box = tmp_path / name
+    box.mkdir()
+    return box, ["bwrap", "--ro-bind", "/", "/", "--bind", str(box), str(box), "--chdir", str(box)]
+
+
+@needs_bwrap
+def test_learned_inside_bwrap_holds_there_and_leaves_bwrap_out(tmp_path: Path) -> None:
+    box, bwrap = _box(tmp_path, "learn")
+    strace = subprocess.run(["strace", "-f", "-qq", "-o", str(tmp_path / "ref.strace"), *bwrap, "true"],
+                            capture_output=True, text=True, timeout=60, check=False)
+    seen = set(re.findall(r"^\d+ +(\w+)\(", (tmp_path / "ref.strace").read_text(), re.M))
+    assert strace.returncode == 0 and seen >= SETUP, (strace.stderr, seen)  # what bwrap itself does
+    inside, rec = tmp_path / "inside.bpf", tmp_path / "inside.trace.json"
+    r = seccomp_learn("-q", "--format", "bpf", "-o", str(inside), "--record", str(rec), "--", *bwrap, *MKDIR)
+    assert r.returncode == 0 and (box / "d" / "e").is_dir(), r.stderr
+    names = set(json.loads(rec.read_text())["abis"]["x86_64"])
+    assert {"execve", "mkdir", "fchdir"} <= names and not names & SETUP, names
+    fresh, _ = _box(tmp_path, "run")
+    r = _bwrap(inside.read_bytes(), MKDIR, fresh)
+    assert r.returncode == 0 and (fresh / "d" / "e").is_dir(), r.stderr
+
+
+@needs_bwrap
+def test_host_learned_mkdir_fails_under_bwrap_where_the_bwrap_learned_one_holds(tmp_path: Path) -> None:
+    """The issue's case: learned on the host where d/e already exists (a second run), mkdir -p makes no fchdir;
+    in the sandbox's fresh directory it does, and the host profile refuses it."""
+    host = tmp_path / "host"
+    (host / "d" / "e").mkdir(parents=True)
+    r = seccomp_learn("-q", "--format", "bpf", "-o", str(tmp_path / "host.bpf"), "--", *MKDIR, cwd=host)
+    assert r.returncode == 0, r.stderr
+    _, bwrap = _box(tmp_path, "learn")
+    r = seccomp_learn("-q", "--format", "bpf", "-o", str(tmp_path / "inside.bpf"), "--", *bwrap, *MKDIR)
+    assert r.returncode == 0, r.stderr
+    for learned_where, holds in (("host", False), ("inside", True)):
+        fresh, _ = _box(tmp_path, f"run-{learned_where}")
+        r = _bwrap((tmp_path / f"{learned_where}.bpf").read_bytes(), MKDIR, fresh)
+        assert (r.returncode == 0, (fresh / "d" / "e").is_dir()) == (holds, holds), (learned_where, r.stderr)
+
+
+def test_learning_inside_bwrap_refuses_a_filter_of_its_own(tmp_path: Path) -> None:
+    r = seccomp_learn("-q", "-o", str(tmp_path / "p.json"), "--", "bwrap", "--seccomp", "3", "--ro-bind", "/", "/",
+                      "true")
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "--seccomp" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []

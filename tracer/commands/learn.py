@@ -10,6 +10,7 @@ import os
 import shlex
 from typing import TYPE_CHECKING, Literal
 
+from tracer.capture import sandbox
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
@@ -104,7 +105,8 @@ def _trace_command(argv: list[str], topts: TraceOptions, live: bool) -> TraceRes
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
     line = LiveLine.on_terminal() if live else None
     try:
-        result = trace(argv, topts if line is None else replace(topts, progress=line.show))
+        with sandbox.inside(argv, topts if line is None else replace(topts, progress=line.show)) as (traced, opts):
+            result = trace(traced, opts)
     finally:
         if line is not None:
             line.clear()
