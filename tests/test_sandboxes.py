@@ -12,11 +12,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 from helpers import PROFILE_COMMANDS, SL, assert_refused, seccomp_learn
+
+from fixtures import build
 
 WORKLOAD = ["sh", "-c", "echo hi > out.txt; cat out.txt"]
 
@@ -105,18 +108,22 @@ def test_drop_in_passes_systemd_analyze_verify(learned: dict[str, Path], tmp_pat
         assert about_drop_in == [] if clean else "no_such_call" in "".join(about_drop_in), r.stderr
 
 
-def test_drop_in_says_what_systemd_cannot_express(learned: dict[str, Path], tmp_path: Path) -> None:
-    rec = json.loads(learned["recording"].read_text())
-    rec["abis"]["i386"] = {"getpid": rec["abis"]["x86_64"]["write"]}  # an i386 call was seen too
-    path = tmp_path / "i386.trace.json"
-    path.write_text(json.dumps(rec))
-    r = seccomp_learn("emit", "-q", "--format", "systemd", str(path), "-o", "-")
-    assert r.returncode == 0, r.stderr
-    assert re.search(r"^SystemCallArchitectures=native x86$", r.stdout, re.M), r.stdout
-    # the workload's fcntl and the ENOSYS fallbacks carry rules a name list cannot hold: the comment names them
+@pytest.fixture(scope="module")
+def int80(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A program that makes i386 calls (int $0x80) from a 64-bit process, and its recording."""
+    program, rec = build("int80"), tmp_path_factory.mktemp("int80") / "int80.trace.json"
+    r = seccomp_learn("record", "-q", "-o", str(rec), "--", str(program))
+    assert r.returncode == 0 and r.stdout == "int80\n" and "i386" in json.loads(rec.read_text())["abis"], r.stderr
+    return program, rec
+
+
+def test_drop_in_says_what_systemd_cannot_express(learned: dict[str, Path], int80: tuple[Path, Path]) -> None:
+    r = seccomp_learn("emit", "-q", "--format", "systemd", str(int80[1]), "-o", "-")
+    assert r.returncode == 0 and re.search(r"^SystemCallArchitectures=native x86$", r.stdout, re.M), r
+    # the workload's argument rules and the ENOSYS fallbacks cannot be held by a name list: the comment names them
     docker = json.loads(learned["docker"].read_text())
     ruled = {n for rule in docker["syscalls"] if rule.get("args") for n in rule["names"]}
-    comment = "\n".join(line for line in r.stdout.splitlines() if line.startswith("#"))
+    comment = "\n".join(line for line in learned["systemd"].read_text().splitlines() if line.startswith("#"))
     assert ruled and all(re.search(rf"^#   {n}: the profile allows it only for ", comment, re.M) for n in ruled)
     assert "ENOSYS" in comment
 
@@ -167,6 +174,23 @@ def test_bpf_holds_under_bwrap_and_removing_openat_breaks_it(learned: dict[str, 
     assert (under.returncode, under.stdout) == (plain.returncode, plain.stdout) == (0, "hi\n"), under.stderr
     without = _bwrap(_without(learned, "openat", "bpf", tmp_path), WORKLOAD, tmp_path)  # opens out.txt
     assert without.returncode != 0 and without.stdout == "", without
+
+
+@needs_bwrap
+def test_bpf_filters_i386_calls_when_they_were_seen(int80: tuple[Path, Path], tmp_path: Path) -> None:
+    program, rec = int80
+    bpf = subprocess.run([*SL, "emit", "-q", "--format", "bpf", str(rec), "-o", "-"], capture_output=True,
+                         check=True).stdout
+    r = _bwrap(bpf, [str(program)], tmp_path)
+    assert (r.returncode, r.stdout) == (0, "int80\n"), r.stderr
+    native_only = json.loads(rec.read_text())
+    del native_only["abis"]["i386"]
+    cut = tmp_path / "native.trace.json"
+    cut.write_text(json.dumps(native_only))
+    bpf = subprocess.run([*SL, "emit", "-q", "--format", "bpf", str(cut), "-o", "-"], capture_output=True,
+                         check=True).stdout
+    r = _bwrap(bpf, [str(program)], tmp_path)
+    assert (r.returncode, r.stdout) == (128 + signal.SIGSYS, ""), r  # i386 is not in this filter: killed
 
 
 def test_bpf_bytes_are_deterministic_and_pfc_shows_the_arches(learned: dict[str, Path], tmp_path: Path) -> None:

@@ -57,22 +57,23 @@ def _names(value: str, at: str) -> list[str]:
 def _document(text: str) -> dict[str, Any]:
     """The profile's seccomp lines as a Docker-style profile document, as firejail applies them: a keep
     list allows only its names (and @default-keep); `seccomp.drop` and `seccomp` (the default list, plus
-    any names given) deny theirs; the 32-bit ABI is listed only with `seccomp.32.keep`."""
+    any names given) deny theirs. The 32-bit ABI is listed unless `seccomp.block-secondary` is given; its
+    calls are then judged by the same names (firejail 0.9.72 leaves them unfiltered: formats/firejail.py),
+    and `seccomp.32.keep` adds to the one list."""
     keep: list[str] | None = None
     drop: set[str] = set()
     action = "EPERM"
-    arches = ["SCMP_ARCH_X86_64"]
+    arches = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not _COMMAND.match(line):
             continue  # firejail's other commands (include, caps.drop, private, ...) do not filter syscalls
         command, _, value = line.partition(" ")
         at = f"line {number}: {command}"
-        if command == "seccomp.keep":
+        if command in ("seccomp.keep", "seccomp.32.keep"):
             keep = (keep or []) + _names(value, at)
-        elif command == "seccomp.32.keep":
-            arches = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]
-            keep = (keep or []) + _names(value, at)
+        elif command == "seccomp.block-secondary":
+            arches = ["SCMP_ARCH_X86_64"]
         elif command in ("seccomp.drop", "seccomp.32.drop"):
             drop |= set(_names(value, at))
         elif command == "seccomp":

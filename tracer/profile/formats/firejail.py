@@ -3,8 +3,10 @@
 `firejail --profile=FILE CMD` loads it; its `seccomp.keep` line is also the list for `--seccomp.keep=`.
 firejail filters by name only, as systemd does: the comment block says what was dropped (formats/systemd.py
 words it). What firejail adds on its own: prctl, execve and execveat (its group @default-keep, handled by
-its preload library), and, without `seccomp.block-secondary` or a `seccomp.32.keep`, a 32-bit ABI that is
-not filtered at all; so one of them is always written.
+its preload library), and, without `seccomp.block-secondary`, a 32-bit ABI that is not filtered at all.
+A 32-bit keep list cannot help: firejail 0.9.72 compiles `seccomp.32.keep` for the native ABI (measured:
+its list then refuses native calls, and i386 calls still pass). So the 32-bit ABI is blocked unless i386
+calls were seen; then it is left unfiltered, and the file says so.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from tracer.errors import UserError
 from tracer.profile.formats import Metadata
 from tracer.profile.formats.systemd import WIDTH, dropped
 from tracer.profile.model import Profile, effective_errno
-from tracer.syscalls.names import is_known
 
 KEEP_ADDED = ("execve", "execveat", "prctl")  # firejail's @default-keep (firejail(1), --seccomp.keep)
 
@@ -45,8 +46,11 @@ def render(profile: Profile, meta: Metadata) -> str:
     lines += [f"#   {part}" for note in notes
               for part in textwrap.wrap(note, WIDTH - 4, subsequent_indent="  ", break_on_hyphens=False)]
     lines += [f"seccomp-error-action {_error_action(profile)}", f"seccomp.keep {','.join(names)}"]
-    if "SCMP_ARCH_X86" in profile.architectures:
-        lines.append(f"seccomp.32.keep {','.join(n for n in names if is_known('i386', n))}")
+    if "SCMP_ARCH_X86" in profile.architectures:  # before the settings: a comment at the end would be lost
+        at = lines.index("# What firejail cannot express (it filters by name only):") + 1
+        lines[at:at] = ["#   i386 calls were seen: firejail cannot filter the 32-bit ABI by name (seccomp.32.keep",
+                        "#     is compiled for the native one), so it is left unfiltered; seccomp.block-secondary",
+                        "#     would refuse every i386 call"]
     else:
         lines.append("seccomp.block-secondary")
     return "\n".join(lines) + "\n"
