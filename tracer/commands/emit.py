@@ -13,21 +13,22 @@ from tracer.recording.merge import merge_files
 from tracer.recording.model import Recording
 
 
-def emit_summary(emitted: Emitted, rec: Recording, written: str | None) -> list[str]:
+def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str = "docker") -> list[str]:
     """What a profile holds, counted as the report counts it (allowed = observed + extras), the extras added,
-    and what could not go in. `written` ("wrote FILE", "replaced FILE") heads the counts; None (the profile
-    went to stdout) leaves them out."""
+    and what could not go in (and what `fmt` could not hold). `written` ("wrote FILE", "replaced FILE") heads
+    the counts; None (the profile went to stdout) leaves them out."""
     p = emitted.profile
     allowed = p.allowing_names()
     observed = allowed & rec.all_names()
     fallback = sum(len(e.names) for e in emitted.extras if e.kind == "fallback")
     lines = [] if written is None else [
         f"{written}: {len(allowed)} syscalls allowed ({len(observed)} observed + {len(allowed - observed)} extras)"
-        + (f", {fallback} fallback names get ENOSYS" if fallback else "")
+        + (f", {fallback} fallback names get ENOSYS" if fallback and fmt not in ("systemd", "firejail") else "")
         + f"; {', '.join(p.architectures)}, default {p.default_action}"]
     lines += [f"  + {e.kind}: {' '.join(e.text(n) for n in e.names)}" for e in emitted.extras]
     lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
     lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
+    lines += [f"  {note}" for note in formats.name_only_notes(fmt, p)]
     if not p.syscalls:
         lines.append("  warning: the profile allows nothing")
     lines += [f"  warning: {abi} syscall {nr} has no name in the tables and is not in the profile"
@@ -69,5 +70,5 @@ def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: s
     formats.check(fmt, name, namespace)
     check_output(output)
     text, emitted, rec = render_recordings(recording_paths, eopts, fmt, name, namespace)
-    return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line),
+    return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line, fmt),
                                                       *runtime_version_notes(eopts)])

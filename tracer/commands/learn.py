@@ -146,9 +146,9 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
         text, emitted = outputs.render(rec, eopts)
         if profile_path == STDOUT:
             stdout = text  # the recording is then not on stdout: Outputs.check refuses two outputs on it
-            summary += emit_summary(emitted, rec, None)
+            summary += emit_summary(emitted, rec, None, outputs.fmt)
         else:
-            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)))
+            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)), outputs.fmt)
         if result.driver_failure:
             summary.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
     return Outcome(exit_code_of_run(result, topts), summary, stdout=stdout)

@@ -39,5 +39,5 @@ def run_systemd_unit(name: str, recording_paths: list[str], eopts: EmitOptions, 
     check_output(path)
     unit = name.removesuffix(".service")
     return deliver(text, path, written=lambda line: [
-        *emit_summary(emitted, rec, line),
+        *emit_summary(emitted, rec, line, "systemd"),
         f"  load it: systemctl daemon-reload && systemctl restart {unit}.service"])

@@ -60,6 +60,18 @@ def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None,
     return renderer(profile, Metadata(f"{rec.tool}; runs: {len(rec.runs)}", name, namespace))
 
 
+def name_only_notes(fmt: str, profile: Profile) -> list[str]:
+    """For the formats that filter by name only (systemd, firejail): what the file's comments say was dropped,
+    in one summary line; nothing for the others."""
+    if fmt not in ("systemd", "firejail"):
+        return []
+    from tracer.profile.formats.systemd import dropped
+
+    lost = [note.split(":")[0] for note in dropped(profile)]
+    return [f"note: {fmt} filters by name only; what it cannot hold for {' '.join(lost)} is said in the file"] \
+        if lost else []
+
+
 def default_output(fmt: str) -> str:
     """The profile's file name when -o is not given: the extension follows the format."""
     return _OUTPUT.get(fmt, "seccomp.json")
