@@ -140,6 +140,61 @@ def test_systemd_unit_writes_only_the_drop_in_under_root_dir(learned: dict[str, 
     assert [p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file()] == written
 
 
+# A real systemd: this machine's user manager (systemd --user), in a private mount and pid namespace whose
+# /run is a fresh tmpfs (the manager wants /run/systemd/system; the host's /run is left alone). The unit and
+# the drop-in sit in its runtime unit directory; the manager is stopped, and the namespace ends with sh.
+SYSTEMD_RUN = r"""
+mount -t tmpfs tmpfs /run
+units=/run/user/0/systemd/user
+mkdir -p /run/systemd/system "$units/sl-demo.service.d"
+chmod 700 /run/user/0
+export XDG_RUNTIME_DIR=/run/user/0
+printf '[Service]\nType=oneshot\nWorkingDirectory=%s\nExecStart=%s\nStandardOutput=file:%s/stdout\nStandardError=file:%s/stderr\n' \
+    "$1" "$2" "$1" "$1" > "$units/sl-demo.service"
+cp "$3" "$units/sl-demo.service.d/seccomp-learn.conf"
+/lib/systemd/systemd --user --log-target=null & manager=$!
+trap 'kill $manager; wait $manager' EXIT
+for _ in $(seq 100); do [ -S /run/user/0/systemd/private ] && break; sleep 0.1; done
+systemctl --user start sl-demo.service
+systemctl --user show -p Result -p ExecMainStatus --value sl-demo.service
+"""
+needs_systemd = pytest.mark.skipif((not os.path.exists("/lib/systemd/systemd") or os.geteuid() != 0)
+                                   and not os.environ.get("CI"), reason="needs systemd and root")
+
+
+def _under_systemd(drop_in: Path, workdir: Path) -> tuple[str, str, str]:
+    """WORKLOAD run as a systemd service with the drop-in: the unit's Result, its stdout and its stderr."""
+    command = "/bin/sh -c 'echo hi > out.txt; cat out.txt'"  # WORKLOAD, as ExecStart= quotes it
+    for name in ("stdout", "stderr", "out.txt"):  # file: appends to what is there
+        (workdir / name).unlink(missing_ok=True)
+    r = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+                        SYSTEMD_RUN, "sh", str(workdir), command, str(drop_in)],
+                       capture_output=True, text=True, timeout=60, check=False)
+    result = r.stdout.split()[:1]
+    assert result, r
+    return result[0], (workdir / "stdout").read_text(), (workdir / "stderr").read_text()
+
+
+@needs_systemd
+def test_a_real_systemd_runs_the_unit_with_the_drop_in(tmp_path: Path) -> None:
+    """systemd gives a service no PWD, so dash calls getcwd(): learned with the shell's PWD, the drop-in lacks
+    it (systemd denies it, dash says so on stderr); learned with the environment systemd gives, it holds."""
+    env = {k: v for k, v in os.environ.items() if k != "PWD"}
+    for name, learn_env in (("shell", {**os.environ, "PWD": str(tmp_path)}), ("service", env)):
+        rec = tmp_path / f"{name}.trace.json"
+        r = seccomp_learn("record", "-q", "-o", str(rec), "--", *WORKLOAD, cwd=tmp_path, env=learn_env)
+        assert r.returncode == 0, r.stderr
+        r = seccomp_learn("emit", "-q", "--format", "systemd", str(rec), "-o", str(tmp_path / f"{name}.conf"))
+        assert r.returncode == 0, r.stderr
+    result, out, err = _under_systemd(tmp_path / "shell.conf", tmp_path)
+    assert (result, out) == ("success", "hi\n") and "getcwd() failed: Operation not permitted" in err, err
+    assert _under_systemd(tmp_path / "service.conf", tmp_path) == ("success", "hi\n", "")
+    cut = tmp_path / "no-openat.conf"
+    cut.write_text(re.sub(r"([ =])openat(?=[ \n])", r"\1", (tmp_path / "service.conf").read_text()))
+    result, out, _ = _under_systemd(cut, tmp_path)
+    assert (result, out) == ("exit-code", ""), (result, out)
+
+
 # ---- bubblewrap: the compiled filter -----------------------------------------------------------------------
 
 
