@@ -149,8 +149,8 @@ units=/run/user/0/systemd/user
 mkdir -p /run/systemd/system "$units/sl-demo.service.d"
 chmod 700 /run/user/0
 export XDG_RUNTIME_DIR=/run/user/0
-printf '[Service]\nType=oneshot\nWorkingDirectory=%s\nExecStart=%s\nStandardOutput=file:%s/stdout\nStandardError=file:%s/stderr\n' \
-    "$1" "$2" "$1" "$1" > "$units/sl-demo.service"
+printf '[Service]\nType=oneshot\nWorkingDirectory=%s\nExecStart=%s\n' "$1" "$2" > "$units/sl-demo.service"
+printf 'StandardOutput=file:%s/stdout\nStandardError=file:%s/stderr\n' "$1" "$1" >> "$units/sl-demo.service"
 cp "$3" "$units/sl-demo.service.d/seccomp-learn.conf"
 /lib/systemd/systemd --user --log-target=null & manager=$!
 trap 'kill $manager; wait $manager' EXIT
