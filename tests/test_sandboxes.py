@@ -141,38 +141,47 @@ def test_systemd_unit_writes_only_the_drop_in_under_root_dir(learned: dict[str, 
 
 
 # A real systemd: this machine's user manager (systemd --user), in a private mount and pid namespace whose
-# /run is a fresh tmpfs (the manager wants /run/systemd/system; the host's /run is left alone). The unit and
-# the drop-in sit in its runtime unit directory; the manager is stopped, and the namespace ends with sh.
-SYSTEMD_RUN = r"""
+# /run is a fresh tmpfs (the manager wants /run/systemd/system; the host's /run is left alone). The units and
+# their drop-ins sit in its runtime unit directory; the manager is stopped, and the namespace ends with sh.
+SYSTEMD_USER = r"""
 mount -t tmpfs tmpfs /run
-units=/run/user/0/systemd/user
-mkdir -p /run/systemd/system "$units/sl-demo.service.d"
+mkdir -p /run/systemd/system /run/user/0/systemd
 chmod 700 /run/user/0
+cp -r "$1" /run/user/0/systemd/user
 export XDG_RUNTIME_DIR=/run/user/0
-printf '[Service]\nType=oneshot\nWorkingDirectory=%s\nExecStart=%s\n' "$1" "$2" > "$units/sl-demo.service"
-printf 'StandardOutput=file:%s/stdout\nStandardError=file:%s/stderr\n' "$1" "$1" >> "$units/sl-demo.service"
-cp "$3" "$units/sl-demo.service.d/seccomp-learn.conf"
 /lib/systemd/systemd --user --log-target=null & manager=$!
 trap 'kill $manager; wait $manager' EXIT
 for _ in $(seq 100); do [ -S /run/user/0/systemd/private ] && break; sleep 0.1; done
-systemctl --user start sl-demo.service
-systemctl --user show -p Result -p ExecMainStatus --value sl-demo.service
 """
 needs_systemd = pytest.mark.skipif((not os.path.exists("/lib/systemd/systemd") or os.geteuid() != 0)
                                    and not os.environ.get("CI"), reason="needs systemd and root")
 
 
+def _systemd_user(units: dict[str, tuple[str, Path]], commands: str, tmp_path: Path) -> str:
+    """Run `commands` (sh) against a user manager that has these services (name: unit text, drop-in); stdout."""
+    unit_dir = tmp_path / "units"
+    for name, (unit, drop_in) in units.items():
+        (unit_dir / f"{name}.service.d").mkdir(parents=True, exist_ok=True)
+        (unit_dir / f"{name}.service").write_text(unit)
+        shutil.copy(drop_in, unit_dir / f"{name}.service.d" / "seccomp-learn.conf")
+    r = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
+                        SYSTEMD_USER + commands, "sh", str(unit_dir)], capture_output=True, text=True, timeout=60,
+                       check=False)
+    shutil.rmtree(unit_dir)
+    assert r.stdout, r
+    return r.stdout
+
+
 def _under_systemd(drop_in: Path, workdir: Path) -> tuple[str, str, str]:
     """WORKLOAD run as a systemd service with the drop-in: the unit's Result, its stdout and its stderr."""
-    command = "/bin/sh -c 'echo hi > out.txt; cat out.txt'"  # WORKLOAD, as ExecStart= quotes it
     for name in ("stdout", "stderr", "out.txt"):  # file: appends to what is there
         (workdir / name).unlink(missing_ok=True)
-    r = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", "-c",
-                        SYSTEMD_RUN, "sh", str(workdir), command, str(drop_in)],
-                       capture_output=True, text=True, timeout=60, check=False)
-    result = r.stdout.split()[:1]
-    assert result, r
-    return result[0], (workdir / "stdout").read_text(), (workdir / "stderr").read_text()
+    unit = (f"[Service]\nType=oneshot\nWorkingDirectory={workdir}\n"
+            "ExecStart=/bin/sh -c 'echo hi > out.txt; cat out.txt'\n"  # WORKLOAD, as ExecStart= quotes it
+            f"StandardOutput=file:{workdir}/stdout\nStandardError=file:{workdir}/stderr\n")
+    out = _systemd_user({"sl-demo": (unit, drop_in)}, "systemctl --user start sl-demo.service\n"
+                        "systemctl --user show -p Result --value sl-demo.service\n", workdir)
+    return out.strip(), (workdir / "stdout").read_text(), (workdir / "stderr").read_text()
 
 
 @needs_systemd
@@ -193,6 +202,53 @@ def test_a_real_systemd_runs_the_unit_with_the_drop_in(tmp_path: Path) -> None:
     cut.write_text(re.sub(r"([ =])openat(?=[ \n])", r"\1", (tmp_path / "service.conf").read_text()))
     result, out, _ = _under_systemd(cut, tmp_path)
     assert (result, out) == ("exit-code", ""), (result, out)
+
+
+# systemd's architecture names; none listed: systemd filters every arch the host runs
+SCMP = {"native": "SCMP_ARCH_X86_64", "x86-64": "SCMP_ARCH_X86_64", "x86": "SCMP_ARCH_X86", "x32": "SCMP_ARCH_X32"}
+DROP_INS = {  # what systemd.exec(5) says about merging: a "~" line after an allow list removes, "" resets
+    "allow-then-remove": "[Service]\nSystemCallFilter=read write openat\nSystemCallFilter=~write\n",
+    "deny-list": "[Service]\nSystemCallFilter=~@mount ptrace\nSystemCallErrorNumber=EACCES\n",
+    "reset": "[Service]\nSystemCallFilter=read\nSystemCallFilter=\nSystemCallFilter=@sync\n"
+             "SystemCallErrorNumber=EPERM\nSystemCallArchitectures=native x86\n",
+}
+
+
+@needs_systemd
+def test_drop_ins_read_as_systemd_resolves_them(tmp_path: Path) -> None:
+    """systemd's own resolution of each drop-in (`systemctl show`, from a real manager) against the reader's."""
+    confs = []
+    for name, text in DROP_INS.items():
+        confs.append(tmp_path / f"{name}.conf")
+        confs[-1].write_text(text)
+    show = "".join(f"systemctl --user show -p SystemCallFilter -p SystemCallErrorNumber -p SystemCallArchitectures "
+                   f"{c.stem}.service; echo\n" for c in confs)
+    out = _systemd_user({c.stem: ("[Service]\nExecStart=/bin/true\n", c) for c in confs}, show, tmp_path)
+    shown = [dict(line.split("=", 1) for line in block.splitlines()) for block in out.strip().split("\n\n")]
+    assert len(shown) == len(confs), out
+    for conf, settings in zip(confs, shown, strict=True):
+        words = settings["SystemCallFilter"]
+        deny, names = words.startswith("~"), set(words.removeprefix("~").split())
+        names = _x86_64(names, ("X86_64", "X86", "X32"))  # what libseccomp compiles here (not riscv's, ...)
+        errno_ret = int(settings["SystemCallErrorNumber"])
+        rule: dict[str, object] = {"names": sorted(names), "action": "SCMP_ACT_ALLOW"}
+        if deny:
+            rule = {"names": sorted(names), "action": "SCMP_ACT_ERRNO", "errnoRet": errno_ret}
+        default = "SCMP_ACT_ALLOW" if deny else "SCMP_ACT_ERRNO" if errno_ret < 4096 else "SCMP_ACT_KILL_PROCESS"
+        arches = [SCMP[a] for a in settings["SystemCallArchitectures"].split()] or list(SCMP.values())
+        reference = {"defaultAction": default, "architectures": sorted(set(arches)), "syscalls": [rule]}
+        if not deny and errno_ret < 4096:
+            reference["defaultErrnoRet"] = errno_ret
+        ref = tmp_path / f"{conf.stem}.systemd.json"
+        ref.write_text(json.dumps(reference))
+        added = {e["name"] for e in json.loads(seccomp_learn("diff", "--json", str(ref), str(conf)).stdout)["added"]}
+        # systemd shows only what its libseccomp resolves; the reader keeps the names newer than it (uretprobe)
+        assert added == added - _x86_64(added, ("X86_64", "X86", "X32")), (conf.stem, added)
+        rule["names"] = sorted(names | added)
+        ref.write_text(json.dumps(reference))
+        r = seccomp_learn("diff", str(ref), str(conf))
+        assert r.returncode == 0 and r.stdout.endswith("are identical: they allow the same syscalls under the same "
+                                                       "conditions\n"), (conf.stem, r.stdout)
 
 
 # ---- bubblewrap: the compiled filter -----------------------------------------------------------------------
@@ -286,17 +342,17 @@ def test_firejail_keep_list_and_profile_hold(learned: dict[str, Path], tmp_path:
 # ---- read back: lint, diff, report, verify on the sandboxes' files -------------------------------------------
 
 
-def _x86_64(names: set[str]) -> set[str]:
-    """The names libseccomp resolves on x86_64 (its own tables, not the project's)."""
+def _x86_64(names: set[str], arches: tuple[str, ...] = ("X86_64",)) -> set[str]:
+    """The names libseccomp resolves on x86_64 (or on any of `arches`): its own tables, not the project's."""
     import pyseccomp
 
-    def known(name: str) -> bool:
+    def known(name: str, arch: str) -> bool:
         try:
-            return pyseccomp.resolve_syscall(pyseccomp.Arch.X86_64, name) >= 0
+            return pyseccomp.resolve_syscall(getattr(pyseccomp.Arch, arch), name) >= 0
         except ValueError:
             return False
 
-    return {n for n in names if known(n)}
+    return {n for n in names if any(known(n, arch) for arch in arches)}
 
 
 def _added(old: Path, new: Path) -> set[str]:
