@@ -30,6 +30,8 @@ def condition(name: str, a: Arg) -> str:
     """One argument condition of `name`, as the comment block names it: "domain == AF_INET"."""
     label, decoder = next(((s.name, s.decoder) for s in filterable_args("x86_64", name) if s.index == a.index),
                           (f"arg{a.index}", None))
+    if a.op == "SCMP_CMP_MASKED_EQ" and a.value_two == 0:  # the bits outside the mask are those let through
+        return f"{label} within {shown(decoder, ~a.value & 0xFFFFFFFF)}"
     if a.op == "SCMP_CMP_MASKED_EQ":
         return f"{label} & {a.value:#x} == {a.value_two:#x}"
     return f"{label} {OPERATORS[a.op]} {shown(decoder, a.value)}"
