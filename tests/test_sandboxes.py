@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -393,6 +394,35 @@ def test_firejail_profile_reads_back_with_what_firejail_adds(learned: dict[str, 
     wider.write_text(json.dumps(profile))
     r = seccomp_learn("diff", "--json", "--baseline", "firejail", str(wider))
     assert {e["name"] for e in json.loads(r.stdout)["blocked"]} == {"mount", "ptrace"}, r.stderr
+
+
+def _firejail_filter(profile: Path, tmp_path: Path) -> str:
+    """The filters firejail builds for a profile, as its own --seccomp.print shows them for a live sandbox."""
+    name = f"seccomp-learn-test-{os.getpid()}"
+    sandbox = subprocess.Popen(["firejail", "--quiet", f"--name={name}", f"--profile={profile}", "sh", "-c", "read x"],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               cwd=tmp_path)
+    try:
+        for _ in range(50):  # the sandbox is up within a second
+            shown = subprocess.run(["firejail", f"--seccomp.print={name}"], capture_output=True, text=True,
+                                   timeout=30, check=False).stdout
+            if "FILE:" in shown:
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"firejail --seccomp.print={name} showed no filter")
+    finally:
+        sandbox.communicate(b"\n", timeout=30)
+
+
+@needs_firejail
+def test_firejail_profile_reads_back_as_firejail_builds_it(learned: dict[str, Path], tmp_path: Path) -> None:
+    shown = _firejail_filter(learned["firejail"], tmp_path)
+    keep = shown.split("FILE: /run/firejail/mnt/seccomp/seccomp\n", 1)[1].split("\n\n", 1)[0]
+    allow = {m[1] for m in re.finditer(r"^ (\w{4}): 06 .* ret ALLOW$", keep, re.M)}
+    built = {m[1] for m in re.finditer(r" jeq (\w+) (\w{4}) ", keep) if m[2] in allow}
+    assert "FILE: /run/firejail/mnt/seccomp/seccomp.block_secondary" in shown  # the 32-bit ABI is refused
+    report = json.loads(seccomp_learn("report", "--format", "json", str(learned["firejail"])).stdout)
+    assert {e["name"] for e in report["syscalls"]} == built and {"prctl", "execveat"} <= built
 
 
 @pytest.mark.parametrize("fmt", ["systemd", "firejail"])
