@@ -210,6 +210,7 @@ SCMP = {"native": "SCMP_ARCH_X86_64", "x86-64": "SCMP_ARCH_X86_64", "x86": "SCMP
 DROP_INS = {  # what systemd.exec(5) says about merging: a "~" line after an allow list removes, "" resets
     "allow-then-remove": "[Service]\nSystemCallFilter=read write openat\nSystemCallFilter=~write\n",
     "deny-list": "[Service]\nSystemCallFilter=~@mount ptrace\nSystemCallErrorNumber=EACCES\n",
+    "deny-then-allow": "[Service]\nSystemCallFilter=~@mount ptrace\nSystemCallFilter=mount\n",
     "reset": "[Service]\nSystemCallFilter=read\nSystemCallFilter=\nSystemCallFilter=@sync\n"
              "SystemCallErrorNumber=EPERM\nSystemCallArchitectures=native x86\n",
 }
@@ -231,11 +232,11 @@ def test_drop_ins_read_as_systemd_resolves_them(tmp_path: Path) -> None:
         words = settings["SystemCallFilter"]
         deny, names = words.startswith("~"), set(words.removeprefix("~").split())
         names = _x86_64(names, ("X86_64", "X86", "X32"))  # what libseccomp compiles here (not riscv's, ...)
-        errno_ret = int(settings["SystemCallErrorNumber"])
-        rule: dict[str, object] = {"names": sorted(names), "action": "SCMP_ACT_ALLOW"}
-        if deny:
-            rule = {"names": sorted(names), "action": "SCMP_ACT_ERRNO", "errnoRet": errno_ret}
-        default = "SCMP_ACT_ALLOW" if deny else "SCMP_ACT_ERRNO" if errno_ret < 4096 else "SCMP_ACT_KILL_PROCESS"
+        errno_ret = int(settings["SystemCallErrorNumber"])  # past 4095: none set, a denied call kills
+        denied: dict[str, object] = {"action": "SCMP_ACT_ERRNO", "errnoRet": errno_ret} if errno_ret < 4096 else {
+            "action": "SCMP_ACT_KILL_PROCESS"}
+        rule: dict[str, object] = {"names": sorted(names), **(denied if deny else {"action": "SCMP_ACT_ALLOW"})}
+        default = "SCMP_ACT_ALLOW" if deny else denied["action"]
         arches = [SCMP[a] for a in settings["SystemCallArchitectures"].split()] or list(SCMP.values())
         reference = {"defaultAction": default, "architectures": sorted(set(arches)), "syscalls": [rule]}
         if not deny and errno_ret < 4096:

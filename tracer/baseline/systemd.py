@@ -90,10 +90,11 @@ def recognises(text: str) -> bool:
 
 def _document(text: str) -> dict[str, Any]:
     """A drop-in's filter as a Docker-style profile document (what read.py resolves), as systemd reads it:
-    repeated SystemCallFilter= lines merge, "" resets, a "~" line denies; @default is always allowed in
+    the first SystemCallFilter= (after a reset, "") sets the mode, an allow list or ("~") a deny list; later
+    lines of the same kind add names, of the other kind take them out; @default is always allowed in
     allow-list mode; with no SystemCallErrorNumber= (or "kill") a denied call kills the process."""
-    allow: set[str] | None = None  # None: no allow list (deny-list mode or no filter)
-    deny: set[str] = set()
+    allow_mode: bool | None = None  # None: no filter yet
+    listed: set[str] = set()  # the allow list, or the deny list
     arches: list[str] = []
     errno_name = "kill"
     written: set[str] = set()  # names written out, not from a group (lint judges these)
@@ -101,7 +102,7 @@ def _document(text: str) -> dict[str, Any]:
         at = f"line {number}: {key}="
         if key == "SystemCallFilter":
             if not value:
-                allow, deny = None, set()
+                allow_mode, listed = None, set()
                 continue
             invert = value.startswith("~")
             words = [w.partition(":")[0] for w in value.removeprefix("~").split()]
@@ -110,12 +111,10 @@ def _document(text: str) -> dict[str, Any]:
                 names = {n for w in words for n in expand(w)}
             except Invalid as e:
                 raise Invalid(f"{at} {e}") from None
-            if invert:
-                deny |= names
-                if allow is not None:
-                    allow -= names
-            else:
-                allow = (allow if allow is not None else expand("@default")) | names
+            if allow_mode is None:
+                allow_mode = not invert
+                listed = expand("@default") if allow_mode else set()
+            listed = listed - names if invert == allow_mode else listed | names
         elif key == "SystemCallArchitectures":
             for word in value.split():
                 if word not in ARCHITECTURES:
@@ -125,7 +124,7 @@ def _document(text: str) -> dict[str, Any]:
             raise Invalid(f"{at} unknown errno {value!r}")
         else:
             errno_name = value or "kill"
-    if allow is None and not deny:
+    if allow_mode is None:
         raise Invalid("no SystemCallFilter= in [Service]: not a seccomp drop-in")
     denied_with = {"defaultAction": "SCMP_ACT_KILL_PROCESS"} if errno_name == "kill" else {
         "defaultAction": "SCMP_ACT_ERRNO",
@@ -136,12 +135,11 @@ def _document(text: str) -> dict[str, Any]:
     def this_host(names: set[str]) -> set[str]:  # a group's names for other machines are skipped, as systemd does
         return {n for n in names if n in written or any(is_known(abi, n) for abi in abis)}
 
-    allow, deny = None if allow is None else this_host(allow), this_host(deny)
     doc: dict[str, Any] = {"architectures": arches}
-    if allow is not None:
-        doc |= {**denied_with, "syscalls": [{"names": sorted(allow), "action": "SCMP_ACT_ALLOW"}]}
+    if allow_mode:
+        doc |= {**denied_with, "syscalls": [{"names": sorted(this_host(listed)), "action": "SCMP_ACT_ALLOW"}]}
     else:
-        rule = {k: v for k, v in {"names": sorted(deny), "action": denied_with["defaultAction"],
+        rule = {k: v for k, v in {"names": sorted(this_host(listed)), "action": denied_with["defaultAction"],
                                   "errnoRet": denied_with.get("defaultErrnoRet")}.items() if v is not None}
         doc |= {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}
     return doc
