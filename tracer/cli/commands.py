@@ -265,14 +265,15 @@ systemd` prints the same drop-in without installing it.
 they differ, 2 on trouble. Names no syscall table knows are warned about on stderr.
 
 Shows what the workload needs that the baseline refuses (and what would allow it), argument
-conditions it must meet, and the attack surface it removes, by class.
+conditions it must meet, and the attack surface it removes, by class. A systemd drop-in or a
+firejail profile is compared with that sandbox's own default unless --baseline is given.
 
   seccomp-learn diff app.trace.json
   seccomp-learn diff --cap-add SYS_ADMIN profile.json
   seccomp-learn diff old.json new.json""",
         _diff_options, _diff, quiet_hides_summary=False),
     "lint": Command(
-        "Check seccomp profiles (Docker, OCI, SeccompProfile; ours or not) for mistakes.",
+        "Check seccomp profiles (Docker, OCI, SeccompProfile, systemd, firejail; ours or not) for mistakes.",
         """Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
 be read or is not a valid profile.
 
