@@ -5,7 +5,7 @@ set-up (clone into new namespaces, mounts, pivot_root, dropping capabilities). S
 a filter that sends every call of every ABI to the tracer (SECCOMP_RET_TRACE), and installs none of its own.
 Until bwrap loads it, nothing stops: bwrap's set-up is neither slowed nor recorded. From its execve of the
 program on, every call of the program and of all it starts is one seccomp stop of the ptrace backend, the
-same design as the container runtime wrapper (docs/architecture.md#learning-inside-the-container-runtime).
+same design as the container runtime wrapper (docs/container-learning.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tracer.commands.outcome import Outcome, deliver
+from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
@@ -11,6 +14,9 @@ from tracer.profile.extras import RUNTIMES
 from tracer.recording import model as rec_io
 from tracer.recording.merge import merge_files
 from tracer.recording.model import Recording
+
+if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing for the registry
+    from tracer.distribution.client import Access
 
 
 def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str = "docker") -> list[str]:
@@ -55,20 +61,31 @@ def runtime_version_notes(eopts: EmitOptions) -> list[str]:
 
 
 def render_recordings(recording_paths: list[str], eopts: EmitOptions, fmt: str, name: str | None = None,
-                      namespace: str | None = None) -> tuple[formats.Rendered, Emitted, Recording]:
-    """The profile of one or more recordings (merged) in `fmt`, what emit made, and the recording."""
-    rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
+                      namespace: str | None = None, access: Access | None = None
+                      ) -> tuple[formats.Rendered, Emitted, Recording]:
+    """The profile of one or more recordings (merged; oci://REF: pushed by another machine) in `fmt`, what
+    emit made, and the recording."""
+    from tracer.distribution.client import Access, is_reference
+
+    if any(is_reference(p) for p in recording_paths):
+        from tracer.distribution.share import load_recordings
+        from tracer.recording.merge import merge
+
+        recs = load_recordings(recording_paths, access or Access())
+        rec = recs[0] if len(recs) == 1 else merge(recs, recording_paths)
+    else:
+        rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
     try:
         emitted = emit(rec, eopts)
-        return formats.render(fmt, emitted.profile, rec, name, namespace), emitted, rec
+        return export.render(fmt, emitted.profile, rec, name, namespace), emitted, rec
     except UserError as exc:  # name the input(s) when the problem is in the recording
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
 
 
 def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str, name: str | None = None,
-             namespace: str | None = None) -> Outcome:
+             namespace: str | None = None, access: Access | None = None) -> Outcome:
     formats.check(fmt, name, namespace)
     check_output(output)
-    text, emitted, rec = render_recordings(recording_paths, eopts, fmt, name, namespace)
+    text, emitted, rec = render_recordings(recording_paths, eopts, fmt, name, namespace, access)
     return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line, fmt),
                                                       *runtime_version_notes(eopts)])

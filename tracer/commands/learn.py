@@ -16,6 +16,7 @@ from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
+from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
@@ -53,7 +54,7 @@ class Outputs(Record, frozen=True):
     def render(self, rec: Recording, eopts: EmitOptions) -> tuple[formats.Rendered, Emitted]:
         """The profile's text, and what emit made of the recording."""
         emitted = emit(rec, eopts)
-        return formats.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
+        return export.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
 
 
 def _same_file(a: str, b: str) -> bool:

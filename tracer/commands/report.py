@@ -28,7 +28,7 @@ def run_report(path: str, fmt: str | None, baseline: str | None, output: str) ->
     text = formats.render(build_report(loaded, load_baseline(baseline or loaded.default_baseline())), fmt or "markdown",
                           width)
     if fmt is None and width is not None:
-        from tracer.report.formats._terminal import show
+        from tracer.report.formats.terminal import show
 
         text = show(text, width)
     return deliver(text, output)

@@ -1,4 +1,5 @@
-"""Output formats: one module per format, each with `render(profile, meta) -> str` (bytes for `bpf`).
+"""Output formats: one module per format, each with `render(profile, meta) -> str`; the compiled formats
+(bpf, pfc) are listed here for the CLI and made by enforce/export.py.
 
 `meta` carries a short provenance line (tool and number of runs) for formats that can hold one, and
 the object's name and namespace for the Kubernetes format. Modules are imported on use: the
@@ -12,8 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.model import Profile
-from tracer.record import Record
 
 if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
     from tracer.recording.model import Recording
@@ -25,12 +26,6 @@ SANDBOX_FORMATS = ("systemd", "bpf", "pfc", "firejail")
 BINARY_FORMATS = ("bpf",)
 _OUTPUT = {"kubernetes": "seccomp.yaml", "systemd": "seccomp-learn.conf", "bpf": "seccomp.bpf", "pfc": "seccomp.pfc",
            "firejail": "seccomp.profile"}
-
-
-class Metadata(Record, frozen=True):
-    source: str  # tool and number of runs
-    name: str | None = None  # kubernetes metadata.name (default: seccomp-learn)
-    namespace: str | None = None  # kubernetes metadata.namespace (default: none, the one kubectl applies to)
 
 
 Rendered = str | bytes  # bytes only for the binary formats
@@ -54,10 +49,16 @@ def check(fmt: str, name: str | None = None, namespace: str | None = None) -> No
 def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None,
            namespace: str | None = None) -> Rendered:
     """The profile in format `fmt`, with the recording's tool and number of runs as its provenance (no run
-    ids: they hold times and pids, and the same behaviour must give byte-identical output)."""
+    ids: they hold times and pids, and the same behaviour must give byte-identical output). The compiled
+    formats (bpf, pfc) need libseccomp: enforce/export.py renders them, and every other format through this."""
     check(fmt, name, namespace)
     renderer: Renderer = importlib.import_module(f"{__name__}.{fmt}").render
-    return renderer(profile, Metadata(f"{rec.tool}; runs: {len(rec.runs)}", name, namespace))
+    return renderer(profile, Metadata(provenance(rec), name, namespace))
+
+
+def provenance(rec: Recording) -> str:
+    """The recording's tool and number of runs, the provenance line a format holds."""
+    return f"{rec.tool}; runs: {len(rec.runs)}"
 
 
 def name_only_notes(fmt: str, profile: Profile) -> list[str]:

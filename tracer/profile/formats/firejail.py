@@ -15,7 +15,7 @@ import errno
 import textwrap
 
 from tracer.errors import UserError
-from tracer.profile.formats import Metadata
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.formats.systemd import WIDTH, dropped
 from tracer.profile.model import Profile, effective_errno
 

@@ -4,7 +4,7 @@ systemd filters by name only, so the drop-in lists every name the profile lets r
 above `[Service]` says what the profile held that systemd cannot express: argument rules (the name is then
 allowed with any arguments), per-rule errnos (e.g. ENOSYS for a newer variant: systemd returns
 SystemCallErrorNumber= instead), and what systemd allows on its own (@default). Names are listed one by one,
-never as @groups: see docs/architecture.md#sandboxes-outside-containers for the measurement.
+never as @groups: see docs/sandboxes.md for the measurement.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import textwrap
 from collections import defaultdict
 
 from tracer.errors import UserError
-from tracer.profile.formats import Metadata
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.model import ALLOWING_ACTIONS, OPERATORS, Arg, Profile, Syscall, effective_errno
 from tracer.syscalls.decode import shown
 from tracer.syscalls.info import filterable_args
