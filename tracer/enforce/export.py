@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracer.kernel.seccomp_filter import export
 from tracer.profile import formats
 from tracer.profile.model import Profile
 
@@ -26,6 +25,8 @@ def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None,
     """The profile in format `fmt` (see formats.render); bytes for bpf."""
     if fmt not in COMPILED_FORMATS:
         return formats.render(fmt, profile, rec, name, namespace)
+    from tracer.kernel.seccomp_filter import export  # on use: a learning run writing JSON does not pay for it
+
     formats.check(fmt, name, namespace)
     if fmt == "bpf":
         return export(profile, "bpf")
