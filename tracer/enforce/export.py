@@ -23,12 +23,18 @@ COMPILED_FORMATS = ("bpf", "pfc")
 def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None,
            namespace: str | None = None) -> formats.Rendered:
     """The profile in format `fmt` (see formats.render); bytes for bpf."""
+    return render_profile(fmt, profile, formats.provenance(rec), name, namespace)
+
+
+def render_profile(fmt: str, profile: Profile, source: str, name: str | None = None,
+                   namespace: str | None = None) -> formats.Rendered:
+    """The profile in format `fmt`, `source` its provenance line (for a profile no recording made)."""
     if fmt not in COMPILED_FORMATS:
-        return formats.render(fmt, profile, rec, name, namespace)
+        return formats.render_profile(fmt, profile, source, name, namespace)
     from tracer.kernel.seccomp_filter import export  # on use: a learning run writing JSON does not pay for it
 
     formats.check(fmt, name, namespace)
     if fmt == "bpf":
         return export(profile, "bpf")
-    return (f"# seccomp-learn ({formats.provenance(rec)}): the filter of --format bpf, as libseccomp prints it\n"
-            + export(profile, "pfc").decode())
+    return f"# seccomp-learn ({source}): the filter of --format bpf, as libseccomp prints it\n" + \
+        export(profile, "pfc").decode()

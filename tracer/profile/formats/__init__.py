@@ -51,9 +51,15 @@ def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None,
     """The profile in format `fmt`, with the recording's tool and number of runs as its provenance (no run
     ids: they hold times and pids, and the same behaviour must give byte-identical output). The compiled
     formats (bpf, pfc) need libseccomp: enforce/export.py renders them, and every other format through this."""
+    return render_profile(fmt, profile, provenance(rec), name, namespace)
+
+
+def render_profile(fmt: str, profile: Profile, source: str, name: str | None = None,
+                   namespace: str | None = None) -> Rendered:
+    """The profile in format `fmt`, `source` its provenance line (for a profile no recording made)."""
     check(fmt, name, namespace)
     renderer: Renderer = importlib.import_module(f"{__name__}.{fmt}").render
-    return renderer(profile, Metadata(provenance(rec), name, namespace))
+    return renderer(profile, Metadata(source, name, namespace))
 
 
 def provenance(rec: Recording) -> str:
