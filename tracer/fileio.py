@@ -62,16 +62,16 @@ def _new_temp(target: str, failure: str) -> tuple[int, str]:
             raise UserError(f"{failure}: {exc.strerror}", target) from None
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
-    """Write text to a new file beside path, fsync it, then rename it over path.
+def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> bool:
+    """Write text (UTF-8) or bytes to a new file beside path, fsync it, then rename it over path.
 
     Returns whether an existing file was replaced (the summary says "replaced", not "wrote").
     """
     target = os.fspath(path)
     fd, tmp = _new_temp(target, "cannot write")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(text.encode() if isinstance(text, str) else text)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)  # readable by all, whatever the umask

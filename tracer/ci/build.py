@@ -19,9 +19,9 @@ from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.ci.config import Config, ProfileSpec, RunSpec, shown_path
 from tracer.ci.progress import Progress
+from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import stdout_on_stderr
-from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit, parse_arches
 from tracer.record import Record
 from tracer.recording.coverage import advice
@@ -134,7 +134,8 @@ def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress, incremen
                               f"{r.syscalls} syscalls; profile {profile.name}: {len(seen)} distinct so far{note}")
         merged = merge(recs, run_ids)
         emitted = emit(merged, eopts)
-        text = formats.render(profile.format, emitted.profile, merged)
+        text = export.render(profile.format, emitted.profile, merged)
+        assert isinstance(text, str)  # config.py takes the text formats only
         report = report_formats.render(build_report(from_emitted(merged, emitted, "recording"), docker))
         built.append(Built(profile, merged, text, emitted, report))
         for run_id, names in low_coverage(merged).items():

@@ -22,7 +22,7 @@ from tracer.errors import UserError
 from tracer.fileio import check_plain_yaml
 from tracer.kernel.signals import parse_signal
 from tracer.profile import extras
-from tracer.profile.formats import FORMATS
+from tracer.profile.formats import BINARY_FORMATS, FORMATS
 from tracer.record import Record, field
 from tracer.recording.model import Follow
 from tracer.syscalls.abi import ABI_ALIASES, ABI_ORDER
@@ -250,7 +250,8 @@ def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Pat
         spec.recording = base / ck.string(m["recording"][1], f"{where}.recording")
     if "report" in m:
         spec.report = base / ck.string(m["report"][1], f"{where}.report")
-    for opt, choices in (("format", FORMATS), ("runtime", RUNTIMES)):
+    text_formats = tuple(f for f in FORMATS if f not in BINARY_FORMATS)  # --check compares text
+    for opt, choices in (("format", text_formats), ("runtime", RUNTIMES)):
         if opt in m:
             value = ck.string(m[opt][1], f"{where}.{opt}")
             if value not in choices:

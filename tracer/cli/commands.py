@@ -81,10 +81,26 @@ def _emit(kw: Options) -> Outcome:
                     registry_access(kw))
 
 
+def _systemd_unit_options(p: Parser) -> None:
+    p.add_argument("unit", metavar="NAME", help="The service (nginx or nginx.service).")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("--root-dir", default="/", metavar="DIR",
+                   help="Write under DIR/etc/systemd/system instead of /etc/systemd/system (an image, a test).")
+    quiet(p, "No summary on stderr.")
+    emit_options(p, with_format=False)
+
+
+def _systemd_unit(kw: Options) -> Outcome:
+    from tracer.commands.systemd_unit import run_systemd_unit
+
+    return run_systemd_unit(kw["unit"], kw["recordings"], emit_opts({**kw, "fmt": "systemd"}), kw["root_dir"])
+
+
 def _diff_options(p: Parser) -> None:
     p.add_argument("inputs", nargs="+", metavar="PROFILE|RECORDING [NEW]")
-    p.add_argument("--baseline", metavar="docker|FILE",
-                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    p.add_argument("--baseline", metavar="docker|systemd|firejail|FILE",
+                   help="Compare with Docker's default profile (docker, the default), systemd's @system-service, "
+                        "firejail's default filter (the default for their own files) or a profile file.")
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
                    help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
     p.add_argument("--json", dest="as_json", action="store_true", help="JSON output (docs/diff-format.md).")
@@ -118,8 +134,9 @@ def _report_options(p: Parser) -> None:
     p.add_argument("--format", dest="fmt", choices=list(FORMATS),
                    help="markdown (a pull-request comment; the default), json (docs/report-format.md), text. "
                         "Without it, on a terminal, the Markdown is shown rendered.")
-    p.add_argument("--baseline", default="docker", metavar="docker|FILE",
-                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    p.add_argument("--baseline", metavar="docker|systemd|firejail|FILE",
+                   help="Compare with Docker's default profile (docker, the default), systemd's @system-service, "
+                        "firejail's default filter (the default for their own files) or a profile file.")
     output_option(p, "Report")
 
 
@@ -343,20 +360,30 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
   seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
   seccomp-learn emit --format kubernetes-oci registry.example.com/app/seccomp:v1""",
         _emit_cmd_options, _emit),
+    "systemd-unit": Command(
+        "Write the systemd drop-in for RECORDING(s) where `systemctl edit NAME` would.",
+        """Writes /etc/systemd/system/NAME.service.d/seccomp-learn.conf (SystemCallFilter= and friends;
+the file's comments say what systemd cannot express). Nothing else is written; `emit --format
+systemd` prints the same drop-in without installing it.
+
+  seccomp-learn record -o web.trace.json -- ./web --port 8080
+  seccomp-learn systemd-unit web web.trace.json && systemctl daemon-reload && systemctl restart web""",
+        _systemd_unit_options, _systemd_unit),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
         """OLD NEW exits as diff(1) does: 0 when both decide every call alike ("identical"), 1 when
 they differ, 2 on trouble. Names no syscall table knows are warned about on stderr.
 
 Shows what the workload needs that the baseline refuses (and what would allow it), argument
-conditions it must meet, and the attack surface it removes, by class.
+conditions it must meet, and the attack surface it removes, by class. A systemd drop-in or a
+firejail profile is compared with that sandbox's own default unless --baseline is given.
 
   seccomp-learn diff app.trace.json
   seccomp-learn diff --cap-add SYS_ADMIN profile.json
   seccomp-learn diff old.json new.json""",
         _diff_options, _diff, quiet_hides_summary=False),
     "lint": Command(
-        "Check seccomp profiles (Docker, OCI, SeccompProfile; ours or not) for mistakes.",
+        "Check seccomp profiles (Docker, OCI, SeccompProfile, systemd, firejail; ours or not) for mistakes.",
         """Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
 be read or is not a valid profile.
 

@@ -83,17 +83,21 @@ def trace_opts(kw: Options) -> TraceOptions:
                               ready_timeout=kw["ready_timeout"])
 
 
-def emit_options(p: Parser, references: bool = False) -> None:
-    """`references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
+def emit_options(p: Parser, with_format: bool = True, references: bool = False) -> None:
+    """How a profile is made; with_format: also --format and the Kubernetes metadata (not for a fixed format);
+    `references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
     from tracer.profile.extras import RUNTIMES
     from tracer.profile.formats import FORMATS
 
-    p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
-                   default="docker",
-                   help="docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
-                        "(security-profiles-operator SeccompProfile)" + (
-                            "; kubernetes-oci REF: the pod's seccompProfile {type: OCI} naming a pushed profile, "
-                            "and the CRI-O annotation form." if references else "."))
+    if with_format:
+        p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
+                       default="docker",
+                       help="docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
+                            "(security-profiles-operator SeccompProfile), systemd (a [Service] drop-in), bpf (the "
+                            "compiled filter for `bwrap --seccomp FD`), pfc (its text), firejail (a profile with "
+                            "seccomp.keep)" + (
+                                "; kubernetes-oci REF: the pod's seccompProfile {type: OCI} naming a pushed "
+                                "profile, and the CRI-O annotation form." if references else "."))
     p.add_argument("--default-action", choices=["errno", "kill", "kill_process", "trap", "log"], default="errno",
                    help="What the profile does with anything not allowed (default errno).")
     p.add_argument("--complain", action="store_true",
@@ -107,8 +111,9 @@ def emit_options(p: Parser, references: bool = False) -> None:
                         "observed. x86_64,aarch64: a profile for amd64 and arm64 hosts, each with the calls its libc "
                         "makes for what was observed on the other.")
     p.add_argument("--no-args", action="store_true", help="Names only: no argument rules.")
-    p.add_argument("--runtime", choices=list(RUNTIMES), default="docker",
-                   help="Add what this container runtime runs after loading the filter (default docker = runc).")
+    p.add_argument("--runtime", choices=list(RUNTIMES),
+                   help="Add what this container runtime runs after loading the filter (default docker = runc; "
+                        "none for the sandbox formats systemd, bpf, pfc and firejail).")
     p.add_argument("--runtime-profile", metavar="FILE",
                    help="Use the runtime list `seccomp-learn runtime-profile -o FILE` measured on this machine's "
                         "runtime instead of the built-in one for --runtime.")
@@ -119,12 +124,14 @@ def emit_options(p: Parser, references: bool = False) -> None:
                         "tracer/profile/companions.py) that libraries make only under timing or size conditions.")
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
-    p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
-    p.add_argument("--name", metavar="NAME", help="--format kubernetes: metadata.name (default: seccomp-learn).")
+    if with_format:
+        p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
+        p.add_argument("--name", metavar="NAME", help="--format kubernetes: metadata.name (default: seccomp-learn).")
 
 
 def emit_opts(kw: Options) -> EmitOptions:
     from tracer.profile.emit import EmitOptions, parse_arches
+    from tracer.profile.formats import default_runtime
 
     runtime_list = None
     if kw["runtime_profile"]:
@@ -132,8 +139,8 @@ def emit_opts(kw: Options) -> EmitOptions:
 
         runtime_list = read_runtime_profile(kw["runtime_profile"])
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
-                       args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
-                       fallback=not kw["no_fallback"], portable=kw["portable"],
+                       args=not kw["no_args"], runtime=kw["runtime"] or default_runtime(kw["fmt"]),
+                       runtime_list=runtime_list, fallback=not kw["no_fallback"], portable=kw["portable"],
                        complain=kw["complain"], companions=not kw["no_companions"])
 
 

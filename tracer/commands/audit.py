@@ -24,6 +24,7 @@ from tracer.auditlog.model import Event, Note
 from tracer.auditlog.read import check_source, read_source
 from tracer.baseline.read import load_profile_file
 from tracer.commands.outcome import Outcome, deliver
+from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
@@ -132,6 +133,6 @@ def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None
     result = add_to(profile, missing)
     if profile.default_action == "SCMP_ACT_LOG":
         lines.append(f"enforced: default SCMP_ACT_ERRNO (EPERM) instead of {add_to_path}'s complain-mode SCMP_ACT_LOG")
-    text = formats.render_profile(fmt, result, "seccomp-learn audit")
+    text = export.render_profile(fmt, result, "seccomp-learn audit")
     written = deliver(text, output, [*summary, *lines])
     return Outcome(0, written.summary, written.stdout, errors)

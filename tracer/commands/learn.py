@@ -11,12 +11,14 @@ import shlex
 import time
 from typing import TYPE_CHECKING, Literal
 
+from tracer.capture import sandbox
 from tracer.capture.session import default_run_id
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
+from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
@@ -53,10 +55,10 @@ class Outputs(Record, frozen=True):
             raise UserError("the profile and the recording would be the same file; give --record another name",
                             f"-o {self.profile} --record {self.recording}")
 
-    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[str, Emitted]:
+    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[formats.Rendered, Emitted]:
         """The profile's text, and what emit made of the recording."""
         emitted = emit(rec, eopts)
-        return formats.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
+        return export.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -114,8 +116,9 @@ def _trace_command(argv: list[str], topts: TraceOptions, live: bool, stdout_take
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
     line = LiveLine.on_terminal() if live else None
     try:
-        with stdout_on_stderr(stdout_taken):
-            result = trace(argv, topts if line is None else replace(topts, progress=line.show, notice=line.note))
+        shown = topts if line is None else replace(topts, progress=line.show, notice=line.note)
+        with stdout_on_stderr(stdout_taken), sandbox.inside(argv, shown) as (traced, opts):
+            result = trace(traced, opts)
     finally:
         if line is not None:
             line.clear()
@@ -166,9 +169,9 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
             break
     rec = merge(runs) if len(runs) > 1 else runs[0]
     summary += low_coverage_lines(rec) + [f"note: {line}" for line in advice(rec)]
-    stdout = ""
+    stdout: str | bytes = ""
     if outputs.recording == STDOUT:
-        stdout += rec_io.dumps(rec)
+        stdout = rec_io.dumps(rec)
     elif outputs.recording:
         summary.append(wrote(outputs.recording, rec_io.save(rec, outputs.recording)))
     if result.driver_failure and not keep_going:
@@ -177,10 +180,10 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     elif eopts and profile_path:
         text, emitted = outputs.render(rec, eopts)
         if profile_path == STDOUT:
-            stdout += text
-            summary += emit_summary(emitted, rec, None)
+            stdout = text  # the recording is then not on stdout: Outputs.check refuses two outputs on it
+            summary += emit_summary(emitted, rec, None, outputs.fmt)
         else:
-            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)))
+            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)), outputs.fmt)
         if result.driver_failure:
             summary.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
     return Outcome(code, summary, stdout=stdout)
