@@ -75,11 +75,16 @@ class LearnDir:
     def _where(self, name: str) -> str:
         return os.path.join(self.path, name)
 
-    def _open_lock(self, container_id: str, kind: str) -> int:
+    def _open_lock(self, container_id: str, kind: str, create: bool = True) -> int:
         """The lock file, created 0600 when missing; one another user owns (or a symlink) is refused."""
         name = _lock_name(container_id, kind)
         try:
-            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+            fd = os.open(name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0), 0o600,
+                         dir_fd=self.fd)
+        except FileNotFoundError:
+            if create:
+                raise UserError("cannot write the learn directory: it was removed", self._where(name)) from None
+            raise
         except OSError as exc:
             raise UserError(f"cannot write the learn directory: {exc.strerror}", self._where(name)) from None
         info = os.fstat(fd)
@@ -90,8 +95,9 @@ class LearnDir:
 
     def check_writable(self, container_id: str) -> None:
         """Before the container starts: its lock files can be opened and its recording is no symlink or
-        other non-regular file, so that what it does can be written once it has run."""
-        os.close(self._open_lock(container_id, "lock"))
+        other non-regular file, so that what it does can be written once it has run (nothing is created)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.close(self._open_lock(container_id, "lock", create=False))
         name = file_stem(container_id) + SUFFIX
         try:
             info = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
