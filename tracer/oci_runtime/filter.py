@@ -7,11 +7,10 @@ trap, notify) and every argument condition is kept as it was, so the container i
 than its profile allows. The profile's own SCMP_ACT_TRACE, which without a tracer makes the kernel
 skip the call and return ENOSYS, becomes exactly that (SCMP_ACT_ERRNO with ENOSYS): the wrapper's
 tracer would otherwise let it run. A LOG rule's call runs as before, but the kernel's audit record of
-it is not written while learning (the recording holds it instead).
-No `linux.seccomp` (Docker's `seccomp=unconfined`) becomes a filter that
-traces everything on the native ABI and its compat ABIs. (It has no SPEC_ALLOW flag, which runc 1.1
-refuses; like the profile that will be enforced later, it switches on the kernel's
-speculative-store-bypass mitigation for the container.)
+it is not written while learning (the recording holds it instead). No `linux.seccomp` (Docker's
+`seccomp=unconfined`) becomes a filter that traces everything on the native ABI and its compat ABIs.
+(It has no SPEC_ALLOW flag, which runc 1.1 refuses; like the profile that will be enforced later, it
+switches on the kernel's speculative-store-bypass mitigation for the container.)
 
 SCMP_ACT_TRACE without a tracer makes every call fail with ENOSYS, so a container under this filter
 must stay traced for its whole life (the tracer uses PTRACE_O_EXITKILL).
