@@ -27,14 +27,14 @@ from typing import Any
 import pytest
 from engines import PRIVATE_MOUNTS
 from oci import available, bundle
-from test_runtime_wrapper import WRAPPER, one_line
+from test_runtime_wrapper import WRAPPER, _run, one_line
 
 from tracer.oci_runtime.learndir import file_stem
 from tracer.oci_runtime.registry import ENV_STATE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="OCI runtimes need root")
 NOBODY = 65534
-TIMEOUT = 60
+TIMEOUT = 60  # as test_runtime_wrapper's _run
 RUNTIMES = [pytest.param(r, marks=pytest.mark.skipif(not available(r), reason=f"{r} is not installed"))
             for r in ("runc", "crun")]
 
@@ -78,14 +78,6 @@ class Runtime:
             found += [p.name for p in self.state.glob("*.json")]
             found += [f"bundles/{p.name}" for p in (self.state / "bundles").glob("*")]
         return sorted(found)
-
-
-def _run(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-    kw.setdefault("capture_output", True)
-    kw.setdefault("text", True)
-    kw.setdefault("timeout", TIMEOUT)
-    kw.setdefault("stdin", subprocess.DEVNULL)
-    return subprocess.run(argv, **kw)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(params=RUNTIMES)
