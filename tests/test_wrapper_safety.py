@@ -9,14 +9,19 @@ do" is the same bundle run by plain runc or crun, without the wrapper.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import fcntl
 import json
 import os
+import select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,6 +34,7 @@ from engines import PRIVATE_MOUNTS
 from oci import available, bundle
 from test_runtime_wrapper import WRAPPER, _run, one_line
 
+from tracer.kernel import ptrace
 from tracer.oci_runtime.learndir import file_stem
 from tracer.oci_runtime.registry import ENV_STATE
 
@@ -203,27 +209,71 @@ def test_parallel_runs_on_one_bundle(runtime: Runtime) -> None:
 
 
 ACTIONS_SCRIPT = ("mkdir /tmp/a 2>&1; echo mkdir=$?; ln -s x /tmp/s 2>&1; echo symlink=$?; "
-                  "touch /tmp/f; ln /tmp/f /tmp/h 2>&1; echo link=$?; rmdir /tmp/none 2>&1; echo rmdir=$?")
+                  "touch /tmp/f; ln /tmp/f /tmp/h 2>&1; echo link=$?; chmod 600 /tmp/f 2>&1; echo chmod=$?; "
+                  "rmdir /tmp/none 2>&1; echo rmdir=$?")
 ACTIONS = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_TRACE"},
                         {"names": ["symlink", "symlinkat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
                         {"names": ["link", "linkat"], "action": "SCMP_ACT_LOG"},
+                        {"names": ["chmod", "fchmodat"], "action": "SCMP_ACT_NOTIFY"},
                         {"names": ["rmdir"], "action": "SCMP_ACT_KILL"}]}
 
 
+def refusing_agent(path: Path, containers: int) -> threading.Thread:
+    """A seccomp agent at listenerPath: for each of `containers` containers, receives the listener fd the
+    runtime sends and answers every notification with EPERM until the container's tasks are gone."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(containers)
+    server.settimeout(TIMEOUT)
+
+    def serve() -> None:
+        with server:
+            for _ in range(containers):
+                conn, _ = server.accept()
+                with conn:
+                    _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+                for listener in fds:
+                    _answer_eperm(listener)
+
+    agent = threading.Thread(target=serve, daemon=True)
+    agent.start()
+    return agent
+
+
+def _answer_eperm(listener: int) -> None:
+    request, response = ptrace.notif_buffers()
+    poller = select.poll()
+    poller.register(listener, select.POLLIN)
+    try:
+        while poller.poll(TIMEOUT * 1000):
+            ctypes.memset(request, 0, len(request))
+            if ptrace.raw_ioctl(listener, ptrace.SECCOMP_IOCTL_NOTIF_RECV, ctypes.addressof(request)) != 0:
+                return  # the container's tasks are gone
+            notif_id = ptrace.SECCOMP_NOTIF_HEAD.unpack_from(request.raw)[0]
+            ptrace.SECCOMP_NOTIF_RESP.pack_into(response, 0, notif_id, 0, -errno.EPERM, 0)
+            ptrace.raw_ioctl(listener, ptrace.SECCOMP_IOCTL_NOTIF_SEND, ctypes.addressof(response))
+    finally:
+        os.close(listener)
+
+
 def test_the_containers_own_actions_keep_their_meaning(runtime: Runtime) -> None:
-    """Finding 3: TRACE (no tracer: ENOSYS), ERRNO, LOG and KILL rules of the container's profile do
-    through the wrapper what they do on the plain runtime."""
-    b = runtime.bundle(["sh", "-c", ACTIONS_SCRIPT], ACTIONS)
+    """Finding 3: TRACE (no tracer: ENOSYS), ERRNO, LOG, NOTIFY (an agent answering EPERM) and KILL
+    rules of the container's profile do through the wrapper what they do on the plain runtime."""
+    sock = runtime.tmp / "agent.sock"
+    agent = refusing_agent(sock, 2)
+    b = runtime.bundle(["sh", "-c", ACTIONS_SCRIPT], {**ACTIONS, "listenerPath": str(sock)})
     plain = runtime.direct("run", "--bundle", str(b), "plain")
     wrapped = runtime.wrapped("run", "--bundle", str(b), "wrapped")
+    agent.join(TIMEOUT)
     assert (wrapped.returncode, wrapped.stdout) == (plain.returncode, plain.stdout), wrapped.stderr
     lines = plain.stdout.splitlines()  # what the plain runtime did, that the test means what it says
     assert "Function not implemented" in lines[0] and lines[1] == "mkdir=1", lines
     assert "Permission denied" in lines[2] and lines[3:5] == ["symlink=1", "link=0"], lines
+    assert "Operation not permitted" in lines[5] and lines[6] == "chmod=1", lines
     assert lines[-1] == "rmdir=159", lines  # killed by SIGSYS
     names = set(runtime.recording("wrapped")["abis"]["x86_64"])
-    assert "linkat" in names and not {"mkdir", "symlinkat", "rmdir"} & names
+    assert "linkat" in names and not {"mkdir", "symlinkat", "fchmodat", "rmdir"} & names
 
 
 def test_relative_root_and_bind_mount_resolve_against_the_bundle(runtime: Runtime) -> None:
