@@ -416,3 +416,22 @@ def test_out_of_descriptors_is_one_line(runc: Runtime) -> None:
         text = out.read_text()
         assert done.returncode == 2 and len(text.splitlines()) == 1 and "Too many open files" in text, text
     assert runc.leftovers() == []
+
+
+def test_a_held_merge_lock_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 5: `.<id>.lock` held by another process: writing the recording gives up at its deadline
+    (with one line, as a UserError) instead of hanging the tracer after the container ran."""
+    from tracer.errors import UserError
+    from tracer.oci_runtime import learndir
+    from tracer.recording.model import Recording
+
+    monkeypatch.setattr(learndir, "MERGE_TIMEOUT", 0.3)
+    learn = learndir.LearnDir(str(tmp_path / "learn"))
+    held = os.open(tmp_path / "learn" / ".c.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(UserError, match=r"\.c\.lock: still locked by another process after 0\.3s"):
+            learn.add("c", Recording("seccomp-learn"))
+    finally:
+        os.close(held)
+    assert not (tmp_path / "learn" / "c.trace.json").exists()
