@@ -39,7 +39,6 @@ SANDBOX = ("io.kubernetes.cri.container-type", "sandbox")  # a pod's pause conta
 class UntrustedFile(Record, frozen=True):
     path: str
     raw: bytes
-    mode: int  # permission bits
 
 
 def read_untrusted(path: str | Path, limit: int = CONFIG_LIMIT, dir_fd: int | None = None,
@@ -58,7 +57,7 @@ def read_untrusted(path: str | Path, limit: int = CONFIG_LIMIT, dir_fd: int | No
             raise UserError("not a regular file", src)
         if info.st_size > limit:
             raise UserError(f"larger than {limit} bytes", src)
-        return UntrustedFile(src, f.read(limit + 1), stat.S_IMODE(info.st_mode))
+        return UntrustedFile(src, f.read(limit + 1))
 
 
 def parse_json(file: UntrustedFile) -> Any:
@@ -116,18 +115,17 @@ def open_bundle(path: str) -> Bundle:
     return Bundle(path, fd, real)
 
 
-def load_config(bundle: Bundle, config_name: str | None = None) -> tuple[UntrustedFile, dict[str, Any]]:
-    """The bundle's config.json (crun's --config may name another file), as read and as an object."""
+def load_config(bundle: Bundle, config_name: str | None = None) -> dict[str, Any]:
+    """The bundle's config.json (crun's --config may name another file), as an object."""
     name = config_name or "config.json"
     shown = name if os.path.isabs(name) else os.path.join(bundle.shown, name)
-    file = read_untrusted(name, dir_fd=bundle.fd, shown=shown)
-    config = parse_json(file)
+    config = parse_json(read_untrusted(name, dir_fd=bundle.fd, shown=shown))
     if not isinstance(config, dict):
         raise UserError("not an OCI runtime configuration (not a JSON object)", shown)
     linux = config.get("linux", {})
     if not isinstance(linux, dict) or not isinstance(linux.get("seccomp", {}), dict | None):
         raise UserError("'linux.seccomp' is not an object", shown)
-    return file, config
+    return config
 
 
 def anchored(config: dict[str, Any], bundle: Bundle) -> dict[str, Any]:

@@ -176,13 +176,13 @@ def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
         return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id))
     bundle = bundles.open_bundle(inv.flag("bundle", "b") or ".")
     try:
-        _, config = bundles.load_config(bundle, inv.flag("config", "f"))
+        config = bundles.load_config(bundle, inv.flag("config", "f"))
         recording_config = with_filter(bundles.anchored(config, bundle))
     finally:
         os.close(bundle.fd)
     if bundles.is_sandbox(config):
         return None
-    container = bundles.describe(container_id, Path(bundle.shown), config)
+    container = bundles.describe(container_id, Path(bundle.real), config)
     learn_dir = LearnDir(inv.learn_dir)
     learn_dir.check_writable(container_id)
     active = learn_dir.hold_active(container_id)
