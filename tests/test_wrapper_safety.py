@@ -386,20 +386,44 @@ def test_refused_and_failed_creates_leave_no_state(runc: Runtime) -> None:
     assert runc.leftovers() == []
 
 
-def test_full_learn_dir_keeps_the_containers_exit_code(runc: Runtime) -> None:
-    """Finding 10 (the wrapper's part): a learn dir on a full tmpfs (a private mount namespace, gone with
-    it): the container's rc is kept, one line says why nothing was written, no file is left behind."""
-    runc.learn.mkdir()
-    listing = runc.tmp / "learn-listing"
-    b = runc.bundle(["sh", "-c", "echo ok; exit 3"])
+def on_full_tmpfs(directory: Path, argv: list[str], listing: Path, env: dict[str, str]) -> \
+        subprocess.CompletedProcess[str]:
+    """argv run with `directory` a full 64 KiB tmpfs, in a private mount namespace (gone with it); what
+    was left in the tmpfs is written to `listing`."""
+    directory.mkdir(exist_ok=True)
     script = ('mount -t tmpfs -o size=64k tmpfs "$L" && (dd if=/dev/zero of="$L/fill" bs=4k 2>/dev/null || true) && '
               '"$@"; rc=$?; ls -A "$L" > "$O"; exit $rc')
-    done = _run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-                 *runc.wrapper_argv("run", "--bundle", str(b), "full")],
-                env={**runc.env, "L": str(runc.learn), "O": str(listing)})
+    return _run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv],
+                env={**env, "L": str(directory), "O": str(listing)})
+
+
+def test_full_learn_dir_keeps_the_containers_exit_code(runc: Runtime) -> None:
+    """Finding 10 (the wrapper's part): a full learn dir: the container's rc is kept, one line says why
+    nothing was written, no file is left behind."""
+    listing = runc.tmp / "learn-listing"
+    b = runc.bundle(["sh", "-c", "echo ok; exit 3"])
+    done = on_full_tmpfs(runc.learn, runc.wrapper_argv("run", "--bundle", str(b), "full"), listing, runc.env)
     assert (done.returncode, done.stdout) == (3, "ok\n"), done.stderr
     assert "No space left on device" in one_line(done) and "not written" in one_line(done)
     assert listing.read_text().split() == ["fill"]
+    assert runc.leftovers() == []
+
+
+def test_full_state_dir_refuses_before_the_container_starts(runc: Runtime) -> None:
+    """Finding 2: no room for the runtime's copy of the bundle: one line before anything runs, and with
+    --learn-optional the container runs unrecorded under its own profile, the bundle untouched."""
+    listing = runc.tmp / "state-listing"
+    b = runc.bundle(["sh", "-c", "echo ok; exit 3"])
+    before = file_facts(b / "config.json")
+    refused = on_full_tmpfs(runc.state, runc.wrapper_argv("run", "--bundle", str(b), "s1"), listing, runc.env)
+    assert (refused.returncode, refused.stdout) == (2, ""), refused.stderr
+    assert "No space left on device" in one_line(refused)
+    assert listing.read_text().split() == ["bundles", "fill"]
+    optional = on_full_tmpfs(runc.state, runc.wrapper_argv("--learn-optional", "run", "--bundle", str(b), "s2"),
+                             listing, runc.env)
+    assert (optional.returncode, optional.stdout) == (3, "ok\n"), optional.stderr
+    assert "not recording (--learn-optional)" in one_line(optional)
+    assert file_facts(b / "config.json") == before
     assert runc.leftovers() == []
 
 
