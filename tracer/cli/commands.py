@@ -15,9 +15,12 @@ from tracer.cli.options import (
     output_option,
     profile_output,
     quiet,
+    registry_access,
+    registry_options,
     trace_options,
     trace_opts,
 )
+from tracer.errors import UserError
 from tracer.record import Record
 
 if TYPE_CHECKING:  # commands are imported on use
@@ -57,16 +60,24 @@ def _record(kw: Options) -> Outcome:
 
 
 def _emit_cmd_options(p: Parser) -> None:
-    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING|oci://REF")
     output_option(p, "Profile")
     quiet(p, "No summary on stderr.")
-    emit_options(p)
+    emit_options(p, references=True)
+    p.add_argument("--container", metavar="NAME",
+                   help="--format kubernetes-oci: the container's securityContext and annotation, not the pod's.")
+    registry_options(p)
 
 
 def _emit(kw: Options) -> Outcome:
+    if kw["fmt"] == "kubernetes-oci":
+        from tracer.commands.distribute import run_pod_reference
+
+        return run_pod_reference(kw["recordings"], kw["output"], kw["container"], registry_access(kw))
     from tracer.commands.emit import run_emit
 
-    return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"])
+    return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"],
+                    registry_access(kw))
 
 
 def _diff_options(p: Parser) -> None:
@@ -76,12 +87,16 @@ def _diff_options(p: Parser) -> None:
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
                    help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
     p.add_argument("--json", dest="as_json", action="store_true", help="JSON output (docs/diff-format.md).")
+    p.add_argument("--against-baseline", action="store_true",
+                   help="What a node applying KEP-6061 (seccompProfile type OCI) runs: the profile intersected with "
+                        "the baseline (its RuntimeDefault), listing every allowed name it silently drops; exit 1 "
+                        "when it drops any.")
 
 
 def _diff(kw: Options) -> Outcome:
     from tracer.commands.diff import run_diff
 
-    return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"])
+    return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"], kw["against_baseline"])
 
 
 def _lint_options(p: Parser) -> None:
@@ -114,15 +129,16 @@ def _report(kw: Options) -> Outcome:
 
 
 def _merge_options(p: Parser) -> None:
-    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING|oci://REF")
     output_option(p, "Merged recording", "merged.trace.json")
     quiet(p, "No summary on stderr.")
+    registry_options(p)
 
 
 def _merge(kw: Options) -> Outcome:
     from tracer.commands.merge import run_merge
 
-    return run_merge(kw["recordings"], kw["output"])
+    return run_merge(kw["recordings"], kw["output"], registry_access(kw))
 
 
 def _ci_options(p: Parser) -> None:
@@ -147,6 +163,9 @@ def _verify_options(p: Parser) -> None:
                                                            "the profile would have denied.")
     p.add_argument("--add-missing", metavar="OUT",
                    help="Write the profile plus what was denied to OUT ('-' = stdout).")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="Run the command N times and say, per denied name, in how many runs it appeared "
+                        "(flakiness shows before production does).")
     quiet(p, "Only the denials on stderr.")
     driver_options(p)
     command_words(p)
@@ -155,7 +174,51 @@ def _verify_options(p: Parser) -> None:
 def _verify(kw: Options) -> Outcome:
     from tracer.commands.verify import run_verify
 
-    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"])
+    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"],
+                      kw["repeat"])
+
+
+def _audit_options(p: Parser) -> None:
+    from tracer.profile.formats import FORMATS
+
+    p.add_argument("files", nargs="*", metavar="FILE", help="audit.log, dmesg or /dev/kmsg text, journalctl "
+                   "output (-o export too), log-enricher lines; '-' is stdin.")
+    p.add_argument("--follow", action="store_true", help="Also read the records live from the audit netlink group "
+                   "(root) until --duration or Ctrl-C; each record's container is read from its process's cgroup.")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="--follow: stop after this long.")
+    p.add_argument("--comm", action="append", default=[], metavar="NAME", help="Only records of this comm "
+                   "(repeatable).")
+    p.add_argument("--exe", action="append", default=[], metavar="PATH", help="Only records of this executable "
+                   "(a path or a shell pattern; repeatable).")
+    p.add_argument("--container", action="append", default=[], metavar="ID|NAME",
+                   help="Only records of this container: its id or a prefix of it, or the Kubernetes "
+                        "namespace/pod/container or container name (repeatable).")
+    p.add_argument("--pid", action="append", type=int, default=[], metavar="PID", help="Only records of this "
+                   "process (repeatable).")
+    p.add_argument("--since", metavar="TIME", help="Only records from TIME on: @EPOCH, 2026-12-07 12:00:00, or "
+                   "a span back from now (30m, 2h, 1d).")
+    p.add_argument("--add-to", metavar="PROFILE", help="List only what PROFILE lacks (exit 1 if anything); with "
+                   "-o, write PROFILE plus it, each addition commented with its evidence, enforced.")
+    p.add_argument("-o", "--output", metavar="FILE", help="With --add-to: the profile to write ('-' = stdout).")
+    p.add_argument("--format", dest="fmt", choices=FORMATS, default="docker",
+                   help="-o's format: docker (the default; its comments hold the evidence), oci, kubernetes.")
+    quiet(p, "No counts on stderr (warnings stay).")
+
+
+def _audit(kw: Options) -> Outcome:
+    import sys
+
+    from tracer.auditlog.filters import Filters, parse_since
+    from tracer.commands.audit import run_audit
+
+    if kw["duration"] is not None and (kw["duration"] <= 0 or not kw["follow"]):
+        raise UserError("--duration is a positive number of seconds for --follow", "--duration")
+    filters = Filters(tuple(kw["comm"]), tuple(kw["exe"]), tuple(kw["container"]), tuple(kw["pid"]),
+                      None if kw["since"] is None else parse_since(kw["since"]))
+    ready = (lambda: print("seccomp-learn: reading the audit netlink group", file=sys.stderr, flush=True)) \
+        if not kw["quiet"] else (lambda: None)
+    return run_audit(kw["files"], filters, kw["add_to"], kw["output"], kw["fmt"], kw["duration"], kw["follow"],
+                     ready)
 
 
 def _container_options(p: Parser) -> None:
@@ -172,11 +235,11 @@ def _container_options(p: Parser) -> None:
 
 
 def _container(kw: Options) -> Outcome:
-    from tracer.oci_runtime.engines import learn_container
+    from tracer.commands.container import run_container
     from tracer.profile.formats import default_output
 
-    return learn_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
-                           kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
+    return run_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
+                         kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
 
 
 def _runtime_profile_options(p: Parser) -> None:
@@ -199,6 +262,51 @@ def _runtime_profile(kw: Options) -> Outcome:
 
     return run_runtime_profile(kw["runtime"], kw["runs"], kw["engine_command"], tuple(kw["run_flags"]), kw["attach"],
                                kw["output"])
+
+
+def _push_options(p: Parser) -> None:
+    p.add_argument("file", metavar="PROFILE|RECORDING")
+    p.add_argument("ref", metavar="REF", help="Where to push it: REGISTRY[:PORT]/REPOSITORY:TAG.")
+    p.add_argument("--image", metavar="IMAGE[@DIGEST]", help="The image it was learned for (an annotation).")
+    p.add_argument("--image-digest", metavar="sha256:...", help="That image's manifest digest (an annotation).")
+    registry_options(p)
+    quiet(p, "No summary on stderr.")
+
+
+def _push(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_push
+
+    return run_push(kw["file"], kw["ref"], kw["image"], kw["image_digest"], registry_access(kw))
+
+
+def _pull_options(p: Parser) -> None:
+    p.add_argument("ref", metavar="REF", help="REGISTRY[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST.")
+    output_option(p, "Profile or recording")
+    p.add_argument("--image-digest", metavar="sha256:...",
+                   help="Warn when the artifact says it was learned for another image digest.")
+    registry_options(p)
+    quiet(p, "No summary on stderr.")
+
+
+def _pull(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_pull
+
+    return run_pull(kw["ref"], kw["output"], registry_access(kw), kw["image_digest"])
+
+
+def _label_options(p: Parser) -> None:
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument("-t", "--tag", metavar="NAME", help="The derived image's name (default IMAGE:TAG-seccomp).")
+    p.add_argument("--podman", default="podman", metavar="CMD",
+                   help="How to invoke podman here, with its global options (default podman).")
+    quiet(p, "No summary on stderr.")
+
+
+def _label(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_label
+
+    return run_label(kw["image"], kw["profile"], kw["tag"], kw["podman"])
 
 
 class Command(Record, frozen=True):
@@ -231,7 +339,8 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
     "emit": Command(
         "Write the profile for one or more recordings (several are merged first).",
         """  seccomp-learn emit run1.trace.json -o profile.json
-  seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml""",
+  seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
+  seccomp-learn emit --format kubernetes-oci registry.example.com/app/seccomp:v1""",
         _emit_cmd_options, _emit),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
@@ -266,7 +375,8 @@ files and pipes get them whole.
         """Counts are kept per run, argument values are unioned, and every syscall keeps the runs and
 executables that used it. Syscalls seen by only one of several runs are listed on stderr.
 
-  seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json""",
+  seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
+  seccomp-learn merge oci://registry.example.com/app/recordings:node1 oci://...:node2 -o merged.trace.json""",
         _merge_options, _merge),
     "ci": Command(
         "Run the workloads in the config, merge per profile, and write (or --check) the profiles.",
@@ -285,6 +395,18 @@ Options come before PROFILE; the words after it are the command's.
   seccomp-learn verify --complain --add-missing p2.json p.json -- ./app""",
         _verify_options, _verify, usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]", command_required=True,
         quiet_hides_summary=False),
+    "audit": Command(
+        "Read the kernel's seccomp audit records: what ran, what a profile lacks, and the profile with it.",
+        """audit2allow for seccomp: roll out a profile in complain mode (`--complain`: defaultAction
+SCMP_ACT_LOG), collect the kernel's records, and add what they name. Records of a rate limit's
+drops are reported, never ignored.
+
+  seccomp-learn audit /var/log/audit/audit.log
+  journalctl -k -o export | seccomp-learn audit --exe /usr/sbin/nginx -
+  kubectl logs -n security-profiles-operator -l name=spod -c log-enricher | seccomp-learn audit --container web -
+  dmesg | seccomp-learn audit --add-to p.json -o p2.json -
+  seccomp-learn audit --follow --add-to p.json -o p2.json      # root; Ctrl-C ends the capture""",
+        _audit_options, _audit),
     "container": Command(
         "Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.",
         """The container runs from its own image, with the engine's settings; the profile holds what it
@@ -301,4 +423,29 @@ Needs root (the kernel's audit records) and strace (argument values).
 
   seccomp-learn runtime-profile --runtime runc""",
         _runtime_profile_options, _runtime_profile, quiet_hides_summary=False),
+    "push": Command(
+        "Push a profile or a recording to a registry as an OCI artifact (what CRI-O and Kubernetes read).",
+        """A profile goes in the runtime-spec form, as one layer under the config media type
+application/vnd.cncf.seccomp-profile.config.v1+json; the same file always gets the same digest.
+The pinned reference (REF@sha256:...) is printed on stdout. Uses skopeo and its credentials.
+
+  seccomp-learn push --image app@sha256:... p.json registry.example.com/app/seccomp:v1
+  seccomp-learn push --insecure run1.trace.json 127.0.0.1:5000/app/recordings:node1""",
+        _push_options, _push),
+    "pull": Command(
+        "Pull a profile or a recording from a registry.",
+        """The artifact's media type is checked, its layer verified by digest and read as a profile or a
+recording before anything is written.
+
+  seccomp-learn pull registry.example.com/app/seccomp:v1 -o p.json
+  seccomp-learn pull --image-digest sha256:... registry.example.com/app/seccomp@sha256:... -o p.json""",
+        _pull_options, _pull),
+    "label": Command(
+        "Build an image FROM IMAGE that carries PROFILE in its io.containers.seccomp.profile label.",
+        """podman uses the label when the container is run with --seccomp-policy=image, so the profile
+travels inside the image. The derived image's name is printed on stdout.
+
+  seccomp-learn label localhost/app:1 app.json          # builds localhost/app:1-seccomp
+  podman run --seccomp-policy=image localhost/app:1-seccomp""",
+        _label_options, _label),
 }

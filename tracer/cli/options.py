@@ -9,6 +9,7 @@ from tracer.errors import UserError
 
 if TYPE_CHECKING:  # built on use: a command that needs neither does not import them
     from tracer.capture.state import TraceOptions
+    from tracer.distribution.client import Access
     from tracer.profile.emit import EmitOptions
 
 Options = dict[str, Any]  # the parsed options of one command, by destination name
@@ -78,15 +79,23 @@ def trace_opts(kw: Options) -> TraceOptions:
                               ready_timeout=kw["ready_timeout"])
 
 
-def emit_options(p: Parser) -> None:
+def emit_options(p: Parser, references: bool = False) -> None:
+    """`references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
     from tracer.profile.extras import RUNTIMES
     from tracer.profile.formats import FORMATS
 
-    p.add_argument("--format", dest="fmt", choices=FORMATS, default="docker",
+    p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
+                   default="docker",
                    help="docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
-                        "(security-profiles-operator SeccompProfile).")
+                        "(security-profiles-operator SeccompProfile)" + (
+                            "; kubernetes-oci REF: the pod's seccompProfile {type: OCI} naming a pushed profile, "
+                            "and the CRI-O annotation form." if references else "."))
     p.add_argument("--default-action", choices=["errno", "kill", "kill_process", "trap", "log"], default="errno",
                    help="What the profile does with anything not allowed (default errno).")
+    p.add_argument("--complain", action="store_true",
+                   help="Complain mode: defaultAction SCMP_ACT_LOG, so every call the rules do not allow runs and "
+                        "the kernel logs it (audit type 1326); `seccomp-learn audit --add-to` turns the records "
+                        "into the enforced profile.")
     p.add_argument("--errno", dest="errno_ret", type=int, default=1,
                    help="errno returned by the default action errno (default 1 = EPERM).")
     p.add_argument("--arch", dest="arches", metavar="LIST", default="",
@@ -101,6 +110,9 @@ def emit_options(p: Parser) -> None:
                         "runtime instead of the built-in one for --runtime.")
     p.add_argument("--portable", action="store_true",
                    help="Add the vDSO syscalls (clock_gettime, ...) for hosts without a vDSO.")
+    p.add_argument("--no-companions", action="store_true",
+                   help="Do not add companion calls (mremap when munmap was seen, madvise when threads were, ...: "
+                        "tracer/profile/companions.py) that libraries make only under timing or size conditions.")
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
     p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
@@ -117,7 +129,22 @@ def emit_opts(kw: Options) -> EmitOptions:
         runtime_list = read_runtime_profile(kw["runtime_profile"])
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
-                       fallback=not kw["no_fallback"], portable=kw["portable"])
+                       fallback=not kw["no_fallback"], portable=kw["portable"],
+                       complain=kw["complain"], companions=not kw["no_companions"])
+
+
+def registry_options(p: Parser) -> None:
+    """How to reach a registry, as skopeo and podman take it."""
+    p.add_argument("--insecure", action="store_true",
+                   help="Allow plain HTTP and unverified TLS (a registry on 127.0.0.1); HTTPS is verified otherwise.")
+    p.add_argument("--authfile", metavar="FILE", help="Registry credentials (default: REGISTRY_AUTH_FILE, "
+                   "containers' auth.json, $DOCKER_CONFIG/config.json, ~/.docker/config.json).")
+
+
+def registry_access(kw: Options) -> Access:
+    from tracer.distribution.client import Access
+
+    return Access(insecure=kw["insecure"], authfile=kw["authfile"])
 
 
 def quiet(p: Parser, what: str = "No progress or summary on stderr.") -> None:

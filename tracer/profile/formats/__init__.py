@@ -12,19 +12,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.model import Profile
-from tracer.record import Record
 
 if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
     from tracer.recording.model import Recording
 
 FORMATS = ("docker", "oci", "kubernetes")
-
-
-class Metadata(Record, frozen=True):
-    source: str  # tool and number of runs
-    name: str | None = None  # kubernetes metadata.name (default: seccomp-learn)
-    namespace: str | None = None  # kubernetes metadata.namespace (default: none, the one kubectl applies to)
 
 
 Renderer = Callable[[Profile, Metadata], str]
@@ -47,9 +41,15 @@ def check(fmt: str, name: str | None = None, namespace: str | None = None) -> No
 def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None, namespace: str | None = None) -> str:
     """The profile in format `fmt`, with the recording's tool and number of runs as its provenance (no run
     ids: they hold times and pids, and the same behaviour must give byte-identical output)."""
+    return render_profile(fmt, profile, f"{rec.tool}; runs: {len(rec.runs)}", name, namespace)
+
+
+def render_profile(fmt: str, profile: Profile, source: str, name: str | None = None,
+                   namespace: str | None = None) -> str:
+    """The profile in format `fmt`, `source` its provenance line (for a profile no recording made)."""
     check(fmt, name, namespace)
     renderer: Renderer = importlib.import_module(f"{__name__}.{fmt}").render
-    return renderer(profile, Metadata(f"{rec.tool}; runs: {len(rec.runs)}", name, namespace))
+    return renderer(profile, Metadata(source, name, namespace))
 
 
 def default_output(fmt: str) -> str:
