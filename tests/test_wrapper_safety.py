@@ -459,3 +459,16 @@ def test_a_held_merge_lock_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyP
     finally:
         os.close(held)
     assert not (tmp_path / "learn" / "c.trace.json").exists()
+
+
+def test_hostile_container_ids_stay_hashed_names_inside_the_wrappers_dirs(runc: Runtime) -> None:
+    """What held (issue 23): ids runc refuses become only hashed names inside the learn and state dirs
+    while they are tried, and nothing is left or written anywhere else."""
+    b = runc.bundle(["true"])
+    before = sorted(p.name for p in runc.tmp.iterdir())
+    for container_id in ("../escape", "/abs", "new\nline", "\x1b]0;title\x07", "\udcff", "x" * 5000, ".", "..", ""):
+        done = runc.wrapped("run", "--bundle", str(b), container_id)
+        assert done.returncode == 1, (container_id, done.stderr)  # runc's own "invalid container id"
+        assert runc.leftovers() == [], container_id
+    assert sorted(p.name for p in runc.tmp.iterdir()) == sorted({*before, "learn", "state", "runc-root"})
+    assert {p.name for p in (runc.state / "bundles").iterdir()} == set()
