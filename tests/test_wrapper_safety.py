@@ -472,3 +472,5 @@ def test_hostile_container_ids_stay_hashed_names_inside_the_wrappers_dirs(runc: 
         assert runc.leftovers() == [], container_id
     assert sorted(p.name for p in runc.tmp.iterdir()) == sorted({*before, "learn", "state", "runc-root"})
     assert {p.name for p in (runc.state / "bundles").iterdir()} == set()
+    for made in (runc.learn, runc.state, runc.state / "bundles"):  # created by the wrapper: root's, 0700
+        assert (os.stat(made).st_uid, stat.S_IMODE(os.stat(made).st_mode)) == (0, 0o700), made
