@@ -36,6 +36,24 @@ def seccomp_learn(*args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*SL, *args], **kw)
 
 
+# Every command that reads a profile file, as (profile, output) -> its arguments.
+PROFILE_COMMANDS: dict[str, Callable[[str, str], list[str]]] = {
+    "lint": lambda p, o: ["lint", p],
+    "diff": lambda p, o: ["diff", p],
+    "report": lambda p, o: ["report", p, "-o", o],
+    "verify": lambda p, o: ["verify", "--add-missing", o, p, "--", "true"],
+    "base": lambda p, o: ["--base", p, "-o", o, "--", "true"],
+}
+
+
+def assert_refused(cmd: str, bad: Path, tmp_path: Path) -> None:
+    """`cmd` on the bad profile file `bad` (alone in tmp_path): one line naming it, exit 2, nothing written."""
+    r = seccomp_learn(*PROFILE_COMMANDS[cmd](str(bad), str(tmp_path / "out.json")), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(f"seccomp-learn: {bad}"), r.stderr
+    assert r.stdout == "" and sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
 def recorded(path: Path) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text())["abis"]
 

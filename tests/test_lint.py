@@ -56,6 +56,7 @@ BAD: dict[str, dict[str, Any]] = {
         {"names": ["socketcall"], "action": ALLOW},
         {"names": ["socket"], "action": ALLOW, "args": [_arg(0, 1)]})),
     "pointless-allow": _with(defaultAction=ALLOW, defaultErrnoRet=None),
+    "complain-mode": _with(defaultAction="SCMP_ACT_LOG", defaultErrnoRet=None),
     "legacy-name": _with(syscalls=_rules({"name": "getpid", "action": ALLOW})),
     # the issue-13 profile: learned on amd64, SCMP_ARCH_AARCH64 added, mkdir kept, mkdirat missing
     "missing-counterpart": _with(architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
@@ -65,6 +66,8 @@ BAD: dict[str, dict[str, Any]] = {
         {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": []},
         {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": []}],
         syscalls=_rules({"names": ["openat"], "action": ALLOW, "includes": {"arches": ["amd64"]}})),
+    # what the emitter writes for an observed clone3: any flags, CLONE_NEWUSER included
+    "unconditional-clone3": _with(syscalls=_rules({"names": ["clone3"], "action": ALLOW})),
 }
 
 

@@ -205,7 +205,7 @@ def test_decode_examples(decoder, value, text):
 def test_sockopt_name_uses_the_level_when_given():
     assert decode("sockopt_name", 2, (3, 1, 2, 0, 4, 0)) == "SO_REUSEADDR"
     assert decode("sockopt_name", 1, (3, 6, 1, 0, 4, 0)) == "TCP_NODELAY"
-    assert decode("sockopt_name", 2) == "SO_REUSEADDR/IP_TTL/TCP_MAXSEG"  # ambiguous without the level
+    assert decode("sockopt_name", 2) == "SOL_IP:IP_TTL/SOL_SOCKET:SO_REUSEADDR/SOL_TCP:TCP_MAXSEG"  # with levels
     assert decode("sockopt_name", 2, (3, 999, 2, 0, 4, 0)) == "0x2"
 
 

@@ -11,6 +11,8 @@ import json
 import math
 import os
 import stat
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 from tracer.errors import UserError
@@ -66,8 +68,8 @@ def _new_temp(target: str, failure: str) -> tuple[int, str]:
             raise UserError(f"{failure}: {exc.strerror}", target) from None
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
-    """Write text to a new file beside path, fsync it, then rename it over path.
+def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> bool:
+    """Write text (UTF-8) or bytes to a new file beside path, fsync it, then rename it over path.
 
     Returns whether an existing file was replaced (the summary says "replaced", not "wrote").
     """
@@ -75,8 +77,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
     fd, tmp = _new_temp(target, "cannot write")
     try:
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
+            with os.fdopen(fd, "wb") as out:
+                out.write(text.encode() if isinstance(text, str) else text)
                 out.flush()
                 os.fsync(out.fileno())
         except OSError as exc:  # a full disk or quota: the old file stays as it was
@@ -97,6 +99,23 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> bool:
 def wrote(path: str | os.PathLike[str], replaced: bool) -> str:
     """The summary's word for an output: a new file was written, or an existing one replaced."""
     return f"{'replaced' if replaced else 'wrote'} {path}"
+
+
+@contextlib.contextmanager
+def stdout_on_stderr(when: bool = True) -> Iterator[None]:
+    """While a workload runs, point descriptor 1 at stderr (when `when`), so that our stdout carries only
+    what we write there: the profile of `-o -`, the `ci --check` report. The workload inherits it."""
+    if not when:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def json_text(data: Any) -> str:

@@ -391,7 +391,7 @@ def diff_files(paths: Sequence[str], baseline: str | None = None, cap_add: Seque
     if len(paths) != 1:
         raise UserError(f"expected PROFILE|RECORDING or OLD NEW, got {len(paths)} files", "diff")
     new = load_input(paths[0])
-    return diff_baseline(new, load_baseline(baseline or "docker", cap_add)), [new]
+    return diff_baseline(new, load_baseline(baseline or new.default_baseline(), cap_add)), [new]
 
 
 def same_policy(old: Profile, new: Profile) -> bool:

@@ -14,9 +14,16 @@ from typing import Literal
 from tracer.analysis.conditions import ABI
 from tracer.analysis.danger import parse_caps
 from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS
-from tracer.baseline.read import profile_from_document, read_document
+from tracer.baseline.read import (
+    SANDBOXES,
+    document_from_text,
+    profile_from_document,
+    sandbox_default,
+    sandbox_of,
+)
 from tracer.baseline.resolve import docker_default
 from tracer.errors import UserError
+from tracer.fileio import read_input
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.model import Profile
 from tracer.record import Record, field
@@ -49,6 +56,11 @@ class Loaded(Record):
     source: Source
     recording: Recording | None = None
     emitted: Emitted | None = None
+    sandbox: str | None = None  # a sandbox's file (systemd, firejail): compared with that sandbox's default
+
+    def default_baseline(self) -> str:
+        """What a single input is compared with when no --baseline is given."""
+        return self.sandbox or "docker"
 
 
 def source_of(path: str, kind: SourceKind, description: str, profile: Profile) -> Source:
@@ -85,15 +97,19 @@ def from_emitted(rec: Recording, emitted: Emitted, path: str) -> Loaded:
 
 def load_input(path: str) -> Loaded:
     """A recording or a profile file of any format, told apart by its content."""
-    doc = read_document(path)
+    text = read_input(path, "profile")
+    doc = document_from_text(text, path)
     if rec_io.is_recording(doc):
         return from_recording(rec_io.from_document(doc, path), path)
     profile = profile_from_document(doc, path)
-    return Loaded(profile, source_of(path, "profile", "seccomp profile", profile))
+    sandbox = sandbox_of(text)
+    desc = "seccomp profile" if sandbox is None else f"{sandbox} seccomp settings, as {sandbox} applies them"
+    return Loaded(profile, source_of(path, "profile", desc, profile), sandbox=sandbox)
 
 
 def load_baseline(spec: str, cap_add: Iterable[str] = ()) -> Loaded:
     """`docker` = Docker's default profile for amd64 with Docker's default capabilities plus cap_add;
+    `systemd`, `firejail` = that sandbox's own default, from this machine's systemd or firejail;
     anything else is a profile file, its capability conditions resolved for that set."""
     caps = DOCKER_DEFAULT_CAPS | parse_caps(cap_add)
     if spec == "docker":
@@ -102,5 +118,9 @@ def load_baseline(spec: str, cap_add: Iterable[str] = ()) -> Loaded:
             f" + {', '.join(added)})" if added else ")")
         profile = docker_default(ARCH, caps)
         return Loaded(profile, source_of("docker", "docker-default", desc, profile))
-    profile = profile_from_document(read_document(spec), spec, caps=caps)
+    if spec in SANDBOXES:
+        doc, desc = sandbox_default(spec)
+        profile = profile_from_document(doc, spec)
+        return Loaded(profile, source_of(spec, "profile", desc, profile))
+    profile = profile_from_document(document_from_text(read_input(spec, "profile"), spec), spec, caps=caps)
     return Loaded(profile, source_of(spec, "profile", "seccomp profile", profile))

@@ -39,6 +39,9 @@ CODES: dict[str, str] = {
     "legacy-name": "a rule uses the legacy 'name' field instead of 'names'",
     "missing-counterpart": "a profile for two hosts allows a call one host lacks, but not what that host's libc "
                            "calls instead (mkdir allowed, arm64's mkdirat not)",
+    "complain-mode": "defaultAction SCMP_ACT_LOG: the profile logs what its rules do not allow and refuses nothing",
+    "unconditional-clone3": "clone3 is allowed with any arguments: its flags are behind a pointer no filter can "
+                            "read, so new namespaces (CLONE_NEWUSER, ...) are allowed too",
     "arch-unusable": "an architecture is listed, but for an essential call (exec, exit, open, memory) the "
                      "profile allows elsewhere, no allowed name exists on it: programs cannot run there",
 }
@@ -155,6 +158,10 @@ def _check_defaults(d: Document, file: str) -> list[Finding]:
                 out.append(Finding(file, where, "missing-exit",
                                    f"default {d.default_action} and {' and '.join(missing)} not allowed: "
                                    "processes cannot exit normally"))
+    if d.default_action == "SCMP_ACT_LOG":
+        out.append(Finding(file, where, "complain-mode",
+                           "complain mode: default SCMP_ACT_LOG lets every call run and logs those no rule allows; "
+                           "nothing is enforced (`seccomp-learn audit --add-to` makes the enforced profile)"))
     if d.default_action == "SCMP_ACT_ALLOW":
         pointless = [r.where for r in d.rules if r.action == "SCMP_ACT_ALLOW"]
         if pointless:
@@ -321,6 +328,22 @@ def _check_usable(d: Document, file: str) -> list[Finding]:
     return out
 
 
+def _check_clone3(d: Document, file: str) -> list[Finding]:
+    """clone3 allowed without conditions: its clone_args sit in memory, so no rule can check its flags (what
+    Docker does instead: ENOSYS, and libc falls back to clone, whose flags argument a rule can check). A rule
+    only for CAP_SYS_ADMIN, as Docker's own, is no finding: that capability creates namespaces anyway."""
+    out = []
+    for rule in d.rules:
+        if (rule.action in ALLOWING_ACTIONS and not rule.args and "clone3" in rule.names
+                and "CAP_SYS_ADMIN" not in rule.includes.caps):
+            out.append(Finding(file, _name_where(rule, rule.names.index("clone3")), "unconditional-clone3",
+                               "clone3 is allowed with any arguments: its flags are behind a pointer no filter "
+                               "can read, so it may create namespaces (CLONE_NEWUSER, ...) that a clone rule "
+                               "would refuse; answer it with ENOSYS (SCMP_ACT_ERRNO, errnoRet 38) as Docker "
+                               "does, and libc falls back to clone"))
+    return out
+
+
 def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     """Findings for one parsed profile document. Malformed structure is a UserError naming `file`."""
     try:
@@ -330,7 +353,8 @@ def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     except RecursionError:
         raise UserError("profile nested too deeply", file) from None
     findings = (_check_defaults(d, file) + _check_unknown(d, file) + _check_rules(d, file)
-                + _check_multiplexers(d, file) + _check_counterparts(d, file) + _check_usable(d, file))
+                + _check_multiplexers(d, file) + _check_counterparts(d, file) + _check_usable(d, file)
+                + _check_clone3(d, file))
     return sorted(set(findings), key=lambda f: (_order(f.where), f.code, f.message))
 
 

@@ -1,7 +1,10 @@
 """The one reader of seccomp profile files, in every format the project writes or meets.
 
-Docker/OCI seccomp JSON, an OCI config.json (its linux.seccomp), and a security-profiles-operator
-SeccompProfile (YAML, or JSON). `read_document` gives the validated structure with every rule as written
+Docker/OCI seccomp JSON, an OCI config.json (its linux.seccomp), a security-profiles-operator
+SeccompProfile (YAML, or JSON), and the name lists of the sandboxes: a systemd unit or drop-in
+(SystemCallFilter=, baseline/systemd.py) and a firejail profile (seccomp.keep, baseline/firejail.py), each
+read as the profile document it amounts to.
+`read_document` gives the validated structure with every rule as written
 (lint reports on that); `load_profile_file` resolves it into a Profile as moby would (everything else).
 Problems raise Invalid at a location in the document; the public functions turn that into one
 UserError naming the file. See docs/architecture.md.
@@ -9,6 +12,7 @@ UserError naming the file. See docs/architecture.md.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -232,8 +236,33 @@ def parse_document(doc: Any, *, strict: bool = True) -> Document:
 # ---- files --------------------------------------------------------------------------------------------
 
 
+SANDBOXES = ("systemd", "firejail")  # the sandboxes whose files are read (modules of tracer.baseline)
+
+
+def _sandbox(name: str) -> Any:
+    """The module that reads a sandbox's files (imported on use: a JSON profile does not pay for it)."""
+    return importlib.import_module(f"tracer.baseline.{name}")
+
+
+def sandbox_of(text: str) -> str | None:
+    """The sandbox whose file this is (a systemd unit or drop-in, a firejail profile), or None."""
+    if text.lstrip()[:1] == "{":
+        return None
+    return next((name for name in SANDBOXES if _sandbox(name).recognises(text)), None)
+
+
+def sandbox_default(name: str) -> tuple[Any, str]:
+    """A sandbox's own default filter as a profile document, and its description."""
+    module = _sandbox(name)
+    return module.document(module.DEFAULT, name), module.DEFAULT_DESCRIPTION
+
+
 def document_from_text(text: str, source: str) -> Any:
-    """JSON, else (when it does not open like JSON) a YAML mapping; anything else is a UserError."""
+    """JSON, else (when it does not open like JSON) a systemd unit, a firejail profile or a YAML mapping;
+    anything else is a UserError."""
+    sandbox = sandbox_of(text)
+    if sandbox is not None:
+        return _sandbox(sandbox).document(text, source)
     try:
         return parse_json(text, source)
     except NotJSON as e:

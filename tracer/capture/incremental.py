@@ -80,5 +80,6 @@ class BaseProfile(Record, frozen=True):
                 stats.counts.setdefault(run.id, 0)
                 for index, allowed in values.get(name, {}).items():
                     stats.args.setdefault(index, ArgValues(bits=None if allowed.bits is None else 0)).update(allowed)
-        run.incremental_base = IncrementalBase(self.source, len(self.profile.unconditional_names()))
+        untraced = sorted(self.profile.unconditional_names())
+        run.incremental_base = IncrementalBase(self.source, len(untraced), tuple(untraced))
         return rec

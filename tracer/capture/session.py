@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from tracer import __version__
 from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import describe_exit, exit_code_of, fork_exec
+from tracer.capture.signal_repair import signal_masks
 from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
@@ -98,6 +99,19 @@ def _terminal_sent_it() -> bool:
         return False
 
 
+def _say_if_ignored(st: State, signum: int, notice: Callable[[str], None] | None) -> None:
+    """A workload that ignores the signal goes on as if nothing happened: say so, and what stops it."""
+    masks = signal_masks(st.root)
+    if masks is None or not masks[b"SigIgn"] & (1 << (signum - 1)):
+        return
+    again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+    text = f"seccomp-learn: the workload ignores {signal.Signals(signum).name}; {again} kills it"
+    if notice is not None:
+        notice(text)
+    else:
+        os.write(2, f"{text}\n".encode())
+
+
 def _start_detach(st: State) -> None:
     st.detaching = True
     for tid in list(st.live):
@@ -118,8 +132,10 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
             _start_detach(st)  # never signal a process we only attached to
         elif len(st.signals) > 1:
             _signal_all(st, signal.SIGKILL)  # a second signal: stop for good
-        elif not (signum == signal.SIGINT and _terminal_sent_it()):
-            _signal_all(st, signum)
+        else:
+            if not (signum == signal.SIGINT and _terminal_sent_it()):
+                _signal_all(st, signum)
+            _say_if_ignored(st, signum, opts.notice)
 
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:
@@ -286,6 +302,11 @@ def _key(abi: str, bare: int) -> str:
     return name_of(abi, bare) or unnamed_key(bare)
 
 
+def default_run_id(argv: list[str], started: time.struct_time) -> str:
+    """A run's id when none is given: <program>-<UTC time>-<pid>."""
+    return f"{os.path.basename(argv[0])}-{time.strftime('%Y%m%dT%H%M%S', started)}-{os.getpid()}"
+
+
 def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.struct_time, duration: float,
                 snapshot: bool = False) -> TraceResult:
     """The run's result: how it ended, the Recording of what was counted, and verify's denials."""
@@ -301,7 +322,7 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.st
         stopped = (f"{verb} after {opts.duration:g}s" if st.stopped == "duration"
                    else f"{verb} when the --during driver ended")
     run = Run(
-        id=opts.run_id or f"{os.path.basename(argv[0])}-{time.strftime('%Y%m%dT%H%M%S', started)}-{os.getpid()}",
+        id=opts.run_id or default_run_id(argv, started),
         command=list(argv),
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", started),
         duration_s=duration,

@@ -38,6 +38,7 @@ class TraceOptions(Record):
     timeout: float | None = None  # kill every traced task after this many seconds (a failed run)
     progress: Callable[[Tally], None] | None = None  # called every progress_every seconds, from a timer thread
     progress_every: float = 1.0
+    notice: Callable[[str], None] | None = None  # a line for the user now (default: stderr), e.g. Ctrl-C ignored
     base: BaseProfile | None = None  # --base: the kernel allows what this profile allows; see incremental.py
     backend: Backend | Literal["auto"] = "auto"  # see trace.backend_for, capture/backends.py
     on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -20,10 +19,12 @@ from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.ci.config import Config, ProfileSpec, RunSpec, shown_path
 from tracer.ci.progress import Progress
+from tracer.enforce import export
 from tracer.errors import UserError
-from tracer.profile import formats
+from tracer.fileio import stdout_on_stderr
 from tracer.profile.emit import EmitOptions, Emitted, emit, parse_arches
 from tracer.record import Record
+from tracer.recording.coverage import advice
 from tracer.recording.merge import low_coverage, merge
 from tracer.recording.model import Recording
 from tracer.report import formats as report_formats
@@ -44,7 +45,7 @@ class Built(Record):
 
 def _emit_options_for(spec: ProfileSpec) -> EmitOptions:
     return EmitOptions(arches=parse_arches(",".join(spec.arch)), args=spec.args, runtime=spec.runtime,
-                       portable=spec.portable)
+                       portable=spec.portable, allow=spec.allow)
 
 
 def _timeout(run: RunSpec) -> float | None:
@@ -77,14 +78,8 @@ def _trace_off_stdout(run: RunSpec, opts: TraceOptions) -> TraceResult:
     """trace() with the workload's stdout on our stderr: stdout is for the --check report alone."""
     if not os.path.isdir(str(opts.cwd)):
         raise UserError(f"cwd {opts.cwd} is not a directory")
-    sys.stdout.flush()
-    saved_stdout = os.dup(1)
-    os.dup2(2, 1)
-    try:
+    with stdout_on_stderr():
         return trace(run.command, opts)
-    finally:
-        os.dup2(saved_stdout, 1)
-        os.close(saved_stdout)
 
 
 def _base_profile(spec: ProfileSpec) -> BaseProfile | None:
@@ -92,11 +87,10 @@ def _base_profile(spec: ProfileSpec) -> BaseProfile | None:
     return BaseProfile.load(shown_path(spec.output)) if spec.output.exists() else None
 
 
-def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress, label: str,
+def _run_one(run_id: str, run: RunSpec, base: Path, progress: Progress, label: str,
              base_profile: BaseProfile | None) -> TraceResult:
-    run_id = f"{profile.name}/{run.name}"
     opts = TraceOptions(follow=run.follow, env={**os.environ, **run.env}, cwd=str(run.cwd or base), run_id=run_id,
-                        duration=run.duration, stop_signal=run.stop_signal, during=run.during,
+                        duration=run.duration, stop_signal=run.stop_signal, during=run.during, ready=run.ready,
                         timeout=_timeout(run), progress=progress.tick,
                         base=base_profile)
     progress.start(label, run.command)
@@ -115,7 +109,7 @@ def _run_one(profile: ProfileSpec, run: RunSpec, base: Path, progress: Progress,
 def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress, incremental: bool = False) -> list[Built]:
     """Run every run of every profile; with incremental, the committed profile is each run's --base."""
     base = cfg.path.resolve().parent
-    total = sum(len(p.runs) for p in profiles)
+    total = sum(run.repeat for p in profiles for run in p.runs)
     done = 0
     built = []
     docker = load_baseline("docker")
@@ -124,22 +118,28 @@ def build(cfg: Config, profiles: list[ProfileSpec], progress: Progress, incremen
         base_profile = _base_profile(profile) if incremental else None
         recs: list[Recording] = []
         seen: set[str] = set()
+        run_ids = []
         for run in profile.runs:
-            done += 1
-            label = f"[{done}/{total}] {profile.name}/{run.name}"
-            result = _run_one(profile, run, base, progress, label, base_profile)
-            rec = result.recording
-            recs.append(rec)
-            seen |= rec.all_names()
-            r = rec.runs[0]
-            note = f"; PARTIAL: {r.partial_reason}" if r.partial else ""
-            progress.done(f"{label}: exit {describe_exit(result.exit_code)} in {r.duration_s:.1f}s, "
-                          f"{r.syscalls} syscalls; profile {profile.name}: {len(seen)} distinct so far{note}")
-        merged = merge(recs, [f"{profile.name}/{r.name}" for r in profile.runs])
+            for run_id in run.run_ids(profile.name):
+                done += 1
+                label = f"[{done}/{total}] {run_id}"
+                result = _run_one(run_id, run, base, progress, label, base_profile)
+                rec = result.recording
+                recs.append(rec)
+                run_ids.append(run_id)
+                seen |= rec.all_names()
+                r = rec.runs[0]
+                note = f"; PARTIAL: {r.partial_reason}" if r.partial else ""
+                progress.done(f"{label}: exit {describe_exit(result.exit_code)} in {r.duration_s:.1f}s, "
+                              f"{r.syscalls} syscalls; profile {profile.name}: {len(seen)} distinct so far{note}")
+        merged = merge(recs, run_ids)
         emitted = emit(merged, eopts)
-        text = formats.render(profile.format, emitted.profile, merged)
+        text = export.render(profile.format, emitted.profile, merged)
+        assert isinstance(text, str)  # config.py takes the text formats only
         report = report_formats.render(build_report(from_emitted(merged, emitted, "recording"), docker))
         built.append(Built(profile, merged, text, emitted, report))
         for run_id, names in low_coverage(merged).items():
             progress.line(f"profile {profile.name}: low coverage: only run {run_id} saw {' '.join(names)}")
+        for line in advice(merged):
+            progress.line(f"profile {profile.name}: note: {line}")
     return built

@@ -17,14 +17,16 @@ from typing import Any
 
 import yaml
 
+from tracer.capture import ready as readiness
 from tracer.errors import UserError
 from tracer.fileio import check_plain_yaml, read_input
 from tracer.kernel.signals import parse_signal
 from tracer.profile import extras
-from tracer.profile.formats import FORMATS
+from tracer.profile.formats import BINARY_FORMATS, FORMATS
 from tracer.record import Record, field
 from tracer.recording.model import Follow
-from tracer.syscalls.abi import ABI_ALIASES
+from tracer.syscalls.abi import ABI_ALIASES, ABI_ORDER
+from tracer.syscalls.names import is_known
 
 RUNTIMES = tuple(extras.RUNTIMES)
 ARCHES = tuple(sorted(ABI_ALIASES))
@@ -40,9 +42,16 @@ class RunSpec(Record):
     duration: float | None = None
     stop_signal: int = signal.SIGTERM
     during: list[str] | None = None
+    ready: readiness.Ready | None = None  # ready/ready_cmd/ready_timeout: when the during driver may start
     expect_exit: list[int] = field(default_factory=lambda: [0])
     follow: Follow = "all"
+    repeat: int = 1  # run the workload this many times; the runs are merged
     line: int = 0
+
+    def run_ids(self, profile: str) -> list[str]:
+        """The ids of this run's recordings: `<profile>/<name>`, and `#1`.. `#N` after it when repeated."""
+        base = f"{profile}/{self.name}"
+        return [base] if self.repeat == 1 else [f"{base}#{i}" for i in range(1, self.repeat + 1)]
 
 
 class RegistryPin(Record):
@@ -63,6 +72,7 @@ class ProfileSpec(Record):
     args: bool = True
     arch: list[str] = field(default_factory=list)
     portable: bool = False
+    allow: list[str] = field(default_factory=list)  # allowed whatever the runs saw: calls made on a timer
     runs: list[RunSpec] = field(default_factory=list)
     registry: RegistryPin | None = None
 
@@ -210,9 +220,11 @@ def _config(ck: _Checker, root: yaml.Node, base: Path, path: Path) -> Config:
     return Config(path=path, profiles=profiles)
 
 
-PROFILE_KEYS = ("output", "format", "runtime", "recording", "report", "args", "arch", "portable", "runs", "registry")
-RUN_KEYS = ("name", "command", "env", "cwd", "timeout", "duration", "stop_signal", "during", "expect_exit",
-            "follow")
+PROFILE_KEYS = ("output", "format", "runtime", "recording", "report", "args", "arch", "portable", "allow", "runs",
+                "registry")
+RUN_KEYS = ("name", "command", "env", "cwd", "timeout", "duration", "stop_signal", "during", "ready", "ready_cmd",
+            "ready_timeout", "expect_exit", "follow", "repeat")
+MAX_REPEAT = 1000
 
 
 def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Path) -> ProfileSpec:
@@ -227,7 +239,8 @@ def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Pat
         spec.recording = base / ck.string(m["recording"][1], f"{where}.recording")
     if "report" in m:
         spec.report = base / ck.string(m["report"][1], f"{where}.report")
-    for opt, choices in (("format", FORMATS), ("runtime", RUNTIMES)):
+    text_formats = tuple(f for f in FORMATS if f not in BINARY_FORMATS)  # --check compares text
+    for opt, choices in (("format", text_formats), ("runtime", RUNTIMES)):
         if opt in m:
             value = ck.string(m[opt][1], f"{where}.{opt}")
             if value not in choices:
@@ -242,6 +255,12 @@ def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Pat
             if value not in ARCHES:
                 raise ck.fail(item, f"{where}.arch[{i}]", f"must be one of {', '.join(ARCHES)}, got {value!r}")
             spec.arch.append(value)
+    if "allow" in m:
+        for i, item in enumerate(ck.seq(m["allow"][1], f"{where}.allow")):
+            value = ck.string(item, f"{where}.allow[{i}]")
+            if not any(is_known(abi, value) for abi in ABI_ORDER):
+                raise ck.fail(item, f"{where}.allow[{i}]", f"{value!r} is not a syscall name")
+            spec.allow.append(value)
     if "registry" in m:
         spec.registry = _registry(ck, m["registry"][1], f"{where}.registry")
     runs_node = m["runs"][1]
@@ -280,6 +299,25 @@ def _beside(output: Path, suffix: str) -> Path:
     return output.with_name(output.stem + suffix if output.suffix else output.name + suffix)
 
 
+def _ready(ck: _Checker, m: dict[str, tuple[yaml.Node, yaml.Node]], where: str, during: bool
+           ) -> readiness.Ready | None:
+    """ready (tcp:HOST:PORT or unix:PATH), ready_cmd and ready_timeout, checked as --ready & co. are."""
+    given = [key for key in ("ready", "ready_cmd", "ready_timeout") if key in m]
+    if not given:
+        return None
+    first = m[given[0]][1]
+    if not during:
+        raise ck.fail(first, f"{where}.{given[0]}", "holds back the during driver: needs during too")
+    ready = ck.string(m["ready"][1], f"{where}.ready") if "ready" in m else None
+    ready_cmd = ck.string(m["ready_cmd"][1], f"{where}.ready_cmd") if "ready_cmd" in m else None
+    timeout = ck.seconds(m["ready_timeout"][1], f"{where}.ready_timeout") if "ready_timeout" in m else None
+    try:
+        return readiness.parse(ready, ready_cmd, timeout)
+    except ValueError as exc:
+        problem = str(exc).split(": ", 1)[-1] if str(exc).startswith("--") else str(exc)
+        raise ck.fail(first, f"{where}.{given[0]}", problem) from None
+
+
 def _run(ck: _Checker, where: str, node: yaml.Node, base: Path) -> RunSpec:
     m = ck.mapping(node, where, RUN_KEYS, ("name", "command"))
     name = ck.string(m["name"][1], f"{where}.name")
@@ -303,6 +341,13 @@ def _run(ck: _Checker, where: str, node: yaml.Node, base: Path) -> RunSpec:
         run.stop_signal = _signal(ck, m["stop_signal"][1], f"{where}.stop_signal")
     if "during" in m:
         run.during = ck.argv(m["during"][1], f"{where}.during")
+    run.ready = _ready(ck, m, where, run.during is not None)
+    if "repeat" in m:
+        count = ck.scalar(m["repeat"][1], f"{where}.repeat")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_REPEAT:
+            raise ck.fail(m["repeat"][1], f"{where}.repeat", f"must be a number of runs from 1 to {MAX_REPEAT}, "
+                          f"got {_show(count)}")
+        run.repeat = count
     if "expect_exit" in m:
         codes = []
         for i, item in enumerate(ck.seq(m["expect_exit"][1], f"{where}.expect_exit")):

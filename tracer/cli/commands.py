@@ -20,6 +20,7 @@ from tracer.cli.options import (
     trace_options,
     trace_opts,
 )
+from tracer.errors import UserError
 from tracer.record import Record
 
 if TYPE_CHECKING:  # commands are imported on use
@@ -41,7 +42,8 @@ def _run(kw: Options) -> Outcome:
 
     outputs = Outputs(kw["output"] or default_output(kw["fmt"]), kw["record_path"], kw["fmt"], kw["name"],
                       kw["namespace"])
-    return run_learn(kw["command"], trace_opts(kw), emit_opts(kw), outputs, kw["keep_going"], live=not kw["quiet"])
+    return run_learn(kw["command"], trace_opts(kw), emit_opts(kw), outputs, kw["keep_going"], live=not kw["quiet"],
+                     repeat=kw["repeat"])
 
 
 def _record_options(p: Parser) -> None:
@@ -55,7 +57,7 @@ def _record(kw: Options) -> Outcome:
     from tracer.commands.learn import Outputs, run_learn
 
     return run_learn(kw["command"], trace_opts(kw), None, Outputs(None, kw["output"]), kw["keep_going"],
-                     live=not kw["quiet"])
+                     live=not kw["quiet"], repeat=kw["repeat"])
 
 
 def _emit_cmd_options(p: Parser) -> None:
@@ -79,10 +81,26 @@ def _emit(kw: Options) -> Outcome:
                     registry_access(kw))
 
 
+def _systemd_unit_options(p: Parser) -> None:
+    p.add_argument("unit", metavar="NAME", help="The service (nginx or nginx.service).")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("--root-dir", default="/", metavar="DIR",
+                   help="Write under DIR/etc/systemd/system instead of /etc/systemd/system (an image, a test).")
+    quiet(p, "No summary on stderr.")
+    emit_options(p, with_format=False)
+
+
+def _systemd_unit(kw: Options) -> Outcome:
+    from tracer.commands.systemd_unit import run_systemd_unit
+
+    return run_systemd_unit(kw["unit"], kw["recordings"], emit_opts({**kw, "fmt": "systemd"}), kw["root_dir"])
+
+
 def _diff_options(p: Parser) -> None:
     p.add_argument("inputs", nargs="+", metavar="PROFILE|RECORDING [NEW]")
-    p.add_argument("--baseline", metavar="docker|FILE",
-                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    p.add_argument("--baseline", metavar="docker|systemd|firejail|FILE",
+                   help="Compare with Docker's default profile (docker, the default), systemd's @system-service, "
+                        "firejail's default filter (the default for their own files) or a profile file.")
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
                    help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
     p.add_argument("--json", dest="as_json", action="store_true", help="JSON output (docs/diff-format.md).")
@@ -116,8 +134,9 @@ def _report_options(p: Parser) -> None:
     p.add_argument("--format", dest="fmt", choices=list(FORMATS),
                    help="markdown (a pull-request comment; the default), json (docs/report-format.md), text. "
                         "Without it, on a terminal, the Markdown is shown rendered.")
-    p.add_argument("--baseline", default="docker", metavar="docker|FILE",
-                   help="Compare with Docker's default profile (docker, the default) or a profile file.")
+    p.add_argument("--baseline", metavar="docker|systemd|firejail|FILE",
+                   help="Compare with Docker's default profile (docker, the default), systemd's @system-service, "
+                        "firejail's default filter (the default for their own files) or a profile file.")
     output_option(p, "Report")
 
 
@@ -162,6 +181,9 @@ def _verify_options(p: Parser) -> None:
                                                            "the profile would have denied.")
     p.add_argument("--add-missing", metavar="OUT",
                    help="Write the profile plus what was denied to OUT ('-' = stdout).")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="Run the command N times and say, per denied name, in how many runs it appeared "
+                        "(flakiness shows before production does).")
     quiet(p, "Only the denials on stderr.")
     driver_options(p)
     command_words(p)
@@ -170,7 +192,51 @@ def _verify_options(p: Parser) -> None:
 def _verify(kw: Options) -> Outcome:
     from tracer.commands.verify import run_verify
 
-    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"])
+    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"],
+                      kw["repeat"])
+
+
+def _audit_options(p: Parser) -> None:
+    from tracer.profile.formats import FORMATS
+
+    p.add_argument("files", nargs="*", metavar="FILE", help="audit.log, dmesg or /dev/kmsg text, journalctl "
+                   "output (-o export too), log-enricher lines; '-' is stdin.")
+    p.add_argument("--follow", action="store_true", help="Also read the records live from the audit netlink group "
+                   "(root) until --duration or Ctrl-C; each record's container is read from its process's cgroup.")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="--follow: stop after this long.")
+    p.add_argument("--comm", action="append", default=[], metavar="NAME", help="Only records of this comm "
+                   "(repeatable).")
+    p.add_argument("--exe", action="append", default=[], metavar="PATH", help="Only records of this executable "
+                   "(a path or a shell pattern; repeatable).")
+    p.add_argument("--container", action="append", default=[], metavar="ID|NAME",
+                   help="Only records of this container: its id or a prefix of it, or the Kubernetes "
+                        "namespace/pod/container or container name (repeatable).")
+    p.add_argument("--pid", action="append", type=int, default=[], metavar="PID", help="Only records of this "
+                   "process (repeatable).")
+    p.add_argument("--since", metavar="TIME", help="Only records from TIME on: @EPOCH, 2026-12-07 12:00:00, or "
+                   "a span back from now (30m, 2h, 1d).")
+    p.add_argument("--add-to", metavar="PROFILE", help="List only what PROFILE lacks (exit 1 if anything); with "
+                   "-o, write PROFILE plus it, each addition commented with its evidence, enforced.")
+    p.add_argument("-o", "--output", metavar="FILE", help="With --add-to: the profile to write ('-' = stdout).")
+    p.add_argument("--format", dest="fmt", choices=FORMATS, default="docker",
+                   help="-o's format: docker (the default; its comments hold the evidence), oci, kubernetes.")
+    quiet(p, "No counts on stderr (warnings stay).")
+
+
+def _audit(kw: Options) -> Outcome:
+    import sys
+
+    from tracer.auditlog.filters import Filters, parse_since
+    from tracer.commands.audit import run_audit
+
+    if kw["duration"] is not None and (kw["duration"] <= 0 or not kw["follow"]):
+        raise UserError("--duration is a positive number of seconds for --follow", "--duration")
+    filters = Filters(tuple(kw["comm"]), tuple(kw["exe"]), tuple(kw["container"]), tuple(kw["pid"]),
+                      None if kw["since"] is None else parse_since(kw["since"]))
+    ready = (lambda: print("seccomp-learn: reading the audit netlink group", file=sys.stderr, flush=True)) \
+        if not kw["quiet"] else (lambda: None)
+    return run_audit(kw["files"], filters, kw["add_to"], kw["output"], kw["fmt"], kw["duration"], kw["follow"],
+                     ready)
 
 
 def _container_options(p: Parser) -> None:
@@ -294,20 +360,30 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
   seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
   seccomp-learn emit --format kubernetes-oci registry.example.com/app/seccomp:v1""",
         _emit_cmd_options, _emit),
+    "systemd-unit": Command(
+        "Write the systemd drop-in for RECORDING(s) where `systemctl edit NAME` would.",
+        """Writes /etc/systemd/system/NAME.service.d/seccomp-learn.conf (SystemCallFilter= and friends;
+the file's comments say what systemd cannot express). Nothing else is written; `emit --format
+systemd` prints the same drop-in without installing it.
+
+  seccomp-learn record -o web.trace.json -- ./web --port 8080
+  seccomp-learn systemd-unit web web.trace.json && systemctl daemon-reload && systemctl restart web""",
+        _systemd_unit_options, _systemd_unit),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
         """OLD NEW exits as diff(1) does: 0 when both decide every call alike ("identical"), 1 when
 they differ, 2 on trouble. Names no syscall table knows are warned about on stderr.
 
 Shows what the workload needs that the baseline refuses (and what would allow it), argument
-conditions it must meet, and the attack surface it removes, by class.
+conditions it must meet, and the attack surface it removes, by class. A systemd drop-in or a
+firejail profile is compared with that sandbox's own default unless --baseline is given.
 
   seccomp-learn diff app.trace.json
   seccomp-learn diff --cap-add SYS_ADMIN profile.json
   seccomp-learn diff old.json new.json""",
         _diff_options, _diff, quiet_hides_summary=False),
     "lint": Command(
-        "Check seccomp profiles (Docker, OCI, SeccompProfile; ours or not) for mistakes.",
+        "Check seccomp profiles (Docker, OCI, SeccompProfile, systemd, firejail; ours or not) for mistakes.",
         """Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
 be read or is not a valid profile.
 
@@ -347,6 +423,18 @@ Options come before PROFILE; the words after it are the command's.
   seccomp-learn verify --complain --add-missing p2.json p.json -- ./app""",
         _verify_options, _verify, usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]", command_required=True,
         quiet_hides_summary=False),
+    "audit": Command(
+        "Read the kernel's seccomp audit records: what ran, what a profile lacks, and the profile with it.",
+        """audit2allow for seccomp: roll out a profile in complain mode (`--complain`: defaultAction
+SCMP_ACT_LOG), collect the kernel's records, and add what they name. Records of a rate limit's
+drops are reported, never ignored.
+
+  seccomp-learn audit /var/log/audit/audit.log
+  journalctl -k -o export | seccomp-learn audit --exe /usr/sbin/nginx -
+  kubectl logs -n security-profiles-operator -l name=spod -c log-enricher | seccomp-learn audit --container web -
+  dmesg | seccomp-learn audit --add-to p.json -o p2.json -
+  seccomp-learn audit --follow --add-to p.json -o p2.json      # root; Ctrl-C ends the capture""",
+        _audit_options, _audit),
     "container": Command(
         "Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.",
         """The container runs from its own image, with the engine's settings; the profile holds what it

@@ -82,10 +82,10 @@ def parse(argv: list[str]) -> tuple[Command, Options] | str:
     return command, options
 
 
-def _write(stream: Any, text: str) -> None:
-    """Text as given, even with the undecodable bytes of a file name (kept as surrogate escapes)."""
+def _write(stream: Any, text: str | bytes) -> None:
+    """Text as given, even with the undecodable bytes of a file name (kept as surrogate escapes); bytes as they are."""
     stream.flush()
-    stream.buffer.write(text.encode("utf-8", "surrogateescape"))
+    stream.buffer.write(text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape"))
     stream.buffer.flush()
 
 

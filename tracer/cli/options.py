@@ -39,7 +39,8 @@ def driver_options(p: Parser) -> None:
                    "load test; stop the workload when it ends. If the driver fails, so does the run (exit 1, no "
                    "profile unless --keep-going).")
     p.add_argument("--ready", metavar="tcp:HOST:PORT|unix:PATH",
-                   help="Start the --during driver only once this socket accepts a connection.")
+                   help="Start the --during driver only once a socket listens there (looked up in /proc/net: no "
+                        "probe connection reaches the workload).")
     p.add_argument("--ready-cmd", metavar="CMD", help="Start the --during driver only once CMD exits 0 (retried).")
     p.add_argument("--ready-timeout", type=float, metavar="SECONDS",
                    help="Give up waiting for --ready/--ready-cmd after this long (default 30): the run fails.")
@@ -67,6 +68,9 @@ def trace_options(p: Parser) -> None:
                    help="Write the profile even when the --during driver failed (the run still exits 1).")
     p.add_argument("--snapshot-every", type=float, metavar="SECONDS",
                    help="Also write the recording so far every SECONDS (SIGUSR1 does it once).")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="Run the workload N times, one after another, and merge the runs: calls that depend on "
+                        "timing or state show up in some runs only (a run that fails ends the repeats).")
 
 
 def trace_opts(kw: Options) -> TraceOptions:
@@ -79,19 +83,27 @@ def trace_opts(kw: Options) -> TraceOptions:
                               ready_timeout=kw["ready_timeout"])
 
 
-def emit_options(p: Parser, references: bool = False) -> None:
-    """`references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
+def emit_options(p: Parser, with_format: bool = True, references: bool = False) -> None:
+    """How a profile is made; with_format: also --format and the Kubernetes metadata (not for a fixed format);
+    `references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
     from tracer.profile.extras import RUNTIMES
     from tracer.profile.formats import FORMATS
 
-    p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
-                   default="docker",
-                   help="docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
-                        "(security-profiles-operator SeccompProfile)" + (
-                            "; kubernetes-oci REF: the pod's seccompProfile {type: OCI} naming a pushed profile, "
-                            "and the CRI-O annotation form." if references else "."))
+    if with_format:
+        p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
+                       default="docker",
+                       help="docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
+                            "(security-profiles-operator SeccompProfile), systemd (a [Service] drop-in), bpf (the "
+                            "compiled filter for `bwrap --seccomp FD`), pfc (its text), firejail (a profile with "
+                            "seccomp.keep)" + (
+                                "; kubernetes-oci REF: the pod's seccompProfile {type: OCI} naming a pushed "
+                                "profile, and the CRI-O annotation form." if references else "."))
     p.add_argument("--default-action", choices=["errno", "kill", "kill_process", "trap", "log"], default="errno",
                    help="What the profile does with anything not allowed (default errno).")
+    p.add_argument("--complain", action="store_true",
+                   help="Complain mode: defaultAction SCMP_ACT_LOG, so every call the rules do not allow runs and "
+                        "the kernel logs it (audit type 1326); `seccomp-learn audit --add-to` turns the records "
+                        "into the enforced profile.")
     p.add_argument("--errno", dest="errno_ret", type=int, default=1,
                    help="errno returned by the default action errno (default 1 = EPERM).")
     p.add_argument("--arch", dest="arches", metavar="LIST", default="",
@@ -99,21 +111,27 @@ def emit_options(p: Parser, references: bool = False) -> None:
                         "observed. x86_64,aarch64: a profile for amd64 and arm64 hosts, each with the calls its libc "
                         "makes for what was observed on the other.")
     p.add_argument("--no-args", action="store_true", help="Names only: no argument rules.")
-    p.add_argument("--runtime", choices=list(RUNTIMES), default="docker",
-                   help="Add what this container runtime runs after loading the filter (default docker = runc).")
+    p.add_argument("--runtime", choices=list(RUNTIMES),
+                   help="Add what this container runtime runs after loading the filter (default docker = runc; "
+                        "none for the sandbox formats systemd, bpf, pfc and firejail).")
     p.add_argument("--runtime-profile", metavar="FILE",
                    help="Use the runtime list `seccomp-learn runtime-profile -o FILE` measured on this machine's "
                         "runtime instead of the built-in one for --runtime.")
     p.add_argument("--portable", action="store_true",
                    help="Add the vDSO syscalls (clock_gettime, ...) for hosts without a vDSO.")
+    p.add_argument("--no-companions", action="store_true",
+                   help="Do not add companion calls (mremap when munmap was seen, madvise when threads were, ...: "
+                        "tracer/profile/companions.py) that libraries make only under timing or size conditions.")
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
-    p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
-    p.add_argument("--name", metavar="NAME", help="--format kubernetes: metadata.name (default: seccomp-learn).")
+    if with_format:
+        p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
+        p.add_argument("--name", metavar="NAME", help="--format kubernetes: metadata.name (default: seccomp-learn).")
 
 
 def emit_opts(kw: Options) -> EmitOptions:
     from tracer.profile.emit import EmitOptions, parse_arches
+    from tracer.profile.formats import default_runtime
 
     runtime_list = None
     if kw["runtime_profile"]:
@@ -121,8 +139,9 @@ def emit_opts(kw: Options) -> EmitOptions:
 
         runtime_list = read_runtime_profile(kw["runtime_profile"])
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
-                       args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
-                       fallback=not kw["no_fallback"], portable=kw["portable"])
+                       args=not kw["no_args"], runtime=kw["runtime"] or default_runtime(kw["fmt"]),
+                       runtime_list=runtime_list, fallback=not kw["no_fallback"], portable=kw["portable"],
+                       complain=kw["complain"], companions=not kw["no_companions"])
 
 
 def registry_options(p: Parser) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tracer.commands.emit import emit_summary
 from tracer.commands.outcome import Outcome, deliver
+from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.oci_runtime.cmdline import DEFAULT_DIR
@@ -59,6 +60,6 @@ def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str
     if eopts.runtime == "docker" and run.engine == "podman":
         eopts = replace(eopts, runtime="podman")  # podman's runtime list, not Docker's, for what it started
     emitted = emit(rec, eopts)
-    written = deliver(formats.render(fmt, emitted.profile, rec, name, namespace), output, notes=[f"recorded {path}"],
+    written = deliver(export.render(fmt, emitted.profile, rec, name, namespace), output, notes=[f"recorded {path}"],
                       written=lambda line: emit_summary(emitted, rec, line))
     return Outcome(code, written.summary, written.stdout)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracer.commands.outcome import Outcome, deliver
+from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.extras import RUNTIMES
 from tracer.recording import model as rec_io
+from tracer.recording.coverage import advice
 from tracer.recording.merge import merge_files
 from tracer.recording.model import Recording
 
@@ -18,21 +20,25 @@ if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing
     from tracer.distribution.client import Access
 
 
-def emit_summary(emitted: Emitted, rec: Recording, written: str | None) -> list[str]:
+def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str = "docker") -> list[str]:
     """What a profile holds, counted as the report counts it (allowed = observed + extras), the extras added,
-    and what could not go in. `written` ("wrote FILE", "replaced FILE") heads the counts; None (the profile
-    went to stdout) leaves them out."""
+    and what could not go in (and what `fmt` could not hold). `written` ("wrote FILE", "replaced FILE") heads
+    the counts; None (the profile went to stdout) leaves them out."""
     p = emitted.profile
     allowed = p.allowing_names()
     observed = allowed & rec.all_names()
     fallback = sum(len(e.names) for e in emitted.extras if e.kind == "fallback")
     lines = [] if written is None else [
         f"{written}: {len(allowed)} syscalls allowed ({len(observed)} observed + {len(allowed - observed)} extras)"
-        + (f", {fallback} fallback names get ENOSYS" if fallback else "")
+        + (f", {fallback} fallback names get ENOSYS" if fallback and fmt not in ("systemd", "firejail") else "")
         + f"; {', '.join(p.architectures)}, default {p.default_action}"]
     lines += [f"  + {e.kind}: {' '.join(e.text(n) for n in e.names)}" for e in emitted.extras]
     lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
     lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
+    lines += [f"  {note}" for note in formats.name_only_notes(fmt, p)]
+    if p.default_action == "SCMP_ACT_LOG":
+        lines.append("  complain mode: calls the rules do not allow run and are logged (audit type 1326); "
+                     "`seccomp-learn audit --add-to PROFILE` reads the records")
     if not p.syscalls:
         lines.append("  warning: the profile allows nothing")
     lines += [f"  warning: {abi} syscall {nr} has no name in the tables and is not in the profile"
@@ -58,13 +64,14 @@ def runtime_version_notes(eopts: EmitOptions) -> list[str]:
             for d in listed.differs_from(installed)]
 
 
-def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str, name: str | None = None,
-             namespace: str | None = None, access: Access | None = None) -> Outcome:
+def render_recordings(recording_paths: list[str], eopts: EmitOptions, fmt: str, name: str | None = None,
+                      namespace: str | None = None, access: Access | None = None
+                      ) -> tuple[formats.Rendered, Emitted, Recording]:
+    """The profile of one or more recordings (merged; oci://REF: pushed by another machine) in `fmt`, what
+    emit made, and the recording."""
     from tracer.distribution.client import Access, is_reference
 
-    formats.check(fmt, name, namespace)
-    check_output(output)
-    if any(is_reference(p) for p in recording_paths):  # oci://REF: a recording pushed by another machine
+    if any(is_reference(p) for p in recording_paths):
         from tracer.distribution.share import load_recordings
         from tracer.recording.merge import merge
 
@@ -74,8 +81,15 @@ def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: s
         rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
     try:
         emitted = emit(rec, eopts)
-        text = formats.render(fmt, emitted.profile, rec, name, namespace)
+        return export.render(fmt, emitted.profile, rec, name, namespace), emitted, rec
     except UserError as exc:  # name the input(s) when the problem is in the recording
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
-    return deliver(text, output, written=lambda line: [*emit_summary(emitted, rec, line),
-                                                      *runtime_version_notes(eopts)])
+
+
+def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str, name: str | None = None,
+             namespace: str | None = None, access: Access | None = None) -> Outcome:
+    formats.check(fmt, name, namespace)
+    check_output(output)
+    text, emitted, rec = render_recordings(recording_paths, eopts, fmt, name, namespace, access)
+    return deliver(text, output, notes=[f"note: {line}" for line in advice(rec)],
+                   written=lambda line: [*emit_summary(emitted, rec, line, fmt), *runtime_version_notes(eopts)])

@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from typing import TYPE_CHECKING, Literal
 
+from tracer.capture import sandbox
+from tracer.capture.session import default_run_id
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
+from tracer.enforce import export
 from tracer.errors import UserError
-from tracer.fileio import STDOUT, check_output, write_atomic, wrote
+from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.record import Record, replace
 from tracer.recording import model as rec_io
+from tracer.recording.coverage import advice, low_coverage_lines
+from tracer.recording.merge import merge
 from tracer.recording.model import Backend, Follow, Recording
 
 if TYPE_CHECKING:
@@ -49,10 +55,10 @@ class Outputs(Record, frozen=True):
             raise UserError("the profile and the recording would be the same file; give --record another name",
                             f"-o {self.profile} --record {self.recording}")
 
-    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[str, Emitted]:
+    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[formats.Rendered, Emitted]:
         """The profile's text, and what emit made of the recording."""
         emitted = emit(rec, eopts)
-        return formats.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
+        return export.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -62,8 +68,13 @@ def _same_file(a: str, b: str) -> bool:
 def trace_summary(result: TraceResult) -> str:
     run, rec = result.recording.runs[-1], result.recording
     per_abi = ", ".join(f"{abi} {len(rec.names(abi))}" for abi in sorted(rec.abis))
-    line = (f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s; "
-            f"{len(rec.all_names())} distinct syscalls observed ({per_abi or 'none'})")
+    line = f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s; "
+    if run.incremental_base is None:
+        line += f"{len(rec.all_names())} distinct syscalls observed ({per_abi or 'none'})"
+    else:  # the base's names ran in the kernel, uncounted: the syscall count is only the rest's
+        traced = {key for table in rec.abis.values() for key, stats in table.items() if stats.counts.get(run.id)}
+        line += (f"{len(traced)} distinct syscalls traced, {len(rec.all_names() - traced)} more from --base "
+                 f"{run.incremental_base.profile} (allowed by the kernel untraced, so not counted)")
     if run.partial:  # a failed driver is said on its own line
         line += "; PARTIAL" + ("" if run.partial_reason == result.driver_failure else f": {run.partial_reason}")
     return line
@@ -96,15 +107,18 @@ def exit_code_of_run(result: TraceResult, topts: TraceOptions) -> int:
     return result.exit_code
 
 
-def _trace_command(argv: list[str], topts: TraceOptions, live: bool) -> TraceResult:
-    """trace(), with the progress line on a terminal when `live`."""
+def _trace_command(argv: list[str], topts: TraceOptions, live: bool, stdout_taken: bool = False) -> TraceResult:
+    """trace(), with the progress line on a terminal when `live`; when our stdout is taken (`-o -`), the
+    workload's stdout goes to stderr, so stdout holds only what we write there."""
     if topts.attach is not None and argv:
         raise UserError("give either --pid or a command, not both")
     if topts.attach is None and not argv:
         raise UserError("no command given (usage: seccomp-learn [OPTIONS] -- COMMAND [ARGS...], or --pid PID)")
     line = LiveLine.on_terminal() if live else None
     try:
-        result = trace(argv, topts if line is None else replace(topts, progress=line.show))
+        shown = topts if line is None else replace(topts, progress=line.show, notice=line.note)
+        with stdout_on_stderr(stdout_taken), sandbox.inside(argv, shown) as (traced, opts):
+            result = trace(traced, opts)
     finally:
         if line is not None:
             line.clear()
@@ -115,28 +129,49 @@ def _trace_command(argv: list[str], topts: TraceOptions, live: bool) -> TraceRes
 
 
 def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, outputs: Outputs,
-              keep_going: bool = False, live: bool = False) -> Outcome:
-    """Trace, then write the recording (if asked) and the profile (if eopts and outputs.profile are given).
+              keep_going: bool = False, live: bool = False, repeat: int = 1) -> Outcome:
+    """Trace (`repeat` times, one run after another, merged), then write the recording (if asked) and the
+    profile (if eopts and outputs.profile are given).
 
     Outputs are checked before the workload runs. Snapshots (SIGUSR1, --snapshot-every) write both so far,
     atomically, marked partial. A failed --during driver fails the run: the recording is still written
-    (marked partial), the profile only with keep_going.
+    (marked partial), the profile only with keep_going. A run that fails or is interrupted ends the repeats.
     """
     profile_path = outputs.profile if eopts is not None else None
     outputs.check()
+    if repeat < 1:
+        raise UserError("must be a number of runs, 1 or more", f"--repeat {repeat}")
+    if repeat > 1 and topts.attach is not None:
+        raise UserError("--repeat runs a command several times: it cannot attach (--pid)")
+    runs: list[Recording] = []
+
+    def so_far(rec: Recording) -> Recording:
+        return merge([*runs, rec]) if runs else rec
 
     def snapshot(rec: Recording) -> None:
+        rec = so_far(rec)
         if outputs.recording and outputs.recording != STDOUT:
             rec_io.save(rec, outputs.recording)
         if eopts and profile_path and profile_path != STDOUT:
             write_atomic(profile_path, outputs.render(rec, eopts)[0])
 
-    result = _trace_command(argv, replace(topts, snapshot=snapshot), live)
-    rec = result.recording
-    summary = [trace_summary(result), *trace_notes(result)]
-    stdout = ""
+    stdout_taken = STDOUT in (profile_path, outputs.recording)
+    summary: list[str] = []
+    base_id = topts.run_id or (default_run_id(argv, time.gmtime()) if repeat > 1 else None)
+    for n in range(1, repeat + 1):
+        run_id = topts.run_id if repeat == 1 else f"{base_id}#{n}"
+        result = _trace_command(argv, replace(topts, snapshot=snapshot, run_id=run_id), live, stdout_taken)
+        runs.append(result.recording)
+        code = exit_code_of_run(result, topts)
+        summary += [f"run {n} of {repeat}: " * (repeat > 1) + trace_summary(result), *trace_notes(result)]
+        if n < repeat and (code or result.recording.runs[-1].partial):
+            summary.append(f"run {n} of {repeat} {'failed' if code else 'was interrupted'}: no more runs")
+            break
+    rec = merge(runs) if len(runs) > 1 else runs[0]
+    summary += low_coverage_lines(rec) + [f"note: {line}" for line in advice(rec)]
+    stdout: str | bytes = ""
     if outputs.recording == STDOUT:
-        stdout += rec_io.dumps(rec)
+        stdout = rec_io.dumps(rec)
     elif outputs.recording:
         summary.append(wrote(outputs.recording, rec_io.save(rec, outputs.recording)))
     if result.driver_failure and not keep_going:
@@ -145,13 +180,13 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     elif eopts and profile_path:
         text, emitted = outputs.render(rec, eopts)
         if profile_path == STDOUT:
-            stdout += text
-            summary += emit_summary(emitted, rec, None)
+            stdout = text  # the recording is then not on stdout: Outputs.check refuses two outputs on it
+            summary += emit_summary(emitted, rec, None, outputs.fmt)
         else:
-            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)))
+            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)), outputs.fmt)
         if result.driver_failure:
             summary.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
-    return Outcome(exit_code_of_run(result, topts), summary, stdout=stdout)
+    return Outcome(code, summary, stdout=stdout)
 
 
 def _load_base(path: str) -> BaseProfile:

@@ -11,6 +11,7 @@ import threading
 
 from tracer.capture.state import Tally
 
+DEFAULT_WIDTH = 80  # when the terminal does not say (no size, or 0 columns), as shutil.get_terminal_size
 _ERASE = "\r\x1b[K"  # carriage return, erase to the end of the line
 
 
@@ -29,13 +30,19 @@ class LiveLine:
         text = (f"seccomp-learn: {tally.tasks} task(s), {tally.syscalls} syscalls, {tally.distinct} distinct, "
                 f"{tally.elapsed:.0f}s")
         try:
-            width = os.get_terminal_size(self.fd).columns
+            width = os.get_terminal_size(self.fd).columns or DEFAULT_WIDTH  # 0: unknown (`script -qc`)
         except OSError:
-            width = 80
+            width = DEFAULT_WIDTH
         with self.lock:
             if not self.closed:
                 os.write(self.fd, (_ERASE + text[: max(width - 1, 1)]).encode())
                 self.shown = True
+
+    def note(self, text: str) -> None:
+        """A line for the user: printed over the progress line, which the next update redraws below it."""
+        with self.lock:
+            os.write(self.fd, f"{_ERASE}{text}\n".encode())
+            self.shown = False
 
     def clear(self) -> None:
         with self.lock:

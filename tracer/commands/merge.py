@@ -6,7 +6,8 @@ from tracer.commands.outcome import Outcome, deliver
 from tracer.distribution.client import Access, is_reference
 from tracer.fileio import check_output
 from tracer.recording import model as rec_io
-from tracer.recording.merge import low_coverage, merge, merge_files
+from tracer.recording.coverage import advice, low_coverage_lines
+from tracer.recording.merge import merge, merge_files
 
 
 def run_merge(paths: list[str], output: str, access: Access | None = None) -> Outcome:
@@ -20,6 +21,5 @@ def run_merge(paths: list[str], output: str, access: Access | None = None) -> Ou
     n = len(merged.runs)
     abis = ", ".join(f"{abi} {len(merged.abis[abi])}" for abi in sorted(merged.abis)) or "none"
     lines = [f"merged {len(paths)} recording(s), {n} run(s); distinct syscalls: {abis}"]
-    lines += [f"  low coverage: seen only in run {run} (1 of {n}): {' '.join(names)}"
-              for run, names in low_coverage(merged).items()]
+    lines += low_coverage_lines(merged) + [f"note: {line}" for line in advice(merged)]
     return deliver(rec_io.dumps(merged), output, notes=lines)

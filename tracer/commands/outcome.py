@@ -14,11 +14,11 @@ from tracer.record import Record, field
 class Outcome(Record):
     exit_code: int
     summary: list[str] = field(default_factory=list)  # for stderr, unless --quiet
-    stdout: str = ""
+    stdout: str | bytes = ""  # bytes: a binary profile (--format bpf -o -)
     errors: list[str] = field(default_factory=list)  # for stderr even with --quiet (a file lint could not read)
 
 
-def deliver(text: str, output: str, notes: Sequence[str] = (),
+def deliver(text: str | bytes, output: str, notes: Sequence[str] = (),
             written: Callable[[str], Sequence[str]] | None = None) -> Outcome:
     """'-' is stdout; anything else is written atomically. The summary is `notes`, then, when a file was
     written, `written` of the line that says so ("wrote OUTPUT", or "replaced OUTPUT" when it existed);

@@ -17,7 +17,7 @@ from tracer.report import formats
 from tracer.report.build import build_report
 
 
-def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcome:
+def run_report(path: str, fmt: str | None, baseline: str | None, output: str) -> Outcome:
     """Each input read once: the recording or profile (told apart by content), then the baseline.
 
     `fmt` None is markdown, rendered when it goes to a terminal.
@@ -25,7 +25,9 @@ def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcom
     formats.check_format(fmt or "markdown")
     check_output(output)
     width = shutil.get_terminal_size().columns if output == STDOUT and sys.stdout.isatty() else None
-    text = formats.render(build_report(load_input(path), load_baseline(baseline)), fmt or "markdown", width)
+    loaded = load_input(path)
+    text = formats.render(build_report(loaded, load_baseline(baseline or loaded.default_baseline())), fmt or "markdown",
+                          width)
     if fmt != "json":  # JSON escapes control characters itself; names and paths in the others must be shown
         text = printable_lines(text)
     if fmt is None and width is not None:

@@ -20,6 +20,7 @@ from tracer.kernel import ptrace as pt
 from tracer.kernel.seccomp_filter import compile_profile
 from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, Syscall, effective_errno
 from tracer.record import Record, field, replace
+from tracer.recording.model import PRE_EXEC_NAME
 from tracer.syscalls.decode import shown
 from tracer.syscalls.info import filterable_args
 
@@ -34,6 +35,9 @@ VERIFY_DENIED = 1  # verify's exit code when the profile denied a call (else the
 _SEVERE_NR = {KILL_THREAD: 0x3FFFFF01, KILL_PROCESS: 0x3FFFFF02, TRAP: 0x3FFFFF03}
 _SEVERE_RET = {KILL_THREAD: 0x00000000, KILL_PROCESS: 0x80000000, TRAP: 0x00030000}  # SECCOMP_RET_*
 _LD_NR, _JEQ, _RET_ALLOW = 0x20, 0x15, 0x7FFF0000  # BPF_LD|W|ABS of seccomp_data.nr, BPF_JMP|JEQ|K
+# What the launcher does once the command's exec has failed (launch.fork_exec: one line, then _exit): its own
+# calls, not the command's, so they are no denial of the profile to report.
+_AFTER_FAILED_EXEC = frozenset({"write", "exit_group", "exit"})
 
 
 def severe_filter() -> pt.BpfFilter:
@@ -91,8 +95,28 @@ def verify(profile: Profile, argv: list[str], complain: bool = False, options: T
     result = trace(argv, opts)
     out = VerifyResult(result, skipped=compiled.skipped)
     for d in result.denials:
+        if not result.exec_ok and d.executables == {PRE_EXEC_NAME} and d.name in _AFTER_FAILED_EXEC:
+            continue
         (out.expected if d.verdict & EXPLICIT and d.verdict not in _SEVERE_NR else out.denied).append(d)
     return out
+
+
+def across_runs(runs: list[list[Denial]]) -> list[tuple[Denial, int]]:
+    """The denials of several runs of one workload, each (abi, name, verdict) merged, with the number of runs it
+    appeared in: a name denied in some runs only depends on timing or input, and will be denied in production."""
+    merged: dict[tuple[str, str, int], tuple[Denial, int]] = {}
+    for denials in runs:
+        for d in denials:
+            key = (d.abi, d.name, d.verdict)
+            if key not in merged:
+                merged[key] = (replace(d, executables=set(d.executables), arg_samples=list(d.arg_samples)), 1)
+                continue
+            m, seen = merged[key]
+            m.count += d.count
+            m.executables |= d.executables
+            m.arg_samples += [s for s in d.arg_samples if s not in m.arg_samples]
+            merged[key] = (m, seen + 1)
+    return [merged[k] for k in sorted(merged)]
 
 
 _SEVERE_TEXT = {KILL_THREAD: "killed: SIGSYS", KILL_PROCESS: "process killed: SIGSYS", TRAP: "trapped: SIGSYS"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from tracer.errors import UserError
 from tracer.profile.model import OPERATORS, Profile, effective_errno
@@ -83,3 +83,13 @@ def compile_profile(profile: Profile) -> Compiled:
             except (RuntimeError, ValueError, OSError):
                 out.skipped.append(name)  # like runc: a name this libseccomp does not know is skipped
     return out
+
+
+def export(profile: Profile, kind: Literal["bpf", "pfc"]) -> bytes:
+    """The filter libseccomp compiles for the profile: classic BPF (what `bwrap --seccomp FD` loads) or its PFC
+    text. The same profile gives the same bytes: libseccomp's output follows the rules' order, which is sorted."""
+    compiled = compile_profile(profile)
+    with os.fdopen(os.memfd_create("seccomp-learn-export", os.MFD_CLOEXEC), "w+b") as out:
+        (compiled.filter.export_bpf if kind == "bpf" else compiled.filter.export_pfc)(out)
+        out.seek(0)
+        return out.read()

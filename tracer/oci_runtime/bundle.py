@@ -39,14 +39,15 @@ SANDBOX = ("io.kubernetes.cri.container-type", "sandbox")  # a pod's pause conta
 class UntrustedFile(Record, frozen=True):
     path: str
     raw: bytes
-    mode: int  # permission bits
 
 
-def read_untrusted(path: str | Path, limit: int = CONFIG_LIMIT) -> UntrustedFile:
-    """A regular file's bytes, not through a symlink, at most `limit` of them; UserError naming the file."""
-    src = str(path)
+def read_untrusted(path: str | Path, limit: int = CONFIG_LIMIT, dir_fd: int | None = None,
+                   shown: str | None = None) -> UntrustedFile:
+    """A regular file's bytes, not through a symlink, at most `limit` of them; UserError naming the file
+    (`shown`, for a path relative to `dir_fd`)."""
+    src = shown or str(path)
     try:
-        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError as exc:
         reason = "is a symlink" if exc.errno == errno.ELOOP else exc.strerror
         raise UserError(f"cannot read: {reason}", src) from None
@@ -56,7 +57,7 @@ def read_untrusted(path: str | Path, limit: int = CONFIG_LIMIT) -> UntrustedFile
             raise UserError("not a regular file", src)
         if info.st_size > limit:
             raise UserError(f"larger than {limit} bytes", src)
-        return UntrustedFile(src, f.read(limit + 1), stat.S_IMODE(info.st_mode))
+        return UntrustedFile(src, f.read(limit + 1))
 
 
 def parse_json(file: UntrustedFile) -> Any:
@@ -66,8 +67,9 @@ def parse_json(file: UntrustedFile) -> Any:
         raise UserError(f"not valid JSON ({str(exc).splitlines()[0][:80]})", file.path) from None
 
 
-def read_json(path: str | Path, limit: int = CONFIG_LIMIT) -> Any:
-    return parse_json(read_untrusted(path, limit))
+def read_json(path: str | Path, limit: int = CONFIG_LIMIT, dir_fd: int | None = None,
+              shown: str | None = None) -> Any:
+    return parse_json(read_untrusted(path, limit, dir_fd, shown))
 
 
 def clean(value: object, limit: int = TEXT_LIMIT) -> str | None:
@@ -91,17 +93,65 @@ class Container(Record, frozen=True):
                 "entrypoint": self.entrypoint}
 
 
-def load_config(bundle: Path, config_name: str | None = None) -> tuple[UntrustedFile, dict[str, Any]]:
-    """The bundle's config.json (crun's --config may name another file), as read and as an object."""
-    path = Path(config_name) if config_name and os.path.isabs(config_name) else bundle / (config_name or "config.json")
-    file = read_untrusted(path)
-    config = parse_json(file)
+class Bundle(Record, frozen=True):
+    """The bundle directory as opened once: what its relative paths mean, whatever its path names later."""
+
+    shown: str  # the path given (for messages and the engine's state beside it)
+    fd: int
+    real: str  # the opened directory's own path (/proc/self/fd), against which runc and crun resolve
+
+
+def open_bundle(path: str) -> Bundle:
+    """The bundle directory, not through a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        reason = "is a symlink" if exc.errno == errno.ELOOP else exc.strerror
+        raise UserError(f"the bundle cannot be used: {reason}", path) from None
+    real = os.readlink(f"/proc/self/fd/{fd}")
+    if os.fstat(fd).st_nlink == 0 or not real.startswith("/"):
+        os.close(fd)
+        raise UserError("the bundle directory was removed", path)
+    return Bundle(path, fd, real)
+
+
+def load_config(bundle: Bundle, config_name: str | None = None) -> dict[str, Any]:
+    """The bundle's config.json (crun's --config may name another file), as an object."""
+    name = config_name or "config.json"
+    shown = name if os.path.isabs(name) else os.path.join(bundle.shown, name)
+    config = parse_json(read_untrusted(name, dir_fd=bundle.fd, shown=shown))
     if not isinstance(config, dict):
-        raise UserError("not an OCI runtime configuration (not a JSON object)", str(path))
+        raise UserError("not an OCI runtime configuration (not a JSON object)", shown)
     linux = config.get("linux", {})
     if not isinstance(linux, dict) or not isinstance(linux.get("seccomp", {}), dict | None):
-        raise UserError("'linux.seccomp' is not an object", str(path))
-    return file, config
+        raise UserError("'linux.seccomp' is not an object", shown)
+    return config
+
+
+def anchored(config: dict[str, Any], bundle: Bundle) -> dict[str, Any]:
+    """config with the paths runc and crun take relative to the bundle (root.path, a bind mount's
+    source) made absolute against the opened bundle, for a copy of config.json that lives elsewhere."""
+    out = dict(config)
+    root = config.get("root")
+    if isinstance(root, dict) and isinstance(root.get("path"), str):
+        out["root"] = {**root, "path": _against(bundle, root["path"])}
+    mounts = config.get("mounts")
+    if isinstance(mounts, list):
+        out["mounts"] = [{**m, "source": _against(bundle, m["source"])} if _relative_bind(m) else m for m in mounts]
+    return out
+
+
+def _relative_bind(mount: object) -> bool:
+    if not isinstance(mount, dict) or not isinstance(mount.get("source"), str) or os.path.isabs(mount["source"]):
+        return False
+    options = mount.get("options")
+    return mount.get("type") == "bind" or (isinstance(options, list) and bool({"bind", "rbind"} & set(
+        o for o in options if isinstance(o, str))))
+
+
+def _against(bundle: Bundle, path: str) -> str:
+    """Go's filepath.Join(bundle, path), as runc resolves it; an absolute path stays as it is."""
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(bundle.real, path))
 
 
 def annotations_of(config: dict[str, Any]) -> dict[str, str]:

@@ -34,6 +34,7 @@ COMMAND_VALUE: dict[str, frozenset[str]] = {
                        "--cgroup"}),
 }
 LEARNING = frozenset(COMMAND_VALUE)  # the commands that start a process in a container
+BUNDLE_FLAGS = frozenset({"--bundle", "-b", "--config", "-f"})  # where create and run find config.json
 
 
 class CommandArgs(Record, frozen=True):
@@ -124,26 +125,42 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Invocation:
                       own.get("--learn-push"), push_insecure)
 
 
-def command_args(command: str, argv: Sequence[str]) -> CommandArgs:
-    """The flags and positionals of one create/run/exec command line (urfave/cli rules: flags first)."""
+def _command_items(command: str, argv: Sequence[str]) -> tuple[list[tuple[str, str | None, list[str]]], list[str]]:
+    """A create/run/exec command line (urfave/cli rules: flags first) as its flags, each with its value
+    (None for a boolean) and its words, and the words after them (the positionals, maybe after `--`)."""
     takes_value = COMMAND_VALUE[command]
-    values: dict[str, str] = {}
-    booleans: set[str] = set()
-    positionals: list[str] = []
+    flags: list[tuple[str, str | None, list[str]]] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         if arg == "--" or not arg.startswith("-") or arg == "-":
-            positionals.extend(argv[i + 1:] if arg == "--" else argv[i:])
-            break
+            return flags, list(argv[i:])
         flag, eq, value = _long(arg).partition("=")
-        if flag in takes_value:
-            if not eq:
-                if i + 1 >= len(argv):
-                    raise UserError("needs a value", f"{command} {flag}")
-                value, i = argv[i + 1], i + 1
-            values[_name(flag)] = value
+        if flag in takes_value and not eq:
+            if i + 1 >= len(argv):
+                raise UserError("needs a value", f"{command} {flag}")
+            flags.append((flag, argv[i + 1], [arg, argv[i + 1]]))
+            i += 1
         else:
-            booleans.add(_name(flag))
+            flags.append((flag, value if flag in takes_value else None, [arg]))
         i += 1
-    return CommandArgs(values, frozenset(booleans), tuple(positionals))
+    return flags, []
+
+
+def command_args(command: str, argv: Sequence[str]) -> CommandArgs:
+    """The flags and positionals of one create/run/exec command line."""
+    flags, tail = _command_items(command, argv)
+    positionals = tail[1:] if tail[:1] == ["--"] else tail
+    values = {_name(flag): value for flag, value, _ in flags if value is not None}
+    booleans = frozenset(_name(flag) for flag, value, _ in flags if value is None)
+    return CommandArgs(values, booleans, tuple(positionals))
+
+
+def with_bundle(inv: Invocation, bundle: str) -> tuple[str, ...]:
+    """The runtime's command line for a create or run of `inv` on another bundle directory (whose
+    config.json replaces crun's --config too)."""
+    assert inv.command in LEARNING
+    start = inv.forwarded.index(inv.command) + 1
+    flags, tail = _command_items(inv.command, inv.forwarded[start:])
+    kept = [word for flag, _, words in flags if flag not in BUNDLE_FLAGS for word in words]
+    return (*inv.forwarded[:start], "--bundle", bundle, *kept, *tail)

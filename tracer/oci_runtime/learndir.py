@@ -5,9 +5,13 @@ file name is rewritten into one (with a hash, so two ids never share a file). Ev
 relative to the directory's descriptor, never through a symlink: new files are created with O_EXCL
 (a temporary name, renamed into place), existing ones are read with O_NOFOLLOW and must be regular.
 
-Two locks per container (flock, released by the kernel when their holder dies):
+The directory itself is opened by safedir.open_dir (no symlink but root's, nobody else's directory).
+
+Two locks per container (flock, released by the kernel when their holder dies), each taken within a
+deadline and refused when another user owns the file:
 - `.<name>.active`: held shared by every tracer of the container (its create and each exec) for its
-  whole life; `delete` takes it exclusive to wait until every recording is written;
+  whole life; `delete` takes it exclusive to wait until every recording is written; the last tracer
+  (or `delete`) removes both lock files;
 - `.<name>.lock`: held exclusive for the read-merge-write of the recording.
 """
 
@@ -25,6 +29,7 @@ import time
 from collections.abc import Iterator
 
 from tracer.errors import UserError
+from tracer.oci_runtime.safedir import flock, open_dir
 from tracer.recording import model as rec_io
 from tracer.recording.merge import merge
 from tracer.recording.model import Recording
@@ -33,6 +38,9 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
 RECORDING_LIMIT = 64 << 20  # an existing recording larger than this is not merged into
 SUFFIX = ".trace.json"
 WAIT_STEP = 0.05
+ACTIVE_TIMEOUT = 5  # seconds to take the `active` lock (held exclusive only for an instant by `delete`)
+MERGE_TIMEOUT = 60  # seconds to take the `lock` lock (held for one read-merge-write of a recording)
+REOPENS = 10  # times the `active` lock is opened again when the last tracer removed it meanwhile
 
 
 def file_stem(container_id: str) -> str:
@@ -54,9 +62,7 @@ class LearnDir:
     def __init__(self, path: str, create: bool = True) -> None:
         self.path = path
         try:
-            if create:
-                os.makedirs(path, mode=0o700, exist_ok=True)
-            self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self.fd = open_dir(path, create)
         except OSError as exc:
             raise UserError(f"learn directory cannot be used: {exc.strerror}", path) from None
 
@@ -66,27 +72,85 @@ class LearnDir:
     def recording_path(self, container_id: str) -> str:
         return os.path.join(self.path, file_stem(container_id) + SUFFIX)
 
-    def _open_lock(self, container_id: str, kind: str) -> int:
+    def _where(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def _open_lock(self, container_id: str, kind: str, create: bool = True) -> int:
+        """The lock file, created 0600 when missing; one another user owns (or a symlink) is refused."""
         name = _lock_name(container_id, kind)
         try:
-            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+            fd = os.open(name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0), 0o600,
+                         dir_fd=self.fd)
+        except FileNotFoundError:
+            if create:
+                raise UserError("cannot write the learn directory: it was removed", self._where(name)) from None
+            raise
         except OSError as exc:
-            raise UserError(f"cannot write the learn directory: {exc.strerror}", os.path.join(self.path, name)) \
-                from None
-
-    def hold_active(self, container_id: str) -> int:
-        """Take the container's shared 'a tracer is recording' lock; the caller keeps the descriptor open."""
-        fd = self._open_lock(container_id, "active")
-        fcntl.flock(fd, fcntl.LOCK_SH)
+            raise UserError(f"cannot write the learn directory: {exc.strerror}", self._where(name)) from None
+        info = os.fstat(fd)
+        if info.st_uid != os.geteuid() or not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise UserError(f"a lock file owned by uid {info.st_uid}, not by this program", self._where(name))
         return fd
 
-    def _existing_active(self, container_id: str) -> int | None:
-        """The container's 'a tracer is recording' lock file opened to test it; None when there is none."""
+    def check_writable(self, container_id: str) -> None:
+        """Before the container starts: its lock files can be opened and its recording is no symlink or
+        other non-regular file, so that what it does can be written once it has run (nothing is created)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.close(self._open_lock(container_id, "lock", create=False))
+        name = file_stem(container_id) + SUFFIX
         try:
-            return os.open(_lock_name(container_id, "active"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                           dir_fd=self.fd)
+            info = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError("the recording is not a regular file (a symlink?)", self._where(name))
+
+    def hold_active(self, container_id: str) -> int:
+        """Take the container's shared 'a tracer is recording' lock; the caller keeps the descriptor open.
+        A file removed by the last tracer after it was opened here is opened again."""
+        name = _lock_name(container_id, "active")
+        for _ in range(REOPENS):
+            fd = self._open_lock(container_id, "active")
+            try:
+                flock(fd, fcntl.LOCK_SH, ACTIVE_TIMEOUT, self._where(name))
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                        return fd
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        raise UserError(f"removed again each of {REOPENS} times it was opened", self._where(name))
+
+    def release(self, container_id: str, active_fd: int) -> None:
+        """A tracer's end: let go of its `active` lock; the last one removes the container's lock files."""
+        try:
+            fcntl.flock(active_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return
+        else:
+            self._remove_locks(container_id)
+        finally:
+            os.close(active_fd)
+
+    def _remove_locks(self, container_id: str) -> None:
+        for done in (_lock_name(container_id, "active"), _lock_name(container_id, "lock")):
+            with contextlib.suppress(OSError):
+                os.unlink(done, dir_fd=self.fd)
+
+    def _existing_active(self, container_id: str) -> int | None:
+        """The container's 'a tracer is recording' lock file opened to test it; None when there is none
+        (or when it is not this program's)."""
+        try:
+            fd = os.open(_lock_name(container_id, "active"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=self.fd)
         except OSError:
             return None
+        if os.fstat(fd).st_uid != os.geteuid():
+            os.close(fd)
+            return None
+        return fd
 
     def is_active(self, container_id: str) -> bool:
         """A tracer of this container is running (its create is learning)."""
@@ -116,9 +180,7 @@ class LearnDir:
                         return False
                     time.sleep(WAIT_STEP)
                     continue
-                for done in (_lock_name(container_id, "active"), _lock_name(container_id, "lock")):
-                    with contextlib.suppress(OSError):
-                        os.unlink(done, dir_fd=self.fd)
+                self._remove_locks(container_id)
                 return True
         finally:
             os.close(fd)
@@ -127,7 +189,7 @@ class LearnDir:
     def _locked(self, container_id: str) -> Iterator[None]:
         fd = self._open_lock(container_id, "lock")
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            flock(fd, fcntl.LOCK_EX, MERGE_TIMEOUT, self._where(_lock_name(container_id, "lock")))
             yield
         finally:
             os.close(fd)
@@ -147,16 +209,16 @@ class LearnDir:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise UserError(f"cannot read: {exc.strerror}", os.path.join(self.path, name)) from None
+            raise UserError(f"cannot read: {exc.strerror}", self._where(name)) from None
         with os.fdopen(fd, "rb") as f:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > RECORDING_LIMIT:
-                raise UserError("not a regular file of a recording's size", os.path.join(self.path, name))
+                raise UserError("not a regular file of a recording's size", self._where(name))
             data = f.read(RECORDING_LIMIT + 1)
         try:
             return rec_io.from_json(json.loads(data))
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
-            raise UserError(f"malformed recording: {exc}"[:300], os.path.join(self.path, name)) from None
+            raise UserError(f"malformed recording: {exc}"[:300], self._where(name)) from None
 
     def write_text(self, name: str, text: str) -> None:
         """Create a fresh temporary file (O_EXCL, never through a symlink), fsync it, rename it over name."""
@@ -168,15 +230,17 @@ class LearnDir:
             if exc.errno == errno.EEXIST:  # left by a tracer with our pid that died: ours to replace
                 os.unlink(tmp, dir_fd=self.fd)
                 return self.write_text(name, text)
-            raise UserError(f"cannot write: {exc.strerror}", os.path.join(self.path, name)) from None
+            raise UserError(f"cannot write: {exc.strerror}", self._where(name)) from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
                 out.flush()
                 os.fsync(out.fileno())
             os.rename(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp, dir_fd=self.fd)
+            if isinstance(exc, OSError):  # a full disk, a quota: the old file is still there
+                raise UserError(f"cannot write: {exc.strerror}", self._where(name)) from None
             raise
         return None

@@ -31,6 +31,7 @@ from tracer.errors import UserError
 from tracer.oci_runtime.bundle import Container
 from tracer.oci_runtime.cmdline import Invocation
 from tracer.oci_runtime.learndir import LearnDir, file_stem
+from tracer.oci_runtime.privatebundle import PrivateBundle
 from tracer.oci_runtime.runtimelog import note
 from tracer.record import Record, field
 from tracer.recording.model import Recording
@@ -51,7 +52,14 @@ class Plan(Record):
     learn: LearnDir
     container: Container
     active_fd: int  # the container's shared 'recording' lock, held while tracing
+    private: PrivateBundle | None = None  # the runtime's bundle (create and run), removed when tracing ends
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def finish(self) -> None:
+        """The tracer's end: the runtime's bundle is removed, the container's lock let go."""
+        if self.private is not None:
+            self.private.remove()
+        self.learn.release(self.container.id, self.active_fd)
 
     @property
     def argv(self) -> list[str]:
@@ -132,22 +140,29 @@ def record_foreground(plan: Plan) -> int:
     from tracer.capture.trace import trace
 
     try:
-        result = trace(plan.argv, _options(plan, None, lambda: None))
-    except UserError as exc:  # raised only before the runtime's exec: resolving, seizing
-        raise TracingImpossible(str(exc)) from None
-    try:
-        written = _save(plan, result, None)
-        note(plan.inv, "info", f"wrote {written}" if written else "the container's entrypoint never ran: "
-             "nothing recorded")
-    except UserError as exc:  # the container has run: keep its exit code, say why nothing was written
-        note(plan.inv, "error", f"the recording was not written: {exc}")
-    return result.exit_code
+        try:
+            result = trace(plan.argv, _options(plan, None, lambda: None))
+        except UserError as exc:  # raised only before the runtime's exec: resolving, seizing
+            raise TracingImpossible(str(exc)) from None
+        try:
+            written = _save(plan, result, None)
+            note(plan.inv, "info", f"wrote {written}" if written else "the container's entrypoint never ran: "
+                 "nothing recorded")
+        except UserError as exc:  # the container has run: keep its exit code, say why nothing was written
+            note(plan.inv, "error", f"the recording was not written: {exc}")
+        return result.exit_code
+    finally:
+        plan.finish()
 
 
 def record_detached(plan: Plan, inherited: list[int]) -> int:
     """Fork a detached tracer that runs the runtime; return the runtime's exit code when it exits."""
-    read_end, write_end = os.pipe()
-    child = os.fork()
+    try:
+        read_end, write_end = os.pipe()
+        child = os.fork()
+    except OSError:
+        plan.finish()
+        raise
     if child == 0:
         try:
             os.close(read_end)
@@ -157,7 +172,9 @@ def record_detached(plan: Plan, inherited: list[int]) -> int:
         finally:
             os._exit(0)
     os.close(write_end)
-    os.close(plan.active_fd)  # the tracer holds its own copy of the lock
+    os.close(plan.active_fd)  # the tracer holds its own copies of the lock and of the runtime's bundle
+    if plan.private is not None:
+        plan.private.close()
     os.waitpid(child, 0)
     with os.fdopen(read_end, "rb") as reply:
         answer = reply.read().decode(errors="replace").strip()
@@ -173,16 +190,17 @@ def _tracer(plan: Plan, report_fd: int, inherited: list[int]) -> NoReturn:
     """The detached tracer: run the runtime traced, report its exit code, trace until the container is gone."""
     from tracer.capture.trace import trace
 
-    pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    pid_pipe: list[int] = []  # (read, write): the runtime's pid, told by the runtime itself
     runtime_pid: list[int] = []
     statuses: dict[int, int] = {}
     watched: list[int] = []  # the container process whose exit status the recording gives
+    reported: list[bool] = []  # the runtime's exit code went to the wrapper (report_fd is closed)
 
     def announce() -> None:  # in the runtime's process, after it is seized and before it execs
-        os.write(pid_w, str(os.getpid()).encode())
+        os.write(pid_pipe[1], str(os.getpid()).encode())
 
     def drop_stdio() -> None:  # once the runtime holds the engine's descriptors, let ours go
-        data = os.read(pid_r, 32)
+        data = os.read(pid_pipe[0], 32)
         if data.isdigit():
             runtime_pid.append(int(data))
         null = os.open(os.devnull, os.O_RDWR)
@@ -197,22 +215,29 @@ def _tracer(plan: Plan, report_fd: int, inherited: list[int]) -> NoReturn:
         if runtime_pid and pid == runtime_pid[0]:
             os.write(report_fd, f"exit {exit_code_of(status)}".encode())
             os.close(report_fd)
+            reported.append(True)
             watched.extend(container_pid(plan))
 
-    threading.Thread(target=drop_stdio, daemon=True).start()
     status = 1
     try:
+        pid_pipe.extend(os.pipe2(os.O_CLOEXEC))
+        threading.Thread(target=drop_stdio, daemon=True).start()
         result = trace(plan.argv, _options(plan, on_exit, announce))
         written = _save(plan, result, statuses.get(watched[0]) if watched else None)
         note(plan.inv, "info", f"wrote {written}" if written else "the container's entrypoint never ran: "
              "nothing recorded")
         status = 0
-    except UserError as exc:
-        with contextlib.suppress(OSError):
-            os.write(report_fd, f"error {' '.join(str(exc).split())}".encode())
-        note(plan.inv, "error", str(exc))
+    except (UserError, OSError) as exc:  # before the runtime ran (EMFILE, ptrace refused), or its recording
+        message = str(exc) if isinstance(exc, UserError) else f"the tracer failed: {exc.strerror}"
+        if reported:  # the container has run: the wrapper has exited with its code
+            note(plan.inv, "error", f"the recording was not written: {message}")
+        else:  # the wrapper says it
+            with contextlib.suppress(OSError):
+                os.write(report_fd, f"error {' '.join(message.split())}".encode())
     except BaseException as exc:  # the tracer is detached: the runtime's log is the only place to say why
         note(plan.inv, "error", f"the tracer failed: {type(exc).__name__}: {exc}")
+    finally:
+        plan.finish()
     os._exit(status)
 
 

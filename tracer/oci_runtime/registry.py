@@ -5,7 +5,9 @@ without the environment) that the create had, so without this a container create
 deleted through runc, and its learn directory not found. At create the wrapper writes the real
 runtime and learn directory to `<state dir>/<id>.json`; a later command for that id that names
 neither uses them. The state directory (default /run/seccomp-learn, SECCOMP_LEARN_STATE) is the
-wrapper's own, like /run/runc is runc's.
+wrapper's own, like /run/runc is runc's, opened as safedir.open_dir says. Settings are written only
+once the runtime has created the container, so a create that fails or is refused (a duplicate id)
+leaves nothing and never touches another container's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 from tracer.errors import UserError
 from tracer.oci_runtime.bundle import read_json
 from tracer.oci_runtime.learndir import LearnDir, file_stem
+from tracer.oci_runtime.safedir import open_dir
 from tracer.record import Record, asdict
 
 ENV_STATE = "SECCOMP_LEARN_STATE"
@@ -43,19 +46,28 @@ def remember(container_id: str, settings: Settings) -> None:
 
 
 def recall(container_id: str) -> Settings | None:
-    path = os.path.join(state_dir(), f"{file_stem(container_id)}.json")
     try:
-        data = read_json(path, 4096)
+        fd = open_dir(state_dir(), create=False)
+    except (OSError, UserError):
+        return None
+    try:
+        data = read_json(f"{file_stem(container_id)}.json", 4096, dir_fd=fd)
     except UserError:
         return None
+    finally:
+        os.close(fd)
     if isinstance(data, dict) and isinstance(data.get("runtime"), str) and isinstance(data.get("learn_dir"), str):
         return Settings(data["runtime"], data["learn_dir"])
     return None
 
 
 def forget(container_id: str) -> None:
-    with contextlib.suppress(OSError):
-        os.unlink(os.path.join(state_dir(), f"{file_stem(container_id)}.json"))
+    with contextlib.suppress(OSError, UserError):
+        fd = open_dir(state_dir(), create=False)
+        try:
+            os.unlink(f"{file_stem(container_id)}.json", dir_fd=fd)
+        finally:
+            os.close(fd)
 
 
 def container_of(command: str | None, args: list[str]) -> str | None:

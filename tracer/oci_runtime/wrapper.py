@@ -3,7 +3,8 @@
 Every command goes to the real runtime (runc, or --learn-runtime / SECCOMP_LEARN_RUNTIME). `create`,
 `run` and `exec` of a learning container are traced (recorder.py) and recorded into the learn
 directory; `delete` waits until the container's recording is written; the rest is exec'd as it is.
-When recording is impossible the command fails with one line naming the problem, or, with
+The user's bundle is only read: the runtime gets a private copy (privatebundle.py). When recording is
+impossible the command fails with one line naming the problem before anything starts, or, with
 --learn-optional, runs untouched; the container's own seccomp profile is never dropped.
 """
 
@@ -20,8 +21,8 @@ from typing import TYPE_CHECKING, NoReturn
 from tracer.errors import UserError
 from tracer.oci_runtime import bundle as bundles
 from tracer.oci_runtime import registry
-from tracer.oci_runtime.cmdline import ENV_RUNTIME, Invocation, parse
-from tracer.oci_runtime.learndir import LearnDir
+from tracer.oci_runtime.cmdline import ENV_RUNTIME, Invocation, parse, with_bundle
+from tracer.oci_runtime.learndir import LearnDir, file_stem
 from tracer.oci_runtime.runtimelog import note
 from tracer.record import replace
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         exec_runtime(runtime, inv)
     except UserError as exc:
         fail(inv, str(exc))
+    except OSError as exc:  # no descriptor, no memory, no space left before the container started
+        fail(inv, f"cannot run: {exc.strerror or exc}")
 
 
 def with_remembered(inv: Invocation) -> Invocation:
@@ -134,55 +137,62 @@ def learn(inv: Invocation, runtime: str, inherited: list[int]) -> int:
 
     version = runtime_version(runtime)
     try:
-        if inv.command != "exec":
-            registry.remember(inv.args.container_id, registry.Settings(runtime, inv.learn_dir))
-        plan, restore = prepare(inv, runtime, version)
+        plan = prepare(inv, runtime, version)
     except UserError as problem:
         if not inv.optional:
             raise
         note(inv, "warning", f"not recording (--learn-optional): {problem}")
-        plan, restore = None, None
+        plan = None
     if plan is not None:
         try:
             code = record_detached(plan, inherited) if inv.detaches else record_foreground(plan)
-            if (code != 0 and inv.command != "exec") or (inv.command == "run" and not inv.detaches and \
-                    "keep" not in inv.args.booleans):
-                registry.forget(inv.args.container_id)  # no container left: it failed, or `run` deleted it
-            return code
         except TracingImpossible as problem:
             if not inv.optional:
                 raise
             note(inv, "warning", f"not recording (--learn-optional): {problem}")
-        finally:
-            if restore is not None:
-                _replace(restore.path, restore.raw, restore.mode)
+        else:
+            if code == 0 and inv.command != "exec" and (inv.detaches or "keep" in inv.args.booleans):
+                try:  # a container is left for later commands
+                    registry.remember(inv.args.container_id, registry.Settings(runtime, inv.learn_dir))
+                except UserError as exc:
+                    note(inv, "warning", f"later commands will not find this container's settings: {exc}")
+            return code
     exec_runtime(runtime, inv)
 
 
-def prepare(inv: Invocation, runtime: str, version: str) -> tuple[Plan | None, bundles.UntrustedFile | None]:
-    """Everything that can make recording impossible, checked before anything is changed; returns the plan
-    and the original config to put back, or no plan when there is nothing to record (a pod's sandbox, an
-    exec in a container that is not learning)."""
-    from tracer.fileio import json_text
+def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
+    """Everything that can make recording impossible, checked before anything runs; no plan when there
+    is nothing to record (a pod's sandbox, an exec in a container that is not learning)."""
+    from tracer.oci_runtime import privatebundle
     from tracer.oci_runtime.filter import with_filter
     from tracer.oci_runtime.recorder import Plan
 
     container_id = inv.args.container_id
-    learn_dir = LearnDir(inv.learn_dir)
     if inv.command == "exec":
+        learn_dir = LearnDir(inv.learn_dir)
         if not learn_dir.is_active(container_id):
-            return None, None
+            return None
         container = bundles.Container(container_id, entrypoint=_exec_args(inv))
-        return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id)), None
-    directory = Path(inv.flag("bundle", "b") or os.getcwd())
-    original, config = bundles.load_config(directory, inv.flag("config", "f"))
+        return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id))
+    bundle = bundles.open_bundle(inv.flag("bundle", "b") or ".")
+    try:
+        config = bundles.load_config(bundle, inv.flag("config", "f"))
+        recording_config = with_filter(bundles.anchored(config, bundle))
+    finally:
+        os.close(bundle.fd)
     if bundles.is_sandbox(config):
-        return None, None
-    recording_config = json_text(with_filter(config)).encode()
-    container = bundles.describe(container_id, directory, config)
-    plan = Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id))
-    _replace(Path(original.path), recording_config, original.mode)
-    return plan, original
+        return None
+    container = bundles.describe(container_id, Path(bundle.real), config)
+    learn_dir = LearnDir(inv.learn_dir)
+    learn_dir.check_writable(container_id)
+    active = learn_dir.hold_active(container_id)
+    try:
+        private = privatebundle.make(registry.state_dir(), file_stem(container_id), recording_config)
+    except BaseException:
+        learn_dir.release(container_id, active)
+        raise
+    return Plan(replace(inv, forwarded=with_bundle(inv, private.path)), runtime, version, learn_dir, container,
+                active, private)
 
 
 def _exec_args(inv: Invocation) -> list[str]:
@@ -192,21 +202,3 @@ def _exec_args(inv: Invocation) -> list[str]:
             return bundles.entrypoint(bundles.read_json(process_file))
         return []
     return bundles.entrypoint({"args": list(inv.args.positionals[1:])})
-
-
-def _replace(path: str | Path, data: bytes, mode: int) -> None:
-    """Atomically put data at path (a fresh O_EXCL file renamed over it), keeping its mode."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.seccomp-learn.{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise UserError(f"cannot write the bundle's configuration: {exc.strerror}", str(path)) from None

@@ -64,6 +64,12 @@ def merge_files(paths: list[str]) -> Recording:
     return merge([rec_io.load(p) for p in paths], paths)
 
 
+def runs_covering(rec: Recording, key: str, stats: SyscallStats) -> set[str]:
+    """The runs that saw a syscall: those that counted it, and the --base runs whose base let it run
+    untraced (the kernel allowed it without a stop, so the run says nothing against it)."""
+    return set(stats.counts) | {r.id for r in rec.runs if r.incremental_base and key in r.incremental_base.untraced}
+
+
 def low_coverage(rec: Recording) -> dict[str, list[str]]:
     """Syscalls seen in only one run (when there are several), grouped by that run: "abi name"."""
     if len(rec.runs) < 2:
@@ -71,7 +77,8 @@ def low_coverage(rec: Recording) -> dict[str, list[str]]:
     only: dict[str, list[str]] = {}
     for abi in sorted(rec.abis):
         for key, stats in sorted(rec.abis[abi].items()):
-            if len(stats.counts) == 1:
+            covering = runs_covering(rec, key, stats)
+            if len(covering) == 1:
                 name = key if abi == "x86_64" else f"{abi}:{key}"
-                only.setdefault(next(iter(stats.counts)), []).append(name)
+                only.setdefault(next(iter(covering)), []).append(name)
     return dict(sorted(only.items()))

@@ -72,6 +72,7 @@ class IncrementalBase(Record, frozen=True):
 
     profile: str
     allowed_in_kernel: int  # names the base allowed unconditionally, hence never traced
+    untraced: tuple[str, ...] = ()  # those names (older recordings: not given): the run covers them
 
 
 class Run(Record):
@@ -196,8 +197,11 @@ def _run_json(r: Run) -> dict[str, Any]:
     if r.attached_pid is not None:
         out["attached_pid"] = r.attached_pid
     if r.incremental_base is not None:
-        out["incremental_base"] = {"profile": r.incremental_base.profile,
-                                   "allowed_in_kernel": r.incremental_base.allowed_in_kernel}
+        base: dict[str, Any] = {"profile": r.incremental_base.profile,
+                                "allowed_in_kernel": r.incremental_base.allowed_in_kernel}
+        if r.incremental_base.untraced:
+            base["untraced"] = list(r.incremental_base.untraced)
+        out["incremental_base"] = base
     return out
 
 
@@ -318,7 +322,11 @@ def _incremental_base(value: Any) -> IncrementalBase | None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("profile"), str):
         raise ValueError("run incremental_base must be an object with a 'profile' string")
-    return IncrementalBase(value["profile"], _int(value.get("allowed_in_kernel", 0), "run allowed_in_kernel"))
+    untraced = value.get("untraced", [])
+    if not isinstance(untraced, list) or not all(isinstance(n, str) for n in untraced):
+        raise ValueError("run incremental_base.untraced must be a list of syscall names")
+    return IncrementalBase(value["profile"], _int(value.get("allowed_in_kernel", 0), "run allowed_in_kernel"),
+                           tuple(untraced))
 
 
 def _check_named(abi: str, key: str, nr: int, where: str) -> None:

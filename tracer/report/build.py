@@ -18,6 +18,8 @@ from tracer.baseline.resolve import required_capability
 from tracer.profile.emit import EmitOptions, Emitted
 from tracer.profile.model import Profile
 from tracer.record import Record
+from tracer.recording.coverage import SHORT_SERVER_S, short_server_runs
+from tracer.recording.merge import runs_covering
 from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Recording
 from tracer.report import formats
 from tracer.report.model import (
@@ -35,7 +37,7 @@ from tracer.report.model import (
     SyscallEntry,
 )
 from tracer.syscalls.abi import ABI_OF_SCMP, abi_sort_key
-from tracer.syscalls.decode import shown
+from tracer.syscalls.decode import shown, sockopt_name
 from tracer.syscalls.info import CLASS_GROUPS, class_of, filterable_args
 
 _CLASS_ORDER = {cls: i for i, cls in enumerate(CLASS_GROUPS)}
@@ -141,7 +143,13 @@ def _args_seen(abi: str, name: str, args: dict[int, ArgValues]) -> list[ArgSeen]
         bits = None
         if spec.kind == "flags" and seen.bits is not None:
             bits = shown(spec.decoder, seen.bits)
-        values = [] if seen.many else [shown(spec.decoder, v) for v in sorted(seen.values)]
+        levels = args.get(1) if spec.decoder == "sockopt_name" else None  # an option is named by its level
+        if seen.many:
+            values = []
+        elif levels is not None and not levels.many:
+            values = [sockopt_name(v, levels.values) for v in sorted(seen.values)]
+        else:
+            values = [shown(spec.decoder, v) for v in sorted(seen.values)]
         out.append(ArgSeen(spec.index, spec.name, spec.kind, values, seen.many, bits))
     return out
 
@@ -201,16 +209,22 @@ def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list
         text = f"Signal handlers were installed (rt_sigaction) but none ran (no rt_sigreturn): {tail}."
         hints.append(HintEntry("sigreturn", text, ["rt_sigaction", "rt_sigreturn"]))
     if len(rec.runs) > 1:
-        once = sorted(
-            (f"{key}" if len(rec.abis) == 1 else f"{key} ({abi})", next(iter(s.counts)))
-            for abi, table in rec.abis.items() for key, s in table.items()
-            if len(s.counts) == 1 and not key.startswith("#")  # unnamed numbers have their own hint
-        )
+        covering = {(abi, key): runs_covering(rec, key, s) for abi, table in rec.abis.items()
+                    for key, s in table.items() if not key.startswith("#")}  # unnamed numbers: their own hint
+        once = sorted((key if len(rec.abis) == 1 else f"{key} ({abi})", next(iter(runs)))
+                      for (abi, key), runs in covering.items() if len(runs) == 1)
         if once:
             listing = ", ".join(f"{n} ({run})" for n, run in once)
             text = (f"Seen in only one of {len(rec.runs)} runs: {listing}. Rare paths (errors, retries, "
-                    "timing) may need more runs to be sure.")
+                    "timing, state left by an earlier run) may need more runs to be sure (`--repeat N`).")
             hints.append(HintEntry("one-run", text, [n for n, _ in once]))
+    short = short_server_runs(rec)
+    if short:
+        listing = ", ".join(f"{r.id} ({r.duration_s:.1f}s)" for r in short)
+        text = (f"Stopped by seccomp-learn after less than {SHORT_SERVER_S:g}s: {listing}. What a server does on a "
+                "timer (lighttpd's sysinfo, a second after it starts) may be missing: let it run longer (a longer "
+                "`--during` driver, or `--duration`), or merge more runs (`--repeat N`).")
+        hints.append(HintEntry("short-run", text, [r.id for r in short]))
     if emitted.unnamed:
         names = [f"{abi} #{nr}" for abi, nr in emitted.unnamed]
         text = (f"Syscall numbers with no name in the tables: {', '.join(names)}. They are not in the "

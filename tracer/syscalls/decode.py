@@ -7,7 +7,7 @@ the tables in syscalls/constants.py; `shown` is what every report prints. Decode
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ptrace.syscall.linux_constants import SIGPROCMASK_HOW
 from ptrace.syscall.posix_arg import ACCESS_MODE_BITMASK
@@ -71,9 +71,19 @@ def _candidates(value: int, tables: Sequence[Mapping[int, str]]) -> str:
 
 
 def _sockopt_name(value: int, args: Sequence[int] | None) -> str:
-    if args and len(args) > 1:
-        return _candidates(value, [k.SOCKOPTS_BY_LEVEL.get(args[1], {})])  # args[1]: level
-    return _candidates(value, list(k.SOCKOPTS_BY_LEVEL.values()))
+    return sockopt_name(value, [args[1]] if args and len(args) > 1 else None)  # args[1]: level
+
+
+def sockopt_name(value: int, levels: Iterable[int] | None = None) -> str:
+    """A socket option number: its name under the one level known ("SO_REUSEADDR"), else under each of
+    `levels` (those a recording saw; default every level) with that level, since the number alone is
+    ambiguous: "SOL_SOCKET:SO_REUSEADDR/SOL_TCP:TCP_MAXSEG"."""
+    candidates = sorted(k.SOCKOPTS_BY_LEVEL) if levels is None else sorted(set(levels))
+    found = [(level, k.SOCKOPTS_BY_LEVEL[level][value]) for level in candidates
+             if value in k.SOCKOPTS_BY_LEVEL.get(level, {})]
+    if len(candidates) == 1:
+        return found[0][1] if found else _hex(value)
+    return "/".join(f"{k.SOCKOPT_LEVELS.get(level) or level}:{name}" for level, name in found) or _hex(value)
 
 
 def _huge(value: int, hugetlb: int, prefix: str, bits: k.Bits, head: Sequence[str] = ()) -> str:
