@@ -17,8 +17,10 @@ from tracer.recording import model as rec_io
 from tracer.recording.merge import low_coverage, merge
 from tracer.recording.model import ARG_VALUES_CAP, ArgValues, Recording, Run, SyscallStats
 
-# Keys are consistent across recordings, as they are in real ones: a name always has one number.
-KEYS = {"read": 0, "write": 1, "close": 3, "socket": 41, "clone": 56, "mkdir": 83, "#999": 999, "#1234": 1234}
+# Keys are consistent across recordings, as they are in real ones: a name always has its number on its ABI
+# (the kernel's, from the x86_64 and i386 tables of Linux 7.1: every reader checks them).
+KEYS = {"read": (0, 3), "write": (1, 4), "close": (3, 6), "socket": (41, 359), "clone": (56, 120),
+        "mkdir": (83, 39), "#999": (999, 999), "#1234": (1234, 1234)}
 ABIS = ("x86_64", "i386")
 EXES = ("/bin/sh", "/usr/bin/python3", "/app")
 
@@ -72,7 +74,8 @@ def recordings(draw: st.DrawFn, prefix: str) -> Recording:
         table = rec.abis.setdefault(abi, {})
         for key in draw(st.sets(st.sampled_from(sorted(KEYS)), min_size=1)):
             seen_by = draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))
-            stats = SyscallStats(nr=KEYS[key], counts={r: draw(st.integers(0, 10**6)) for r in seen_by},
+            stats = SyscallStats(nr=KEYS[key][ABIS.index(abi)],
+                                 counts={r: draw(st.integers(0, 10**6)) for r in seen_by},
                                  executables=draw(st.sets(st.sampled_from(EXES), min_size=1)))
             for index in draw(st.sets(st.integers(0, 5), max_size=3)):
                 stats.args[index] = draw(arg_values(_is_flags(key, index)))
@@ -236,7 +239,7 @@ def _bad_count(p: Path) -> None:
 @pytest.mark.parametrize(("spoil", "message"), [
     (_bad_version, "format version 99 is not supported"),
     (_bad_count, "abis.x86_64.write.count is not the sum"),
-    (lambda p: p.write_text("{not json"), "invalid JSON at line 1"),
+    (lambda p: p.write_text("{not json"), "not valid JSON: Expecting property name enclosed in double quotes (line 1"),
     (lambda p: p.write_text('{"format": "something-else"}'), "'format' is not"),
     (lambda p: p.unlink(), "cannot read recording"),
 ])

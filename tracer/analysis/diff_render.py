@@ -11,7 +11,8 @@ from tracer.analysis.conditions import ABI
 from tracer.analysis.diff import FORMAT, VERSION, DiffResult
 from tracer.analysis.inputs import Source
 from tracer.fileio import json_text
-from tracer.record import asdict
+from tracer.printable import printable
+from tracer.record import Record, asdict
 
 
 def _source_json(source: Source) -> dict[str, Any]:
@@ -168,10 +169,26 @@ def _breakable(text: str) -> str:
     return text.replace(",", ", ").replace(",  ", ", ")
 
 
+def _shown(value: Any) -> Any:
+    """`value` with every string in it printable (tracer.printable) and taken literally by rich's markup: a
+    path or a profile's syscall name like `[red]` or `\x1b[2J` is shown as written, never obeyed."""
+    from rich.markup import escape
+
+    if isinstance(value, str):
+        return escape(printable(value))
+    if isinstance(value, Record):
+        return type(value)(**{name: _shown(getattr(value, name)) for name in value._fields})
+    if isinstance(value, list | tuple | set):
+        return type(value)(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return {_shown(k): _shown(v) for k, v in value.items()}
+    return value
+
+
 def render(result: DiffResult, as_json: bool) -> str:
     """JSON for machines, or a table sized to the terminal (colour only when stdout is a tty)."""
     if as_json:
         return json_text(to_json(result))
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size((100, 24)).columns if tty else 100
-    return render_text(result, color=tty, width=width)
+    return render_text(_shown(result), color=tty, width=width)

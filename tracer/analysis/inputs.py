@@ -18,12 +18,12 @@ from tracer.baseline.read import (
     SANDBOXES,
     document_from_text,
     profile_from_document,
-    read_text,
     sandbox_default,
     sandbox_of,
 )
 from tracer.baseline.resolve import docker_default
 from tracer.errors import UserError
+from tracer.fileio import read_input
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.model import Profile
 from tracer.record import Record, field
@@ -97,7 +97,7 @@ def from_emitted(rec: Recording, emitted: Emitted, path: str) -> Loaded:
 
 def load_input(path: str) -> Loaded:
     """A recording or a profile file of any format, told apart by its content."""
-    text = read_text(path)
+    text = read_input(path, "profile")
     doc = document_from_text(text, path)
     if rec_io.is_recording(doc):
         return from_recording(rec_io.from_document(doc, path), path)
@@ -122,5 +122,5 @@ def load_baseline(spec: str, cap_add: Iterable[str] = ()) -> Loaded:
         doc, desc = sandbox_default(spec)
         profile = profile_from_document(doc, spec)
         return Loaded(profile, source_of(spec, "profile", desc, profile))
-    profile = profile_from_document(document_from_text(read_text(spec), spec), spec, caps=caps)
+    profile = profile_from_document(document_from_text(read_input(spec, "profile"), spec), spec, caps=caps)
     return Loaded(profile, source_of(spec, "profile", "seccomp profile", profile))

@@ -15,8 +15,10 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from tracer.baseline.docker_rules import When
 from tracer.baseline.read import Document, Invalid, WrittenRule, parse_document, read_document
 from tracer.errors import UserError
+from tracer.printable import printable
 from tracer.profile.model import ALLOWING_ACTIONS, ERRNO_ACTIONS, effective_errno
 from tracer.record import Record
 from tracer.syscalls.abi import ABI_OF_SCMP, ABI_ORDER, HOST_ABI, MAPPED_ABIS, SCMP_ARCH
@@ -73,18 +75,13 @@ class Finding(Record, frozen=True, order=True):
     message: str
 
     def line(self) -> str:
-        return f"{_shown(self.file)}: {self.where}: {_shown(self.message)} [{self.code}]"
+        return f"{printable(self.file)}: {self.where}: {printable(self.message)} [{self.code}]"
 
 
 def _verdict(rule: WrittenRule) -> str:
     """The rule's action, with its errno for ERRNO rules (so two errnos tell apart)."""
     errno = effective_errno(rule.action, rule.errno_ret)
     return f"{rule.action}({errno})" if rule.action == "SCMP_ACT_ERRNO" else rule.action
-
-
-def _shown(text: str) -> str:
-    """Printable on any terminal: lone surrogates (non-UTF-8 bytes in names) as escapes, one line."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _clip(text: str, limit: int = 400) -> str:
@@ -182,10 +179,17 @@ def _check_defaults(d: Document, file: str) -> list[Finding]:
     return out
 
 
+_Firsts = list[tuple[int, str, WrittenRule]]  # (position, verdict, rule): a group's first rule of each verdict
+
+
 def _check_rules(d: Document, file: str) -> list[Finding]:
     out = []
-    first_seen: dict[str, list[WrittenRule]] = {}
-    for rule in d.rules:
+    # For each name, the earlier rules grouped by their includes/excludes (whether two rules can apply
+    # together depends on those alone), each group keeping the first rule of each of its first two
+    # verdicts: enough to name the first earlier rule with another verdict, in time linear in the rules.
+    seen: dict[str, dict[tuple[When, When], _Firsts]] = {}
+    verdicts: dict[str, set[str]] = {}
+    for pos, rule in enumerate(d.rules):
         if rule.legacy:
             out.append(Finding(file, f"{rule.where}.name", "legacy-name",
                                f"legacy 'name' form ({rule.names[0]!r}): use \"names\": [...]"))
@@ -200,15 +204,30 @@ def _check_rules(d: Document, file: str) -> list[Finding]:
                 out.append(Finding(file, f"{rule.where}.args", "same-arg-index",
                                    f"{n} conditions on argument {index}: runc ORs conditions on one argument "
                                    "(any one matching is enough); use separate rules to say so explicitly"))
+        verdict = _verdict(rule)
         for k, name in enumerate(rule.names):
-            for other in first_seen.get(name, []):
-                if _verdict(other) != _verdict(rule) and not _disjoint(other, rule):
-                    out.append(Finding(file, _name_where(rule, k), "conflicting-actions",
-                                       f"{name!r} is {_verdict(rule)} here but {_verdict(other)} in "
-                                       f"{other.where}: which one applies is up to libseccomp's rule merging"))
-                    break
-            first_seen.setdefault(name, []).append(rule)
+            groups = seen.setdefault(name, {})
+            other = _first_conflict(groups, rule, verdict) if verdicts.setdefault(name, set()) - {verdict} else None
+            if other is not None:
+                out.append(Finding(file, _name_where(rule, k), "conflicting-actions",
+                                   f"{name!r} is {verdict} here but {_verdict(other)} in "
+                                   f"{other.where}: which one applies is up to libseccomp's rule merging"))
+            firsts = groups.setdefault((rule.includes, rule.excludes), [])
+            if len(firsts) < 2 and all(v != verdict for _, v, _ in firsts):
+                firsts.append((pos, verdict, rule))
+            verdicts[name].add(verdict)
     return out
+
+
+def _first_conflict(groups: dict[tuple[When, When], _Firsts], rule: WrittenRule, verdict: str) -> WrittenRule | None:
+    """The earliest rule of `groups` with a verdict other than `verdict` that can apply together with `rule`."""
+    found: tuple[int, WrittenRule] | None = None
+    for firsts in groups.values():
+        if not _disjoint(firsts[0][2], rule):
+            first = next(((p, r) for p, v, r in firsts if v != verdict), None)
+            if first is not None and (found is None or first[0] < found[0]):
+                found = first
+    return None if found is None else found[1]
 
 
 def _effectively_allowed(d: Document, name: str) -> str | None:
@@ -225,6 +244,7 @@ def _check_multiplexers(d: Document, file: str) -> list[Finding]:
     if "SCMP_ARCH_X86" not in _scmp_scope(d):
         return []
     out = []
+    via_mux = {mux: _effectively_allowed(d, mux) for mux in ("socketcall", "ipc")}
     for rule in d.rules:
         if not rule.args or (rule.includes.arches and not set(rule.includes.arches) & _X86_NATIVE):
             continue
@@ -232,7 +252,7 @@ def _check_multiplexers(d: Document, file: str) -> list[Finding]:
             continue
         for k, name in enumerate(rule.names):
             mux = "socketcall" if name in SOCKETCALL else "ipc" if name in IPC else None
-            via = mux and _effectively_allowed(d, mux)
+            via = mux and via_mux[mux]
             if via:
                 out.append(Finding(file, _name_where(rule, k), "multiplexer-bypass",
                                    f"the argument rule on {name!r} can be bypassed on SCMP_ARCH_X86: {mux}(2) "
@@ -252,13 +272,14 @@ def _applies(rule: WrittenRule, host: str) -> bool:
     return (not rule.includes.arches or native in rule.includes.arches) and native not in rule.excludes.arches
 
 
-def _allowed_on(d: Document, host: str) -> dict[str, WrittenRule]:
-    """Name -> the first allowing rule that applies on the host (any argument conditions)."""
-    out: dict[str, WrittenRule] = {}
+def _allowed_on(d: Document, host: str) -> dict[str, str]:
+    """Name -> where the first allowing rule that applies on the host names it (any argument conditions)."""
+    out: dict[str, str] = {}
     for rule in d.rules:
         if rule.action in ALLOWING_ACTIONS and _applies(rule, host):
-            for name in rule.names:
-                out.setdefault(name, rule)
+            for k, name in enumerate(rule.names):
+                if name not in out:
+                    out[name] = _name_where(rule, k)
     return out
 
 
@@ -268,16 +289,17 @@ def _check_counterparts(d: Document, file: str) -> list[Finding]:
     if len(hosts) < 2 or d.default_action in _NOT_DENY:
         return []
     out = []
+    allowed_on = {host: _allowed_on(d, host) for host in hosts}
     for host in hosts:
-        allowed = _allowed_on(d, host)
+        allowed = allowed_on[host]
         for other in (h for h in hosts if h != host):
-            there = _allowed_on(d, other)
-            for name, rule in allowed.items():
+            there = allowed_on[other]
+            for name, where in allowed.items():
                 if is_known(other, name) or not is_known(host, name):
                     continue
                 instead = [t.name for t in targets(host, other, name)]
                 if instead and not any(n in there for n in instead):
-                    out.append(Finding(file, _name_where(rule, rule.names.index(name)), "missing-counterpart",
+                    out.append(Finding(file, where, "missing-counterpart",
                                        f"{name!r} is allowed for {host}, but {other} has no {name}: its libc "
                                        f"calls {' or '.join(instead)} instead, which the profile does not allow "
                                        f"({SCMP_ARCH[other]} is listed)"))
@@ -288,13 +310,15 @@ def _check_usable(d: Document, file: str) -> list[Finding]:
     """A listed ABI on which an essential call the profile allows elsewhere has no name that exists there."""
     if d.default_action in _NOT_DENY:
         return []
+    abis = _listed_abis(d)
+    allowed_on = {host: _allowed_on(d, host) for host in {HOST_ABI[abi] for abi in abis}}
     served = {abi: {call for call, names in _ESSENTIALS.items()
-                    if any(n in _allowed_on(d, HOST_ABI[abi]) and is_known(abi, n) for n in names)}
-              for abi in _listed_abis(d)}
+                    if any(n in allowed_on[HOST_ABI[abi]] and is_known(abi, n) for n in names)}
+              for abi in abis}
     essentials = set().union(*served.values()) if served else set()
     out = []
     for abi, calls in served.items():
-        allowed = _allowed_on(d, HOST_ABI[abi])
+        allowed = allowed_on[HOST_ABI[abi]]
         lacking = [f"{call} ({', '.join(n for n in _ESSENTIALS[call] if n in allowed) or 'nothing allowed'})"
                    for call in _ESSENTIALS if call in essentials - calls]
         if lacking:
@@ -325,7 +349,7 @@ def lint_doc(doc: Any, file: str = "<profile>") -> list[Finding]:
     try:
         d = parse_document(doc, strict=False)
     except Invalid as e:
-        raise UserError(_shown(str(e)), file) from None
+        raise UserError(str(e), file) from None
     except RecursionError:
         raise UserError("profile nested too deeply", file) from None
     findings = (_check_defaults(d, file) + _check_unknown(d, file) + _check_rules(d, file)
@@ -345,7 +369,7 @@ def lint_file(path: str | os.PathLike[str]) -> list[Finding]:
     try:
         doc = read_document(path)
     except UserError as e:
-        raise UserError(_shown(str(e).removeprefix(f"{e.source}: ")), shown) from None
+        raise UserError(str(e).removeprefix(f"{e.source}: "), shown) from None
     return lint_doc(doc, shown)
 
 

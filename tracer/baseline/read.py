@@ -17,13 +17,12 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS, Rule, When
 from tracer.baseline.resolve import resolve
 from tracer.errors import UserError
-from tracer.fileio import check_plain_yaml
+from tracer.fileio import NotJSON, check_plain_yaml, parse_json, read_input
 from tracer.profile.formats.kubernetes import KIND, READ_API_VERSIONS
 from tracer.profile.model import ACTIONS, ERRNO_ACTIONS, OPERATORS, Arg, Profile
 from tracer.record import Record, field
@@ -265,18 +264,14 @@ def document_from_text(text: str, source: str) -> Any:
     if sandbox is not None:
         return _sandbox(sandbox).document(text, source)
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        not_json = f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
-    except RecursionError as e:
-        raise UserError("not valid JSON: nested too deeply", source) from e
-    except ValueError as e:  # e.g. an integer past Python's int/str conversion digit limit
-        raise UserError(f"not valid JSON: {str(e).split(':')[0]}", source) from e
+        return parse_json(text, source)
+    except NotJSON as e:
+        not_json = e
     if text.lstrip()[:1] in ("{", "[", ""):
-        raise UserError(not_json, source)
+        raise not_json
     doc = _yaml(text, source)
     if not isinstance(doc, dict):
-        raise UserError(not_json, source)  # neither JSON nor a YAML mapping: say what JSON found
+        raise not_json  # neither JSON nor a YAML mapping: say what JSON found
     return doc
 
 
@@ -294,18 +289,9 @@ def _yaml(text: str, source: str) -> Any:
         raise UserError(f"not valid JSON or YAML: {e}", source) from None
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"cannot read profile: {e.strerror or e}", str(path)) from e
-    except UnicodeDecodeError as e:
-        raise UserError(f"not UTF-8 text: {e.reason}", str(path)) from e
-
-
 def read_document(path: str | os.PathLike[str]) -> Any:
     """The parsed content of a profile file (any format), not yet validated; a UserError names the file."""
-    return document_from_text(read_text(path), str(path))
+    return document_from_text(read_input(path, "profile"), os.fsdecode(path))
 
 
 def profile_from_document(doc: Any, source: str, *, arch: str = "amd64", caps: Iterable[str] = DOCKER_DEFAULT_CAPS,

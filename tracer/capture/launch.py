@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from tracer.errors import UserError
 from tracer.kernel import ptrace as pt
+from tracer.printable import printable
 
 # Python ignores these at start-up; a workload must get the defaults, as under a shell.
 _RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -60,7 +61,7 @@ def fork_exec(child: Callable[[], None], label: str, failure_code: int) -> int:
             child()
         except BaseException as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            os.write(2, f"seccomp-learn: {label}: {reason}\n".encode())
+            os.write(2, f"seccomp-learn: {printable(label)}: {printable(reason)}\n".encode())
         finally:
             os._exit(failure_code)
     return pid

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from tracer.baseline.read import document_from_text, profile_from_document
 from tracer.ci.build import Built
 from tracer.ci.config import shown_path
 from tracer.errors import UserError
+from tracer.fileio import read_input
+from tracer.printable import printable
 from tracer.record import Record, field
 from tracer.recording import model as rec_io
 from tracer.recording.model import Recording
@@ -26,12 +30,12 @@ def _runs_seeing(rec: Recording, name: str) -> list[str]:
 
 def drift(b: Built) -> Drift | None:
     """None when the profile on disk is byte-identical to the new one."""
-    try:
-        old_text = b.spec.output.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        old_text = None
-    except (OSError, UnicodeDecodeError) as exc:
-        return Drift(unreadable=str(exc))
+    old_text = None
+    if os.path.exists(b.spec.output):
+        try:
+            old_text = read_input(b.spec.output, "profile")
+        except UserError as exc:
+            return Drift(unreadable=str(exc))
     if old_text == b.text:
         return None
     new_names = b.emitted.profile.names()
@@ -87,4 +91,4 @@ def render_check(built: list[Built]) -> tuple[int, str]:
             lines.append("  same syscalls; argument rules, architectures or comments differ")
     if changed:
         lines.append(f"{changed} of {len(built)} profile(s) out of date: run `seccomp-learn ci` and commit the result")
-    return (1 if changed else 0), "\n".join(lines) + "\n"
+    return (1 if changed else 0), "".join(f"{printable(line)}\n" for line in lines)

@@ -19,7 +19,7 @@ import yaml
 
 from tracer.capture import ready as readiness
 from tracer.errors import UserError
-from tracer.fileio import check_plain_yaml
+from tracer.fileio import check_plain_yaml, read_input
 from tracer.kernel.signals import parse_signal
 from tracer.profile import extras
 from tracer.profile.formats import BINARY_FORMATS, FORMATS
@@ -31,7 +31,6 @@ from tracer.syscalls.names import is_known
 RUNTIMES = tuple(extras.RUNTIMES)
 ARCHES = tuple(sorted(ABI_ALIASES))
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-MAX_BYTES = 1 << 20  # a config is a few hundred bytes; refuse to parse megabytes
 
 
 class RunSpec(Record):
@@ -186,17 +185,7 @@ def _signal(ck: _Checker, node: yaml.Node, where: str) -> int:
 
 def load(path: str | os.PathLike[str]) -> Config:
     src = str(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"cannot read config: {exc.strerror}", src) from None
-    if len(raw) > MAX_BYTES:
-        raise UserError(f"config is larger than {MAX_BYTES} bytes", src)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError("config is not UTF-8 text", src) from None
+    text = read_input(path, "config")
     try:
         check_plain_yaml(text, src, "config")
         loader = yaml.SafeLoader(text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from tracer.printable import printable
+
 if TYPE_CHECKING:
     from tracer.capture.state import Tally
 
@@ -26,6 +28,7 @@ class Progress:
     def line(self, text: str) -> None:
         if self.quiet:
             return
+        text = printable(text)  # the config's commands, as written
         if self.rich is not None:
             from rich.markup import escape
 

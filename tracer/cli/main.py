@@ -7,6 +7,7 @@ runs, so `--version` and the time to the workload's exec pay only for what the c
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from typing import Any
@@ -15,6 +16,7 @@ from tracer import __version__
 from tracer.cli.commands import COMMANDS, Command
 from tracer.cli.options import Options, Parser
 from tracer.errors import UserError
+from tracer.printable import printable
 
 PROG = "seccomp-learn"
 HELP = f"""usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
@@ -35,6 +37,16 @@ Options:
   -h, --help       Show this message and exit.
   --version        Show the version and exit.
 """
+
+
+# A resource that ran out, wherever a command met it: one line and exit 2, as for bad input, not a traceback.
+# (Writers turn a full disk into a UserError naming the file: tracer/fileio.write_atomic.)
+EXHAUSTED = {
+    errno.EMFILE: "seccomp-learn needs a few more open files than `ulimit -n` allows; nothing written",
+    errno.ENFILE: "the system's table of open files is full; nothing written",
+    errno.ENOSPC: "the file system is full; nothing written",
+    errno.EDQUOT: "the disk quota is used up; nothing written",
+}
 
 
 def _unsized(prog: str) -> argparse.HelpFormatter:
@@ -86,17 +98,22 @@ def _main() -> int:
         command, options = parsed
         outcome = command.call(options)
     except UserError as exc:
-        msg = " ".join(str(exc).splitlines())  # one line, and readable when it quotes a 20 MB value
+        msg = printable(" ".join(str(exc).splitlines()))  # one line, and readable when it quotes a 20 MB value
         msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"
         _write(sys.stderr, f"{msg}\n" if msg.startswith(f"{PROG}:") else f"{PROG}: {msg}\n")
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in EXHAUSTED:
+            raise
+        _write(sys.stderr, f"{PROG}: {printable(exc.strerror or '')}: {EXHAUSTED[exc.errno]}\n")
+        return 2
     except KeyboardInterrupt:
         return 130
     if outcome.stdout:
         _write(sys.stdout, outcome.stdout)
     lines = outcome.errors + ([] if options.get("quiet") and command.quiet_hides_summary else outcome.summary)
     if lines:
-        _write(sys.stderr, "".join(f"{PROG}: {line}\n" for line in lines))
+        _write(sys.stderr, "".join(f"{PROG}: {printable(line)}\n" for line in lines))
     return outcome.exit_code
 
 

@@ -12,6 +12,7 @@ from tracer.analysis.diff import diff_files, same_policy, unknown_names
 from tracer.analysis.diff_render import render
 from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
+from tracer.printable import printable
 
 
 def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool,
@@ -27,6 +28,6 @@ def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str],
     identical = len(sides) == 2 and same_policy(sides[0].profile, sides[1].profile)
     code = 1 if len(sides) == 2 and not identical else 0
     if identical and not as_json:
-        return Outcome(0, warnings, stdout=f"{paths[0]} and {paths[1]} are identical: they allow the same syscalls "
-                                           "under the same conditions\n")
+        return Outcome(0, warnings, stdout=f"{printable(paths[0])} and {printable(paths[1])} are identical: they "
+                                           "allow the same syscalls under the same conditions\n")
     return Outcome(code, warnings, stdout=render(result, as_json))

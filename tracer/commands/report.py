@@ -12,6 +12,7 @@ import sys
 from tracer.analysis.inputs import load_baseline, load_input
 from tracer.commands.outcome import Outcome, deliver
 from tracer.fileio import STDOUT, check_output
+from tracer.printable import printable_lines
 from tracer.report import formats
 from tracer.report.build import build_report
 
@@ -27,6 +28,8 @@ def run_report(path: str, fmt: str | None, baseline: str | None, output: str) ->
     loaded = load_input(path)
     text = formats.render(build_report(loaded, load_baseline(baseline or loaded.default_baseline())), fmt or "markdown",
                           width)
+    if fmt != "json":  # JSON escapes control characters itself; names and paths in the others must be shown
+        text = printable_lines(text)
     if fmt is None and width is not None:
         from tracer.report.formats.terminal import show
 

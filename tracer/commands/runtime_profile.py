@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 
 from tracer.commands.outcome import Outcome, deliver
-from tracer.errors import UserError
-from tracer.fileio import json_text
+from tracer.fileio import json_text, read_json
 from tracer.profile.extras import Runtime, measured_runtime
 from tracer.runtimes.containers import Engine
 from tracer.runtimes.measure import measure
@@ -15,13 +13,7 @@ from tracer.runtimes.measure import measure
 
 def read_runtime_profile(path: str) -> Runtime:
     """The list `runtime-profile -o FILE` wrote, for `--runtime-profile FILE`."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except OSError as exc:
-        raise UserError(f"cannot read: {exc.strerror}", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise UserError(f"not valid JSON ({exc})", path) from None
+    doc = read_json(path, "runtime profile")
     return measured_runtime(doc, path)
 
 

@@ -68,12 +68,13 @@ def push(kind: Kind, content: bytes, ref_text: str, notes: dict[str, str], acces
 def content_of(path: str) -> tuple[Kind, bytes, list[str]]:
     """What a file becomes in the registry: a recording as it is; a profile in the runtime-spec form container
     runtimes read from an artifact (converted, and said so, when it is written in another form)."""
-    from tracer.baseline.read import document_from_text, profile_from_document, read_text
+    from tracer.baseline.read import document_from_text, profile_from_document
+    from tracer.fileio import read_input
     from tracer.profile.formats import Metadata
     from tracer.profile.formats.oci import render
     from tracer.recording.model import is_recording
 
-    text = read_text(path)
+    text = read_input(path, "profile or recording")
     doc = document_from_text(text, path)
     if is_recording(doc):
         read(RECORDING, text, path)
@@ -130,14 +131,10 @@ def read(kind: Kind, text: str, source: str) -> Profile | Recording:
         from tracer.baseline.read import document_from_text, profile_from_document
 
         return profile_from_document(document_from_text(text, source), source)
-    import json
-
+    from tracer.fileio import parse_json
     from tracer.recording.model import from_document
 
-    try:
-        return from_document(json.loads(text), source)
-    except (ValueError, RecursionError):
-        raise UserError("not a recording: invalid JSON", source) from None
+    return from_document(parse_json(text, source), source)
 
 
 def pull_recording(ref_text: str, access: Access) -> Recording:

@@ -7,13 +7,14 @@ number the tables do not name (kept, reported, never guessed).
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Literal, get_args
 
 from tracer.errors import UserError
-from tracer.fileio import json_text, write_atomic
+from tracer.fileio import json_text, read_json, write_atomic
 from tracer.record import Record, field
+from tracer.syscalls.names import is_known, name_of, number_of
+from tracer.syscalls.table import TABLES
 
 FORMAT = "seccomp-learn-recording"
 VERSION = 1
@@ -215,23 +216,7 @@ def save(rec: Recording, path: str | os.PathLike[str]) -> bool:
 
 def load(path: str | os.PathLike[str]) -> Recording:
     """Read and validate a recording; every problem is one UserError naming the file."""
-    src = str(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise UserError(f"cannot read recording: {exc.strerror}", src) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UserError("not a recording: not UTF-8 text", src) from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"not a recording: invalid JSON at line {exc.lineno} column {exc.colno}", src) from None
-    except RecursionError:
-        raise UserError("not a recording: JSON nested too deeply", src) from None
-    except ValueError as exc:  # an integer past Python's int/str conversion digit limit
-        raise UserError(f"not a recording: {str(exc).split(':')[0]}", src) from None
-    return from_document(data, src)
+    return from_document(read_json(path, "recording"), os.fsdecode(path))
 
 
 def is_recording(data: Any) -> bool:
@@ -257,6 +242,13 @@ def _int(value: Any, what: str, lo: int = 0, hi: int = 2**64 - 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise ValueError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")
     return value
+
+
+def _seconds(value: Any, what: str) -> float:
+    """A finite, non-negative number (strict JSON has no NaN or infinity, and merge writes it back)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e15:
+        raise ValueError(f"{what} must be a number of seconds, got {value!r}")
+    return float(value)
 
 
 def _str_list(value: Any, what: str) -> list[str]:
@@ -297,7 +289,7 @@ def _run_from(r: Any) -> Run:
         id=r["id"],
         command=_str_list(r["command"], "run command"),
         started=str(r["started"]),
-        duration_s=float(r["duration_s"]),
+        duration_s=_seconds(r["duration_s"], "run duration_s"),
         exit=r["exit"],
         partial=bool(r["partial"]),
         partial_reason=r.get("partial_reason"),
@@ -337,6 +329,23 @@ def _incremental_base(value: Any) -> IncrementalBase | None:
                            tuple(untraced))
 
 
+def _check_named(abi: str, key: str, nr: int, where: str) -> None:
+    """The key is what this version's table calls nr on abi (or `#nr`, a number it does not name): what
+    emit needs, so a recording that merges is one that emits."""
+    if abi not in TABLES:
+        raise ValueError(f"abis.{abi}: unknown ABI (known: {', '.join(sorted(TABLES))})")
+    name = name_of(abi, nr)
+    if key.startswith("#"):
+        if key != unnamed_key(nr):
+            raise ValueError(f"{where}: key does not match nr {nr}")
+        if name is not None:
+            raise ValueError(f"{where}: {abi} syscall {nr} is {name}, not a number without a name")
+    elif not is_known(abi, key):
+        raise ValueError(f"{where}: {key!r} is not a syscall on {abi}")
+    elif name != key:
+        raise ValueError(f"{where}.nr is {nr}, but {key} is {number_of(abi, key)} on {abi}")
+
+
 def _stats_from(abi: str, key: str, entry: Any, run_ids: set[str]) -> SyscallStats:
     where = f"abis.{abi}.{key}"
     if not isinstance(entry, dict):
@@ -353,8 +362,7 @@ def _stats_from(abi: str, key: str, entry: Any, run_ids: set[str]) -> SyscallSta
     )
     if _int(entry["count"], f"{where}.count") != stats.count:
         raise ValueError(f"{where}.count is not the sum of its per-run counts")
-    if key.startswith("#") and key != unnamed_key(stats.nr):
-        raise ValueError(f"{where}: key does not match nr {stats.nr}")
+    _check_named(abi, key, stats.nr, where)
     args = entry.get("args", {})
     if not isinstance(args, dict):
         raise ValueError(f"{where}.args must be an object")

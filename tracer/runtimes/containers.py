@@ -130,11 +130,11 @@ def run_command(engine: Engine, c: Container, workdir: Path, name: str) -> list[
     """The command line that runs c in the foreground as `name` (files it needs are written to workdir)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if engine.name in OCI_ENGINES:
-        (workdir / "config.json").write_text(json.dumps(oci_config(engine, c), indent=1))
+        (workdir / "config.json").write_text(json.dumps(oci_config(engine, c), indent=1, allow_nan=False))
         return [*engine.command, "run", "--bundle", str(workdir), name]
     seccomp = "unconfined"
     if c.seccomp is not None:
-        (workdir / "seccomp.json").write_text(json.dumps(c.seccomp))
+        (workdir / "seccomp.json").write_text(json.dumps(c.seccomp, allow_nan=False))
         seccomp = str(workdir / "seccomp.json")
     mounts = [arg for d in c.host_ro for arg in ("-v", f"{d}:{d}:ro")]
     return [*engine.command, "run", "--rm", "--name", name, "--network", "none", *engine.run_flags,
