@@ -87,12 +87,14 @@ def trace_everything() -> Callable[[], None]:
 
 
 def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
-          filters: Sequence[Callable[[], None]] = (), seize: bool = True) -> int:
+          filters: Sequence[Callable[[], None]] = (), seize: bool = True,
+          before_go: Callable[[int], None] | None = None) -> int:
     """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
 
     `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
     With `seize=False` (the seccomp user-notification backend, capture/notify.py) the child is not
     ptraced: it still waits for the parent's go, then installs `filters` and execs.
+    `before_go(pid)` runs in the parent before the go (the eBPF backend starts counting the pid there).
     Returns the child's pid.
     """
     path = resolve(argv, env, cwd)
@@ -130,6 +132,8 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
     try:
         if seize:
             pt.seize(pid)
+        if before_go is not None:
+            before_go(pid)
     except OSError as exc:
         os.close(ready_w)
         os.kill(pid, signal.SIGKILL)

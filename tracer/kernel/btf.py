@@ -1,0 +1,75 @@
+"""Field offsets of kernel structures, read from the running kernel's BTF (/sys/kernel/btf/vmlinux).
+
+The recording programs read a few fields of task_struct, linux_binprm, file and inode; their offsets
+change with every kernel build, and BTF is the kernel's own description of them. Only the named
+structs are looked up (a search of the raw bytes for the name's string offset, then the struct's
+members), not a parse of the ~150k types, which would cost a trace its start-up time.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+VMLINUX = "/sys/kernel/btf/vmlinux"
+_MAGIC = 0xEB9F
+_KIND_STRUCT = 4
+_HEADER = struct.Struct("<HBBIIIII")
+_TYPE = struct.Struct("<III")  # name_off, info (vlen, kind, kind_flag), size
+_MEMBER = struct.Struct("<III")  # name_off, type, offset (bits; with kind_flag: bitfield size << 24 | offset)
+
+
+class BtfError(Exception):
+    pass
+
+
+def member_offsets(wanted: dict[str, tuple[str, ...]], path: str = VMLINUX) -> dict[tuple[str, str], int]:
+    """{(struct, member): byte offset} for the members asked for; BtfError if one is missing."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise BtfError(f"{path}: {exc.strerror}") from None
+    magic, _version, _flags, hdr_len, type_off, type_len, str_off, str_len = _HEADER.unpack_from(data)
+    if magic != _MAGIC:
+        raise BtfError(f"{path}: not BTF")
+    types, strings = hdr_len + type_off, hdr_len + str_off
+    type_end, str_end = types + type_len, strings + str_len
+
+    def name_at(off: int) -> bytes:
+        start = strings + off
+        return data[start:data.index(b"\0", start, str_end)]
+
+    out = {}
+    for struct_name, members in wanted.items():
+        found = _struct_members(data, types, type_end, strings, str_end, struct_name.encode(), name_at)
+        for member in members:
+            if member.encode() not in found:
+                raise BtfError(f"{path}: no member {struct_name}.{member}")
+            out[(struct_name, member)] = found[member.encode()]
+    return out
+
+
+def _struct_members(data: bytes, types: int, type_end: int, strings: int, str_end: int, name: bytes,
+                    name_at: Callable[[int], bytes]) -> dict[bytes, int]:
+    """The byte offsets of the members of the struct called `name` (the one with the most members)."""
+    at = data.find(b"\0" + name + b"\0", strings, str_end)
+    if at < 0:
+        raise BtfError(f"{VMLINUX}: no struct {name.decode()}")
+    needle = struct.pack("<I", at + 1 - strings)
+    best: dict[bytes, int] = {}
+    pos = data.find(needle, types, type_end)
+    while pos >= 0:
+        if (pos - types) % 4 == 0 and pos + _TYPE.size <= type_end:
+            _name, info, _size = _TYPE.unpack_from(data, pos)
+            vlen, kind, kind_flag = info & 0xFFFF, (info >> 24) & 0x1F, info >> 31
+            if kind == _KIND_STRUCT and vlen > len(best) and pos + _TYPE.size + vlen * _MEMBER.size <= type_end:
+                members = {}
+                for i in range(vlen):
+                    m_name, _type, offset = _MEMBER.unpack_from(data, pos + _TYPE.size + i * _MEMBER.size)
+                    bits = offset & 0xFFFFFF if kind_flag else offset
+                    if m_name and bits % 8 == 0:
+                        members[name_at(m_name)] = bits // 8
+                best = members
+        pos = data.find(needle, pos + 1, type_end)
+    return best
