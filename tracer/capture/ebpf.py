@@ -35,21 +35,19 @@ from tracer.kernel import bpf, btf, procfs
 from tracer.recording.model import ARG_VALUES_CAP, ArgValues
 from tracer.syscalls.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 
-_CAP_PERFMON, _CAP_BPF = 38, 39
+_CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 _TRACEPOINTS = ("sys_enter", "sched_process_fork", "sched_process_exec", "sched_process_exit")
 _ARCH = {prog.ABI_X86_64: AUDIT_ARCH_X86_64, prog.ABI_I386: AUDIT_ARCH_I386}
 _LOST = ((prog.LOST_CALLS, "syscall counts (a full count map)"), (prog.LOST_ARGS, "argument values (a full map)"),
          (prog.LOST_EVENTS, "exec or exit events (a full ring buffer)"),
          (prog.LOST_TASKS, "new processes (a full map of traced processes)"))
-_LAUNCHER = 0  # executable id of the root before its exec (stats[NEXT_EXE] starts past it)
 
 
 def unavailable() -> str | None:
     """Why this process cannot load tracing programs, without trying; None if it may."""
-    if os.geteuid() != 0:
-        caps = procfs.capabilities("self")
-        if not (caps >> _CAP_BPF & 1 and caps >> _CAP_PERFMON & 1):
-            return "it needs root or CAP_BPF and CAP_PERFMON"
+    caps = procfs.capabilities("self")  # root has them all, unless its capabilities were dropped
+    if not (caps >> _CAP_SYS_ADMIN & 1 or caps >> _CAP_BPF & 1 and caps >> _CAP_PERFMON & 1):
+        return "it needs root or CAP_BPF and CAP_PERFMON"
     if not os.path.exists(btf.VMLINUX):
         return f"the kernel has no BTF ({btf.VMLINUX})"
     return None
@@ -91,7 +89,7 @@ class Recorder:
                       self.exes.fd, self.stats.fd, self.ring.fd)
         for slot, mask in _argspec_masks().items():
             self.argspec.update(prog.SLOT.pack(slot), prog.SLOT.pack(mask))
-        self.set_stat(prog.NEXT_EXE, _LAUNCHER + 1)
+        self.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1)
         status = offsets[("task_struct", "thread_info")] + offsets[("thread_info", "status")]
         programs = {"sys_enter": prog.sys_enter(m, status),
                     "sched_process_fork": prog.sched_process_fork(m, offsets[("task_struct", "tgid")]),
@@ -283,9 +281,9 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
             exe_paths = _attach(st, rec, opts.attach)
             argv = _cmdline(opts.attach)
         else:
-            exe_paths = {_LAUNCHER: PRE_EXEC}
+            exe_paths = {prog.LAUNCHER: PRE_EXEC}
             st.root = spawn(argv, env, opts.cwd, [_no_filter], seize=False,
-                            before_go=lambda pid: rec.trace(pid, _LAUNCHER))
+                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER))
             st.tasks_seen = 1
         session = _Session(st, rec, opts, exe_paths)
         st.signal_all, st.sync = session.signal_all, session.sync
@@ -303,8 +301,8 @@ def _attach(st: State, rec: Recorder, pid: int) -> dict[int, int]:
     st.root, st.attached = pid, pid
     exe_paths = {}
     pids = [pid, *procfs.descendants(pid)]
-    rec.set_stat(prog.NEXT_EXE, _LAUNCHER + 1 + len(pids))  # before any of them can exec
-    for exe, tgid in enumerate(pids, start=_LAUNCHER + 1):
+    rec.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1 + len(pids))  # before any of them can exec
+    for exe, tgid in enumerate(pids, start=prog.LAUNCHER + 1):
         try:
             path = os.readlink(f"/proc/{tgid}/exe")
             st.tasks_seen += len(os.listdir(f"/proc/{tgid}/task"))

@@ -82,6 +82,7 @@ EXEC_EVENT = struct.Struct("<IIIIQ")  # kind, tgid, exe id, 0, inode number; the
 EXIT_EVENT = struct.Struct("<II")  # kind, tgid
 PATH_SIZE = 256
 EV_EXEC, EV_EXIT = 1, 2
+LAUNCHER = 0  # executable id of the root before its exec: its calls are counted (only execve is kept), no values
 ABI_X86_64, ABI_I386 = 0, 1
 TS_COMPAT = 0x0002  # arch/x86/include/asm/thread_info.h: a 32-bit syscall is active
 
@@ -190,6 +191,7 @@ def sys_enter(m: Maps, status_off: int) -> bytes:
         *_count(m, LOST_CALLS, -40), goto(args),
         inc, mov_imm(R1, 1), atomic(ADD, R0, 0, R1),
         args,
+        load(4, R1, FP, -24), jump(JEQ, R1, LAUNCHER, out),
         # argspec slot of (ABI, nr); numbers beyond the tables have no filterable arguments
         mov(R1, R8), jump(JEQ, R9, ABI_I386, i386),
         jump(JLT, R1, SPEC_NR, have),
