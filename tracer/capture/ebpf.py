@@ -46,7 +46,7 @@ _LOST = ((prog.LOST_CALLS, "syscall counts (a full count map)"), (prog.LOST_ARGS
 def unavailable() -> str | None:
     """Why this process cannot load tracing programs, without trying; None if it may."""
     caps = procfs.capabilities("self")  # root has them all, unless its capabilities were dropped
-    if not (caps >> _CAP_SYS_ADMIN & 1 or caps >> _CAP_BPF & 1 and caps >> _CAP_PERFMON & 1):
+    if not (caps >> _CAP_SYS_ADMIN & 1 or (caps >> _CAP_BPF & 1 and caps >> _CAP_PERFMON & 1)):
         return "it needs root or CAP_BPF and CAP_PERFMON"
     if not os.path.exists(btf.VMLINUX):
         return f"the kernel has no BTF ({btf.VMLINUX})"
