@@ -25,7 +25,8 @@ def ours() -> list[str]:
     found = []
     for kind in ("prog", "map"):
         out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True, check=True).stdout
-        found += [f"{kind} {o.get('name')}" for o in json.loads(out or "[]") if str(o.get("name", "")).startswith(PREFIX)]
+        names = [str(o.get("name", "")) for o in json.loads(out or "[]")]
+        found += [f"{kind} {name}" for name in names if name.startswith(PREFIX)]
     return found
 
 
