@@ -62,7 +62,8 @@ def _same_file(a: str, b: str) -> bool:
 def trace_summary(result: TraceResult) -> str:
     run, rec = result.recording.runs[-1], result.recording
     per_abi = ", ".join(f"{abi} {len(rec.names(abi))}" for abi in sorted(rec.abis))
-    line = (f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s; "
+    backend = f" (backend {run.backend})" if run.backend else ""
+    line = (f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s{backend}; "
             f"{len(rec.all_names())} distinct syscalls observed ({per_abi or 'none'})")
     if run.partial:  # a failed driver is said on its own line
         line += "; PARTIAL" + ("" if run.partial_reason == result.driver_failure else f": {run.partial_reason}")
@@ -73,7 +74,7 @@ def trace_notes(result: TraceResult) -> list[str]:
     """What the user should know about how tracing changed the run."""
     run, rec = result.recording.runs[-1], result.recording
     notes = []
-    if run.backend != "notify-only" and "ptrace" in rec.all_names():
+    if run.backend not in ("notify-only", "ebpf") and "ptrace" in rec.all_names():
         notes.append("note: the workload called ptrace, which fails under seccomp-learn (a process has only one "
                      "tracer): debuggers or strace inside the workload cannot attach")
     for path in run.setuid_without_privileges:
