@@ -2,18 +2,18 @@
 
 The recording programs read a few fields of task_struct, linux_binprm, file and inode; their offsets
 change with every kernel build, and BTF is the kernel's own description of them. Only the named
-structs are looked up (a search of the raw bytes for the name's string offset, then the struct's
-members), not a parse of the ~150k types, which would cost a trace its start-up time.
+structs are looked up (a search of the raw bytes for a struct header naming it, then its members),
+not a parse of the ~150k types, which would cost a trace its start-up time.
 """
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 _MAGIC = 0xEB9F
-_KIND_STRUCT = 4
 _HEADER = struct.Struct("<HBBIIIII")
 _TYPE = struct.Struct("<III")  # name_off, info (vlen, kind, kind_flag), size
 _MEMBER = struct.Struct("<III")  # name_off, type, offset (bits; with kind_flag: bitfield size << 24 | offset)
@@ -56,20 +56,21 @@ def _struct_members(data: bytes, types: int, type_end: int, strings: int, str_en
     at = data.find(b"\0" + name + b"\0", strings, str_end)
     if at < 0:
         raise BtfError(f"{VMLINUX}: no struct {name.decode()}")
-    needle = struct.pack("<I", at + 1 - strings)
+    # the struct's header: its name offset, then info = vlen (2 bytes), 0, kind STRUCT (with or without kind_flag)
+    header = re.compile(re.escape(struct.pack("<I", at + 1 - strings)) + b"..\x00[\x04\x84]", re.DOTALL)
     best: dict[bytes, int] = {}
-    pos = data.find(needle, types, type_end)
-    while pos >= 0:
-        if (pos - types) % 4 == 0 and pos + _TYPE.size <= type_end:
-            _name, info, _size = _TYPE.unpack_from(data, pos)
-            vlen, kind, kind_flag = info & 0xFFFF, (info >> 24) & 0x1F, info >> 31
-            if kind == _KIND_STRUCT and vlen > len(best) and pos + _TYPE.size + vlen * _MEMBER.size <= type_end:
-                members = {}
-                for i in range(vlen):
-                    m_name, _type, offset = _MEMBER.unpack_from(data, pos + _TYPE.size + i * _MEMBER.size)
-                    bits = offset & 0xFFFFFF if kind_flag else offset
-                    if m_name and bits % 8 == 0:
-                        members[name_at(m_name)] = bits // 8
-                best = members
-        pos = data.find(needle, pos + 1, type_end)
+    for found in header.finditer(data, types, type_end):
+        pos = found.start()
+        if (pos - types) % 4:
+            continue
+        _name, info, _size = _TYPE.unpack_from(data, pos)
+        vlen, kind_flag = info & 0xFFFF, info >> 31
+        if vlen > len(best) and pos + _TYPE.size + vlen * _MEMBER.size <= type_end:
+            members = {}
+            for i in range(vlen):
+                m_name, _type, offset = _MEMBER.unpack_from(data, pos + _TYPE.size + i * _MEMBER.size)
+                bits = offset & 0xFFFFFF if kind_flag else offset
+                if m_name and bits % 8 == 0:
+                    members[name_at(m_name)] = bits // 8
+            best = members
     return best
