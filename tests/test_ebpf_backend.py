@@ -104,3 +104,18 @@ def test_the_workload_may_use_ptrace_itself(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "execve(\"/usr/bin/true\"" in log.read_text()
     assert "ptrace" in recorded(tmp_path / "r.json")["x86_64"]
+
+
+def test_a_full_map_is_counted_and_makes_the_run_partial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A count map with room for 4 keys: `true` makes about 17 distinct calls, the rest are dropped and said."""
+    from tracer.capture import ebpf_programs as prog
+    from tracer.capture.ebpf import Recorder, trace_ebpf
+    from tracer.capture.state import TraceOptions
+
+    monkeypatch.setattr(prog, "COUNT_ENTRIES", 4)
+    result = trace_ebpf(["true"], TraceOptions(), Recorder())
+    run = result.recording.runs[-1]
+    assert result.exit_code == 0 and run.partial
+    dropped = int(str(run.partial_reason).split("the kernel dropped ")[1].split(" syscall counts")[0])
+    assert dropped > 0
+    assert sum(len(table) for table in result.recording.abis.values()) <= 4
