@@ -78,7 +78,8 @@ class Recorder:
         offsets = btf.member_offsets(prog.FIELDS)
         h, a = bpf.MAP_TYPE_HASH, bpf.MAP_TYPE_ARRAY
         self.traced = self._map("sclearn_traced", h, prog.TGID.size, prog.EXE.size, prog.TRACED_ENTRIES)
-        self.counts = self._map("sclearn_counts", h, prog.COUNT_KEY.size, prog.U64.size, prog.COUNT_ENTRIES)
+        self.counts = self._map("sclearn_counts", bpf.MAP_TYPE_PERCPU_HASH, prog.COUNT_KEY.size, prog.U64.size,
+                                prog.COUNT_ENTRIES)
         self.argspec = self._map("sclearn_argspec", a, prog.SLOT.size, 4, prog.SPEC_SLOTS)
         self.argvals = self._map("sclearn_argvals", h, prog.ARG_KEY.size, 4, prog.ARGVAL_ENTRIES)
         self.argstate = self._map("sclearn_argstat", h, 16, prog.ARG_STATE.size, prog.ARGSTATE_ENTRIES)
@@ -163,7 +164,7 @@ class _Session:
                 exe, abi, nr = prog.COUNT_KEY.unpack(key)
                 arch, idx = _ARCH[abi], self._exe(exe)
                 slot = calls.slot(arch, nr)
-                calls.row(idx)[slot] += prog.U64.unpack(count)[0]
+                calls.row(idx)[slot] += sum(n for (n,) in prog.U64.iter_unpack(count))  # per CPU
             values: defaultdict[tuple[int, int, int], list[int]] = defaultdict(list)
             for key in rec.argvals.each_key():
                 abi, nr, index, _, seen = prog.ARG_KEY.unpack(key)

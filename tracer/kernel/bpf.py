@@ -18,7 +18,7 @@ from tracer.kernel.ptrace import check
 SYS_BPF = 321  # x86_64
 MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY, PROG_LOAD = 0, 1, 2, 3, 4, 5
 RAW_TRACEPOINT_OPEN = 17
-MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPE_RINGBUF = 1, 2, 27
+MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPE_PERCPU_HASH, MAP_TYPE_RINGBUF = 1, 2, 5, 27
 PROG_TYPE_RAW_TRACEPOINT = 17
 ANY, NOEXIST = 0, 1  # map update flags
 
@@ -44,13 +44,23 @@ def _addr(buf: ctypes.Array[ctypes.c_char]) -> int:
     return ctypes.addressof(buf)
 
 
+def possible_cpus() -> int:
+    """How many CPUs the kernel may ever run (/sys/devices/system/cpu/possible): a per-CPU map's value count."""
+    with open("/sys/devices/system/cpu/possible") as f:
+        return 1 + max(int(part.split("-")[-1]) for part in f.read().strip().split(","))
+
+
 class Map:
-    """A BPF map (an fd) with fixed-size keys and values, read and written as bytes."""
+    """A BPF map (an fd) with fixed-size keys and values, read and written as bytes.
+
+    A per-CPU map's value, read from here, is one value per possible CPU, each padded to 8 bytes.
+    """
 
     def __init__(self, name: str, kind: int, key_size: int, value_size: int, entries: int) -> None:
         attr = struct.pack("<IIIIIII16s", kind, key_size, value_size, entries, 0, 0, 0, name.encode())
         self.fd = _bpf(MAP_CREATE, attr, f"BPF map {name}")
-        self.name, self.key_size, self.value_size = name, key_size, value_size
+        self.name, self.key_size = name, key_size
+        self.value_size = (value_size + 7) // 8 * 8 * possible_cpus() if kind == MAP_TYPE_PERCPU_HASH else value_size
 
     def _elem(self, cmd: int, key: bytes, value: ctypes.Array[ctypes.c_char] | None, flags: int) -> int:
         kbuf = ctypes.create_string_buffer(key, self.key_size)

@@ -10,8 +10,7 @@ which `assemble` resolves to the relative offset the kernel expects.
 from __future__ import annotations
 
 import struct
-
-from tracer.record import Record
+from typing import NamedTuple
 
 # Instruction classes, sizes, modes, ALU and jump operations, sources (linux/bpf_common.h, linux/bpf.h).
 LD, LDX, ST, STX, ALU, JMP, JMP32, ALU64 = range(8)
@@ -33,13 +32,13 @@ FP = R10
 _INSN = struct.Struct("<BBhi")
 
 
-class Label(Record, frozen=True):
-    """A place in a program that jumps name."""
+class Label(NamedTuple):
+    """A place in a program that jumps name. (Tuples, not Records: a program is made at every start.)"""
 
     name: str
 
 
-class Insn(Record, frozen=True):
+class Insn(NamedTuple):
     code: int
     dst: int = 0
     src: int = 0
