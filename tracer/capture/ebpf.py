@@ -69,8 +69,8 @@ class Recorder:
             self.close()
             raise UserError(f"the eBPF backend cannot load its programs: {exc}", "--backend ebpf") from None
 
-    def _map(self, name: str, kind: int, key: int, value: int, entries: int) -> bpf.Map:
-        made = bpf.Map(name, kind, key, value, entries)
+    def _map(self, name: str, kind: int, key: int, value: int, entries: int, flags: int = 0) -> bpf.Map:
+        made = bpf.Map(name, kind, key, value, entries, flags)
         self.maps.append(made)
         return made
 
@@ -79,7 +79,7 @@ class Recorder:
         h, a = bpf.MAP_TYPE_HASH, bpf.MAP_TYPE_ARRAY
         self.traced = self._map("sclearn_traced", h, prog.TGID.size, prog.EXE.size, prog.TRACED_ENTRIES)
         self.counts = self._map("sclearn_counts", bpf.MAP_TYPE_PERCPU_HASH, prog.COUNT_KEY.size, prog.U64.size,
-                                prog.COUNT_ENTRIES)
+                                prog.COUNT_ENTRIES, bpf.NO_PREALLOC)
         self.argspec = self._map("sclearn_argspec", a, prog.SLOT.size, 4, prog.SPEC_SLOTS)
         self.argvals = self._map("sclearn_argvals", h, prog.ARG_KEY.size, 4, prog.ARGVAL_ENTRIES)
         self.argstate = self._map("sclearn_argstat", h, 16, prog.ARG_STATE.size, prog.ARGSTATE_ENTRIES)

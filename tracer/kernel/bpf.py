@@ -21,6 +21,7 @@ RAW_TRACEPOINT_OPEN = 17
 MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPE_PERCPU_HASH, MAP_TYPE_RINGBUF = 1, 2, 5, 27
 PROG_TYPE_RAW_TRACEPOINT = 17
 ANY, NOEXIST = 0, 1  # map update flags
+NO_PREALLOC = 1  # map creation flag: a hash map's entries are allocated as they are added
 
 # Helper function numbers (linux/bpf.h, enum bpf_func_id).
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE = 1, 2, 3
@@ -56,8 +57,8 @@ class Map:
     A per-CPU map's value, read from here, is one value per possible CPU, each padded to 8 bytes.
     """
 
-    def __init__(self, name: str, kind: int, key_size: int, value_size: int, entries: int) -> None:
-        attr = struct.pack("<IIIIIII16s", kind, key_size, value_size, entries, 0, 0, 0, name.encode())
+    def __init__(self, name: str, kind: int, key_size: int, value_size: int, entries: int, flags: int = 0) -> None:
+        attr = struct.pack("<IIIIIII16s", kind, key_size, value_size, entries, flags, 0, 0, name.encode())
         self.fd = _bpf(MAP_CREATE, attr, f"BPF map {name}")
         self.name, self.key_size = name, key_size
         self.value_size = (value_size + 7) // 8 * 8 * possible_cpus() if kind == MAP_TYPE_PERCPU_HASH else value_size
