@@ -138,7 +138,8 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
         os.close(ready_w)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        raise UserError(f"cannot trace the workload ({exc.strerror}); is ptrace allowed here?") from None
+        hint = "; is ptrace allowed here?" if seize else ""
+        raise UserError(f"cannot trace the workload ({exc.strerror}){hint}") from None
     os.write(ready_w, b"x")
     os.close(ready_w)
     return pid
