@@ -52,9 +52,9 @@ def test_nothing_is_left_in_the_kernel_after_the_tracer_is_killed(tmp_path: Path
                              "sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
-        while len(ours()) < 4 and time.monotonic() < deadline:
+        while len(programs := [o for o in ours() if o.startswith("prog ")]) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len([o for o in ours() if o.startswith("prog ")]) == 4, "the programs never loaded"
+        assert len(programs) == 4, "the programs never loaded"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
