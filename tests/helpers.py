@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tracer.capture.ebpf import unavailable as ebpf_unavailable
 from tracer.capture.launch import exit_code_of, fork_exec, resolve
 from tracer.kernel.ptrace import user_notification_available
 from tracer.kernel.seccomp_filter import compile_profile
@@ -22,10 +23,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # `python -m tracer`, but from this checkout whatever the cwd (-m alone would find an installed copy
 # when a test runs the command in a temporary directory).
 SL = [sys.executable, "-m", "tracer"]  # this checkout's: tests/conftest.py puts it first on PYTHONPATH
-# The faithful tracing backends, for tests that must hold for each (notify needs kernel support). The
-# unfaithful notify-only backend has its own tests (test_notify_backend.py, test_faithful.py).
+# The faithful tracing backends, for tests that must hold for each (notify needs kernel support, ebpf root
+# or CAP_BPF+CAP_PERFMON and BTF). The unfaithful notify-only backend has its own tests
+# (test_notify_backend.py, test_faithful.py).
+EBPF_MISSING = ebpf_unavailable()
 BACKENDS = [pytest.param("ptrace"), pytest.param("notify", marks=pytest.mark.skipif(
-    not user_notification_available(), reason="this kernel lacks seccomp user notification with CONTINUE"))]
+    not user_notification_available(), reason="this kernel lacks seccomp user notification with CONTINUE")),
+    pytest.param("ebpf", marks=pytest.mark.skipif(EBPF_MISSING is not None, reason=f"ebpf: {EBPF_MISSING}"))]
 SHARED = REPO_ROOT.parent / "shared" / "reference"
 
 

@@ -34,7 +34,7 @@ FIXTURES = ["nonblock", "zeroread", "blockread", "epollchld", "sigreturn", "jobc
 PIPELINE = ('i=0; while [ $i -lt {n} ]; do r=$(sh -c "echo hello world | tr a-z A-Z | wc -w"); '
             '[ "$r" = 2 ] || {{ echo "UNFAITHFUL: round $i printed [$r]"; exit 1; }}; i=$((i+1)); done; '
             'echo "faithful: {n} pipelines printed 2"')
-PIPELINE_ROUNDS = {"notify": 300, "ptrace": 150}  # ptrace stops cost 3x more: a shorter run, same stress
+PIPELINE_ROUNDS = {"notify": 300, "ptrace": 150, "ebpf": 300}  # ptrace stops cost 3x more: a shorter run, same stress
 NOTIFY_ONLY = pytest.mark.skipif(not notify_supported(), reason="no seccomp user notification on this kernel")
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import socket
 import subprocess
 from collections.abc import Callable
@@ -159,8 +160,9 @@ def recording(tmp_path_factory: pytest.TempPathFactory, port: int) -> Callable[[
         if name not in done:
             work = tmp_path_factory.mktemp(f"learn-{name}")
             out = work.parent / f"{work.name}.trace.json"
+            env = {"PATH": CONTAINER_PATH, "HOME": str(work), "PYTHONPATH": os.environ["PYTHONPATH"]}  # this checkout
             r = seccomp_learn("record", "-q", "-o", str(out), "--", "sh", "-c", script(name, port), cwd=work,
-                              env={"PATH": CONTAINER_PATH, "HOME": str(work)}, timeout=RUN_TIMEOUT)
+                              env=env, timeout=RUN_TIMEOUT)
             assert r.returncode == 0, f"learning {name} failed: {r.stderr[-500:]}"
             done[name] = out
         return done[name]

@@ -13,13 +13,17 @@ AUTO: Final = "auto"
 NOTIFY: Final = "notify"
 PTRACE: Final = "ptrace"
 NOTIFY_ONLY: Final = "notify-only"
-CHOICES = (AUTO, NOTIFY, PTRACE, NOTIFY_ONLY)
+EBPF: Final = "ebpf"
+CHOICES = (AUTO, EBPF, NOTIFY, PTRACE, NOTIFY_ONLY)
 
-HELP = ("notify: seccomp user notification for calls no signal can turn into a spurious EINTR, a ptrace stop "
+HELP = ("ebpf: the calls are counted in the kernel by BPF programs (root or CAP_BPF+CAP_PERFMON; no stop, "
+        "so nothing the workload sees changes, and it may use ptrace itself; not for verify); "
+        "notify: seccomp user notification for calls no signal can turn into a spurious EINTR, a ptrace stop "
         "for the rest, and a repair at every signal stop (fast, faithful); ptrace: one ptrace stop per call "
         "(faithful; the only one for --pid, --base and verify); notify-only: user notification without ptrace, "
         "so the workload may use ptrace itself, but a signal can make its calls fail (unfaithful, warns); "
-        "auto: notify where the kernel supports it and --pid, --base or verify is not used, else ptrace.")
+        "auto: ebpf where it loads and --base or verify is not used, else notify where the kernel supports it "
+        "and --pid, --base or verify is not used, else ptrace.")
 
 # Said on stderr whenever this backend runs, and kept in the recording.
 UNFAITHFUL = {

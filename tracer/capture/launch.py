@@ -88,12 +88,14 @@ def trace_everything() -> Callable[[], None]:
 
 
 def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
-          filters: Sequence[Callable[[], None]] = (), seize: bool = True) -> int:
+          filters: Sequence[Callable[[], None]] = (), seize: bool = True,
+          before_go: Callable[[int], None] | None = None) -> int:
     """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
 
     `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
     With `seize=False` (the seccomp user-notification backend, capture/notify.py) the child is not
     ptraced: it still waits for the parent's go, then installs `filters` and execs.
+    `before_go(pid)` runs in the parent before the go (the eBPF backend starts counting the pid there).
     Returns the child's pid.
     """
     path = resolve(argv, env, cwd)
@@ -131,11 +133,14 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
     try:
         if seize:
             pt.seize(pid)
+        if before_go is not None:
+            before_go(pid)
     except OSError as exc:
         os.close(ready_w)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-        raise UserError(f"cannot trace the workload ({exc.strerror}); is ptrace allowed here?") from None
+        hint = "; is ptrace allowed here?" if seize else ""
+        raise UserError(f"cannot trace the workload ({exc.strerror}){hint}") from None
     os.write(ready_w, b"x")
     os.close(ready_w)
     return pid

@@ -56,6 +56,11 @@ def exe_id(st: State, pid: int) -> int:
         path = os.readlink(f"/proc/{pid}/exe")
     except OSError:
         path = "?"
+    return exe_index(st, path)
+
+
+def exe_index(st: State, path: str) -> int:
+    """The index of an executable's path in st.exes, which it enters the first time."""
     idx = st.exe_index.get(path)
     if idx is None:
         idx = st.exe_index[path] = len(st.exes)
@@ -63,7 +68,7 @@ def exe_id(st: State, pid: int) -> int:
     return idx
 
 
-def _argspec(arch: int, nr: int) -> ArgSpec:
+def argspec(arch: int, nr: int) -> ArgSpec:
     """(arg index, is-flags) pairs to record for this (arch, nr); computed once per slot."""
     abi, bare = abi_of(arch, nr)
     name = name_of(abi, bare)
@@ -207,6 +212,8 @@ def _time_out(st: State) -> None:
 
 def _tally(st: State, elapsed: float) -> Tally:
     """Read from a timer thread while the loop counts (CallCounts copies each row in one step)."""
+    if st.sync is not None:
+        st.sync()
     counts = list(st.calls.items())
     return Tally(st.tasks_seen, sum(n for *_, n in counts), len({(a, nr) for _, a, nr, _ in counts}), elapsed)
 
@@ -269,7 +276,7 @@ def record_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
     row[slot] += 1
     spec = calls.specs[slot]
     if spec is None:
-        spec = calls.specs[slot] = _argspec(arch, nr)
+        spec = calls.specs[slot] = argspec(arch, nr)
     if spec:
         values = _args_of(buf)
         for index, is_flags in spec:
@@ -310,6 +317,8 @@ def default_run_id(argv: list[str], started: time.struct_time) -> str:
 def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.struct_time, duration: float,
                 snapshot: bool = False) -> TraceResult:
     """The run's result: how it ended, the Recording of what was counted, and verify's denials."""
+    if st.sync is not None:
+        st.sync()
     exit_code, exit_info = _exit_of(st, snapshot)
     driver_exit = None if st.driver_status is None else exit_code_of(st.driver_status)
     driver_failure = None if snapshot or st.signals or st.timed_out else _driver_failure(st, opts, driver_exit)
@@ -369,6 +378,7 @@ def _partial_reasons(st: State, opts: TraceOptions, exit_code: int, snapshot: bo
                        "were killed")
     if driver_failure:
         reasons.append(driver_failure)
+    reasons += st.incomplete
     if st.attached is not None:
         reasons.append(f"attached to running process {st.attached}: its start-up was not traced")
     return reasons

@@ -114,3 +114,6 @@ class State:
         self.restarted: dict[int, tuple[int, int]] = {}
         self.repair: SignalRepair | None = None  # seizing backends: the repairs at signal-delivery-stops
         self.notified = 0  # calls that came through a seccomp listener (the rest were ptrace stops)
+        # Backends that count elsewhere (capture/ebpf.py: in the kernel) bring calls, args and tasks up to date.
+        self.sync: Callable[[], None] | None = None
+        self.incomplete: list[str] = []  # what the backend lost (a full kernel map): each makes the run partial

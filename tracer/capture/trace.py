@@ -22,23 +22,49 @@ from tracer.kernel import ptrace as pt
 from tracer.recording.model import Backend
 
 
-def backend_for(opts: TraceOptions) -> Backend:
-    """The backend a run uses: `auto` picks the hybrid user-notification backend where the kernel has it."""
+def backend_for(opts: TraceOptions, ebpf: bool | None = None) -> Backend:
+    """The backend a run uses: `auto` picks ebpf where this process may load it (`ebpf`: whether it may,
+    found out if not given), else the hybrid user-notification backend where the kernel has it."""
     if opts.backend != backends.AUTO:
         return opts.backend
-    if opts.filters or opts.base is not None or opts.verdict is not None or opts.attach is not None:
-        return backends.PTRACE  # --base, verify and --pid need ptrace
+    if opts.filters or opts.base is not None or opts.verdict is not None:
+        return backends.PTRACE  # --base (its calls run uncounted in the kernel) and verify need ptrace
+    if _ebpf_unavailable() is None if ebpf is None else ebpf:
+        return backends.EBPF
+    if opts.attach is not None:
+        return backends.PTRACE  # --pid needs ptrace, or ebpf
     return backends.NOTIFY if pt.user_notification_available() else backends.PTRACE
+
+
+def _ebpf_unavailable() -> str | None:
+    from tracer.capture.ebpf import unavailable
+
+    return unavailable()
 
 
 def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     """Start argv as a traced child and trace it and everything it starts until they are gone."""
     opts = options or TraceOptions()
     backend = backend_for(opts)
+    recorder = None
+    if backend == backends.EBPF:  # loaded before the workload starts: a refusal is said first
+        from tracer.capture.ebpf import Recorder
+
+        try:
+            recorder = Recorder()
+        except UserError as exc:
+            if opts.backend != backends.AUTO:
+                raise
+            backend = backend_for(opts, ebpf=False)
+            sys.stderr.write(f"seccomp-learn: note: {exc}; using --backend {backend}\n")
     warning = backends.UNFAITHFUL.get(backend)
     if warning:
         sys.stderr.write(f"seccomp-learn: warning: {warning}\n")
-    if opts.attach is not None:
+    if recorder is not None:
+        from tracer.capture.ebpf import trace_ebpf
+
+        result = trace_ebpf(argv, opts, recorder)
+    elif opts.attach is not None:
         if backend != backends.PTRACE:
             raise UserError("--pid needs the ptrace backend", f"--backend {backend}")
         result = attach(opts.attach, opts)

@@ -68,7 +68,8 @@ def _same_file(a: str, b: str) -> bool:
 def trace_summary(result: TraceResult) -> str:
     run, rec = result.recording.runs[-1], result.recording
     per_abi = ", ".join(f"{abi} {len(rec.names(abi))}" for abi in sorted(rec.abis))
-    line = f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s; "
+    backend = f" (backend {run.backend})" if run.backend else ""
+    line = f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s{backend}; "
     if run.incremental_base is None:
         line += f"{len(rec.all_names())} distinct syscalls observed ({per_abi or 'none'})"
     else:  # the base's names ran in the kernel, uncounted: the syscall count is only the rest's
@@ -84,7 +85,7 @@ def trace_notes(result: TraceResult) -> list[str]:
     """What the user should know about how tracing changed the run."""
     run, rec = result.recording.runs[-1], result.recording
     notes = []
-    if run.backend != "notify-only" and "ptrace" in rec.all_names():
+    if run.backend not in ("notify-only", "ebpf") and "ptrace" in rec.all_names():
         notes.append("note: the workload called ptrace, which fails under seccomp-learn (a process has only one "
                      "tracer): debuggers or strace inside the workload cannot attach")
     for path in run.setuid_without_privileges:

@@ -15,6 +15,15 @@ def status_field(pid: int | str, key: str) -> int | None:
         return None
 
 
+def capabilities(pid: int | str) -> int:
+    """The effective capability bits of a process (CapEff, hex in /proc/PID/status), 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return int(f.read().split("\nCapEff:", 1)[1].split()[0], 16)
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def tgid(tid: int) -> int:
     """The process a task belongs to (the task itself if it is gone)."""
     return status_field(tid, "Tgid") or tid

@@ -21,7 +21,7 @@ VERSION = 1
 ARG_VALUES_CAP = 32  # distinct values kept per argument; past it the argument is "many"
 PRE_EXEC_NAME = "(seccomp-learn launcher, before exec)"  # the executable of calls made before the workload's exec
 Follow = Literal["all", "main"]  # trace until every task exited, or until the main process did
-Backend = Literal["ptrace", "notify", "notify-only"]  # the tracing backend that recorded a run
+Backend = Literal["ptrace", "notify", "notify-only", "ebpf"]  # the tracing backend that recorded a run
 
 
 class ArgValues(Record):

@@ -1,0 +1,121 @@
+"""The eBPF backend: what the kernel holds after a run, attach, refusal without privilege, ptrace inside.
+
+What it records is checked against `strace -f` by tests/test_trace_parity.py and for faithfulness by
+tests/test_faithful.py (both run every backend); tests/test_ebpf_parity.py compares its profiles with
+the notify backend's. `bpftool` (Debian's, not ours) says which BPF programs and maps exist.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import EBPF_MISSING, SL, recorded, seccomp_learn
+
+pytestmark = pytest.mark.skipif(EBPF_MISSING is not None, reason=f"ebpf: {EBPF_MISSING}")
+PREFIX = "sclearn_"  # the names capture/ebpf.py gives its programs and maps
+
+
+def ours() -> list[str]:
+    """Our BPF programs and maps the kernel holds now, by name, as bpftool lists them."""
+    found = []
+    for kind in ("prog", "map"):
+        out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True, check=True).stdout
+        names = [str(o.get("name", "")) for o in json.loads(out or "[]")]
+        found += [f"{kind} {name}" for name in names if name.startswith(PREFIX)]
+    return found
+
+
+def none_left() -> list[str]:
+    """Ours, after the kernel has had a moment (objects are freed after an RCU grace period); [] if none."""
+    deadline = time.monotonic() + 5
+    while (left := ours()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_nothing_is_left_in_the_kernel_after_a_run(tmp_path: Path) -> None:
+    assert none_left() == [], "BPF objects of an earlier run are still loaded"
+    r = seccomp_learn("record", "-q", "--backend", "ebpf", "-o", str(tmp_path / "r.json"), "--", "sh", "-c",
+                      "ls / | wc -l")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["runs"][0]["backend"] == "ebpf"
+    assert none_left() == []
+
+
+def test_nothing_is_left_in_the_kernel_after_the_tracer_is_killed(tmp_path: Path) -> None:
+    proc = subprocess.Popen([*SL, "record", "-q", "--backend", "ebpf", "-o", str(tmp_path / "r.json"), "--",
+                             "sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while len(programs := [o for o in ours() if o.startswith("prog ")]) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(programs) == 4, "the programs never loaded"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert none_left() == []
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_auto_records_with_ebpf_as_root(tmp_path: Path) -> None:
+    r = seccomp_learn("record", "-q", "-o", str(tmp_path / "r.json"), "--", "true")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["runs"][0]["backend"] == "ebpf"
+
+
+def test_attach_counts_the_process_and_what_it_starts_from_now_on(tmp_path: Path) -> None:
+    marker = tmp_path / "m"
+    loop = subprocess.Popen(["sh", "-c", f"while :; do mkdir -p {marker}; rmdir {marker}; sleep 0.02; done"])
+    try:
+        r = seccomp_learn("record", "-q", "--backend", "ebpf", "--pid", str(loop.pid), "--duration", "0.5",
+                          "-o", str(tmp_path / "r.json"))
+        assert r.returncode == 0, r.stderr
+        assert loop.poll() is None, "attaching changed the process"
+    finally:
+        loop.kill()
+        loop.wait()
+    run = json.loads((tmp_path / "r.json").read_text())["runs"][0]
+    assert (run["attached_pid"], run["exit"], run["partial"]) == (loop.pid, {"detached": True}, True)
+    x86 = recorded(tmp_path / "r.json")["x86_64"]
+    assert "/usr/bin/mkdir" in x86["mkdir"]["executables"], "a child started after the attach was not counted"
+    assert "/usr/bin/rmdir" in x86["rmdir"]["executables"]
+    assert "/usr/bin/dash" in x86["wait4"]["executables"], "the attached process itself was not counted"
+
+
+def test_without_privilege_it_fails_before_the_workload_starts(tmp_path: Path) -> None:
+    created = tmp_path / "created"
+    r = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", *SL, "record", "-q", "--backend",
+                        "ebpf", "-o", str(tmp_path / "r.json"), "--", "touch", str(created)],
+                       capture_output=True, text=True, timeout=60)  # root without capabilities
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "needs root or CAP_BPF and CAP_PERFMON" in r.stderr, r.stderr
+    assert not created.exists() and not (tmp_path / "r.json").exists()
+
+
+def test_the_workload_may_use_ptrace_itself(tmp_path: Path) -> None:
+    log = tmp_path / "strace.log"
+    r = seccomp_learn("record", "-q", "--backend", "ebpf", "-o", str(tmp_path / "r.json"), "--", "strace", "-f",
+                      "-o", str(log), "true")
+    assert r.returncode == 0, r.stderr
+    assert "execve(\"/usr/bin/true\"" in log.read_text()
+    assert "ptrace" in recorded(tmp_path / "r.json")["x86_64"]
+
+
+def test_a_full_map_is_counted_and_makes_the_run_partial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A count map with room for 4 keys: `true` makes about 17 distinct calls, the rest are dropped and said."""
+    from tracer.capture import ebpf_programs as prog
+    from tracer.capture.ebpf import Recorder, trace_ebpf
+    from tracer.capture.state import TraceOptions
+
+    monkeypatch.setattr(prog, "COUNT_ENTRIES", 4)
+    result = trace_ebpf(["true"], TraceOptions(), Recorder())
+    run = result.recording.runs[-1]
+    assert result.exit_code == 0 and run.partial
+    dropped = int(str(run.partial_reason).split("the kernel dropped ")[1].split(" syscall counts")[0])
+    assert dropped > 0
+    assert sum(len(table) for table in result.recording.abis.values()) <= 4
