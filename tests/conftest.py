@@ -15,7 +15,7 @@ import pytest
 from engines import Engines, unavailable
 
 from tracer.errors import UserError
-from tracer.runtimes.audit import AuditLog
+from tracer.kernel.audit_netlink import AuditLog
 
 REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 os.environ["PYTHONPATH"] = os.pathsep.join([REPO_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])

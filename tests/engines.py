@@ -1,6 +1,6 @@
 """The real container engines the tests run containers in, each with private state (a plain module).
 
-`Engines` (one per session, see conftest.py) hands out a `tracer.runtimes.containers.Engine` per name:
+`Engines` (one per session, see conftest.py) hands out a `tracer.runtime_needs.containers.Engine` per name:
 
 - crun and runc with their own `--root` state directory. crun 1.8 refuses hybrid cgroups, so it
   runs in a private mount namespace with the cgroup2 mount unmounted (the host's mounts are not
@@ -14,7 +14,7 @@
 - ctr on that dockerd's containerd (namespace `seccomp-learn-test`), with a `--runc-binary` script
   that runs the wrapper (ctr passes no runtime arguments).
 
-The wrapper is this checkout's `python3 -m tracer.oci_runtime`, learning into `learn_dir`.
+The wrapper is this checkout's `python3 -m tracer.runtime_wrapper`, learning into `learn_dir`.
 Every container gets the same root: busybox-static and its applets plus the merged-/usr symlinks,
 imported as an image for podman, docker and ctr (no registry); the tests that run host programs
 mount host /usr and /etc over it read-only. All state lives under one short directory in /tmp (a
@@ -40,8 +40,8 @@ from typing import Any, NoReturn
 
 import pytest
 
-from tracer.record import replace
-from tracer.runtimes.containers import ENGINES, Engine, make_root, with_root
+from tracer.runtime_needs.containers import ENGINES, Engine, make_root, with_root
+from tracer.structs import replace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))
@@ -137,7 +137,7 @@ class Engines:
         self.learn_dir = self.base / "learn"
         (self.base / "bin").mkdir()
         # podman names a runtime by its basename; PYTHONPATH: this checkout's tracer, whoever starts it.
-        wrapper = f'#!/bin/sh\nPYTHONPATH={REPO_ROOT} exec {sys.executable} -m tracer.oci_runtime "$@"\n'
+        wrapper = f'#!/bin/sh\nPYTHONPATH={REPO_ROOT} exec {sys.executable} -m tracer.runtime_wrapper "$@"\n'
         self.wrapper = _executable(self.base / "bin" / "seccomp-learn-runtime", wrapper)
         self._engines: dict[str, Engine] = {}
         self._dockerd: subprocess.Popen[bytes] | None = None
@@ -261,8 +261,7 @@ class Engines:
 
     def recording(self, container_id: str) -> dict[str, Any]:
         """The container's recording in the learn directory (waiting for its tracer to write it)."""
-        from tracer.oci_runtime.learndir import LearnDir
-
+        from tracer.runtime_wrapper.learndir import LearnDir
         learned = LearnDir(str(self.learn_dir))
         assert learned.wait_idle(container_id, RECORDING_TIMEOUT), f"{container_id}: the tracer did not finish"
         path = Path(learned.recording_path(container_id))

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from tracer.capture.ebpf import unavailable as ebpf_unavailable
-from tracer.capture.launch import exit_code_of, fork_exec, resolve
-from tracer.kernel.ptrace import user_notification_available
+from tracer.capture.backends.ebpf import unavailable as ebpf_unavailable
+from tracer.capture.launch import fork_exec, resolve
+from tracer.kernel.ptrace_abi import user_notification_available
 from tracer.kernel.seccomp_filter import compile_profile
-from tracer.profile.model import Profile
+from tracer.kernel.wait_status import exit_code_of
+from tracer.profile.seccomp_json import Profile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # `python -m tracer`, but from this checkout whatever the cwd (-m alone would find an installed copy

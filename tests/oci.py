@@ -16,8 +16,8 @@ from typing import Any
 
 from engines import HOST_RO, PRIVATE_MOUNTS
 
-from tracer.runtimes.containers import Container, Engine, make_root, oci_config, with_root
-from tracer.runtimes.containers import run as run_container
+from tracer.runtime_needs.containers import Container, Engine, make_root, oci_config, with_root
+from tracer.runtime_needs.containers import run as run_container
 
 RUNTIMES = ("crun", "runc")
 

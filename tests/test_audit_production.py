@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tests.engines import NO_NETWORK, Engines, run
 from tests.helpers import SL, seccomp_learn
-from tracer.runtimes.audit import AuditLog
+from tracer.kernel.audit_netlink import AuditLog
 
 LEARNED = "echo start; exec sleep 2"
 NEW_PATH = "echo start; umask 077; umask; exec sleep 2"  # umask(2): not learned

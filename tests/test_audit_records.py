@@ -22,7 +22,7 @@ import pyseccomp as seccomp
 import pytest
 
 from tests.helpers import REPO_ROOT, seccomp_learn
-from tracer.runtimes.audit import AuditLog, SeccompRecord
+from tracer.kernel.audit_netlink import AuditLog, SeccompRecord
 
 DATA = REPO_ROOT / "tests" / "data" / "audit"
 CALLS = {"getppid": 3, "umask": 2}

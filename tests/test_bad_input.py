@@ -22,10 +22,10 @@ from helpers import SL, seccomp_learn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracer.analysis.lint import lint_doc
-from tracer.baseline.read import load_profile_file
+from tracer.analysis.findings import lint_doc
+from tracer.baseline.profile_file import load_profile_file
 from tracer.errors import UserError
-from tracer.recording import model as rec_io
+from tracer.recording import schema as rec_io
 
 KEEP = "known content: must not be overwritten\n"
 MB = 1 << 20

@@ -25,7 +25,7 @@ import pytest
 from helpers import SL
 from test_terminal import on_pty
 
-from tracer.analysis.lint import lint_doc
+from tracer.analysis.findings import lint_doc
 
 KEEP = "known content: must not be overwritten\n"
 AS_LIMIT = 2 << 30  # a reader that reads /dev/zero dies of MemoryError instead of swapping the machine

@@ -91,11 +91,13 @@ def _imported(argv: list[str], cwd: Path) -> set[str]:
 def test_a_learning_run_imports_only_what_it_uses(tmp_path: Path) -> None:
     """Start-up is paid on every run (scripts/bench measures it): none of these serve `-- /bin/true`."""
     imported = _imported(["-q", "-o", "p.json", "--", "/bin/true"], tmp_path)
-    assert {"tracer.capture.hybrid", "tracer.profile.formats.docker"} <= imported  # it did learn
+    assert {"tracer.capture.choice", "tracer.profile.formats.docker"} <= imported  # it did learn
+    assert any(m.startswith("tracer.capture.backends.") for m in imported)  # with the backend auto picked
     unused = {"dataclasses", "inspect", "click", "socket", "subprocess", "pathlib", "shutil", "datetime", "yaml",
-              "rich", "ptrace", "pyseccomp", "tracer.capture.ready", "tracer.capture.notify", "tracer.syscalls.abi_map",
+              "rich", "ptrace", "pyseccomp", "tracer.capture.ready", "tracer.capture.backends.notify_only",
+              "tracer.syscalls.abi_map",
               "tracer.capture.incremental", "tracer.kernel.seccomp_filter", "tracer.report.build",
-              "tracer.analysis.diff", "tracer.profile.formats.kubernetes", "tracer.profile.formats.oci"}
+              "tracer.analysis.compare", "tracer.profile.formats.kubernetes", "tracer.profile.formats.oci"}
     assert imported & unused == set()
     assert "tracer.capture.ready" in _imported(["-q", "-o", "p.json", "--during", "true", "--ready-cmd", "true",
                                                 "--", "sleep", "0.2"], tmp_path)

@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from tests.helpers import seccomp_learn
-from tracer.baseline.read import load_profile_file
-from tracer.capture.launch import exit_code_of, resolve
+from tracer.baseline.profile_file import load_profile_file
+from tracer.capture.launch import resolve
+from tracer.kernel.audit_netlink import AuditLog
 from tracer.kernel.seccomp_filter import compile_profile
-from tracer.runtimes.audit import AuditLog
+from tracer.kernel.wait_status import exit_code_of
 
 LEARNED = ["sh", "-c", "echo learned"]
 # dash's own cd and umask: calls the learning run never made, in the shell's own process (its pid is known)

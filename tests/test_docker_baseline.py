@@ -14,7 +14,7 @@ import pytest
 
 from tracer.baseline.decide import decide
 from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS
-from tracer.baseline.read import load_profile_file
+from tracer.baseline.profile_file import load_profile_file
 from tracer.baseline.reasons import REASONS
 from tracer.baseline.resolve import docker_default, required_capability
 from tracer.errors import UserError
@@ -118,7 +118,6 @@ def test_every_name_matches_reference(arch: str, capset: str, kernel: tuple[int,
 @needs_reference
 def test_rule_count_and_order_match_reference() -> None:
     from tracer.baseline.docker_rules import RULES
-
     ref = _reference()
     assert [sorted(r.names) for r in RULES] == [sorted(r["names"]) for r in ref["syscalls"]]
     assert all(r.comment for r in RULES)

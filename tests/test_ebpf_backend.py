@@ -108,10 +108,9 @@ def test_the_workload_may_use_ptrace_itself(tmp_path: Path) -> None:
 
 def test_a_full_map_is_counted_and_makes_the_run_partial(monkeypatch: pytest.MonkeyPatch) -> None:
     """A count map with room for 4 keys: `true` makes about 17 distinct calls, the rest are dropped and said."""
-    from tracer.capture import ebpf_programs as prog
-    from tracer.capture.ebpf import Recorder, trace_ebpf
+    from tracer.capture.backends import ebpf_programs as prog
+    from tracer.capture.backends.ebpf import Recorder, trace_ebpf
     from tracer.capture.state import TraceOptions
-
     monkeypatch.setattr(prog, "COUNT_ENTRIES", 4)
     result = trace_ebpf(["true"], TraceOptions(), Recorder())
     run = result.recording.runs[-1]

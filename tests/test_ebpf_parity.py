@@ -19,8 +19,8 @@ from test_faithful import FIXTURES
 from test_fidelity import RUN_TIMEOUT, WORKLOADS, script
 
 from fixtures import build
-from tracer.capture.notify import notify_supported
-from tracer.runtimes.containers import CONTAINER_PATH
+from tracer.capture.backends.notify_only import notify_supported
+from tracer.runtime_needs.containers import CONTAINER_PATH
 
 pytestmark = pytest.mark.skipif(EBPF_MISSING is not None or not notify_supported(),
                                 reason=f"ebpf: {EBPF_MISSING}, or no seccomp user notification")

@@ -12,9 +12,9 @@ import yaml
 from helpers import SHARED, seccomp_learn
 
 from fixtures import build
-from tracer.profile.emit import EmitOptions, emit
 from tracer.profile.extras import ALWAYS, FALLBACKS, RUNTIMES, VDSO
-from tracer.recording import model as recording
+from tracer.profile.policy import EmitOptions, emit
+from tracer.recording import schema as recording
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,6 @@ def test_unnamed_numbers_are_reported_not_written(tmp_path: Path) -> None:
 
 def test_emit_library_gives_the_same_profile_as_the_cli(sockets_trace: Path) -> None:
     from tracer.profile import formats
-
     rec = recording.load(sockets_trace)
     cli = seccomp_learn("emit", str(sockets_trace)).stdout
     assert formats.render("docker", emit(rec, EmitOptions()).profile, rec) == cli

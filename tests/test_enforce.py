@@ -8,8 +8,8 @@ import pytest
 from helpers import run_under, seccomp_learn
 
 from fixtures import build
-from tracer.baseline.read import load_profile_file
-from tracer.profile.model import Profile
+from tracer.baseline.profile_file import load_profile_file
+from tracer.profile.seccomp_json import Profile
 
 # Workload, and a syscall it cannot run without (removing it must make the run fail).
 WORKLOADS = {

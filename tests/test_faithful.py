@@ -23,9 +23,9 @@ import pytest
 from helpers import BACKENDS, seccomp_learn
 
 from fixtures import build
-from tracer.capture.notify import notify_supported
+from tracer.capture.backends.notify_only import notify_supported
 from tracer.capture.notify_safe import hybrid_filter, listener_takes
-from tracer.kernel import ptrace as pt
+from tracer.kernel import ptrace_abi as pt
 from tracer.syscalls.abi import AUDIT_ARCH_X86_64
 from tracer.syscalls.names import number_of
 

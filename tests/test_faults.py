@@ -15,7 +15,7 @@ from helpers import SL, as_nobody, seccomp_learn
 from test_run_lifecycle import _alive, _pids_of, _start
 
 from fixtures import build
-from tracer.capture.notify import notify_supported
+from tracer.capture.backends.notify_only import notify_supported
 
 
 def wait_gone(pids: list[int], seconds: float = 5) -> list[int]:
@@ -69,9 +69,8 @@ def test_workload_execs_a_setuid_binary_as_root(tmp_path: Path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="drops from root to nobody")
 def test_setuid_binary_unprivileged_is_explained() -> None:
     """Unprivileged, a set-id program runs without its privileges (ptrace and no_new_privs): say so."""
-    from tracer.capture.trace import trace
+    from tracer.capture.choice import trace
     from tracer.commands.learn import trace_notes
-
     def run() -> list[Any]:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         result = trace(["/usr/bin/passwd", "-S"])
@@ -101,7 +100,8 @@ def test_workload_that_uses_ptrace_works_under_the_notify_only_backend(tmp_path:
 @pytest.mark.parametrize("backend", ["ptrace", "notify", "notify-only"])
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT twice", "SIGKILL"])
 def test_tracer_stopped_leaves_nothing_stopped_or_orphaned(how: str, backend: str, tmp_path: Path) -> None:
-    """The notify-only backend has no EXITKILL: its guardian process (tracer.capture.notify) cleans up instead.
+    """The notify-only backend has no EXITKILL: its guardian process (capture/backends/notify_only.py) cleans up
+    instead.
 
     The spinning subshell makes no syscall, so unlike the sleepers it would outlive a listener that is gone.
     """

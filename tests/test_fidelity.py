@@ -35,8 +35,8 @@ from engines import HOST_RO, Engines, read_session
 from helpers import seccomp_learn
 
 from fixtures import CACHE_DIR, build
-from tracer.runtimes.audit import AuditLog
-from tracer.runtimes.containers import CONTAINER_PATH, ENGINES, OCI_ENGINES, Container, Engine, run
+from tracer.kernel.audit_netlink import AuditLog
+from tracer.runtime_needs.containers import CONTAINER_PATH, ENGINES, OCI_ENGINES, Container, Engine, run
 
 RUN_TIMEOUT = 120
 # ready CMD...: poll the server ($pid) with CMD every 50 ms until it answers (10 s at most) or exits.

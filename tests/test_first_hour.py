@@ -109,8 +109,7 @@ def test_unwritable_directory_is_refused_before_the_workload_runs() -> None:
             from tracer.capture.state import TraceOptions
             from tracer.commands.learn import Outputs, run_learn
             from tracer.errors import UserError
-            from tracer.profile.emit import EmitOptions
-
+            from tracer.profile.policy import EmitOptions
             try:
                 run_learn(["touch", str(marker)], TraceOptions(), EmitOptions(), Outputs(str(locked / "p.json"), None))
             except UserError as exc:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import SHARED, run_under, seccomp_learn
 
-from tracer.baseline.read import profile_from_document
+from tracer.baseline.profile_file import profile_from_document
 
 # Calls that are harmless as made here (every argument given, zero unless said: no pointer, a query, a no-op),
 # each refused or not by Docker.
@@ -35,7 +35,6 @@ def test_dropped_names_are_what_docker_refuses(tmp_path: Path) -> None:
     if not docker.is_file():
         pytest.skip("../shared/reference/docker-default.json is not here")
     from tracer.syscalls.names import number_of
-
     upstream = json.loads(docker.read_text())
     baseline = profile_from_document({**upstream, "defaultErrnoRet": REFUSED}, str(docker))
     argv = [sys.executable, "-c", SCRIPT,

@@ -18,7 +18,7 @@ import yaml
 from helpers import SHARED, seccomp_learn
 from oci import bundle
 
-from tracer.oci_runtime.cmdline import parse
+from tracer.runtime_wrapper.cmdline import parse
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "kubernetes"
 MANIFESTS = sorted(DOCS.glob("*.yaml"))
@@ -55,7 +55,7 @@ def test_recordings_from_two_nodes_merge_into_an_spo_profile(tmp_path: Path) -> 
     recording, and its --format kubernetes profile validates against the SPO CRD."""
     learn = tmp_path / "learn"
     for node, argv in (("node-a", ["sh", "-c", "echo a"]), ("node-b", ["sh", "-c", "cat /etc/hostname"])):
-        done = subprocess.run([sys.executable, "-m", "tracer.oci_runtime", "--learn-dir", str(learn / node),
+        done = subprocess.run([sys.executable, "-m", "tracer.runtime_wrapper", "--learn-dir", str(learn / node),
                                "--root", str(tmp_path / "runc"), "run", "--bundle",
                                str(bundle(tmp_path / node, argv, None)), node],
                               capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)

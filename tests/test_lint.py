@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from helpers import seccomp_learn
 
-from tracer.analysis.lint import CODES, Finding, lint_doc, lint_file
+from tracer.analysis.findings import CODES, Finding, lint_doc, lint_file
 from tracer.commands.lint import run_lint
 from tracer.errors import UserError
 

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from fixtures import build
 from tracer.errors import UserError
-from tracer.recording import model as rec_io
-from tracer.recording.merge import low_coverage, merge
-from tracer.recording.model import ARG_VALUES_CAP, ArgValues, Recording, Run, SyscallStats
+from tracer.recording import schema as rec_io
+from tracer.recording.schema import ARG_VALUES_CAP, ArgValues, Recording, Run, SyscallStats
+from tracer.recording.union import low_coverage, merge
 
 # Keys are consistent across recordings, as they are in real ones: a name always has its number on its ABI
 # (the kernel's, from the x86_64 and i386 tables of Linux 7.1: every reader checks them).

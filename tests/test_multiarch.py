@@ -31,9 +31,9 @@ from qemu_ref import (
 )
 from test_diff import BASELINE_SCHEMA
 
-from tracer.baseline.read import load_profile_file
+from tracer.baseline.profile_file import load_profile_file
 from tracer.kernel.seccomp_filter import compile_profile
-from tracer.profile.model import Profile
+from tracer.profile.seccomp_json import Profile
 from tracer.syscalls.abi import ABI_OF_SCMP
 from tracer.syscalls.names import is_known
 
@@ -302,8 +302,7 @@ def test_arm64_recording_gives_what_the_amd64_build_calls(name, sysroot, tmp_pat
     allow on amd64 every call strace sees the amd64 build make."""
     from strace_ref import strace_syscalls
 
-    from tracer.recording import model as rec_io
-
+    from tracer.recording import schema as rec_io
     workload = WORKLOADS[name]
     arm64_path = str(sysroot / workload.program.lstrip("/"))
     seen, status = qemu_syscalls([arm64_path, *workload.args], sysroot, cwd=_workdir(tmp_path / "arm64"), env=ENV)

@@ -1,4 +1,4 @@
-"""The plain seccomp user-notification backend (tracer.capture.notify, `--backend notify-only`) records what
+"""The plain seccomp user-notification backend (capture/backends/notify_only.py, `--backend notify-only`) records what
 `strace -f` and the ptrace backend see.
 
 Each run goes through a small runner in a subprocess of its own (the tracer sets signal handlers,
@@ -22,7 +22,7 @@ from test_faults import wait_gone
 from test_run_lifecycle import _pids_of
 
 from fixtures import build
-from tracer.capture.notify import notify_supported, trace_notify, workload_processes
+from tracer.capture.backends.notify_only import notify_supported, trace_notify_only, workload_processes
 from tracer.capture.state import TraceOptions
 from tracer.errors import UserError
 
@@ -30,13 +30,13 @@ pytestmark = pytest.mark.skipif(not notify_supported(), reason="no seccomp user 
 
 RUNNER = """
 import sys
-from tracer.recording import model as recording
-from tracer.capture.notify import trace_notify
+from tracer.recording import schema as recording
+from tracer.capture.backends.notify_only import trace_notify_only
 from tracer.capture.state import TraceOptions
-from tracer.capture.trace import trace
+from tracer.capture.choice import trace
 backend, out, follow, duration, *argv = sys.argv[1:]
 opts = TraceOptions(follow=follow, duration=float(duration) if duration else None, backend=backend)
-result = (trace_notify if backend == "notify" else trace)(argv, opts)
+result = (trace_notify_only if backend == "notify" else trace)(argv, opts)
 recording.save(result.recording, out)
 sys.exit(result.exit_code)
 """
@@ -115,7 +115,7 @@ def test_failed_exec_is_not_exec_ok(tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     bad.write_text("not a program\n")
     bad.chmod(0o755)
-    result = trace_notify([str(bad)])
+    result = trace_notify_only([str(bad)])
     assert not result.exec_ok and result.exit_code == 126
     assert set(result.recording.names("x86_64")) == {"execve"}
 
@@ -123,7 +123,7 @@ def test_failed_exec_is_not_exec_ok(tmp_path: Path) -> None:
 def test_options_of_the_ptrace_backend_are_refused() -> None:
     for opts in (TraceOptions(attach=1), TraceOptions(filters=[lambda: None]), TraceOptions(verdict=lambda p, d: None)):
         with pytest.raises(UserError):
-            trace_notify(["true"], opts)
+            trace_notify_only(["true"], opts)
 
 
 def _start(tmp_path: Path, *argv: str) -> tuple[subprocess.Popen[bytes], int]:

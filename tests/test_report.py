@@ -22,8 +22,8 @@ from fixtures import build
 from tracer.baseline.decide import decide
 from tracer.baseline.reasons import REASONS
 from tracer.baseline.resolve import docker_default
-from tracer.recording import model as rec_io
-from tracer.recording.model import ArgValues, Recording, Run, SyscallStats
+from tracer.recording import schema as rec_io
+from tracer.recording.schema import ArgValues, Recording, Run, SyscallStats
 from tracer.report.build import render_report
 
 GOLDEN = Path(__file__).parent / "data" / "report_sockets.md"

@@ -157,8 +157,7 @@ def test_recording_is_written_atomically_and_is_valid_json(tmp_path: Path) -> No
 @pytest.mark.skipif(os.geteuid() != 0, reason="already unprivileged: every other test covers it")
 def test_works_unprivileged() -> None:
     """Drop to nobody in a forked child and trace from there (the no_new_privs path)."""
-    from tracer.capture.trace import trace
-
+    from tracer.capture.choice import trace
     def run() -> list[Any]:
         result = trace(["/bin/sh", "-c", "/bin/true; /bin/true"])
         return [result.exit_code, sorted(result.recording.names("x86_64"))]

@@ -20,9 +20,9 @@ from helpers import seccomp_learn
 from oci import run
 
 from tracer.profile.extras import RUNTIMES
-from tracer.runtimes.containers import ENGINES
-from tracer.runtimes.measure import RuntimeMeasurement, measure
-from tracer.runtimes.version import installed_versions
+from tracer.runtime_needs.containers import ENGINES
+from tracer.runtime_needs.measure import RuntimeMeasurement, measure
+from tracer.runtime_needs.version import installed_versions
 
 RUNS = 10  # containers per runtime: enough to see the Go runtime's occasional calls in runc
 

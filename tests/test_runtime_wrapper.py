@@ -22,11 +22,11 @@ from oci import bundle
 from strace_ref import strace_binary
 
 from fixtures import build
-from tracer.oci_runtime.learndir import file_stem
-from tracer.oci_runtime.registry import ENV_STATE
+from tracer.runtime_wrapper.learndir import file_stem
+from tracer.runtime_wrapper.remembered import ENV_STATE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="OCI runtimes need root")
-WRAPPER = [sys.executable, "-m", "tracer.oci_runtime"]
+WRAPPER = [sys.executable, "-m", "tracer.runtime_wrapper"]
 PIPELINE = ["sh", "-c", "echo hello world | tr a-z A-Z | wc -w"]
 TIMEOUT = 60
 GO_SCHEDULING = frozenset({"futex", "nanosleep", "sched_yield"})

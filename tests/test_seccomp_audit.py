@@ -10,7 +10,7 @@ import os
 
 import pyseccomp as seccomp
 
-from tracer.runtimes.audit import AuditLog
+from tracer.kernel.audit_netlink import AuditLog
 
 CALLS = 500
 

@@ -115,8 +115,7 @@ def test_verify_exits_with_the_workloads_own_code(tmp_path: Path) -> None:
 
 def test_verify_kill_ends_the_task_with_sigsys_as_the_kernel_does(tmp_path: Path) -> None:
     """The reference is the kernel: the same profile loaded with no tracer at all (run_under)."""
-    from tracer.baseline.read import load_profile_file
-
+    from tracer.baseline.profile_file import load_profile_file
     script = "ls / >/dev/null; echo status=$?"
     profile = _learn(tmp_path, "--default-action", "kill", "--", "sh", "-c", script)
     data = json.loads(profile.read_text())

@@ -34,9 +34,9 @@ from engines import PRIVATE_MOUNTS
 from oci import available, bundle
 from test_runtime_wrapper import WRAPPER, _run, one_line
 
-from tracer.kernel import ptrace
-from tracer.oci_runtime.learndir import file_stem
-from tracer.oci_runtime.registry import ENV_STATE
+from tracer.kernel import ptrace_abi
+from tracer.runtime_wrapper.learndir import file_stem
+from tracer.runtime_wrapper.remembered import ENV_STATE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="OCI runtimes need root")
 NOBODY = 65534
@@ -242,17 +242,17 @@ def refusing_agent(path: Path, containers: int) -> threading.Thread:
 
 
 def _answer_eperm(listener: int) -> None:
-    request, response = ptrace.notif_buffers()
+    request, response = ptrace_abi.notif_buffers()
     poller = select.poll()
     poller.register(listener, select.POLLIN)
     try:
         while poller.poll(TIMEOUT * 1000):
             ctypes.memset(request, 0, len(request))
-            if ptrace.raw_ioctl(listener, ptrace.SECCOMP_IOCTL_NOTIF_RECV, ctypes.addressof(request)) != 0:
+            if ptrace_abi.raw_ioctl(listener, ptrace_abi.SECCOMP_IOCTL_NOTIF_RECV, ctypes.addressof(request)) != 0:
                 return  # the container's tasks are gone
-            notif_id = ptrace.SECCOMP_NOTIF_HEAD.unpack_from(request.raw)[0]
-            ptrace.SECCOMP_NOTIF_RESP.pack_into(response, 0, notif_id, 0, -errno.EPERM, 0)
-            ptrace.raw_ioctl(listener, ptrace.SECCOMP_IOCTL_NOTIF_SEND, ctypes.addressof(response))
+            notif_id = ptrace_abi.SECCOMP_NOTIF_HEAD.unpack_from(request.raw)[0]
+            ptrace_abi.SECCOMP_NOTIF_RESP.pack_into(response, 0, notif_id, 0, -errno.EPERM, 0)
+            ptrace_abi.raw_ioctl(listener, ptrace_abi.SECCOMP_IOCTL_NOTIF_SEND, ctypes.addressof(response))
     finally:
         os.close(listener)
 
@@ -446,9 +446,8 @@ def test_a_held_merge_lock_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyP
     """Finding 5: `.<id>.lock` held by another process: writing the recording gives up at its deadline
     (with one line, as a UserError) instead of hanging the tracer after the container ran."""
     from tracer.errors import UserError
-    from tracer.oci_runtime import learndir
-    from tracer.recording.model import Recording
-
+    from tracer.recording.schema import Recording
+    from tracer.runtime_wrapper import learndir
     monkeypatch.setattr(learndir, "MERGE_TIMEOUT", 0.3)
     learn = learndir.LearnDir(str(tmp_path / "learn"))
     held = os.open(tmp_path / "learn" / ".c.lock", os.O_RDWR | os.O_CREAT, 0o600)

@@ -1,6 +1,6 @@
 """Argument conditions: their text ("domain in {AF_UNIX, AF_INET}") and whether one set fits inside another.
 
-A condition is an `Arg` (profile/model.py); alternatives are ORed, the conditions of one alternative
+A condition is an `Arg` (profile/seccomp_json.py); alternatives are ORed, the conditions of one alternative
 ANDed, as in a seccomp profile. Names of arguments and their decoders are x86_64's (docs/architecture.md).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from tracer.profile.model import OPERATORS, Arg
+from tracer.profile.seccomp_json import OPERATORS, Arg
 from tracer.syscalls.decode import decode, shown
 from tracer.syscalls.info import filterable_args
 

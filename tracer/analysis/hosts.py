@@ -13,10 +13,10 @@ import os
 import re
 
 from tracer.baseline.decide import decide
-from tracer.baseline.read import load_profile_file
-from tracer.profile.emit import MAPPED
-from tracer.profile.model import Profile
-from tracer.record import Record, field
+from tracer.baseline.profile_file import load_profile_file
+from tracer.profile.policy import MAPPED
+from tracer.profile.seccomp_json import Profile
+from tracer.structs import Struct, field
 from tracer.syscalls.abi import ABI_OF_SCMP, HOST_ABI, abi_sort_key
 from tracer.syscalls.names import is_known
 
@@ -25,7 +25,7 @@ _ALLOWS = ("allowed", "allowed_with_args")
 _MAPPED = re.compile(rf"^{MAPPED} (?P<abi>\S+) from (?P<source>\S+): (?P<pairs>.*)$")
 
 
-class MappedName(Record):
+class MappedName(Struct):
     name: str
     host: str  # the host the emitter mapped it for
     source: str  # the ABI the calls were observed on
@@ -35,7 +35,7 @@ class MappedName(Record):
         return f"{self.name}<-{self.source} {'/'.join(self.from_names)}"
 
 
-class HostView(Record):
+class HostView(Struct):
     """One host: the SCMP arches its filter covers and the names it allows."""
 
     abi: str  # x86_64 | aarch64

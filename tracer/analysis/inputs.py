@@ -1,6 +1,6 @@
 """What diff and report compare: a profile file, a recording (as the profile `emit` writes for it), or a baseline.
 
-Each is read once, by the one profile reader (tracer.baseline.read) or the recording loader, and a
+Each is read once, by the one profile reader (tracer.baseline.profile_file) or the recording loader, and a
 recording is emitted once; the result carries the profile, the recording and what emit added, so no later
 step reads or emits again. See docs/architecture.md.
 """
@@ -14,7 +14,7 @@ from typing import Literal
 from tracer.analysis.conditions import ABI
 from tracer.analysis.danger import parse_caps
 from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS
-from tracer.baseline.read import (
+from tracer.baseline.profile_file import (
     SANDBOXES,
     document_from_text,
     profile_from_document,
@@ -24,18 +24,18 @@ from tracer.baseline.read import (
 from tracer.baseline.resolve import docker_default
 from tracer.errors import UserError
 from tracer.fileio import read_input
-from tracer.profile.emit import EmitOptions, Emitted, emit
-from tracer.profile.model import Profile
-from tracer.record import Record, field
-from tracer.recording import model as rec_io
-from tracer.recording.model import Recording
+from tracer.profile.policy import EmitOptions, Emitted, emit
+from tracer.profile.seccomp_json import Profile
+from tracer.recording import schema as rec_io
+from tracer.recording.schema import Recording
+from tracer.structs import Struct, field
 from tracer.syscalls.names import is_known
 
 ARCH = "amd64"  # Docker's native name for ABI, the arch Docker's default is resolved for
 SourceKind = Literal["recording", "profile", "docker-default"]
 
 
-class Source(Record):
+class Source(Struct):
     """One side of a comparison, as the diff JSON describes it (docs/diff-format.md)."""
 
     path: str  # the file, or "docker" for the built-in baseline
@@ -49,7 +49,7 @@ class Source(Record):
     unnamed: list[str] = field(default_factory=list)  # recording: "abi#nr" numbers left out of the profile
 
 
-class Loaded(Record):
+class Loaded(Struct):
     """A profile to compare, where it came from, and (for a recording) the recording and what emit made."""
 
     profile: Profile

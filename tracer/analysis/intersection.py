@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracer.analysis.diff import DiffResult
+from tracer.analysis.compare import DiffResult
 
 
 def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from tracer.auditlog.filters import Filters
 from tracer.auditlog.model import Event, Note
-from tracer.record import Record, field
+from tracer.structs import Struct, field
 
 MAX_NOTES = 1000  # notes kept for the report; the rest are counted
 
 
-class Seen(Record):
+class Seen(Struct):
     count: int = 0
     first: float | None = None  # time of the earliest record
     first_serial: int = 0
@@ -35,7 +35,7 @@ Group = tuple[str, str, int]  # container, executable, pid
 Call = tuple[str, str]  # abi, name (or abi#nr)
 
 
-class Collected(Record):
+class Collected(Struct):
     groups: dict[Group, dict[Call, Seen]] = field(default_factory=dict)
     calls: dict[Call, Seen] = field(default_factory=dict)  # the same records, across groups
     unnamed: set[Call] = field(default_factory=set)  # numbers with no name in their ABI's table

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tracer.auditlog.model import Event
 from tracer.errors import UserError
-from tracer.record import Record
+from tracer.structs import Struct
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d)$")
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -38,7 +38,7 @@ def _container_matches(wanted: str, container: str) -> bool:
                                 or container.rsplit("/", 1)[-1] == wanted)
 
 
-class Filters(Record, frozen=True):
+class Filters(Struct, frozen=True):
     comm: tuple[str, ...] = ()
     exe: tuple[str, ...] = ()  # paths or shell patterns (/usr/bin/*)
     container: tuple[str, ...] = ()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from tracer.auditlog.kernel_record import event_from_body, stamp_of
 from tracer.auditlog.model import Event, Malformed, Note
 from tracer.errors import UserError
-from tracer.runtimes.audit import AuditLog, SeccompRecord
+from tracer.kernel.audit_netlink import AuditLog, SeccompRecord
 
 SOURCE = "netlink"
 _ID = re.compile(r"(?:^|[/-])([0-9a-f]{64})(?:\.scope)?(?:/|$)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from tracer.auditlog.model import Event, Malformed, action_of
-from tracer.runtimes.audit import record_fields
+from tracer.kernel.audit_netlink import record_fields
 from tracer.syscalls.abi import abi_of
 from tracer.syscalls.names import name_of
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from tracer.auditlog.evidence import Call, Collected, evidence
 from tracer.baseline.decide import decide
-from tracer.profile.model import Profile, Syscall
-from tracer.record import Record, field, replace
+from tracer.profile.seccomp_json import Profile, Syscall
+from tracer.structs import Struct, field, replace
 from tracer.syscalls.abi import SCMP_ARCH
 
 ADDED = "added by seccomp-learn audit"  # the comment every addition starts with
 
 
-class Lacking(Record):
+class Lacking(Struct):
     names: dict[Call, str] = field(default_factory=dict)  # (abi, name) -> its evidence: to add
     argument_ruled: dict[Call, str] = field(default_factory=dict)  # allowed for other arguments only
     refused: dict[Call, str] = field(default_factory=dict)  # the profile's own errno rule refuses it (fallbacks)

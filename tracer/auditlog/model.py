@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tracer.record import Record
+from tracer.structs import Struct
 
 # SECCOMP_RET_ACTION_FULL of the record's code= field, as the profile's actions say it.
 _ACTIONS = {0x00000000: "kill_thread", 0x80000000: "kill_process", 0x00030000: "trap", 0x00050000: "errno",
@@ -24,7 +24,7 @@ def action_of(code: int | None) -> str:
     return _ACTIONS.get(code & ACTION_MASK, f"{code & ACTION_MASK:#x}")
 
 
-class Event(Record, frozen=True):
+class Event(Struct, frozen=True):
     """One call the kernel logged."""
 
     where: str  # FILE:LINE (or the netlink group) it was read from
@@ -47,7 +47,7 @@ class Event(Record, frozen=True):
 NoteKind = Literal["dropped", "malformed"]
 
 
-class Note(Record, frozen=True):
+class Note(Struct, frozen=True):
     """A line that tells of records lost to a rate limit, or that looks like a record but cannot be read."""
 
     where: str

@@ -20,7 +20,7 @@ from typing import BinaryIO
 from tracer.auditlog import auditd, journal_export, printk, spo
 from tracer.auditlog.model import Event, Malformed, Note
 from tracer.errors import UserError
-from tracer.record import replace
+from tracer.structs import replace
 
 MAX_LINE = 1 << 16
 # What the kernel prints when audit records were lost: its own rate limit or backlog (kernel/audit.c),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import errno as errno_names
 from typing import Literal
 
-from tracer.profile.model import ALLOWING_ACTIONS, Arg, Profile, effective_errno
-from tracer.record import Record
+from tracer.profile.seccomp_json import ALLOWING_ACTIONS, Arg, Profile, effective_errno
+from tracer.structs import Struct
 
 DecisionStatus = Literal["allowed", "allowed_with_args", "errno", "blocked"]
 
 
-class Decision(Record, frozen=True):
+class Decision(Struct, frozen=True):
     """What a profile does with one syscall name.
 
     status: "allowed" (unconditional allow), "allowed_with_args" (allowed only when one of `args` holds;

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from errno import ENOSYS, EPERM
 
-from tracer.profile.model import Arg
-from tracer.record import Record, field
+from tracer.profile.seccomp_json import Arg
+from tracer.structs import Struct, field
 
 ALLOW = "SCMP_ACT_ALLOW"
 ERRNO = "SCMP_ACT_ERRNO"
@@ -32,7 +32,7 @@ DOCKER_DEFAULT_CAPS: frozenset[str] = frozenset({
 })
 
 
-class When(Record, frozen=True):
+class When(Struct, frozen=True):
     """A Docker `includes`/`excludes` filter. Arches are moby's native names (amd64, arm64, x86...)."""
 
     caps: tuple[str, ...] = ()
@@ -40,7 +40,7 @@ class When(Record, frozen=True):
     min_kernel: tuple[int, int] | None = None
 
 
-class Rule(Record, frozen=True):
+class Rule(Struct, frozen=True):
     """One Docker rule: an OCI syscall entry plus the conditions under which moby keeps it."""
 
     names: tuple[str, ...]

@@ -14,7 +14,7 @@ from tracer.baseline import docker_rules as dr
 from tracer.baseline.decide import decide
 from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS, Rule
 from tracer.errors import UserError
-from tracer.profile.model import Profile, Syscall
+from tracer.profile.seccomp_json import Profile, Syscall
 
 # The project's ABI names, so callers may pass either vocabulary.
 _ABI_TO_NATIVE = {"x86_64": "amd64", "i386": "x86", "aarch64": "arm64"}

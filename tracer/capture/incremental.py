@@ -12,17 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tracer.kernel.seccomp_filter import new_filter
-from tracer.profile.emit import FLAG_MASK_BITS, observed_rule_names, observed_value_rules
-from tracer.profile.model import Profile
-from tracer.record import Record
-from tracer.recording.model import ArgValues, IncrementalBase, Recording, SyscallStats
+from tracer.profile.policy import FLAG_MASK_BITS, observed_rule_names, observed_value_rules
+from tracer.profile.seccomp_json import Profile
+from tracer.recording.schema import ArgValues, IncrementalBase, Recording, SyscallStats
+from tracer.structs import Struct
 from tracer.syscalls.abi import ABI_OF_SCMP
 from tracer.syscalls.names import is_known, number_of
 
 TRACED_ABIS = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32")
 
 
-class BaseProfile(Record, frozen=True):
+class BaseProfile(Struct, frozen=True):
     """The profile given to --base, read once: the filter it makes and what it adds to the recording."""
 
     source: str
@@ -30,7 +30,7 @@ class BaseProfile(Record, frozen=True):
 
     @classmethod
     def load(cls, path: str) -> BaseProfile:
-        from tracer.baseline.read import load_profile_file  # on use: a run without --base does not pay for it
+        from tracer.baseline.profile_file import load_profile_file  # on use: a run without --base does not pay for it
 
         return cls(path, load_profile_file(path))
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tracer.errors import UserError
-from tracer.kernel import ptrace as pt
+from tracer.kernel import ptrace_abi as pt
 from tracer.printable import printable
 
 # Python ignores these at start-up; a workload must get the defaults, as under a shell.
@@ -67,21 +67,6 @@ def fork_exec(child: Callable[[], None], label: str, failure_code: int) -> int:
     return pid
 
 
-def exit_code_of(status: int) -> int:
-    """A wait status as a shell reports it: the exit code, or 128+N when signal N killed the process."""
-    return 128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
-def describe_exit(code: int) -> str:
-    """An exit code for a message: 143 (SIGTERM) when it stands for a signal."""
-    if code > 128 and code - 128 < signal.NSIG:
-        try:
-            return f"{code} ({signal.Signals(code - 128).name})"
-        except ValueError:
-            pass
-    return str(code)
-
-
 def trace_everything() -> Callable[[], None]:
     """The default filter: every syscall of every ABI stops once in the tracer."""
     return pt.trace_everything_filter().install
@@ -93,7 +78,7 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
     """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
 
     `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
-    With `seize=False` (the seccomp user-notification backend, capture/notify.py) the child is not
+    With `seize=False` (the seccomp user-notification backend, capture/backends/notify_only.py) the child is not
     ptraced: it still waits for the parent's go, then installs `filters` and execs.
     `before_go(pid)` runs in the parent before the go (the eBPF backend starts counting the pid there).
     Returns the child's pid.

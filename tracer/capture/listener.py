@@ -16,7 +16,7 @@ import time
 from tracer.capture.session import kill
 from tracer.errors import UserError
 from tracer.kernel import procfs
-from tracer.kernel import ptrace as pt
+from tracer.kernel import ptrace_abi as pt
 
 
 def child_install_listener(prog: pt.BpfFilter, report_w: int) -> None:

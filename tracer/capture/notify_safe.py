@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from tracer.kernel import ptrace as pt
-from tracer.record import Record
+from tracer.kernel import ptrace_abi as pt
+from tracer.structs import Struct
 from tracer.syscalls.abi import AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
 from tracer.syscalls.names import number_of
 
@@ -57,7 +57,7 @@ ALWAYS: tuple[str, ...] = (
 )
 
 
-class ArgIn(Record, frozen=True):
+class ArgIn(Struct, frozen=True):
     """The low 32 bits of argument `arg`, under `mask`, are one of `values` (none of them, if `negate`)."""
 
     arg: int
@@ -69,7 +69,7 @@ class ArgIn(Record, frozen=True):
         return ((args[self.arg] & self.mask) in self.values) != self.negate
 
 
-class ArgNonzero(Record, frozen=True):
+class ArgNonzero(Struct, frozen=True):
     """Argument `arg` (all 64 bits) is not 0: a pointer, such as a timeout, was given."""
 
     arg: int

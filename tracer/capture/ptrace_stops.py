@@ -12,10 +12,10 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
-from tracer.capture.session import PRE_EXEC, exe_id, kill, note_setid, record_call
+from tracer.capture.session import PRE_EXEC, count_call, exe_id, kill, note_setid
 from tracer.capture.signal_repair import SignalRepair
 from tracer.capture.state import State, TraceOptions
-from tracer.kernel import ptrace as pt
+from tracer.kernel import ptrace_abi as pt
 
 _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE)
@@ -23,9 +23,9 @@ _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLO
 
 def ptrace_stop_handler(st: State, opts: TraceOptions, stop_workload: Callable[[str], None],
                         lock: threading.Lock | None = None) -> Callable[[int, int], None]:
-    """What a loop does with one waitpid report (trace.py's loop, and hybrid.py's ptrace half).
+    """What a loop does with one waitpid report (backends/ptrace.py's loop, and backends/notify.py's ptrace half).
 
-    Per seccomp stop: one PTRACE_GET_SYSCALL_INFO, `record_call`, and PTRACE_CONT (names bound once).
+    Per seccomp stop: one PTRACE_GET_SYSCALL_INFO, `count_call`, and PTRACE_CONT (names bound once).
     """
     if st.repair is None:
         st.repair = SignalRepair(st.restarted)
@@ -39,10 +39,10 @@ def ptrace_stop_handler(st: State, opts: TraceOptions, stop_workload: Callable[[
                 op, arch, nr = head(buf)
                 if op != exit_op:
                     if lock is None:
-                        record_call(st, pid, arch, nr, buf, verdict)
+                        count_call(st, pid, arch, nr, buf, verdict)
                     else:
-                        with lock:  # another thread records too (hybrid.py)
-                            record_call(st, pid, arch, nr, buf, verdict)
+                        with lock:  # another thread records too (backends/notify.py)
+                            count_call(st, pid, arch, nr, buf, verdict)
             raw_ptrace(cont_req, pid, None, None)
         elif pid == st.driver:
             st.driver_status = status

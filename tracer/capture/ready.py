@@ -20,14 +20,14 @@ import shlex
 import sys
 import time
 
-from tracer.record import Record
+from tracer.structs import Struct
 
 READY = b"ready"  # what the helper writes before it execs the driver; anything else is why not
 POLL_S = 0.1  # between two probes
 DEFAULT_TIMEOUT_S = 30.0
 
 
-class Probe(Record, frozen=True):
+class Probe(Struct, frozen=True):
     """One readiness condition: tcp HOST:PORT accepts, unix PATH accepts, or CMD exits 0."""
 
     kind: str  # "tcp" | "unix" | "cmd"
@@ -35,7 +35,7 @@ class Probe(Record, frozen=True):
     shown: str  # as the user wrote it, for messages
 
 
-class Ready(Record, frozen=True):
+class Ready(Struct, frozen=True):
     probes: tuple[Probe, ...]
     timeout: float = DEFAULT_TIMEOUT_S
 

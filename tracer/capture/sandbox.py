@@ -16,8 +16,8 @@ from contextlib import contextmanager
 
 from tracer.capture.state import TraceOptions
 from tracer.errors import UserError
-from tracer.kernel import ptrace as pt
-from tracer.record import replace
+from tracer.kernel import ptrace_abi as pt
+from tracer.structs import replace
 
 BWRAP = "bwrap"
 _OWN_FILTERS = ("--seccomp", "--add-seccomp-fd")  # a filter of the user's own would decide before ours

@@ -1,9 +1,9 @@
 """A tracing session, whichever backend runs it: what is recorded per call, the run loop, the result.
 
-Both backends (trace.py: ptrace; notify.py: seccomp user notification) start a workload, then hand
-their per-call loop to `run_session`, which adds what every run has: signal forwarding, --duration, the
---during driver, timeouts, snapshots, progress, and the Recording at the end. `record_call` is what a
-backend does for each syscall; what it keeps is bounded by distinct keys (docs/architecture.md).
+The backends (capture/backends/: ptrace, notify, notify_only, ebpf) start a workload, then hand their per-call
+loop to `run_session`, which adds what every run has: signal forwarding, --duration, the --during driver,
+timeouts, snapshots, progress, and the Recording at the end. `count_call` is what a backend does for each
+syscall; what it keeps is bounded by distinct keys (docs/architecture.md).
 """
 
 
@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING
 
 from tracer import __version__
 from tracer.capture.call_counts import NATIVE, ArgSpec
-from tracer.capture.launch import describe_exit, exit_code_of, fork_exec
+from tracer.capture.launch import fork_exec
 from tracer.capture.signal_repair import signal_masks
 from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
-from tracer.kernel import ptrace as pt
-from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Recording, Run, SyscallStats, unnamed_key
+from tracer.kernel import ptrace_abi as pt
+from tracer.kernel.wait_status import describe_exit, exit_code_of
+from tracer.recording.schema import PRE_EXEC_NAME, ArgValues, Recording, Run, SyscallStats, unnamed_key
 from tracer.syscalls.abi import AUDIT_ARCH_X86_64, abi_of
 from tracer.syscalls.info import filterable_args
 from tracer.syscalls.names import name_of
@@ -256,7 +257,7 @@ def _end_driver(st: State, ready: Ready | None) -> None:
         st.not_ready, st.ready_fd = ready.failure(st.ready_fd), None
 
 
-def record_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
+def count_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
             verdict: Callable[[int, int], None] | None) -> None:
     """One syscall: count it (or, under verify, record the denial) and keep its filterable arguments."""
     if st.restarted and st.restarted.get(pid) == (arch, nr):

@@ -16,8 +16,8 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 
-from tracer.kernel import ptrace as pt
-from tracer.record import Record
+from tracer.kernel import ptrace_abi as pt
+from tracer.structs import Struct
 from tracer.syscalls.abi import AUDIT_ARCH_I386
 from tracer.syscalls.names import number_of
 
@@ -57,7 +57,7 @@ def _ignored_set(masks: dict[bytes, int]) -> int:
     return masks[b"SigIgn"] | (_DEFAULT_IGNORED & ~masks[b"SigCgt"])
 
 
-class Repair(Record, frozen=True):
+class Repair(Struct, frozen=True):
     """What to do at one signal-delivery-stop: the signal to resume with (0: suppressed), the return value to
     write first (None: leave it), and whether the call will run again, so the recorder counts it once."""
 

@@ -11,17 +11,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from tracer.capture.call_counts import CallCounts
-from tracer.kernel import ptrace as pt
-from tracer.record import Record, field
-from tracer.recording.model import ArgValues, Backend, Follow, Recording
+from tracer.kernel import ptrace_abi as pt
+from tracer.recording.schema import ArgValues, Backend, Follow, Recording
+from tracer.structs import Struct, field
 
 if TYPE_CHECKING:
     from tracer.capture.incremental import BaseProfile
     from tracer.capture.ready import Ready
     from tracer.capture.signal_repair import SignalRepair
-
-
-class TraceOptions(Record):
+class TraceOptions(Struct):
     follow: Follow = "all"  # "all": until every task exited; "main": until the main process exited
     env: dict[str, str] | None = None
     cwd: str | None = None
@@ -40,11 +38,11 @@ class TraceOptions(Record):
     progress_every: float = 1.0
     notice: Callable[[str], None] | None = None  # a line for the user now (default: stderr), e.g. Ctrl-C ignored
     base: BaseProfile | None = None  # --base: the kernel allows what this profile allows; see incremental.py
-    backend: Backend | Literal["auto"] = "auto"  # see trace.backend_for, capture/backends.py
+    backend: Backend | Literal["auto"] = "auto"  # see capture/choice.py, backend_for
     on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends
 
 
-class Tally(Record, frozen=True):
+class Tally(Struct, frozen=True):
     """The run so far, for a progress line."""
 
     tasks: int  # processes and threads traced so far
@@ -53,7 +51,7 @@ class Tally(Record, frozen=True):
     elapsed: float  # seconds
 
 
-class Denial(Record):
+class Denial(Struct):
     abi: str
     name: str
     nr: int
@@ -63,7 +61,7 @@ class Denial(Record):
     arg_samples: list[tuple[int, ...]]
 
 
-class TraceResult(Record):
+class TraceResult(Struct):
     recording: Recording
     exit_code: int  # the workload's, 128+N when killed by signal N
     exec_ok: bool  # the command's own exec succeeded
@@ -77,7 +75,7 @@ class TraceResult(Record):
 class State:
     """Everything the loop accumulates; all of it is bounded by distinct keys, not by syscalls.
 
-    A plain class, not a Record: the loop reads these attributes on every call, and only the loop makes one.
+    A plain class, not a Struct: the loop reads these attributes on every call, and only the loop makes one.
     """
 
     def __init__(self, resume: int = pt.PTRACE_CONT, stop_status: int = pt.SECCOMP_STOP_STATUS,
@@ -108,7 +106,7 @@ class State:
         self.detaching = False
         self.setuid_unprivileged: set[str] = set()  # set-id images exec'd without privilege
         self.timed_out = False
-        # Backends without a list of traced tids (capture/notify.py) send a signal to the workload with this.
+        # Backends without a list of traced tids (backends/notify_only.py) send a signal to the workload with this.
         self.signal_all: Callable[[int], None] | None = None
         # tid -> (arch, nr) of a call a signal repair made it restart (capture/signal_repair.py): counted once.
         self.restarted: dict[int, tuple[int, int]] = {}

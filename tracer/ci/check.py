@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 
-from tracer.baseline.read import document_from_text, profile_from_document
-from tracer.ci.build import Built
+from tracer.baseline.profile_file import document_from_text, profile_from_document
 from tracer.ci.config import shown_path
+from tracer.ci.runs import Built
 from tracer.errors import UserError
 from tracer.fileio import read_input
 from tracer.printable import printable
-from tracer.record import Record, field
-from tracer.recording import model as rec_io
-from tracer.recording.model import Recording
+from tracer.recording import schema as rec_io
+from tracer.recording.schema import Recording
+from tracer.structs import Struct, field
 
 
-class Drift(Record):
+class Drift(Struct):
     """How a profile on disk differs from the one the runs produce."""
 
     added: dict[str, list[str]] = field(default_factory=dict)  # name -> runs that saw it (or why added)

@@ -23,8 +23,8 @@ from tracer.fileio import check_plain_yaml, read_input
 from tracer.kernel.signals import parse_signal
 from tracer.profile import extras
 from tracer.profile.formats import BINARY_FORMATS, FORMATS
-from tracer.record import Record, field
-from tracer.recording.model import Follow
+from tracer.recording.schema import Follow
+from tracer.structs import Struct, field
 from tracer.syscalls.abi import ABI_ALIASES, ABI_ORDER
 from tracer.syscalls.names import is_known
 
@@ -33,7 +33,7 @@ ARCHES = tuple(sorted(ABI_ALIASES))
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-class RunSpec(Record):
+class RunSpec(Struct):
     name: str
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
@@ -54,7 +54,7 @@ class RunSpec(Record):
         return [base] if self.repeat == 1 else [f"{base}#{i}" for i in range(1, self.repeat + 1)]
 
 
-class RegistryPin(Record):
+class RegistryPin(Struct):
     """Where the profile is published, to compare with the committed one under `ci --check`."""
 
     reference: str
@@ -62,7 +62,7 @@ class RegistryPin(Record):
     insecure: bool = False
 
 
-class ProfileSpec(Record):
+class ProfileSpec(Struct):
     name: str
     output: Path
     recording: Path
@@ -77,7 +77,7 @@ class ProfileSpec(Record):
     registry: RegistryPin | None = None
 
 
-class Config(Record):
+class Config(Struct):
     path: Path
     profiles: list[ProfileSpec]
 

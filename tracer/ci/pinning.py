@@ -7,7 +7,7 @@ that says it was learned for another image digest than `image_digest` is a warni
 
 from __future__ import annotations
 
-from tracer.baseline.read import document_from_text, profile_from_document
+from tracer.baseline.profile_file import document_from_text, profile_from_document
 from tracer.ci.config import ProfileSpec, shown_path
 from tracer.distribution.artifact import PROFILE
 from tracer.distribution.client import Access

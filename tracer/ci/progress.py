@@ -9,8 +9,6 @@ from tracer.printable import printable
 
 if TYPE_CHECKING:
     from tracer.capture.state import Tally
-
-
 class Progress:
     """Which run, elapsed time and syscalls so far, on stderr: rich on a tty, lines otherwise."""
 

@@ -21,12 +21,10 @@ from tracer.cli.options import (
     trace_opts,
 )
 from tracer.errors import UserError
-from tracer.record import Record
+from tracer.structs import Struct
 
 if TYPE_CHECKING:  # commands are imported on use
     from tracer.commands.outcome import Outcome
-
-
 def _run_options(p: Parser) -> None:
     profile_output(p)
     p.add_argument("--record", dest="record_path", metavar="FILE", help="Also write the recording here.")
@@ -39,7 +37,6 @@ def _run_options(p: Parser) -> None:
 def _run(kw: Options) -> Outcome:
     from tracer.commands.learn import Outputs, run_learn
     from tracer.profile.formats import default_output
-
     outputs = Outputs(kw["output"] or default_output(kw["fmt"]), kw["record_path"], kw["fmt"], kw["name"],
                       kw["namespace"])
     return run_learn(kw["command"], trace_opts(kw), emit_opts(kw), outputs, kw["keep_going"], live=not kw["quiet"],
@@ -73,10 +70,8 @@ def _emit_cmd_options(p: Parser) -> None:
 def _emit(kw: Options) -> Outcome:
     if kw["fmt"] == "kubernetes-oci":
         from tracer.commands.distribute import run_pod_reference
-
         return run_pod_reference(kw["recordings"], kw["output"], kw["container"], registry_access(kw))
     from tracer.commands.emit import run_emit
-
     return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"],
                     registry_access(kw))
 
@@ -92,7 +87,6 @@ def _systemd_unit_options(p: Parser) -> None:
 
 def _systemd_unit(kw: Options) -> Outcome:
     from tracer.commands.systemd_unit import run_systemd_unit
-
     return run_systemd_unit(kw["unit"], kw["recordings"], emit_opts({**kw, "fmt": "systemd"}), kw["root_dir"])
 
 
@@ -112,7 +106,6 @@ def _diff_options(p: Parser) -> None:
 
 def _diff(kw: Options) -> Outcome:
     from tracer.commands.diff import run_diff
-
     return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"], kw["against_baseline"])
 
 
@@ -123,13 +116,11 @@ def _lint_options(p: Parser) -> None:
 
 def _lint(kw: Options) -> Outcome:
     from tracer.commands.lint import run_lint
-
     return run_lint(kw["profiles"])
 
 
 def _report_options(p: Parser) -> None:
     from tracer.report.formats import FORMATS
-
     p.add_argument("source", metavar="RECORDING|PROFILE")
     p.add_argument("--format", dest="fmt", choices=list(FORMATS),
                    help="markdown (a pull-request comment; the default), json (docs/report-format.md), text. "
@@ -142,7 +133,6 @@ def _report_options(p: Parser) -> None:
 
 def _report(kw: Options) -> Outcome:
     from tracer.commands.report import run_report
-
     return run_report(kw["source"], kw["fmt"], kw["baseline"], kw["output"])
 
 
@@ -155,7 +145,6 @@ def _merge_options(p: Parser) -> None:
 
 def _merge(kw: Options) -> Outcome:
     from tracer.commands.merge import run_merge
-
     return run_merge(kw["recordings"], kw["output"], registry_access(kw))
 
 
@@ -171,7 +160,6 @@ def _ci_options(p: Parser) -> None:
 
 def _ci(kw: Options) -> Outcome:
     from tracer.commands.ci import run_ci
-
     return run_ci(kw["config"], tuple(kw["only"]), kw["check"], kw["quiet"], kw["incremental"])
 
 
@@ -191,14 +179,12 @@ def _verify_options(p: Parser) -> None:
 
 def _verify(kw: Options) -> Outcome:
     from tracer.commands.verify import run_verify
-
     return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"],
                       kw["repeat"])
 
 
 def _audit_options(p: Parser) -> None:
     from tracer.profile.formats import FORMATS
-
     p.add_argument("files", nargs="*", metavar="FILE", help="audit.log, dmesg or /dev/kmsg text, journalctl "
                    "output (-o export too), log-enricher lines; '-' is stdin.")
     p.add_argument("--follow", action="store_true", help="Also read the records live from the audit netlink group "
@@ -228,7 +214,6 @@ def _audit(kw: Options) -> Outcome:
 
     from tracer.auditlog.filters import Filters, parse_since
     from tracer.commands.audit import run_audit
-
     if kw["duration"] is not None and (kw["duration"] <= 0 or not kw["follow"]):
         raise UserError("--duration is a positive number of seconds for --follow", "--duration")
     filters = Filters(tuple(kw["comm"]), tuple(kw["exe"]), tuple(kw["container"]), tuple(kw["pid"]),
@@ -255,7 +240,6 @@ def _container_options(p: Parser) -> None:
 def _container(kw: Options) -> Outcome:
     from tracer.commands.container import run_container
     from tracer.profile.formats import default_output
-
     return run_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
                          kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
 
@@ -277,7 +261,6 @@ def _runtime_profile_options(p: Parser) -> None:
 
 def _runtime_profile(kw: Options) -> Outcome:
     from tracer.commands.runtime_profile import run_runtime_profile
-
     return run_runtime_profile(kw["runtime"], kw["runs"], kw["engine_command"], tuple(kw["run_flags"]), kw["attach"],
                                kw["output"])
 
@@ -293,7 +276,6 @@ def _push_options(p: Parser) -> None:
 
 def _push(kw: Options) -> Outcome:
     from tracer.commands.distribute import run_push
-
     return run_push(kw["file"], kw["ref"], kw["image"], kw["image_digest"], registry_access(kw))
 
 
@@ -308,7 +290,6 @@ def _pull_options(p: Parser) -> None:
 
 def _pull(kw: Options) -> Outcome:
     from tracer.commands.distribute import run_pull
-
     return run_pull(kw["ref"], kw["output"], registry_access(kw), kw["image_digest"])
 
 
@@ -323,11 +304,10 @@ def _label_options(p: Parser) -> None:
 
 def _label(kw: Options) -> Outcome:
     from tracer.commands.distribute import run_label
-
     return run_label(kw["image"], kw["profile"], kw["tag"], kw["podman"])
 
 
-class Command(Record, frozen=True):
+class Command(Struct, frozen=True):
     """One subcommand: its line in `seccomp-learn --help`, its own help, its options and its library call."""
 
     summary: str

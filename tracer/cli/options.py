@@ -10,8 +10,7 @@ from tracer.errors import UserError
 if TYPE_CHECKING:  # built on use: a command that needs neither does not import them
     from tracer.capture.state import TraceOptions
     from tracer.distribution.client import Access
-    from tracer.profile.emit import EmitOptions
-
+    from tracer.profile.policy import EmitOptions
 Options = dict[str, Any]  # the parsed options of one command, by destination name
 
 
@@ -47,8 +46,7 @@ def driver_options(p: Parser) -> None:
 
 
 def trace_options(p: Parser) -> None:
-    from tracer.capture import backends
-
+    from tracer.capture import choice
     driver_options(p)
     p.add_argument("--follow", choices=["all", "main"], default="all",
                    help="all (the default): trace until every started process exited; main: stop when the main "
@@ -58,8 +56,8 @@ def trace_options(p: Parser) -> None:
     p.add_argument("--base", metavar="PROFILE", help="Incremental: let the kernel allow what PROFILE allows "
                    "unconditionally and trace only the rest (fast re-learning; the result is PROFILE's needs plus "
                    "anything new).")
-    p.add_argument("--backend", choices=backends.CHOICES, default=backends.AUTO,
-                   help=f"{backends.HELP} (default {backends.AUTO})")
+    p.add_argument("--backend", choices=choice.CHOICES, default=choice.AUTO,
+                   help=f"{choice.HELP} (default {choice.AUTO})")
     p.add_argument("-p", "--pid", type=int, metavar="PID", help="Attach to this running process (and what it "
                    "starts from now on) instead of starting COMMAND; Ctrl-C detaches and leaves it running.")
     p.add_argument("-f", dest="follow_forks", action="store_true",
@@ -75,7 +73,6 @@ def trace_options(p: Parser) -> None:
 
 def trace_opts(kw: Options) -> TraceOptions:
     from tracer.commands.learn import trace_options_from
-
     return trace_options_from(follow=kw.get("follow", "all"), run_id=kw.get("run_id"), duration=kw["duration"],
                               stop_signal=kw["stop_signal"], during=kw["during"],
                               snapshot_every=kw.get("snapshot_every"), pid=kw.get("pid"), base=kw.get("base"),
@@ -88,7 +85,6 @@ def emit_options(p: Parser, with_format: bool = True, references: bool = False) 
     `references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
     from tracer.profile.extras import RUNTIMES
     from tracer.profile.formats import FORMATS
-
     if with_format:
         p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
                        default="docker",
@@ -130,13 +126,11 @@ def emit_options(p: Parser, with_format: bool = True, references: bool = False) 
 
 
 def emit_opts(kw: Options) -> EmitOptions:
-    from tracer.profile.emit import EmitOptions, parse_arches
     from tracer.profile.formats import default_runtime
-
+    from tracer.profile.policy import EmitOptions, parse_arches
     runtime_list = None
     if kw["runtime_profile"]:
         from tracer.commands.runtime_profile import read_runtime_profile
-
         runtime_list = read_runtime_profile(kw["runtime_profile"])
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"] or default_runtime(kw["fmt"]),
@@ -154,7 +148,6 @@ def registry_options(p: Parser) -> None:
 
 def registry_access(kw: Options) -> Access:
     from tracer.distribution.client import Access
-
     return Access(insecure=kw["insecure"], authfile=kw["authfile"])
 
 

@@ -22,7 +22,7 @@ from tracer.auditlog.follow import follow
 from tracer.auditlog.lacks import Lacking, add_to, lacking
 from tracer.auditlog.model import Event, Note
 from tracer.auditlog.read import check_source, read_source
-from tracer.baseline.read import load_profile_file
+from tracer.baseline.profile_file import load_profile_file
 from tracer.commands.outcome import Outcome, deliver
 from tracer.enforce import export
 from tracer.errors import UserError

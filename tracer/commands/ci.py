@@ -1,6 +1,6 @@
 """`seccomp-learn ci`: run every configured workload, merge per profile, write or --check the outputs.
 
-Nothing is written until every run of every selected profile has succeeded (ci/build.py). Merged
+Nothing is written until every run of every selected profile has succeeded (ci/runs.py). Merged
 recordings carry timestamps; `--check` compares profiles only. See docs/config.md.
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 
 from tracer.ci import config as ci_config
-from tracer.ci.build import build
 from tracer.ci.check import render_check
 from tracer.ci.config import Config, ProfileSpec, shown_path
 from tracer.ci.progress import Progress
+from tracer.ci.runs import build
 from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
 from tracer.fileio import write_atomic
-from tracer.recording import model as rec_io
+from tracer.recording import schema as rec_io
 
 
 def _select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
@@ -41,7 +41,6 @@ def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: 
         code, text = render_check(built)
         if any(p.registry for p in profiles):  # and the published copies, for the same image digest
             from tracer.ci.pinning import render_pins
-
             pin_code, pin_text = render_pins(profiles)
             code, text = max(code, pin_code), text + pin_text
         return Outcome(code, [f"checked {len(built)} profile(s) in {time.monotonic() - t0:.1f}s"], stdout=text)

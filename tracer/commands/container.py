@@ -15,8 +15,11 @@ from tracer.commands.outcome import Outcome, deliver
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
-from tracer.oci_runtime.cmdline import DEFAULT_DIR
-from tracer.oci_runtime.engines import (
+from tracer.profile import formats
+from tracer.profile.policy import EmitOptions, emit
+from tracer.recording import schema as rec_io
+from tracer.runtime_wrapper.cmdline import DEFAULT_DIR
+from tracer.runtime_wrapper.engines import (
     RECORDING_WAIT,
     WRAPPER,
     docker_learn_dir,
@@ -24,11 +27,8 @@ from tracer.oci_runtime.engines import (
     learning_command,
     wait_detached,
 )
-from tracer.oci_runtime.learndir import LearnDir
-from tracer.profile import formats
-from tracer.profile.emit import EmitOptions, emit
-from tracer.record import replace
-from tracer.recording import model as rec_io
+from tracer.runtime_wrapper.learndir import LearnDir
+from tracer.structs import replace
 
 
 def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str, learn_dir: str | None,

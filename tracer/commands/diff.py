@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tracer.analysis.diff import diff_files, same_policy, unknown_names
-from tracer.analysis.diff_render import render
+from tracer.analysis.compare import diff_files, same_policy, unknown_names
+from tracer.analysis.compare_render import render
 from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
 from tracer.printable import printable
@@ -23,7 +23,6 @@ def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str],
     warnings = [w for side in sides for w in unknown_names(side.source.path, side.profile)]
     if against_baseline and not as_json:
         from tracer.analysis import intersection
-
         return Outcome(int(intersection.dropped(result) > 0), warnings, stdout=intersection.render(result))
     identical = len(sides) == 2 and same_policy(sides[0].profile, sides[1].profile)
     code = 1 if len(sides) == 2 and not identical else 0

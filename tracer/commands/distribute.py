@@ -44,9 +44,8 @@ def run_pod_reference(refs: list[str], output: str, container: str | None, acces
     """`emit --format kubernetes-oci REF`: the pod snippets naming the pushed profile by digest."""
     import os
 
-    from tracer.distribution.kubernetes import FORMAT, check_container, snippets
+    from tracer.distribution.pod_reference import FORMAT, check_container, snippets
     from tracer.errors import UserError
-
     if len(refs) != 1:
         raise UserError(f"names one pushed profile (REF), got {len(refs)} inputs", f"--format {FORMAT}")
     if os.path.exists(refs[0]):

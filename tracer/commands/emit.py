@@ -9,17 +9,15 @@ from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
-from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.extras import RUNTIMES
-from tracer.recording import model as rec_io
+from tracer.profile.policy import EmitOptions, Emitted, emit
+from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice
-from tracer.recording.merge import merge_files
-from tracer.recording.model import Recording
+from tracer.recording.schema import Recording
+from tracer.recording.union import merge_files
 
 if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing for the registry
     from tracer.distribution.client import Access
-
-
 def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str = "docker") -> list[str]:
     """What a profile holds, counted as the report counts it (allowed = observed + extras), the extras added,
     and what could not go in (and what `fmt` could not hold). `written` ("wrote FILE", "replaced FILE") heads
@@ -51,8 +49,7 @@ def runtime_version_notes(eopts: EmitOptions) -> list[str]:
     on (it may call something the list lacks: `seccomp-learn runtime-profile` measures it). Only the OCI
     runtime's own `--version` is asked, so no engine daemon is needed; a runtime not installed here is
     not compared."""
-    from tracer.runtimes.version import installed_versions
-
+    from tracer.runtime_needs.version import installed_versions
     runtime = eopts.runtime_list.name if eopts.runtime_list else eopts.runtime
     listed = eopts.runtime_list or RUNTIMES[runtime]
     oci = [c for c, _ in listed.versions if c in ("runc", "crun")]
@@ -73,8 +70,7 @@ def render_recordings(recording_paths: list[str], eopts: EmitOptions, fmt: str, 
 
     if any(is_reference(p) for p in recording_paths):
         from tracer.distribution.share import load_recordings
-        from tracer.recording.merge import merge
-
+        from tracer.recording.union import merge
         recs = load_recordings(recording_paths, access or Access())
         rec = recs[0] if len(recs) == 1 else merge(recs, recording_paths)
     else:

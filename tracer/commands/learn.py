@@ -12,9 +12,9 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from tracer.capture import sandbox
+from tracer.capture.choice import trace
 from tracer.capture.session import default_run_id
 from tracer.capture.state import TraceOptions, TraceResult
-from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
@@ -23,20 +23,19 @@ from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
 from tracer.profile import formats
-from tracer.profile.emit import EmitOptions, Emitted, emit
-from tracer.record import Record, replace
-from tracer.recording import model as rec_io
+from tracer.profile.policy import EmitOptions, Emitted, emit
+from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice, low_coverage_lines
-from tracer.recording.merge import merge
-from tracer.recording.model import Backend, Follow, Recording
+from tracer.recording.schema import Backend, Follow, Recording
+from tracer.recording.union import merge
+from tracer.structs import Struct, replace
 
 if TYPE_CHECKING:
     from tracer.capture.incremental import BaseProfile
-
 DRIVER_FAILED = 1  # exit code when the --during driver failed or never ran (docs: README, Servers)
 
 
-class Outputs(Record, frozen=True):
+class Outputs(Struct, frozen=True):
     """Where a learning run writes, and how the profile is labelled."""
 
     profile: str | None  # None: no profile (`record`); "-": standard output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from tracer.analysis.lint import lint_paths
+from tracer.analysis.findings import lint_paths
 from tracer.commands.outcome import Outcome
 
 

@@ -5,16 +5,15 @@ from __future__ import annotations
 from tracer.commands.outcome import Outcome, deliver
 from tracer.distribution.client import Access, is_reference
 from tracer.fileio import check_output
-from tracer.recording import model as rec_io
+from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice, low_coverage_lines
-from tracer.recording.merge import merge, merge_files
+from tracer.recording.union import merge, merge_files
 
 
 def run_merge(paths: list[str], output: str, access: Access | None = None) -> Outcome:
     check_output(output)
     if any(is_reference(p) for p in paths):
         from tracer.distribution.share import load_recordings
-
         merged = merge(load_recordings(paths, access or Access()), paths)
     else:
         merged = merge_files(paths)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from tracer.fileio import STDOUT, write_atomic, wrote
-from tracer.record import Record, field
+from tracer.structs import Struct, field
 
 
-class Outcome(Record):
+class Outcome(Struct):
     exit_code: int
     summary: list[str] = field(default_factory=list)  # for stderr, unless --quiet
     stdout: str | bytes = ""  # bytes: a binary profile (--format bpf -o -)

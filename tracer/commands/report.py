@@ -32,6 +32,5 @@ def run_report(path: str, fmt: str | None, baseline: str | None, output: str) ->
         text = printable_lines(text)
     if fmt is None and width is not None:
         from tracer.report.formats.terminal import show
-
         text = show(text, width)
     return deliver(text, output)

@@ -7,8 +7,8 @@ import shlex
 from tracer.commands.outcome import Outcome, deliver
 from tracer.fileio import json_text, read_json
 from tracer.profile.extras import Runtime, measured_runtime
-from tracer.runtimes.containers import Engine
-from tracer.runtimes.measure import measure
+from tracer.runtime_needs.containers import Engine
+from tracer.runtime_needs.measure import measure
 
 
 def read_runtime_profile(path: str) -> Runtime:

@@ -14,7 +14,7 @@ from tracer.commands.emit import emit_summary, render_recordings
 from tracer.commands.outcome import Outcome, deliver
 from tracer.errors import UserError
 from tracer.fileio import check_output
-from tracer.profile.emit import EmitOptions
+from tracer.profile.policy import EmitOptions
 
 UNIT_DIR = "etc/systemd/system"
 DROP_IN = "seccomp-learn.conf"

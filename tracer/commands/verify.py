@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tracer.baseline.read import load_profile_file
+from tracer.baseline.profile_file import load_profile_file
 from tracer.capture.state import TraceOptions
 from tracer.commands.learn import exit_code_of_run
 from tracer.commands.outcome import Outcome, deliver
-from tracer.enforce.verify import VERIFY_DENIED, across_runs, describe, verify, with_missing
+from tracer.enforce.run_enforced import VERIFY_DENIED, across_runs, describe, verify, with_missing
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr
 from tracer.profile.formats import docker

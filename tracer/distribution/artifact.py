@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from tracer.errors import UserError
-from tracer.record import Record
+from tracer.structs import Struct
 
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 EMPTY_CONFIG = b"{}"
@@ -27,7 +27,7 @@ MAX_LAYER = 1 << 20  # the size container runtimes accept for a profile layer by
 MAX_MANIFEST = 1 << 20
 
 
-class Kind(Record, frozen=True):
+class Kind(Struct, frozen=True):
     """One kind of artifact: what identifies it (the config media type, also its artifactType), its layer."""
 
     noun: str
@@ -47,7 +47,7 @@ def digest_of(data: bytes) -> str:
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
-class Artifact(Record, frozen=True):
+class Artifact(Struct, frozen=True):
     """A manifest as the bytes that are pushed (their sha256 is the digest), and every blob it names."""
 
     manifest: bytes
@@ -79,7 +79,7 @@ def build(kind: Kind, content: bytes, annotations: dict[str, str]) -> Artifact:
     return Artifact(text, {digest_of(EMPTY_CONFIG): EMPTY_CONFIG, digest_of(content): content})
 
 
-class Layer(Record, frozen=True):
+class Layer(Struct, frozen=True):
     """What a pulled manifest says: which kind it is, the digest of its one layer, its annotations."""
 
     kind: Kind

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from tracer.distribution.artifact import Artifact
 from tracer.errors import UserError
-from tracer.record import Record
+from tracer.structs import Struct
 
 SCHEME = "oci://"  # how an input names a registry artifact rather than a file (as security-profiles-operator does)
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -21,7 +21,7 @@ _REFERENCE = re.compile(r"(?P<repo>[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9]+([._-][a-z
                         r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[0-9a-f]{64}))?")
 
 
-class Reference(Record, frozen=True):
+class Reference(Struct, frozen=True):
     """An artifact's place: `registry/repository`, and a tag or a digest (or both)."""
 
     repository: str
@@ -53,7 +53,7 @@ def parse_reference(text: str) -> Reference:
     return Reference(match["repo"], match["tag"], match["digest"])
 
 
-class Access(Record, frozen=True):
+class Access(Struct, frozen=True):
     """How to reach a registry: plain HTTP only when asked, credentials from this file or the usual ones."""
 
     insecure: bool = False  # plain HTTP, or HTTPS without verifying the certificate (127.0.0.1 registries)

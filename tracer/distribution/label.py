@@ -21,10 +21,9 @@ BUILD_TIMEOUT = 300
 
 def label_value(path: str) -> str:
     """The profile file as the label holds it: Docker JSON (podman's own format) on one line."""
-    from tracer.baseline.read import profile_from_document, read_document
-    from tracer.profile.formats import Metadata
+    from tracer.baseline.profile_file import profile_from_document, read_document
     from tracer.profile.formats.docker import render
-
+    from tracer.profile.formats.metadata import Metadata
     text = render(profile_from_document(read_document(path), path), Metadata(""))
     return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
 

@@ -23,14 +23,13 @@ from tracer.distribution.artifact import (
 )
 from tracer.distribution.client import DIGEST, Access, Client, Reference, is_reference, parse_reference
 from tracer.errors import UserError
-from tracer.profile.model import Profile
-from tracer.record import Record
-from tracer.recording.model import Recording
+from tracer.profile.seccomp_json import Profile
+from tracer.recording.schema import Recording
+from tracer.structs import Struct
 
 
 def client() -> Client:
     from tracer.distribution.skopeo import Skopeo
-
     return Skopeo()
 
 
@@ -68,12 +67,11 @@ def push(kind: Kind, content: bytes, ref_text: str, notes: dict[str, str], acces
 def content_of(path: str) -> tuple[Kind, bytes, list[str]]:
     """What a file becomes in the registry: a recording as it is; a profile in the runtime-spec form container
     runtimes read from an artifact (converted, and said so, when it is written in another form)."""
-    from tracer.baseline.read import document_from_text, profile_from_document
+    from tracer.baseline.profile_file import document_from_text, profile_from_document
     from tracer.fileio import read_input
-    from tracer.profile.formats import Metadata
+    from tracer.profile.formats.metadata import Metadata
     from tracer.profile.formats.oci import render
-    from tracer.recording.model import is_recording
-
+    from tracer.recording.schema import is_recording
     text = read_input(path, "profile or recording")
     doc = document_from_text(text, path)
     if is_recording(doc):
@@ -90,7 +88,7 @@ def tag_for(name: str) -> str:
     return tag if tag[:1].isalnum() or tag[:1] == "_" else f"_{tag[:127]}"
 
 
-class Pulled(Record, frozen=True):
+class Pulled(Struct, frozen=True):
     kind: Kind
     content: bytes
     annotations: dict[str, str]
@@ -128,12 +126,11 @@ def pull(ref_text: str, access: Access, wanted: tuple[Kind, ...] = KINDS) -> Pul
 def read(kind: Kind, text: str, source: str) -> Profile | Recording:
     """`text` as the profile or recording it must be; any problem is a UserError naming `source`."""
     if kind == PROFILE:
-        from tracer.baseline.read import document_from_text, profile_from_document
+        from tracer.baseline.profile_file import document_from_text, profile_from_document
 
         return profile_from_document(document_from_text(text, source), source)
     from tracer.fileio import parse_json
-    from tracer.recording.model import from_document
-
+    from tracer.recording.schema import from_document
     return from_document(parse_json(text, source), source)
 
 
@@ -145,6 +142,5 @@ def pull_recording(ref_text: str, access: Access) -> Recording:
 
 def load_recordings(inputs: list[str], access: Access) -> list[Recording]:
     """Recording files and `oci://REF` recordings pushed by other machines, in the order given."""
-    from tracer.recording.model import load
-
+    from tracer.recording.schema import load
     return [pull_recording(i, access) if is_reference(i) else load(i) for i in inputs]

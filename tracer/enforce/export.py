@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracer.profile import formats
-from tracer.profile.model import Profile
+from tracer.profile.seccomp_json import Profile
 
 if TYPE_CHECKING:
-    from tracer.recording.model import Recording
-
+    from tracer.recording.schema import Recording
 COMPILED_FORMATS = ("bpf", "pfc")
 
 

@@ -13,7 +13,7 @@ import os
 import struct
 from collections.abc import Iterator
 
-from tracer.kernel.ptrace import check
+from tracer.kernel.ptrace_abi import check
 
 SYS_BPF = 321  # x86_64
 MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY, PROG_LOAD = 0, 1, 2, 3, 4, 5

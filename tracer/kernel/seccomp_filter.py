@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from tracer.errors import UserError
-from tracer.profile.model import OPERATORS, Profile, effective_errno
-from tracer.record import Record, field
+from tracer.profile.seccomp_json import OPERATORS, Profile, effective_errno
+from tracer.structs import Struct, field
 from tracer.syscalls.abi import ABI_OF_SCMP
 
 _SCMP_COMPARE = {op: i + 1 for i, op in enumerate(OPERATORS)}  # libseccomp's enum scmp_compare
 
 
-class Compiled(Record):
+class Compiled(Struct):
     filter: Any
     skipped: list[str] = field(default_factory=list)  # names this libseccomp cannot resolve
 

@@ -10,12 +10,12 @@ shows that the profile learned without the condition then holds (tests/test_comp
 
 from __future__ import annotations
 
-from tracer.record import Record
+from tracer.structs import Struct
 
 CLONE_THREAD = 0x10000
 
 
-class Trigger(Record, frozen=True):
+class Trigger(Struct, frozen=True):
     name: str
     index: int | None = None  # with bits: the argument whose recorded flag bits must include them
     bits: int = 0
@@ -24,7 +24,7 @@ class Trigger(Record, frozen=True):
         return self.name if self.index is None else f"{self.name}(arg{self.index} & {self.bits:#x})"
 
 
-class Companion(Record, frozen=True):
+class Companion(Struct, frozen=True):
     key: str  # the row's name in the profile's comment and in the tests
     adds: tuple[str, ...]
     triggers: tuple[Trigger, ...]

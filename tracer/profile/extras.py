@@ -3,7 +3,7 @@
 Each group is a named, switchable extra; the emitter adds it as its own rule with a comment and
 the report says why. The runtime lists are what each runtime calls after loading the container's
 filter and before the workload's first instruction, with Docker's default settings (root, 14
-capabilities, no-new-privileges off). They were measured by tracer/runtimes/measure.py on Debian 12
+capabilities, no-new-privileges off). They were measured by tracer/runtime_needs/measure.py on Debian 12
 (kernel 6.18) with 30 containers per runtime: the kernel's audit records of a log-everything
 filter give the names, an `strace -f` run gives the argument values, and a run with one name
 denied tells whether the container starts without it. tests/test_runtime_lists.py re-measures
@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from tracer.errors import UserError
-from tracer.record import Record
+from tracer.structs import Struct
 
 
-class Runtime(Record, frozen=True):
+class Runtime(Struct, frozen=True):
     name: str
     versions: tuple[tuple[str, str], ...]  # (component, upstream version) the lists were measured on
     needs: tuple[str, ...]  # made on every start; the container does not start when this one is denied

@@ -12,15 +12,14 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from tracer.record import Record, field
-from tracer.recording.model import ArgValues, Recording, SyscallStats
+from tracer.recording.schema import ArgValues, Recording, SyscallStats
+from tracer.structs import Struct, field
 from tracer.syscalls.abi import MAPPED_ABIS
 from tracer.syscalls.info import filterable_args
 from tracer.syscalls.names import number_of
 
 if TYPE_CHECKING:
     from tracer.syscalls.abi_map import Carry
-
 # 32-bit and x32 code has no counterpart on arm64's 64-bit ABI: it would run as 32-bit arm code.
 _UNMAPPED_NOTE = {
     "i386": "i386 calls are not mapped: their arm64 counterpart is the 32-bit arm ABI, which has no table here",
@@ -28,7 +27,7 @@ _UNMAPPED_NOTE = {
 }
 
 
-class Mapping(Record):
+class Mapping(Struct):
     """What one host (`abi`) gets from calls observed on another (`source`)."""
 
     abi: str

@@ -8,8 +8,8 @@ with what to do: let the server run longer, or merge more runs (`--repeat N`, `r
 
 from __future__ import annotations
 
-from tracer.recording.merge import low_coverage
-from tracer.recording.model import Recording, Run
+from tracer.recording.schema import Recording, Run
+from tracer.recording.union import low_coverage
 
 SHORT_SERVER_S = 2.0  # a server stopped sooner may miss its once-a-second timers (lighttpd's sysinfo)
 _MORE_RUNS = "--repeat N; in the ci config, repeat: N"

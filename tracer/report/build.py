@@ -1,7 +1,7 @@
-"""Building the audit report (report/model.py) of a recording or a profile against a baseline.
+"""Building the audit report (report/content.py) of a recording or a profile against a baseline.
 
 The classification against the baseline (needed, blocked, conditional, removed surface, what would allow
-a call) is the diff's (analysis/diff.py); this adds the per-syscall provenance a recording has (counts,
+a call) is the diff's (analysis/compare.py); this adds the per-syscall provenance a recording has (counts,
 runs, executables, decoded argument values), the extras `emit` added, the profile's argument rules in
 words, and hints. Output is deterministic: everything is sorted, and the only times are the recording's
 run metadata. See docs/report-format.md.
@@ -9,20 +9,19 @@ run metadata. See docs/report-format.md.
 
 from __future__ import annotations
 
+from tracer.analysis.compare import Blocked, Conditional, DiffResult, diff_baseline
 from tracer.analysis.conditions import alternatives_text
 from tracer.analysis.danger import cap_flag, danger_reason
-from tracer.analysis.diff import Blocked, Conditional, DiffResult, diff_baseline
 from tracer.analysis.inputs import ARCH, Loaded, from_recording, load_baseline
 from tracer.baseline.decide import decide, refusal_text
 from tracer.baseline.resolve import required_capability
-from tracer.profile.emit import EmitOptions, Emitted
-from tracer.profile.model import Profile
-from tracer.record import Record
+from tracer.profile.policy import EmitOptions, Emitted
+from tracer.profile.seccomp_json import Profile
 from tracer.recording.coverage import SHORT_SERVER_S, short_server_runs
-from tracer.recording.merge import runs_covering
-from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Recording
+from tracer.recording.schema import PRE_EXEC_NAME, ArgValues, Recording
+from tracer.recording.union import runs_covering
 from tracer.report import formats
-from tracer.report.model import (
+from tracer.report.content import (
     THIS_PROFILE,
     ArgSeen,
     BaselineInfo,
@@ -36,6 +35,7 @@ from tracer.report.model import (
     RunInfo,
     SyscallEntry,
 )
+from tracer.structs import Struct
 from tracer.syscalls.abi import ABI_OF_SCMP, abi_sort_key
 from tracer.syscalls.decode import shown, sockopt_name
 from tracer.syscalls.info import CLASS_GROUPS, class_of, filterable_args
@@ -96,7 +96,7 @@ def _change(blocked: list[BlockedEntry], is_docker: bool) -> list[str]:
     return opts
 
 
-class _Verdicts(Record):
+class _Verdicts(Struct):
     """The baseline's answer for each needed name: the diff's entries, indexed once by name."""
 
     baseline: Loaded

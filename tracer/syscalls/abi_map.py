@@ -26,7 +26,7 @@ calls on aarch64 for the same function, and which argument values follow from it
 
 from __future__ import annotations
 
-from tracer.record import Record
+from tracer.structs import Struct
 from tracer.syscalls.abi import MAPPED_ABIS
 from tracer.syscalls.table import TABLES
 
@@ -43,7 +43,7 @@ ITIMER_REAL = 0
 ARCH_SET_FS = 0x1002
 
 
-class Carry(Record, frozen=True):
+class Carry(Struct, frozen=True):
     """How the target call's filterable arguments follow from the source call's."""
 
     moved: tuple[tuple[int, int], ...] = ()  # (source index, target index): same meaning, another place
@@ -55,7 +55,7 @@ class Carry(Record, frozen=True):
 SAME = Carry(same=True)
 
 
-class Target(Record, frozen=True):
+class Target(Struct, frozen=True):
     name: str
     carry: Carry = Carry()
 

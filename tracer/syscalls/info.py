@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tracer.record import Record
+from tracer.structs import Struct
 from tracer.syscalls.table import TABLES
 
 # --------------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def class_of(name: str) -> str:
 ArgKind = Literal["flags", "value"]
 
 
-class ArgSpec(Record, frozen=True):
+class ArgSpec(Struct, frozen=True):
     """One scalar argument worth recording: its register index, its man-page name, how to compare it."""
 
     index: int

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
 from tracer.profile.formats.metadata import Metadata
-from tracer.profile.model import Profile
+from tracer.profile.seccomp_json import Profile
 
 if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
-    from tracer.recording.model import Recording
-
+    from tracer.recording.schema import Recording
 FORMATS = ("docker", "oci", "kubernetes", "systemd", "bpf", "pfc", "firejail")
 # The sandboxes outside containers: no container runtime runs anything after their filter is loaded but the
 # exec of the program (bwrap, firejail) or what the sandbox allows on its own (systemd), so --runtime is none.
@@ -42,7 +41,6 @@ def check(fmt: str, name: str | None = None, namespace: str | None = None) -> No
         raise UserError("--name and --namespace set the metadata of a SeccompProfile: use --format kubernetes",
                         "--name/--namespace")
     from tracer.profile.formats.kubernetes import check_names
-
     check_names(name, namespace)
 
 
@@ -73,7 +71,6 @@ def name_only_notes(fmt: str, profile: Profile) -> list[str]:
     if fmt not in ("systemd", "firejail"):
         return []
     from tracer.profile.formats.systemd import dropped
-
     lost = [note.split(":")[0] for note in dropped(profile)]
     return [f"note: {fmt} filters by name only; what it cannot hold for {' '.join(lost)} is said in the file"] \
         if lost else []

@@ -10,7 +10,7 @@ from typing import Any
 
 from tracer.fileio import json_text
 from tracer.profile.formats.metadata import Metadata
-from tracer.profile.model import Profile, Syscall
+from tracer.profile.seccomp_json import Profile, Syscall
 from tracer.syscalls.abi import host_groups
 
 

@@ -17,7 +17,7 @@ import textwrap
 from tracer.errors import UserError
 from tracer.profile.formats.metadata import Metadata
 from tracer.profile.formats.systemd import WIDTH, dropped
-from tracer.profile.model import Profile, effective_errno
+from tracer.profile.seccomp_json import Profile, effective_errno
 
 KEEP_ADDED = ("execve", "execveat", "prctl")  # firejail's @default-keep (firejail(1), --seccomp.keep)
 

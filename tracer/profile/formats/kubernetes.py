@@ -8,7 +8,7 @@ from typing import Any
 from tracer.errors import UserError
 from tracer.profile.formats.docker import profile_json
 from tracer.profile.formats.metadata import Metadata
-from tracer.profile.model import Profile
+from tracer.profile.seccomp_json import Profile
 
 API_VERSION = "security-profiles-operator.x-k8s.io/v1"
 READ_API_VERSIONS = (API_VERSION, "security-profiles-operator.x-k8s.io/v1beta1")  # both served by the CRD

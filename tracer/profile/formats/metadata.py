@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tracer.record import Record
+from tracer.structs import Struct
 
 
-class Metadata(Record, frozen=True):
+class Metadata(Struct, frozen=True):
     source: str  # tool and number of runs
     name: str | None = None  # kubernetes metadata.name (default: seccomp-learn)
     namespace: str | None = None  # kubernetes metadata.namespace (default: none, the one kubectl applies to)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tracer.fileio import json_text
 from tracer.profile.formats.docker import profile_json
 from tracer.profile.formats.metadata import Metadata
-from tracer.profile.model import Profile
+from tracer.profile.seccomp_json import Profile
 
 
 def render(profile: Profile, meta: Metadata) -> str:

@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from tracer.errors import UserError
 from tracer.profile.formats.metadata import Metadata
-from tracer.profile.model import ALLOWING_ACTIONS, OPERATORS, Arg, Profile, Syscall, effective_errno
+from tracer.profile.seccomp_json import ALLOWING_ACTIONS, OPERATORS, Arg, Profile, Syscall, effective_errno
 from tracer.syscalls.decode import shown
 from tracer.syscalls.info import filterable_args
 

@@ -2,7 +2,7 @@
 
 `width` is the terminal's width when the report goes to one (the text format fits it), else None.
 
-They only lay out report/model.py's `Report`; nothing here computes anything about syscalls or baselines.
+They only lay out report/content.py's `Report`; nothing here computes anything about syscalls or baselines.
 `FORMATS` maps each `--format` name to its module name (imported on use).
 """
 
@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING
 from tracer.errors import UserError
 
 if TYPE_CHECKING:  # the CLI reads FORMATS at start-up: the model stays unimported until a report is made
-    from tracer.report.model import Report
-
+    from tracer.report.content import Report
 FORMATS: dict[str, str] = {"markdown": "markdown", "json": "json_format", "text": "text"}
 
 

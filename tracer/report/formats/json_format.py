@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tracer.fileio import json_text
-from tracer.record import asdict
-from tracer.report.model import FORMAT, VERSION, Report
+from tracer.report.content import FORMAT, VERSION, Report
+from tracer.structs import asdict
 
 
 def to_json(report: Report) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shlex
 
+from tracer.report.content import Report, SyscallEntry
 from tracer.report.formats import wording as c
-from tracer.report.model import Report, SyscallEntry
 
 
 def _cell(text: str) -> str:

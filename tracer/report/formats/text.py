@@ -10,8 +10,8 @@ from __future__ import annotations
 import shlex
 import textwrap
 
+from tracer.report.content import Report, SyscallEntry
 from tracer.report.formats import wording as c
-from tracer.report.model import Report, SyscallEntry
 
 _GAP = "  "
 _NARROWEST = 4  # no column is squeezed below this

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from tracer.report.model import THIS_PROFILE, ArgSeen, Report, RunInfo, SyscallEntry
+from tracer.report.content import THIS_PROFILE, ArgSeen, Report, RunInfo, SyscallEntry
 from tracer.syscalls.info import CLASS_GROUPS
 
 

@@ -1,3 +1,0 @@
-from tracer.oci_runtime.wrapper import main
-
-main()

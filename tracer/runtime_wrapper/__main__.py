@@ -1,0 +1,3 @@
+from tracer.runtime_wrapper.wrapper import main
+
+main()

@@ -1,0 +1,77 @@
+"""Per-container settings remembered at create, for the commands an engine runs without them.
+
+podman's cleanup process calls `RUNTIME delete --force ID` without the `--runtime-flag`s (and
+without the environment) that the create had, so without this a container created on crun would be
+deleted through runc, and its learn directory not found. At create the wrapper writes the real
+runtime and learn directory to `<state dir>/<id>.json`; a later command for that id that names
+neither uses them. The state directory (default /run/seccomp-learn, SECCOMP_LEARN_STATE) is the
+wrapper's own, like /run/runc is runc's, opened as safedir.open_dir says. Settings are written only
+once the runtime has created the container, so a create that fails or is refused (a duplicate id)
+leaves nothing and never touches another container's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from tracer.errors import UserError
+from tracer.runtime_wrapper.bundle import read_json
+from tracer.runtime_wrapper.learndir import LearnDir, file_stem
+from tracer.runtime_wrapper.safedir import open_dir
+from tracer.structs import Struct, asdict
+
+ENV_STATE = "SECCOMP_LEARN_STATE"
+DEFAULT_STATE = "/run/seccomp-learn"
+# Commands whose first positional argument is the container id.
+BY_ID = frozenset({"start", "state", "kill", "delete", "pause", "resume"})
+
+
+class Settings(Struct, frozen=True):
+    runtime: str
+    learn_dir: str
+
+
+def state_dir() -> str:
+    return os.environ.get(ENV_STATE) or DEFAULT_STATE
+
+
+def remember(container_id: str, settings: Settings) -> None:
+    directory = LearnDir(state_dir())
+    try:
+        directory.write_text(f"{file_stem(container_id)}.json", json.dumps(asdict(settings), sort_keys=True))
+    finally:
+        directory.close()
+
+
+def recall(container_id: str) -> Settings | None:
+    try:
+        fd = open_dir(state_dir(), create=False)
+    except (OSError, UserError):
+        return None
+    try:
+        data = read_json(f"{file_stem(container_id)}.json", 4096, dir_fd=fd)
+    except UserError:
+        return None
+    finally:
+        os.close(fd)
+    if isinstance(data, dict) and isinstance(data.get("runtime"), str) and isinstance(data.get("learn_dir"), str):
+        return Settings(data["runtime"], data["learn_dir"])
+    return None
+
+
+def forget(container_id: str) -> None:
+    with contextlib.suppress(OSError, UserError):
+        fd = open_dir(state_dir(), create=False)
+        try:
+            os.unlink(f"{file_stem(container_id)}.json", dir_fd=fd)
+        finally:
+            os.close(fd)
+
+
+def container_of(command: str | None, args: list[str]) -> str | None:
+    """The container id of a by-id command line (flags of these commands take no value)."""
+    if command not in BY_ID:
+        return None
+    return next((a for a in args if not a.startswith("-")), None)

@@ -1,0 +1,168 @@
+"""Typed structs: classes whose annotated attributes are their fields, as with `dataclasses`, at no start-up cost.
+
+Every command pays for its types before it does anything: `dataclasses` imports `inspect` and compiles each
+method it writes, which was 20 ms of `seccomp-learn -- /bin/true` (scripts/bench --startup). A Struct class
+reads its annotations once, gets `__slots__` for its fields, and shares one __init__, __eq__ and __repr__.
+
+    class Tally(Struct, frozen=True):
+        tasks: int
+        names: list[str] = field(default_factory=list)
+
+Fields are the annotated names that are not `ClassVar`s, base classes' first; those after one with a default
+need one too. `frozen=True` forbids assignment and makes records hashable by value (a frozen record cannot
+extend a mutable one, nor the reverse); `order=True` compares them as tuples of their fields. Type checkers
+treat them as dataclasses (PEP 681).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import typing
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, dataclass_transform
+
+T = TypeVar("T")
+R = TypeVar("R", bound="Struct")
+_MISSING: Any = object()
+
+
+class _Factory:
+    """A default made anew for each record (a list, a dict), never shared between records."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], T]) -> T:
+    """A field whose default is `default_factory()`, called for every record that is not given one."""
+    return _Factory(default_factory)  # type: ignore[return-value]  # what the class body holds until the class is made
+
+
+class FrozenStructError(AttributeError):
+    """An assignment to a field of a frozen record."""
+
+
+def _is_classvar(annotation: Any, module: str) -> bool:
+    """Whether an annotation is `ClassVar[...]`, written as an object or, postponed, as text naming it in
+    `module` (`ClassVar[int]`, `typing.ClassVar`, an alias imported under another name)."""
+    if not isinstance(annotation, str):
+        return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
+    head = annotation.partition("[")[0].strip()
+    found: Any = sys.modules[module].__dict__ if module in sys.modules else {}
+    for part in head.split("."):
+        found = found.get(part) if isinstance(found, dict) else getattr(found, part, None)
+    return found is ClassVar
+
+
+class _StructType(type):
+    """Makes each Struct class: its fields and defaults, __slots__ for the fields, the frozen and order flags."""
+
+    _fields: tuple[str, ...]
+    _defaults: dict[str, Any]
+    _frozen: bool
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
+                frozen: bool = False, order: bool = False) -> _StructType:
+        annotations = namespace.get("__annotations__", {})
+        module = namespace.get("__module__", "")
+        own = [n for n, kind in annotations.items() if not _is_classvar(kind, module)]
+        record_bases = [b for b in bases if isinstance(b, _StructType) and b._fields]
+        if any(b._frozen != frozen for b in record_bases):
+            raise TypeError(f"{name}: a {'frozen' if frozen else 'mutable'} record cannot extend a "
+                            f"{'mutable' if frozen else 'frozen'} one")
+        inherited = [n for b in record_bases for n in b._fields]
+        defaults = {k: v for b in record_bases for k, v in b._defaults.items()}
+        for n in own:
+            if n in namespace:
+                defaults[n] = namespace.pop(n)  # kept apart: a slot and a class attribute cannot share a name
+        fields = (*(n for n in inherited if n not in own), *own)
+        first_default = next((i for i, n in enumerate(fields) if n in defaults), len(fields))
+        if any(n not in defaults for n in fields[first_default:]):
+            raise TypeError(f"{name}: a field without a default follows one with a default")
+        namespace["__slots__"] = tuple(n for n in own if n not in inherited)
+        namespace.update(_fields=fields, _defaults=defaults, _frozen=frozen)
+        if frozen:
+            namespace.update(__setattr__=_refuse, __delattr__=_refuse, __hash__=_hash)
+        else:
+            namespace["__hash__"] = None  # mutable and compared by value: unhashable
+        if order:
+            for method in ("__lt__", "__le__", "__gt__", "__ge__"):
+                namespace[method] = functools.partialmethod(_ordered, getattr(tuple, method))
+        return super().__new__(mcs, name, bases, namespace)
+
+
+@dataclass_transform(field_specifiers=(field,))
+class Struct(metaclass=_StructType):
+    """The base of every record type: fields from annotations; __init__, __eq__, __repr__ from the fields."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}  # field -> its default, or a _Factory
+    _frozen: ClassVar[bool] = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields, defaults = self._fields, self._defaults
+        if len(args) > len(fields):
+            raise TypeError(f"{type(self).__qualname__}() takes {len(fields)} arguments but {len(args)} were given")
+        values = dict(zip(fields, args, strict=False))
+        for name, value in kwargs.items():
+            if name not in fields or name in values:
+                raise TypeError(f"{type(self).__qualname__}() got an unexpected or repeated argument {name!r}")
+            values[name] = value
+        for name in fields:
+            value = values.get(name, _MISSING)
+            if value is _MISSING:
+                value = defaults.get(name, _MISSING)
+                if value is _MISSING:
+                    raise TypeError(f"{type(self).__qualname__}() missing argument {name!r}")
+                if isinstance(value, _Factory):
+                    value = value.make()
+            object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _values(self) == _values(other)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"
+
+    def __reduce__(self) -> tuple[type[Struct], tuple[Any, ...]]:
+        """copy, deepcopy and pickle rebuild a record through __init__ (slots have no __dict__ to restore)."""
+        return type(self), _values(self)
+
+
+def _values(record: Struct) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in record._fields)
+
+
+def _refuse(self: Struct, name: str, *value: Any) -> None:
+    raise FrozenStructError(f"cannot assign to field {name!r} of a frozen {type(self).__qualname__}")
+
+
+def _hash(self: Struct) -> int:
+    return hash(_values(self))
+
+
+def _ordered(a: Struct, compare: Callable[[tuple[Any, ...], tuple[Any, ...]], bool], b: object) -> bool:
+    if b.__class__ is not a.__class__:
+        return NotImplemented
+    return compare(_values(a), _values(b))
+
+
+def replace(record: R, **changes: Any) -> R:
+    """A copy of record with some fields changed, as dataclasses.replace."""
+    return type(record)(**{**{name: getattr(record, name) for name in record._fields}, **changes})
+
+
+def asdict(value: Any) -> Any:
+    """Records (and the lists, tuples and dicts that hold them) as plain dicts, lists and values, for JSON."""
+    if isinstance(value, Struct):
+        return {name: asdict(getattr(value, name)) for name in value._fields}
+    if isinstance(value, list | tuple):
+        return type(value)(asdict(v) for v in value)
+    if isinstance(value, dict):
+        return {asdict(k): asdict(v) for k, v in value.items()}
+    return value
