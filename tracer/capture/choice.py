@@ -1,44 +1,20 @@
-"""Which backend runs: the names a user can choose, what each guarantees, the warning of the one that is not
-faithful, and `trace()`, which picks one and runs it.
+"""Which backend runs: `backend_for` picks one for the options given, `trace()` runs it.
 
-The backends are imported only when one runs, so the command line lists them without importing a tracer.
-docs/tracing.md ("The backends side by side") explains each design.
+The backends are imported only when one runs. Their names and guarantees are capture/backend_names.py.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
+from tracer.capture.backend_names import AUTO, CHOICES, EBPF, NOTIFY, NOTIFY_ONLY, PTRACE, UNFAITHFUL
 from tracer.errors import UserError
+from tracer.structs import replace
 
 if TYPE_CHECKING:
     from tracer.capture.state import TraceOptions, TraceResult
     from tracer.recording.schema import Backend
-
-# The values of recording.model.Backend, and "auto" (typed Final so that each is its Literal).
-AUTO: Final = "auto"
-NOTIFY: Final = "notify"
-PTRACE: Final = "ptrace"
-NOTIFY_ONLY: Final = "notify-only"
-EBPF: Final = "ebpf"
-CHOICES = (AUTO, EBPF, NOTIFY, PTRACE, NOTIFY_ONLY)
-
-HELP = ("ebpf: the calls are counted in the kernel by BPF programs (root or CAP_BPF+CAP_PERFMON; no stop, "
-        "so nothing the workload sees changes, and it may use ptrace itself; not for verify); "
-        "notify: seccomp user notification for calls no signal can turn into a spurious EINTR, a ptrace stop "
-        "for the rest, and a repair at every signal stop (fast, faithful); ptrace: one ptrace stop per call "
-        "(faithful; the only one for --pid, --base and verify); notify-only: user notification without ptrace, "
-        "so the workload may use ptrace itself, but a signal can make its calls fail (unfaithful, warns); "
-        "auto: ebpf where it loads and --base or verify is not used, else notify where the kernel supports it "
-        "and --pid, --base or verify is not used, else ptrace.")
-
-# Said on stderr whenever this backend runs, and kept in the recording.
-UNFAITHFUL = {
-    NOTIFY_ONLY: ("--backend notify-only can change what the workload does: a signal that arrives while a call "
-                  "waits for the tracer makes that call fail with EINTR (pipe2, clone, close without closing, "
-                  "rt_sigreturn); use it only for a workload that needs to ptrace itself"),
-}
 
 
 def backend_for(opts: TraceOptions, ebpf: bool | None = None) -> Backend:
@@ -83,6 +59,7 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     warning = UNFAITHFUL.get(backend)
     if warning:
         sys.stderr.write(f"seccomp-learn: warning: {warning}\n")
+    opts = replace(opts, backend=backend)  # the one that runs: every run and snapshot of the session names it
     if recorder is not None:
         from tracer.capture.backends.ebpf import trace_ebpf
 
@@ -107,8 +84,4 @@ def trace(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
         result = trace_ptrace(argv, opts)
     else:
         raise UserError(f"unknown backend {backend!r} (known: {', '.join(CHOICES)})", "--backend")
-    run = result.recording.runs[-1]
-    run.backend, run.unfaithful = backend, warning
-    if opts.base is not None:
-        opts.base.add_to(result.recording)
     return result

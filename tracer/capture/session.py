@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tracer import __version__
+from tracer.capture.backend_names import AUTO, UNFAITHFUL
 from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import fork_exec
 from tracer.capture.signal_repair import signal_masks
@@ -347,8 +348,12 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.st
         stopped=stopped, setuid_without_privileges=sorted(st.setuid_unprivileged), attached_pid=st.attached,
         signal_repairs=st.repair.repairs if st.repair is not None and st.repair.repairs else None,
         calls_via_listener=st.notified or None,
+        backend=None if opts.backend == AUTO else opts.backend, unfaithful=UNFAITHFUL.get(opts.backend),
     )
-    return TraceResult(recording=_recording_of(st, run), exit_code=exit_code, exec_ok=st.exec_ok,
+    rec = _recording_of(st, run)
+    if opts.base is not None:  # the names the base let run in the kernel, uncounted
+        opts.base.add_to(rec)
+    return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok,
                        denials=_denials(st), driver_exit=driver_exit, stopped_by=st.stopped,
                        timed_out=st.timed_out, driver_failure=driver_failure)
 

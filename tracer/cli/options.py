@@ -46,7 +46,7 @@ def driver_options(p: Parser) -> None:
 
 
 def trace_options(p: Parser) -> None:
-    from tracer.capture import choice
+    from tracer.capture import backend_names
     driver_options(p)
     p.add_argument("--follow", choices=["all", "main"], default="all",
                    help="all (the default): trace until every started process exited; main: stop when the main "
@@ -56,8 +56,8 @@ def trace_options(p: Parser) -> None:
     p.add_argument("--base", metavar="PROFILE", help="Incremental: let the kernel allow what PROFILE allows "
                    "unconditionally and trace only the rest (fast re-learning; the result is PROFILE's needs plus "
                    "anything new).")
-    p.add_argument("--backend", choices=choice.CHOICES, default=choice.AUTO,
-                   help=f"{choice.HELP} (default {choice.AUTO})")
+    p.add_argument("--backend", choices=backend_names.CHOICES, default=backend_names.AUTO,
+                   help=f"{backend_names.HELP} (default {backend_names.AUTO})")
     p.add_argument("-p", "--pid", type=int, metavar="PID", help="Attach to this running process (and what it "
                    "starts from now on) instead of starting COMMAND; Ctrl-C detaches and leaves it running.")
     p.add_argument("-f", dest="follow_forks", action="store_true",
