@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import sys
 import time
 
@@ -77,7 +76,7 @@ def parse(ready: str | None, ready_cmd: str | None, timeout: float | None) -> Re
         else:
             raise ValueError(f"--ready {ready}: expected tcp:HOST:PORT or unix:PATH")
     if ready_cmd is not None:
-        if not shlex.split(ready_cmd):
+        if not ready_cmd.strip():
             raise ValueError("--ready-cmd: the command is empty")
         probes.append(Probe("cmd", ready_cmd, f"--ready-cmd {ready_cmd}"))
     if timeout is not None and (not probes or timeout <= 0):
@@ -168,7 +167,8 @@ def _check(probe: Probe, limit: float) -> tuple[bool, str]:
     if probe.kind == "unix":
         return _unix_ready(probe.target)
     try:
-        code = subprocess.run(shlex.split(probe.target), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        # shell=True is /bin/sh -c, as for --during (tracer/capture/shell.py)
+        code = subprocess.run(probe.target, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=limit, check=False).returncode
     except subprocess.TimeoutExpired:
         return False, f"still running after {limit:.1f}s"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shlex
 import signal
 import stat
 import struct
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 from tracer import __version__
 from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import describe_exit, exit_code_of, fork_exec
+from tracer.capture.shell import shown
 from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
 from tracer.kernel import ptrace as pt
@@ -216,7 +216,7 @@ def _spawn_driver(argv: list[str], ready: Ready | None, env: dict[str, str], cwd
             os.chdir(cwd)
         os.execvpe(command[0], command, env)
 
-    pid = fork_exec(child, f"--during {argv[0]}", 127)
+    pid = fork_exec(child, f"--during {shown(argv)}", 127)
     if status_w is not None:
         os.close(status_w)
     return pid, status_r
@@ -398,7 +398,7 @@ def _driver_failure(st: State, opts: TraceOptions, driver_exit: int | None) -> s
     """Why the --during driver failed or never ran (the run then fails), or None."""
     if not opts.during:
         return None
-    driver = f"the during driver `{shlex.join(opts.during)}`"
+    driver = f"the during driver `{shown(opts.during)}`"
     if st.not_ready:  # the --ready helper gave up and said why
         return f"{st.not_ready}; {driver} did not run"
     if st.not_ready == "":  # the helper was stopped before the workload was ready

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from tracer.capture.shell import shell_argv
 from tracer.errors import UserError
 from tracer.fileio import check_plain_yaml
 from tracer.kernel.signals import parse_signal
@@ -282,8 +283,10 @@ def _run(ck: _Checker, where: str, node: yaml.Node, base: Path) -> RunSpec:
             setattr(run, opt, ck.seconds(m[opt][1], f"{where}.{opt}"))
     if "stop_signal" in m:
         run.stop_signal = _signal(ck, m["stop_signal"][1], f"{where}.stop_signal")
-    if "during" in m:
-        run.during = ck.argv(m["during"][1], f"{where}.during")
+    if "during" in m:  # a string is a shell command, a list an argv (tracer/capture/shell.py)
+        node = m["during"][1]
+        is_text = isinstance(node, yaml.ScalarNode)
+        run.during = shell_argv(ck.string(node, f"{where}.during")) if is_text else ck.argv(node, f"{where}.during")
     if "expect_exit" in m:
         codes = []
         for i, item in enumerate(ck.seq(m["expect_exit"][1], f"{where}.expect_exit")):

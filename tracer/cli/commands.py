@@ -148,7 +148,7 @@ def _verify_options(p: Parser) -> None:
     p.add_argument("--add-missing", metavar="OUT",
                    help="Write the profile plus what was denied to OUT ('-' = stdout).")
     quiet(p, "Only the denials on stderr.")
-    driver_options(p)
+    driver_options(p, learning=False)
     command_words(p)
 
 

@@ -27,19 +27,22 @@ def command_words(p: Parser) -> None:
                    help="The command to run, with its arguments (after `--` if it starts with '-').")
 
 
-def driver_options(p: Parser) -> None:
-    """Servers: how long to learn, the driver that exercises the workload, and when the driver may start."""
+def driver_options(p: Parser, learning: bool = True) -> None:
+    """Servers: how long to learn (verify: to run under the profile), the driver that exercises the workload, and
+    when the driver may start. Driver strings are shell commands (tracer/capture/shell.py)."""
+    how_long = "learn this long" if learning else "run under PROFILE this long"
     p.add_argument("--duration", type=float, metavar="SECONDS",
-                   help="For servers: learn this long, then stop the workload with --stop-signal.")
+                   help=f"For servers: {how_long}, then stop the workload with --stop-signal.")
     p.add_argument("--stop-signal", default="SIGTERM", metavar="SIG",
                    help="Signal that ends the workload after --duration or --during (default SIGTERM). A workload "
                         "that dies of it ended as planned: seccomp-learn then exits 0.")
-    p.add_argument("--during", metavar="CMD", help="Run this driver (untraced) while the workload is traced, e.g. a "
-                   "load test; stop the workload when it ends. If the driver fails, so does the run (exit 1, no "
-                   "profile unless --keep-going).")
+    p.add_argument("--during", metavar="CMD", help="Run this shell command (/bin/sh -c CMD, untraced) while the "
+                   "workload runs, e.g. a load test; stop the workload when it ends. If the driver fails, so does "
+                   "the run (exit 1" + (", no profile unless --keep-going)." if learning else ")."))
     p.add_argument("--ready", metavar="tcp:HOST:PORT|unix:PATH",
                    help="Start the --during driver only once this socket accepts a connection.")
-    p.add_argument("--ready-cmd", metavar="CMD", help="Start the --during driver only once CMD exits 0 (retried).")
+    p.add_argument("--ready-cmd", metavar="CMD", help="Start the --during driver only once the shell command CMD "
+                   "(/bin/sh -c CMD) exits 0 (retried).")
     p.add_argument("--ready-timeout", type=float, metavar="SECONDS",
                    help="Give up waiting for --ready/--ready-cmd after this long (default 30): the run fails.")
 

@@ -7,9 +7,9 @@ seccomp-learn itself stopped as planned exits 0.
 from __future__ import annotations
 
 import os
-import shlex
 from typing import TYPE_CHECKING, Literal
 
+from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.capture.trace import trace
 from tracer.commands.emit import emit_summary
@@ -169,7 +169,9 @@ def trace_options_from(follow: Follow = "all", run_id: str | None = None, durati
     """The TraceOptions the command line asks for, checked, with --base read once."""
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
-    driver = shlex.split(during) if isinstance(during, str) else during
+    if isinstance(during, str) and not during.strip():
+        raise UserError("the command is empty", "--during")
+    driver = shell_argv(during) if isinstance(during, str) else during
     wait = None
     if ready is not None or ready_cmd is not None or ready_timeout is not None:
         from tracer.capture import ready as readiness  # its helper's modules, only for runs that wait
