@@ -319,7 +319,7 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.st
     )
     return TraceResult(recording=_recording_of(st, run), exit_code=exit_code, exec_ok=st.exec_ok,
                        denials=_denials(st), driver_exit=driver_exit, stopped_by=st.stopped,
-                       timed_out=st.timed_out, driver_failure=driver_failure)
+                       timed_out=st.timed_out, driver_failure=driver_failure, partial_reasons=reasons)
 
 
 def _exit_of(st: State, snapshot: bool) -> tuple[int, dict[str, int | str | bool]]:

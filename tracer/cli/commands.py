@@ -277,7 +277,7 @@ executables that used it. Syscalls seen by only one of several runs are listed o
     "verify": Command(
         "Run COMMAND under PROFILE, enforced by the kernel, and name every call it denies.",
         """Exits 1 when anything was denied (even if the workload coped), otherwise with the workload's
-own exit code (0 when seccomp-learn stopped it as planned, as for learning). A call the
+own exit code (0 when seccomp-learn stopped it as planned, as `run` does). A call the
 profile kills ends its task with SIGSYS ("Bad system call"), as under the profile alone.
 Options come before PROFILE; the words after it are the command's.
 

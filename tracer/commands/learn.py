@@ -60,13 +60,28 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def trace_summary(result: TraceResult) -> str:
+    """What was traced; a partial run says PARTIAL here, and why in `run_failures`."""
     run, rec = result.recording.runs[-1], result.recording
     per_abi = ", ".join(f"{abi} {len(rec.names(abi))}" for abi in sorted(rec.abis))
     line = (f"traced {run.tasks} task(s), {run.syscalls} syscalls in {run.duration_s:.2f}s; "
             f"{len(rec.all_names())} distinct syscalls observed ({per_abi or 'none'})")
-    if run.partial:  # a failed driver is said on its own line
-        line += "; PARTIAL" + ("" if run.partial_reason == result.driver_failure else f": {run.partial_reason}")
-    return line
+    return line + "; PARTIAL" if run.partial else line
+
+
+def run_failures(result: TraceResult, topts: TraceOptions, profile: str | None) -> list[str]:
+    """One line per reason the run is partial, and one when the workload itself failed (exited non-zero, or was
+    killed by a signal seccomp-learn did not send as planned): `-q` keeps these. A failed driver has its own line
+    (run_learn). `profile` names what covers the failed run ("the profile", "the recording"), or None when
+    nothing was written."""
+    run = result.recording.runs[-1]
+    lines = [f"the recording is partial: {r}" for r in result.partial_reasons if r != result.driver_failure]
+    code = exit_code_of_run(result, topts)
+    if code and not result.driver_failure and not run.exit.get("detached"):
+        killed = "signal" in run.exit
+        how = f"was killed by {run.exit['name']}" if killed else f"exited with code {result.exit_code}"
+        covers = "what it did until then" if killed else "that failed run"
+        lines.append(f"the workload {how}" + (f"; {profile} covers {covers}" if profile else ""))
+    return lines
 
 
 def trace_notes(result: TraceResult) -> list[str]:
@@ -125,23 +140,31 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     profile_path = outputs.profile if eopts is not None else None
     outputs.check()
 
+    unwritten: dict[str, int] = {}  # why a snapshot could not be written, and how often
+
     def snapshot(rec: Recording) -> None:
-        if outputs.recording and outputs.recording != STDOUT:
-            rec_io.save(rec, outputs.recording)
-        if eopts and profile_path and profile_path != STDOUT:
-            write_atomic(profile_path, outputs.render(rec, eopts)[0])
+        """A failed snapshot is said at the end; it never stops the workload (the final write may still work)."""
+        try:
+            if outputs.recording and outputs.recording != STDOUT:
+                rec_io.save(rec, outputs.recording)
+            if eopts and profile_path and profile_path != STDOUT:
+                write_atomic(profile_path, outputs.render(rec, eopts)[0])
+        except UserError as exc:
+            unwritten[str(exc)] = unwritten.get(str(exc), 0) + 1
 
     result = _trace_command(argv, replace(topts, snapshot=snapshot), live)
     rec = result.recording
     summary = [trace_summary(result), *trace_notes(result)]
+    failures = [f"a snapshot was not written ({n} time(s)): {why}" for why, n in unwritten.items()]
     stdout = ""
     if outputs.recording == STDOUT:
         stdout += rec_io.dumps(rec)
     elif outputs.recording:
         summary.append(wrote(outputs.recording, rec_io.save(rec, outputs.recording)))
+    covered = "the recording" if outputs.recording else None
     if result.driver_failure and not keep_going:
-        unwritten = "; no profile written (--keep-going writes it anyway)" if profile_path else ""
-        summary.append(f"the run failed: {result.driver_failure}{unwritten}")
+        unwritten_profile = "; no profile written (--keep-going writes it anyway)" if profile_path else ""
+        failures.append(f"the run failed: {result.driver_failure}{unwritten_profile}")
     elif eopts and profile_path:
         text, emitted = outputs.render(rec, eopts)
         if profile_path == STDOUT:
@@ -149,9 +172,11 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
             summary += emit_summary(emitted, rec, None)
         else:
             summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)))
+        covered = "the profile"
         if result.driver_failure:
-            summary.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
-    return Outcome(exit_code_of_run(result, topts), summary, stdout=stdout)
+            failures.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
+    failures += run_failures(result, topts, covered)
+    return Outcome(exit_code_of_run(result, topts), summary, stdout=stdout, failures=failures)
 
 
 def _load_base(path: str) -> BaseProfile:

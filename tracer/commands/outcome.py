@@ -16,6 +16,7 @@ class Outcome(Record):
     summary: list[str] = field(default_factory=list)  # for stderr, unless --quiet
     stdout: str = ""
     errors: list[str] = field(default_factory=list)  # for stderr even with --quiet (a file lint could not read)
+    failures: list[str] = field(default_factory=list)  # why a run failed or is partial: after the summary, even -q
 
 
 def deliver(text: str, output: str, notes: Sequence[str] = (),
