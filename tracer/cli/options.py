@@ -106,21 +106,33 @@ def emit_options(p: Parser) -> None:
                    help="Add the vDSO syscalls (clock_gettime, ...) for hosts without a vDSO.")
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
+    p.add_argument("--allow-threads", action="store_true",
+                   help="clone's argument rule also allows starting threads, which no learned run may have done.")
+    p.add_argument("--allow-spawn", action="store_true",
+                   help="clone's argument rule also allows posix_spawn and vfork children.")
+    p.add_argument("--allow-family", dest="allow_families", action="append", default=[], metavar="AF",
+                   help="socket's argument rule also allows this address family, e.g. AF_INET6 (repeatable).")
     p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
     p.add_argument("--name", metavar="NAME", help="--format kubernetes: metadata.name (default: seccomp-learn).")
 
 
 def emit_opts(kw: Options) -> EmitOptions:
     from tracer.profile.emit import EmitOptions, parse_arches
+    from tracer.profile.limits import family_number
 
     runtime_list = None
     if kw["runtime_profile"]:
         from tracer.commands.runtime_profile import read_runtime_profile
 
         runtime_list = read_runtime_profile(kw["runtime_profile"])
+    try:
+        families = tuple(sorted({family_number(f) for f in kw["allow_families"]}))
+    except ValueError as exc:
+        raise UserError(str(exc), "--allow-family") from None
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
-                       fallback=not kw["no_fallback"], portable=kw["portable"])
+                       fallback=not kw["no_fallback"], portable=kw["portable"], allow_threads=kw["allow_threads"],
+                       allow_spawn=kw["allow_spawn"], allow_families=families)
 
 
 def quiet(p: Parser, what: str = "No progress or summary on stderr.") -> None:

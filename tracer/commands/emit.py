@@ -8,6 +8,7 @@ from tracer.fileio import check_output
 from tracer.profile import formats
 from tracer.profile.emit import EmitOptions, Emitted, emit
 from tracer.profile.extras import RUNTIMES
+from tracer.profile.limits import limits
 from tracer.recording import model as rec_io
 from tracer.recording.merge import merge_files
 from tracer.recording.model import Recording
@@ -27,6 +28,7 @@ def emit_summary(emitted: Emitted, rec: Recording, written: str | None) -> list[
         + f"; {', '.join(p.architectures)}, default {p.default_action}"]
     lines += [f"  + {e.kind}: {' '.join(e.text(n) for n in e.names)}" for e in emitted.extras]
     lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
+    lines += [f"  limit: {limit.text}" for limit in limits(p)]
     lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
     if not p.syscalls:
         lines.append("  warning: the profile allows nothing")

@@ -16,6 +16,7 @@ from tracer.analysis.inputs import ARCH, Loaded, from_recording, load_baseline
 from tracer.baseline.decide import decide, refusal_text
 from tracer.baseline.resolve import required_capability
 from tracer.profile.emit import EmitOptions, Emitted
+from tracer.profile.limits import limits
 from tracer.profile.model import Profile
 from tracer.record import Record
 from tracer.recording.model import PRE_EXEC_NAME, ArgValues, Recording
@@ -164,6 +165,11 @@ def _abi_hint(profile: Profile) -> list[HintEntry]:
                              "workload or use `emit --arch x86_64,x86,x32` if it needs them.", [])]
 
 
+def _limit_hints(profile: Profile) -> list[HintEntry]:
+    """The argument rules that forbid a common variation of the observed use (profile/limits.py)."""
+    return [HintEntry("limit", limit.text, [limit.name]) for limit in limits(profile)]
+
+
 def _launcher_hint(rec: Recording) -> list[HintEntry]:
     """Syscalls seen only before the workload's first exec: seccomp-learn's launcher made them.
 
@@ -223,6 +229,7 @@ def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list
         text = f"Partial run(s), the workload may need more than recorded: {listing}."
         hints.append(HintEntry("partial", text, [r.id for r in partial]))
     hints += _abi_hint(profile)
+    hints += _limit_hints(profile)
     hints += _launcher_hint(rec)
     return hints
 
@@ -285,7 +292,7 @@ def build_report(subject: Loaded, baseline: Loaded) -> Report:
     notes += _count_notes(result)
     return Report(input=Input(subject.source.path, "profile", ""), baseline=base_info, summary=summary,
                   blocked=blocked, change=change, syscalls=entries, rules=_rules(profile),
-                  hints=_abi_hint(profile) + _condition_hints(result), notes=notes,
+                  hints=_abi_hint(profile) + _limit_hints(profile) + _condition_hints(result), notes=notes,
                   hosts=result.hosts)
 
 
