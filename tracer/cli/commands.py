@@ -247,7 +247,9 @@ conditions it must meet, and the attack surface it removes, by class.
         _diff_options, _diff, quiet_hides_summary=False),
     "lint": Command(
         "Check seccomp profiles (Docker, OCI, SeccompProfile; ours or not) for mistakes.",
-        """Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
+        """Prints `FILE: where: message [code] (what each engine does)` per finding: whether docker, podman,
+runc and crun refuse such a profile, ignore the rule or load it, as measured in those engines; a
+finding some engine refuses is marked `error:`. Exit 0: clean, 1: findings, 2: a file could not
 be read or is not a valid profile.
 
   seccomp-learn lint profile.json /etc/docker/seccomp.json""",

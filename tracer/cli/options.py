@@ -107,7 +107,7 @@ def emit_options(p: Parser) -> None:
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
     p.add_argument("--allow-threads", action="store_true",
-                   help="clone's argument rule also allows starting threads, which no learned run may have done.")
+                   help="clone's argument rule also allows starting threads, even if no recorded run did.")
     p.add_argument("--allow-spawn", action="store_true",
                    help="clone's argument rule also allows posix_spawn and vfork children.")
     p.add_argument("--allow-family", dest="allow_families", action="append", default=[], metavar="AF",
