@@ -116,6 +116,16 @@ def test_verify_during_is_a_shell_command(tmp_path: Path) -> None:
     assert out.read_text() == "hi\n"
 
 
+def test_a_driver_that_ends_at_once_stops_the_workload_only_after_its_exec(tmp_path: Path) -> None:
+    """`--during true` ends before `sleep` is exec'd most of the time; the stop signal then waited for
+    nothing and ended seccomp-learn's launcher: verify said "the command could not be executed" (exit 127)."""
+    profile = tmp_path / "p.json"
+    assert seccomp_learn("-q", "-o", str(profile), "--duration", "0.5", "--", "sleep", "30").returncode == 0
+    for _ in range(5):
+        r = seccomp_learn("verify", "-q", "--during", "true", str(profile), "--", "sleep", "30")
+        assert (r.returncode, r.stderr) == (0, ""), r.stderr
+
+
 def test_ci_during_string_is_a_shell_command_and_a_list_is_argv(tmp_path: Path) -> None:
     out, argv_out = tmp_path / "out.txt", tmp_path / "argv.txt"
     (tmp_path / "seccomp-learn.yaml").write_text(f"""\

@@ -121,13 +121,18 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
         elif not (signum == signal.SIGINT and _terminal_sent_it()):
             _signal_all(st, signum)
 
+    session_over = threading.Event()
+
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:
             st.stopped = why  # "duration" or "driver"
             if st.attached is not None:
                 _start_detach(st)
-            else:
+            elif st.exec_ok:
                 kill([st.root], opts.stop_signal)
+            else:  # the driver ended before the command's exec: the stop waits for it
+                threading.Thread(target=_stop_after_exec, args=(st, opts.stop_signal, session_over),
+                                 daemon=True).start()
 
     def snapshot(_signum: int = 0, _frame: object = None) -> None:
         if opts.snapshot is not None:
@@ -163,6 +168,7 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
             _signal_all(st, signal.SIGKILL)  # never leave a traced task stopped behind
         raise
     finally:
+        session_over.set()
         for timer in timers:
             timer.cancel()
         for timer in timers:
@@ -179,6 +185,17 @@ class _Ticker(threading.Timer):
     def run(self) -> None:
         while not self.finished.wait(self.interval):
             self.function()
+
+
+def _stop_after_exec(st: State, sig: int, over: threading.Event) -> None:
+    """Send the stop signal once the root task has exec'd the command. Sent before, it ends seccomp-learn's
+    launcher: learning recorded nothing of the workload, and verify said the command could not be executed
+    (`--during true -- sleep 30`: 5 to 7 runs in 8). A failed exec ends the root, and no signal is sent."""
+    while not st.exec_ok:
+        if over.wait(0.005) or not procfs.running(st.root):
+            return
+    if not over.is_set():
+        kill([st.root], sig)
 
 
 def _time_out(st: State) -> None:
