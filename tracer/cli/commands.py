@@ -147,7 +147,7 @@ def _verify_options(p: Parser) -> None:
                                                            "the profile would have denied.")
     p.add_argument("--add-missing", metavar="OUT",
                    help="Write the profile plus what was denied to OUT ('-' = stdout).")
-    quiet(p, "Only the denials on stderr.")
+    quiet(p, "Only the denials, and why the run failed, on stderr.")
     driver_options(p, learning=False)
     command_words(p)
 

@@ -135,7 +135,8 @@ def emit_opts(kw: Options) -> EmitOptions:
                        allow_spawn=kw["allow_spawn"], allow_families=families)
 
 
-def quiet(p: Parser, what: str = "No progress or summary on stderr.") -> None:
+def quiet(p: Parser, what: str = "No progress or summary on stderr; why a run failed or is partial is still said, "
+                                  "one line each.") -> None:
     p.add_argument("-q", "--quiet", action="store_true", help=what)
 
 
