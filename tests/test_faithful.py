@@ -1,6 +1,6 @@
 """Tracing changes nothing the workload sees: the signal-faithfulness fixtures under every backend.
 
-Each fixture (fixtures/nonblock.c ... jobctl.c; ../shared/notes/signal-faithfulness.md §4) installs
+Each fixture (fixtures/nonblock.c ... jobctl.c; docs/kernel-facts.md, "Signals and tracing") installs
 its handlers without SA_RESTART, prints one verdict line and exits 1 when it saw something an
 untraced run never shows. The references: each passes untraced; `strace -f` fails epollchld (ptrace
 queues signals the task ignores), and the unfaithful notify-only backend fails zeroread, so the
@@ -30,7 +30,7 @@ from tracer.syscalls.abi import AUDIT_ARCH_X86_64
 from tracer.syscalls.names import number_of
 
 FIXTURES = ["nonblock", "zeroread", "blockread", "epollchld", "sigreturn", "jobctl"]
-# The pipeline of the note, in one traced shell so that the tracer's start-up is paid once.
+# The shell pipeline of docs/kernel-facts.md, in one traced shell so that the tracer's start-up is paid once.
 PIPELINE = ('i=0; while [ $i -lt {n} ]; do r=$(sh -c "echo hello world | tr a-z A-Z | wc -w"); '
             '[ "$r" = 2 ] || {{ echo "UNFAITHFUL: round $i printed [$r]"; exit 1; }}; i=$((i+1)); done; '
             'echo "faithful: {n} pipelines printed 2"')

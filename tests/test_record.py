@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import pickle
+import sys
 from typing import Any
 
 import pytest
@@ -97,3 +99,70 @@ def test_the_project_records_behave_as_data() -> None:
     assert a == b and a.runs is not b.runs
     a.abis["x86_64"] = {"read": SyscallStats(0, {"r": 1}, {"/bin/true"}, {0: ArgValues({3})})}
     assert a != b and copy.deepcopy(a) == a
+
+
+# Source compiled as its own module, once with postponed annotations (text) and once without (objects): the
+# fields must come out the same, and a ClassVar, however it is spelled, is never a field.
+_MODULE_SOURCE = '''
+import typing
+from typing import ClassVar as CV
+import dataclasses
+import pickle
+import sys
+from tracer import record
+
+class Ours(record.Record, frozen=True):
+    count: typing.ClassVar[int] = 0
+    alias: CV[str] = "x"
+    bare: typing.ClassVar = 1
+    name: str
+    size: int = 3
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ref:
+    count: typing.ClassVar[int] = 0
+    alias: CV[str] = "x"
+    bare: typing.ClassVar = 1
+    name: str
+    size: int = 3
+'''
+
+
+@pytest.mark.parametrize("postponed", [True, False], ids=["postponed", "evaluated"])
+def test_classvars_are_not_fields_with_or_without_postponed_annotations(postponed: bool) -> None:
+    name = f"_record_case_{postponed}"
+    module = type(sys)(name)
+    sys.modules[name] = module
+    try:
+        exec(compile(("from __future__ import annotations\n" if postponed else "") + _MODULE_SOURCE, name, "exec"),
+             module.__dict__)
+        ours, ref = module.Ours, module.Ref
+        assert ours._fields == tuple(f.name for f in dataclasses.fields(ref)) == ("name", "size")
+        assert repr(ours("a")).replace("Ours", "Ref") == repr(ref("a"))
+        assert ours.count == ref.count == 0 and ours("a").alias == "x"
+    finally:
+        del sys.modules[name]
+
+
+def test_slots_refuse_unknown_attributes_like_slotted_dataclasses() -> None:
+    mutable, ref = _Mutable(1), dataclasses.make_dataclass("Stats", [("nr", int)], slots=True)(1)
+    for value in (mutable, ref):
+        assert not hasattr(value, "__dict__")
+        with pytest.raises(AttributeError):
+            value.colour = "red"
+    stats = SyscallStats(0, {"r": 1}, {"/bin/true"}, {0: ArgValues({3})})
+    assert pickle.loads(pickle.dumps(stats)) == stats
+
+
+def test_frozen_and_mutable_records_do_not_extend_each_other() -> None:
+    """dataclasses refuses both directions: a frozen child of a mutable record would not be immutable, and a
+    mutable child of a frozen one would be hashable by fields that can change."""
+    for parent_frozen in (True, False):
+        ref_parent = dataclasses.make_dataclass("P", [("a", int)], frozen=parent_frozen)
+        with pytest.raises(TypeError):
+            dataclasses.make_dataclass("C", [("b", int, 0)], bases=(ref_parent,), frozen=not parent_frozen)
+        parent = type("P", (record.Record,), {"__annotations__": {"a": "int"}}, frozen=parent_frozen)
+        with pytest.raises(TypeError):
+            type("C", (parent,), {"__annotations__": {"b": "int"}, "b": 0}, frozen=not parent_frozen)
+        child = type("C", (parent,), {"__annotations__": {"b": "int"}, "b": 0}, frozen=parent_frozen)
+        assert child._fields == ("a", "b") and repr(child(1)) == "C(a=1, b=0)"

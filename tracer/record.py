@@ -1,22 +1,24 @@
 """Typed records: classes whose annotated attributes are their fields, as with `dataclasses`, at no start-up cost.
 
-Every command pays for its types before it does anything. `dataclasses` imports `inspect` (with ast,
-dis and tokenize) and compiles each method it writes for each class: for the 20 types a learning run
-uses, that was 20 ms of `seccomp-learn -- /bin/true` on a 2-CPU VM (scripts/bench, start-up section).
-A Record class reads its annotations once, and shares one __init__, __eq__ and __repr__ with every other.
+Every command pays for its types before it does anything: `dataclasses` imports `inspect` and compiles each
+method it writes, which was 20 ms of `seccomp-learn -- /bin/true` (scripts/bench --startup). A Record class
+reads its annotations once, gets `__slots__` for its fields, and shares one __init__, __eq__ and __repr__.
 
     class Tally(Record, frozen=True):
         tasks: int
         names: list[str] = field(default_factory=list)
 
-Fields are the annotated names, base classes' first; those after one with a default need one too.
-`frozen=True` forbids assignment and makes records hashable by value; `order=True` compares them as
-tuples of their fields. Type checkers treat them as dataclasses (PEP 681).
+Fields are the annotated names that are not `ClassVar`s, base classes' first; those after one with a default
+need one too. `frozen=True` forbids assignment and makes records hashable by value (a frozen record cannot
+extend a mutable one, nor the reverse); `order=True` compares them as tuples of their fields. Type checkers
+treat them as dataclasses (PEP 681).
 """
 
 from __future__ import annotations
 
 import functools
+import sys
+import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
@@ -43,36 +45,62 @@ class FrozenRecordError(AttributeError):
     """An assignment to a field of a frozen record."""
 
 
+def _is_classvar(annotation: Any, module: str) -> bool:
+    """Whether an annotation is `ClassVar[...]`, written as an object or, postponed, as text naming it in
+    `module` (`ClassVar[int]`, `typing.ClassVar`, an alias imported under another name)."""
+    if not isinstance(annotation, str):
+        return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
+    head = annotation.partition("[")[0].strip()
+    found: Any = sys.modules[module].__dict__ if module in sys.modules else {}
+    for part in head.split("."):
+        found = found.get(part) if isinstance(found, dict) else getattr(found, part, None)
+    return found is ClassVar
+
+
+class _RecordType(type):
+    """Makes each Record class: its fields and defaults, __slots__ for the fields, the frozen and order flags."""
+
+    _fields: tuple[str, ...]
+    _defaults: dict[str, Any]
+    _frozen: bool
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
+                frozen: bool = False, order: bool = False) -> _RecordType:
+        annotations = namespace.get("__annotations__", {})
+        module = namespace.get("__module__", "")
+        own = [n for n, kind in annotations.items() if not _is_classvar(kind, module)]
+        record_bases = [b for b in bases if isinstance(b, _RecordType) and b._fields]
+        if any(b._frozen != frozen for b in record_bases):
+            raise TypeError(f"{name}: a {'frozen' if frozen else 'mutable'} record cannot extend a "
+                            f"{'mutable' if frozen else 'frozen'} one")
+        inherited = [n for b in record_bases for n in b._fields]
+        defaults = {k: v for b in record_bases for k, v in b._defaults.items()}
+        for n in own:
+            if n in namespace:
+                defaults[n] = namespace.pop(n)  # kept apart: a slot and a class attribute cannot share a name
+        fields = (*(n for n in inherited if n not in own), *own)
+        first_default = next((i for i, n in enumerate(fields) if n in defaults), len(fields))
+        if any(n not in defaults for n in fields[first_default:]):
+            raise TypeError(f"{name}: a field without a default follows one with a default")
+        namespace["__slots__"] = tuple(n for n in own if n not in inherited)
+        namespace.update(_fields=fields, _defaults=defaults, _frozen=frozen)
+        if frozen:
+            namespace.update(__setattr__=_refuse, __delattr__=_refuse, __hash__=_hash)
+        else:
+            namespace["__hash__"] = None  # mutable and compared by value: unhashable
+        if order:
+            for method in ("__lt__", "__le__", "__gt__", "__ge__"):
+                namespace[method] = functools.partialmethod(_ordered, getattr(tuple, method))
+        return super().__new__(mcs, name, bases, namespace)
+
+
 @dataclass_transform(field_specifiers=(field,))
-class Record:
+class Record(metaclass=_RecordType):
     """The base of every record type: fields from annotations; __init__, __eq__, __repr__ from the fields."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[dict[str, Any]] = {}  # field -> its default, or a _Factory
-
-    def __init_subclass__(cls, frozen: bool = False, order: bool = False) -> None:
-        super().__init_subclass__()
-        annotations = vars(cls).get("__annotations__", {})  # this class's own (inspect is what we avoid)
-        own = [name for name, kind in annotations.items() if not str(kind).startswith("ClassVar")]
-        defaults = dict(cls._defaults)
-        for name in own:
-            if name in cls.__dict__:
-                defaults[name] = cls.__dict__[name]
-                if isinstance(defaults[name], _Factory):
-                    delattr(cls, name)  # a record always has its own; the class keeps no shared one
-        fields = (*(n for n in cls._fields if n not in own), *own)
-        first_default = next((i for i, name in enumerate(fields) if name in defaults), len(fields))
-        if any(name not in defaults for name in fields[first_default:]):
-            raise TypeError(f"{cls.__qualname__}: a field without a default follows one with a default")
-        cls._fields, cls._defaults = fields, defaults
-        if frozen:
-            cls.__setattr__ = cls.__delattr__ = _refuse  # type: ignore[assignment,method-assign]
-            cls.__hash__ = _hash  # type: ignore[assignment,method-assign]
-        else:
-            cls.__hash__ = None  # type: ignore[assignment]  # mutable and compared by value: unhashable
-        if order:
-            for method in ("__lt__", "__le__", "__gt__", "__ge__"):
-                setattr(cls, method, functools.partialmethod(_ordered, getattr(tuple, method)))
+    _frozen: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields, defaults = self._fields, self._defaults
@@ -100,6 +128,10 @@ class Record:
 
     def __repr__(self) -> str:
         return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._fields)})"
+
+    def __reduce__(self) -> tuple[type[Record], tuple[Any, ...]]:
+        """copy, deepcopy and pickle rebuild a record through __init__ (slots have no __dict__ to restore)."""
+        return type(self), _values(self)
 
 
 def _values(record: Record) -> tuple[Any, ...]:

@@ -1,28 +1,10 @@
 """The default backend (`--backend notify`): seccomp user notification where it is faithful, ptrace for the rest.
 
-The child is seized (PTRACE_SEIZE with the ptrace backend's options, EXITKILL included), then installs
-one filter, `notify_safe.hybrid_filter()`: calls that can never return -ERESTARTSYS by
-themselves (getppid, fstat, mmap of anonymous memory, a futex wake, ...) return
-SECCOMP_RET_USER_NOTIF and wait for this supervisor on a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER,
-taken with pidfd_getfd, as in notify.py); every other call returns SECCOMP_RET_TRACE and stops
-once in ptrace, which no signal can withdraw. So:
-
-- a notification withdrawn by a signal shows up as -ERESTARTSYS on a call that cannot return it at
-  the signal-delivery-stop that follows, where signal_repair.py makes it restart;
-- a blocking call (read, wait4, openat of a FIFO, ...) is a ptrace stop, so a signal that interrupts
-  it after it started gives the EINTR the workload would see untraced;
-- ignored signals, which ptrace queues, are repaired as in the ptrace backend.
-
-Everything the ptrace backend follows (fork, clone, exec, group-stop, exits) is followed here by
-the same code (`ptrace_stops.ptrace_stop_handler`); EXITKILL ends the workload if seccomp-learn dies.
-
-Two threads serve the two halves. The main thread, the tracer (ptrace requests must come from the
-thread that seized), blocks in waitpid as the ptrace backend does: the kernel wakes a waiting
-tracer with a sync wake-up, and one thread multiplexing both (poll on a signalfd) measured 30%
-slower per ptrace stop. The other thread polls the listener and answers each notification with
-NOTIF_RECV and NOTIF_SEND(FLAG_CONTINUE) (fcntl.ioctl: cheaper than a ctypes call), with
-SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP keeping the notified task and itself on one CPU. Both record
-under one lock; a task is only ever waiting for one of them.
+One filter (`notify_safe.hybrid_filter()`) sends the calls that can never return -ERESTARTSYS to a
+listener and every other call to a ptrace stop, which no signal can withdraw; a withdrawn notification
+then shows at the next signal-delivery-stop, where signal_repair.py makes the call restart. The main
+thread is the tracer (ptrace requests must come from the thread that seized) and blocks in waitpid;
+a second thread answers the listener. Both record under one lock. docs/tracing.md has the whole design.
 """
 
 from __future__ import annotations

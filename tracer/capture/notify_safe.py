@@ -1,26 +1,13 @@
 """Which syscalls may wait for the supervisor as a user notification, and the filter that routes them.
 
-A user notification can be withdrawn: a signal that arrives before the supervisor has received it
-makes the kernel skip the call with -ERESTARTSYS (-512), which a handler without SA_RESTART turns
-into EINTR (../shared/notes/signal-faithfulness.md). The hybrid backend (capture/hybrid.py) repairs
-that at the signal-delivery-stop by rewriting -512 to -ERESTARTNOINTR (-513): the call restarts,
-as if the signal had arrived just before it. That repair is exact only for calls that can never
-return -ERESTARTSYS by themselves, so only those go to the listener; every other call goes to a
-ptrace stop (SECCOMP_RET_TRACE), which no signal can withdraw.
-
-The lists below are that knowledge, read off the kernel's generic code. A call is listed if no
-path of it returns -ERESTARTSYS: it never sleeps interruptibly; it restarts in another way
-(-ERESTARTNOINTR: clone, fork; -ERESTARTNOHAND: pause, select, poll; -ERESTART_RESTARTBLOCK:
-nanosleep, poll with a timeout); it reports EINTR itself (epoll_wait, rt_sigtimedwait); or it
-converts restarts into EINTR (close). A call whose result depends on what an fd or path refers to
-(read, write, openat on a FIFO or a terminal, ioctl of a driver, mmap of a device) is not listed,
-except where its arguments rule the waiting out (`ARG_RULES`: a futex wake, a lock with LOCK_NB,
-an anonymous mmap, wait4 with WNOHANG, ...). Anything unknown, every non-x86_64 ABI (i386 via
-int 0x80, x32) and every unlisted number goes to ptrace: a wrong "no" costs speed, never
-faithfulness.
-
-`listener_takes()` answers the same question in Python (at a signal-delivery-stop, from the
-registers) from the same data as `hybrid_filter()`, so the repair and the filter cannot disagree.
+A signal can withdraw a notification before the supervisor received it (docs/kernel-facts.md); the
+repair is exact only for calls that can never return -ERESTARTSYS by themselves, so only those go to
+the listener, read off the kernel's generic code: calls that never sleep interruptibly, restart in
+another way, report EINTR themselves or turn restarts into EINTR, plus the argument cases in
+`ARG_RULES` (a futex wake, LOCK_NB, an anonymous mmap, WNOHANG, ...). Anything else, every
+non-x86_64 ABI and every unknown number takes a ptrace stop: a wrong "no" costs speed, never
+faithfulness. `listener_takes()` answers from the same data as `hybrid_filter()`, so the repair and
+the filter cannot disagree.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from typing import Literal
 
 from tracer.capture.session import PRE_EXEC, exe_id, kill, note_setid, record_call
 from tracer.capture.signal_repair import SignalRepair
@@ -54,6 +55,37 @@ def ptrace_stop_handler(st: State, opts: TraceOptions, stop_workload: Callable[[
     return handle
 
 
+StopKind = Literal["gone", "detach", "new-task", "exec", "group-stop", "resume", "signal"]
+
+
+def stop_kind(status: int, detaching: bool) -> StopKind:
+    """What one waitpid report of a seized task other than a seccomp stop is, by ptrace(2)'s "Stopped states"
+    (tests/test_ptrace_stops.py): gone (exited or killed), a stop while detaching, a fork/vfork/clone or exec
+    event, a group-stop (PTRACE_EVENT_STOP with a stop signal: a seized task), a stop to resume as it is (the
+    other events, PTRACE_EVENT_STOP without a stop signal, a syscall-exit stop), or a signal-delivery-stop."""
+    if not os.WIFSTOPPED(status):
+        return "gone"
+    if detaching:
+        return "detach"
+    event = status >> 16
+    if event in _FORK_EVENTS:
+        return "new-task"
+    if event == pt.PTRACE_EVENT_EXEC:
+        return "exec"
+    if event == pt.PTRACE_EVENT_STOP:
+        return "group-stop" if os.WSTOPSIG(status) in _STOP_SIGNALS else "resume"
+    if event or status >> 8 == signal.SIGTRAP | 0x80:
+        return "resume"
+    return "signal"
+
+
+def detach_signal(status: int) -> int:
+    """The signal to pass on when detaching from a stopped task: a signal-delivery-stop's own signal (it
+    would be lost otherwise), none for an event, a group-stop or a syscall stop."""
+    sig = os.WSTOPSIG(status)
+    return sig if status >> 16 == 0 and sig not in (signal.SIGTRAP, signal.SIGTRAP | 0x80) else 0
+
+
 def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow: str) -> None:
     """Everything but the seccomp stop: new tasks, exec, group-stop, signals, exits."""
     if pid not in st.live:  # a new task can report before its parent's fork event
@@ -61,12 +93,11 @@ def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow:
         if pid not in st.seen:
             st.seen.add(pid)
             st.tasks_seen += 1
-    if st.detaching and os.WIFSTOPPED(status):
-        sig = os.WSTOPSIG(status)
-        pt.detach(pid, sig if status >> 16 == 0 and sig not in (signal.SIGTRAP, signal.SIGTRAP | 0x80) else 0)
+    kind = stop_kind(status, st.detaching)
+    if kind == "detach":
+        pt.detach(pid, detach_signal(status))
         st.live.discard(pid)
-        return
-    if not os.WIFSTOPPED(status):
+    elif kind == "gone":
         st.live.discard(pid)
         st.exe_of.pop(pid, None)
         repair.forget(pid)
@@ -75,10 +106,7 @@ def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow:
             if follow == "main" and st.live:
                 st.killed_rest = len(st.live)
                 kill(list(st.live), signal.SIGKILL)
-        return
-    sig = os.WSTOPSIG(status)
-    event = status >> 16
-    if event in _FORK_EVENTS:
+    elif kind == "new-task":
         child = pt.geteventmsg(pid)
         if child not in st.seen:  # else it reported first, and may even be gone already
             st.seen.add(child)
@@ -87,7 +115,7 @@ def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow:
             parent_exe = st.exe_of.get(pid, PRE_EXEC)
             st.exe_of[child] = parent_exe if parent_exe != PRE_EXEC else exe_id(st, child)
         pt.cont(pid, 0, st.resume)
-    elif event == pt.PTRACE_EVENT_EXEC:
+    elif kind == "exec":
         former = pt.geteventmsg(pid)
         if former != pid:  # a non-leader thread exec'd: it now has the leader's pid, its tid is gone
             st.live.discard(former)
@@ -97,16 +125,13 @@ def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow:
         if pid == st.root:
             st.exec_ok = True
         pt.cont(pid, 0, st.resume)
-    elif event == pt.PTRACE_EVENT_STOP:
-        if sig in _STOP_SIGNALS:
-            repair.group_stop(pid)
-            pt.listen(pid)  # group-stop: stay stopped, as untraced job control would
-        else:
-            pt.cont(pid, 0, st.resume)
-    elif event or status >> 8 == signal.SIGTRAP | 0x80:
-        pt.cont(pid, 0, st.resume)  # another event, or a syscall-exit stop when attached
+    elif kind == "group-stop":
+        repair.group_stop(pid)
+        pt.listen(pid)  # group-stop: stay stopped, as untraced job control would
+    elif kind == "resume":
+        pt.cont(pid, 0, st.resume)
     else:  # signal-delivery stop: deliver it, after the repairs that keep the workload's view untraced
-        pt.cont(pid, repair.signal_to_deliver(pid, sig), st.resume)
+        pt.cont(pid, repair.signal_to_deliver(pid, os.WSTOPSIG(status)), st.resume)
 
 
 def wait_loop(handle: Callable[[int, int], None], live: set[int]) -> None:

@@ -1,38 +1,23 @@
 """What a tracer must do at a signal-delivery-stop so that the workload sees what it would see untraced.
 
-Two ways tracing changes a workload, both visible at the signal-delivery-stop that follows the call,
-where `orig_rax` is the call and `rax` its return value (../shared/notes/signal-faithfulness.md):
-
-1. A withdrawn user notification (hybrid backend): a signal that arrives before the supervisor has
-   received the call makes the kernel skip it with -ERESTARTSYS, which a handler without SA_RESTART
-   turns into EINTR. Only calls that can never return -ERESTARTSYS themselves go to the listener
-   (notify_safe.py), so -ERESTARTSYS on one of them means "withdrawn, never ran": rewrite it to
-   -ERESTARTNOINTR and the call restarts after the handler, as if the signal had come just before it.
-2. An ignored signal (every backend: ptrace queues even signals the task ignores, "tracers may want
-   to know"): it wakes interruptible sleeps, and a call like epoll_wait returns -EINTR by itself.
-   At a stop for a signal the task ignores (SIG_IGN, or SIG_DFL of a default-ignore signal), the
-   signal is suppressed (delivering it would do nothing), and a -EINTR is rewritten to -ERESTARTNOINTR
-   when no other deliverable signal is pending, so the call restarts as if nothing had happened.
-   Restart codes (-ERESTARTSYS, -ERESTARTNOHAND, ...) restart by themselves once the signal is gone.
-   The restarted call was not made untraced: `restarted` tells the recorder to count it once.
-
-A call that ran and was interrupted by a signal the workload handles keeps its EINTR: a blocking
-read on an empty pipe must fail when the alarm goes off. A -EINTR left by a group-stop (SIGSTOP,
-then SIGCONT) is kept too: untraced, epoll_wait fails with EINTR after a stop and continue.
-
-Limits: a process-directed ignored signal that wakes one thread while another dequeues it leaves
-the first with an EINTR no stop reports; a restarted epoll_wait or poll runs its timeout again; a
-thread that took part in a group-stop inside a call, and whose SIGCONT another thread dequeued, keeps
-that mark until its next signal-delivery-stop, where an identical interrupted call is left alone.
+Two repairs (docs/kernel-facts.md, "Signals and tracing"): a notification a signal withdrew before the
+listener received it (-ERESTARTSYS on a call the listener takes) is made to restart with
+-ERESTARTNOINTR; a signal the task ignores, which ptrace queues anyway, is suppressed and the -EINTR it
+caused restarted, unless another deliverable signal or a group-stop explains it. A handled signal
+keeps its EINTR. `decide` is the rule, with no I/O (tests/test_signal_repair.py); `SignalRepair` reads
+the registers and /proc for it. Known gaps: an ignored process-directed signal that wakes one thread
+while another dequeues it; a restarted epoll_wait or poll runs its timeout again.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from collections.abc import Callable, Sequence
 
 from tracer.kernel import ptrace as pt
+from tracer.record import Record
 from tracer.syscalls.abi import AUDIT_ARCH_I386
 from tracer.syscalls.names import number_of
 
@@ -72,6 +57,37 @@ def _ignored_set(masks: dict[bytes, int]) -> int:
     return masks[b"SigIgn"] | (_DEFAULT_IGNORED & ~masks[b"SigCgt"])
 
 
+class Repair(Record, frozen=True):
+    """What to do at one signal-delivery-stop: the signal to resume with (0: suppressed), the return value to
+    write first (None: leave it), and whether the call will run again, so the recorder counts it once."""
+
+    deliver: int
+    rax: int | None = None
+    restarts: bool = False
+
+
+def decide(sig: int, nr: int, ret: int, listener_took: Callable[[], bool],
+           read_masks: Callable[[], dict[bytes, int] | None], stopped_in: tuple[int, int] | None) -> Repair:
+    """The repair at a signal-delivery-stop for `sig`, from the registers (`nr` = orig_rax, `ret` = rax),
+    whether the call was one the listener takes, the task's signal masks (None: gone) and the (nr, rax) of
+    a call its last group-stop interrupted. The two callables are asked only when the answer matters
+    (each costs the tracer a syscall); tests/test_signal_repair.py gives them as data."""
+    if nr < 0 or ret not in _INTERRUPTED:
+        return Repair(sig)  # not in a call, or the call was not interrupted
+    if ret == -ERESTARTSYS and listener_took():
+        return Repair(sig, -ERESTARTNOINTR)  # withdrawn before it was received: it never ran, so never counted
+    masks = read_masks()
+    if masks is None:
+        return Repair(sig)
+    ignored = _ignored_set(masks)
+    if not ignored >> (sig - 1) & 1:
+        return Repair(sig)  # a handled (or fatal) signal: its EINTR is the workload's
+    pending = (masks[b"SigPnd"] | masks[b"ShdPnd"]) & ~masks[b"SigBlk"] & ~ignored
+    if pending or (ret == -EINTR and stopped_in == (nr, ret)):
+        return Repair(0)  # another signal, or the group-stop, is why the call was interrupted
+    return Repair(0, -ERESTARTNOINTR if ret == -EINTR else None, restarts=True)
+
+
 class SignalRepair:
     """Decides, at each signal-delivery-stop, which signal to deliver and whether to rewrite rax.
 
@@ -105,28 +121,20 @@ class SignalRepair:
         if regs is None:
             return sig
         nr, ret = regs[pt.REG_ORIG_RAX], regs[pt.REG_RAX]
-        if nr < 0 or ret not in _INTERRUPTED:
-            return sig  # not in a call, or the call was not interrupted
-        arch = self._arch(tid)
-        if (ret == -ERESTARTSYS and self.listener_takes is not None
-                and self.listener_takes(arch, nr, [regs[i] & _U64 for i in pt.SYSCALL_ARG_REGS])):
-            pt.set_register(tid, pt.REG_RAX, -ERESTARTNOINTR)  # withdrawn before it was received: it never ran
+        arch = functools.cache(lambda: self._arch(tid))
+        takes = self.listener_takes
+
+        def listener_took() -> bool:
+            return takes is not None and takes(arch(), nr, [regs[i] & _U64 for i in pt.SYSCALL_ARG_REGS])
+
+        repair = decide(sig, nr, ret, listener_took, lambda: signal_masks(tid), after_group_stop)
+        if repair.rax is not None:
+            pt.set_register(tid, pt.REG_RAX, repair.rax)
+        if repair.restarts:
+            self.restarted[tid] = (arch(), _restart_syscall(arch()) if ret == -ERESTART_RESTARTBLOCK else nr)
+        if repair.rax is not None or repair.restarts:
             self.repairs += 1
-            return sig
-        masks = signal_masks(tid)
-        if masks is None:
-            return sig
-        ignored = _ignored_set(masks)
-        if not ignored >> (sig - 1) & 1:
-            return sig
-        pending = (masks[b"SigPnd"] | masks[b"ShdPnd"]) & ~masks[b"SigBlk"] & ~ignored
-        if pending or (ret == -EINTR and after_group_stop == (nr, ret)):
-            return 0  # another signal, or the group-stop, is why the call was interrupted
-        if ret == -EINTR:
-            pt.set_register(tid, pt.REG_RAX, -ERESTARTNOINTR)
-        self.restarted[tid] = (arch, _restart_syscall(arch) if ret == -ERESTART_RESTARTBLOCK else nr)
-        self.repairs += 1
-        return 0
+        return repair.deliver
 
     def _arch(self, tid: int) -> int:
         """The AUDIT_ARCH of the stopped call (an int $0x80 call of a 64-bit task is i386)."""

@@ -47,6 +47,14 @@ class RunSpec(Record):
     line: int = 0
 
 
+class RegistryPin(Record):
+    """Where the profile is published, to compare with the committed one under `ci --check`."""
+
+    reference: str
+    image_digest: str | None = None  # the pulled artifact must say it was learned for this image
+    insecure: bool = False
+
+
 class ProfileSpec(Record):
     name: str
     output: Path
@@ -58,6 +66,7 @@ class ProfileSpec(Record):
     arch: list[str] = field(default_factory=list)
     portable: bool = False
     runs: list[RunSpec] = field(default_factory=list)
+    registry: RegistryPin | None = None
 
 
 class Config(Record):
@@ -213,7 +222,7 @@ def _config(ck: _Checker, root: yaml.Node, base: Path, path: Path) -> Config:
     return Config(path=path, profiles=profiles)
 
 
-PROFILE_KEYS = ("output", "format", "runtime", "recording", "report", "args", "arch", "portable", "runs")
+PROFILE_KEYS = ("output", "format", "runtime", "recording", "report", "args", "arch", "portable", "runs", "registry")
 RUN_KEYS = ("name", "command", "env", "cwd", "timeout", "duration", "stop_signal", "during", "expect_exit",
             "follow")
 
@@ -245,6 +254,8 @@ def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Pat
             if value not in ARCHES:
                 raise ck.fail(item, f"{where}.arch[{i}]", f"must be one of {', '.join(ARCHES)}, got {value!r}")
             spec.arch.append(value)
+    if "registry" in m:
+        spec.registry = _registry(ck, m["registry"][1], f"{where}.registry")
     runs_node = m["runs"][1]
     items = ck.seq(runs_node, f"{where}.runs")
     if not items:
@@ -255,6 +266,25 @@ def _profile(ck: _Checker, name: str, key: yaml.Node, node: yaml.Node, base: Pat
             raise ck.fail(item, f"{where}.runs[{i}].name", f"run name {run.name!r} is used twice")
         spec.runs.append(run)
     return spec
+
+
+def _registry(ck: _Checker, node: yaml.Node, where: str) -> RegistryPin:
+    from tracer.distribution.client import DIGEST, parse_reference
+
+    m = ck.mapping(node, where, ("reference", "image_digest", "insecure"), ("reference",))
+    reference = ck.string(m["reference"][1], f"{where}.reference")
+    try:
+        parse_reference(reference)
+    except UserError as exc:
+        raise ck.fail(m["reference"][1], f"{where}.reference", str(exc)) from None
+    pin = RegistryPin(reference)
+    if "image_digest" in m:
+        pin.image_digest = ck.string(m["image_digest"][1], f"{where}.image_digest")
+        if not DIGEST.fullmatch(pin.image_digest):
+            raise ck.fail(m["image_digest"][1], f"{where}.image_digest", "must be sha256: and 64 hex digits")
+    if "insecure" in m:
+        pin.insecure = ck.boolean(m["insecure"][1], f"{where}.insecure")
+    return pin
 
 
 def _beside(output: Path, suffix: str) -> Path:

@@ -15,6 +15,8 @@ from tracer.cli.options import (
     output_option,
     profile_output,
     quiet,
+    registry_access,
+    registry_options,
     trace_options,
     trace_opts,
 )
@@ -57,16 +59,24 @@ def _record(kw: Options) -> Outcome:
 
 
 def _emit_cmd_options(p: Parser) -> None:
-    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING|oci://REF")
     output_option(p, "Profile")
     quiet(p, "No summary on stderr.")
-    emit_options(p)
+    emit_options(p, references=True)
+    p.add_argument("--container", metavar="NAME",
+                   help="--format kubernetes-oci: the container's securityContext and annotation, not the pod's.")
+    registry_options(p)
 
 
 def _emit(kw: Options) -> Outcome:
+    if kw["fmt"] == "kubernetes-oci":
+        from tracer.commands.distribute import run_pod_reference
+
+        return run_pod_reference(kw["recordings"], kw["output"], kw["container"], registry_access(kw))
     from tracer.commands.emit import run_emit
 
-    return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"])
+    return run_emit(kw["recordings"], emit_opts(kw), kw["fmt"], kw["output"], kw["name"], kw["namespace"],
+                    registry_access(kw))
 
 
 def _diff_options(p: Parser) -> None:
@@ -76,12 +86,16 @@ def _diff_options(p: Parser) -> None:
     p.add_argument("--cap-add", action="append", default=[], metavar="CAP",
                    help="A capability added to Docker's default set, as `docker run --cap-add` (repeatable).")
     p.add_argument("--json", dest="as_json", action="store_true", help="JSON output (docs/diff-format.md).")
+    p.add_argument("--against-baseline", action="store_true",
+                   help="What a node applying KEP-6061 (seccompProfile type OCI) runs: the profile intersected with "
+                        "the baseline (its RuntimeDefault), listing every allowed name it silently drops; exit 1 "
+                        "when it drops any.")
 
 
 def _diff(kw: Options) -> Outcome:
     from tracer.commands.diff import run_diff
 
-    return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"])
+    return run_diff(kw["inputs"], kw["baseline"], kw["cap_add"], kw["as_json"], kw["against_baseline"])
 
 
 def _lint_options(p: Parser) -> None:
@@ -114,15 +128,16 @@ def _report(kw: Options) -> Outcome:
 
 
 def _merge_options(p: Parser) -> None:
-    p.add_argument("recordings", nargs="+", metavar="RECORDING")
+    p.add_argument("recordings", nargs="+", metavar="RECORDING|oci://REF")
     output_option(p, "Merged recording", "merged.trace.json")
     quiet(p, "No summary on stderr.")
+    registry_options(p)
 
 
 def _merge(kw: Options) -> Outcome:
     from tracer.commands.merge import run_merge
 
-    return run_merge(kw["recordings"], kw["output"])
+    return run_merge(kw["recordings"], kw["output"], registry_access(kw))
 
 
 def _ci_options(p: Parser) -> None:
@@ -172,11 +187,11 @@ def _container_options(p: Parser) -> None:
 
 
 def _container(kw: Options) -> Outcome:
-    from tracer.oci_runtime.engines import learn_container
+    from tracer.commands.container import run_container
     from tracer.profile.formats import default_output
 
-    return learn_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
-                           kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
+    return run_container(kw["command"], kw["output"] or default_output(kw["fmt"]), emit_opts(kw), kw["fmt"],
+                         kw["learn_dir"], kw["runtime_name"], kw["wrapper"], kw["name"], kw["namespace"])
 
 
 def _runtime_profile_options(p: Parser) -> None:
@@ -199,6 +214,51 @@ def _runtime_profile(kw: Options) -> Outcome:
 
     return run_runtime_profile(kw["runtime"], kw["runs"], kw["engine_command"], tuple(kw["run_flags"]), kw["attach"],
                                kw["output"])
+
+
+def _push_options(p: Parser) -> None:
+    p.add_argument("file", metavar="PROFILE|RECORDING")
+    p.add_argument("ref", metavar="REF", help="Where to push it: REGISTRY[:PORT]/REPOSITORY:TAG.")
+    p.add_argument("--image", metavar="IMAGE[@DIGEST]", help="The image it was learned for (an annotation).")
+    p.add_argument("--image-digest", metavar="sha256:...", help="That image's manifest digest (an annotation).")
+    registry_options(p)
+    quiet(p, "No summary on stderr.")
+
+
+def _push(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_push
+
+    return run_push(kw["file"], kw["ref"], kw["image"], kw["image_digest"], registry_access(kw))
+
+
+def _pull_options(p: Parser) -> None:
+    p.add_argument("ref", metavar="REF", help="REGISTRY[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST.")
+    output_option(p, "Profile or recording")
+    p.add_argument("--image-digest", metavar="sha256:...",
+                   help="Warn when the artifact says it was learned for another image digest.")
+    registry_options(p)
+    quiet(p, "No summary on stderr.")
+
+
+def _pull(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_pull
+
+    return run_pull(kw["ref"], kw["output"], registry_access(kw), kw["image_digest"])
+
+
+def _label_options(p: Parser) -> None:
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("profile", metavar="PROFILE")
+    p.add_argument("-t", "--tag", metavar="NAME", help="The derived image's name (default IMAGE:TAG-seccomp).")
+    p.add_argument("--podman", default="podman", metavar="CMD",
+                   help="How to invoke podman here, with its global options (default podman).")
+    quiet(p, "No summary on stderr.")
+
+
+def _label(kw: Options) -> Outcome:
+    from tracer.commands.distribute import run_label
+
+    return run_label(kw["image"], kw["profile"], kw["tag"], kw["podman"])
 
 
 class Command(Record, frozen=True):
@@ -231,7 +291,8 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
     "emit": Command(
         "Write the profile for one or more recordings (several are merged first).",
         """  seccomp-learn emit run1.trace.json -o profile.json
-  seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml""",
+  seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
+  seccomp-learn emit --format kubernetes-oci registry.example.com/app/seccomp:v1""",
         _emit_cmd_options, _emit),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
@@ -268,7 +329,8 @@ files and pipes get them whole.
         """Counts are kept per run, argument values are unioned, and every syscall keeps the runs and
 executables that used it. Syscalls seen by only one of several runs are listed on stderr.
 
-  seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json""",
+  seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
+  seccomp-learn merge oci://registry.example.com/app/recordings:node1 oci://...:node2 -o merged.trace.json""",
         _merge_options, _merge),
     "ci": Command(
         "Run the workloads in the config, merge per profile, and write (or --check) the profiles.",
@@ -303,4 +365,29 @@ Needs root (the kernel's audit records) and strace (argument values).
 
   seccomp-learn runtime-profile --runtime runc""",
         _runtime_profile_options, _runtime_profile, quiet_hides_summary=False),
+    "push": Command(
+        "Push a profile or a recording to a registry as an OCI artifact (what CRI-O and Kubernetes read).",
+        """A profile goes in the runtime-spec form, as one layer under the config media type
+application/vnd.cncf.seccomp-profile.config.v1+json; the same file always gets the same digest.
+The pinned reference (REF@sha256:...) is printed on stdout. Uses skopeo and its credentials.
+
+  seccomp-learn push --image app@sha256:... p.json registry.example.com/app/seccomp:v1
+  seccomp-learn push --insecure run1.trace.json 127.0.0.1:5000/app/recordings:node1""",
+        _push_options, _push),
+    "pull": Command(
+        "Pull a profile or a recording from a registry.",
+        """The artifact's media type is checked, its layer verified by digest and read as a profile or a
+recording before anything is written.
+
+  seccomp-learn pull registry.example.com/app/seccomp:v1 -o p.json
+  seccomp-learn pull --image-digest sha256:... registry.example.com/app/seccomp@sha256:... -o p.json""",
+        _pull_options, _pull),
+    "label": Command(
+        "Build an image FROM IMAGE that carries PROFILE in its io.containers.seccomp.profile label.",
+        """podman uses the label when the container is run with --seccomp-policy=image, so the profile
+travels inside the image. The derived image's name is printed on stdout.
+
+  seccomp-learn label localhost/app:1 app.json          # builds localhost/app:1-seccomp
+  podman run --seccomp-policy=image localhost/app:1-seccomp""",
+        _label_options, _label),
 }

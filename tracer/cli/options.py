@@ -9,6 +9,7 @@ from tracer.errors import UserError
 
 if TYPE_CHECKING:  # built on use: a command that needs neither does not import them
     from tracer.capture.state import TraceOptions
+    from tracer.distribution.client import Access
     from tracer.profile.emit import EmitOptions
 
 Options = dict[str, Any]  # the parsed options of one command, by destination name
@@ -81,13 +82,17 @@ def trace_opts(kw: Options) -> TraceOptions:
                               ready_timeout=kw["ready_timeout"])
 
 
-def emit_options(p: Parser) -> None:
+def emit_options(p: Parser, references: bool = False) -> None:
+    """`references`: emit's own --format kubernetes-oci, which names a pushed profile rather than writing one."""
     from tracer.profile.extras import RUNTIMES
     from tracer.profile.formats import FORMATS
 
-    p.add_argument("--format", dest="fmt", choices=FORMATS, default="docker",
+    p.add_argument("--format", dest="fmt", choices=[*FORMATS, *(["kubernetes-oci"] if references else [])],
+                   default="docker",
                    help="docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
-                        "(security-profiles-operator SeccompProfile).")
+                        "(security-profiles-operator SeccompProfile)" + (
+                            "; kubernetes-oci REF: the pod's seccompProfile {type: OCI} naming a pushed profile, "
+                            "and the CRI-O annotation form." if references else "."))
     p.add_argument("--default-action", choices=["errno", "kill", "kill_process", "trap", "log"], default="errno",
                    help="What the profile does with anything not allowed (default errno).")
     p.add_argument("--errno", dest="errno_ret", type=int, default=1,
@@ -133,6 +138,20 @@ def emit_opts(kw: Options) -> EmitOptions:
                        args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
                        fallback=not kw["no_fallback"], portable=kw["portable"], allow_threads=kw["allow_threads"],
                        allow_spawn=kw["allow_spawn"], allow_families=families)
+
+
+def registry_options(p: Parser) -> None:
+    """How to reach a registry, as skopeo and podman take it."""
+    p.add_argument("--insecure", action="store_true",
+                   help="Allow plain HTTP and unverified TLS (a registry on 127.0.0.1); HTTPS is verified otherwise.")
+    p.add_argument("--authfile", metavar="FILE", help="Registry credentials (default: REGISTRY_AUTH_FILE, "
+                   "containers' auth.json, $DOCKER_CONFIG/config.json, ~/.docker/config.json).")
+
+
+def registry_access(kw: Options) -> Access:
+    from tracer.distribution.client import Access
+
+    return Access(insecure=kw["insecure"], authfile=kw["authfile"])
 
 
 def quiet(p: Parser, what: str = "No progress or summary on stderr; why a run failed or is partial is still said, "

@@ -39,6 +39,11 @@ def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: 
     built = build(cfg, profiles, progress, incremental)
     if check:
         code, text = render_check(built)
+        if any(p.registry for p in profiles):  # and the published copies, for the same image digest
+            from tracer.ci.pinning import render_pins
+
+            pin_code, pin_text = render_pins(profiles)
+            code, text = max(code, pin_code), text + pin_text
         return Outcome(code, [f"checked {len(built)} profile(s) in {time.monotonic() - t0:.1f}s"], stdout=text)
     summary = []
     for b in built:

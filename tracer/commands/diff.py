@@ -11,11 +11,19 @@ from collections.abc import Sequence
 from tracer.analysis.diff import diff_files, same_policy, unknown_names
 from tracer.analysis.diff_render import render
 from tracer.commands.outcome import Outcome
+from tracer.errors import UserError
 
 
-def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool) -> Outcome:
+def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool,
+             against_baseline: bool = False) -> Outcome:
+    if against_baseline and len(paths) != 1:
+        raise UserError("--against-baseline takes one profile or recording", "diff")
     result, sides = diff_files(paths, baseline=baseline, cap_add=cap_add)
     warnings = [w for side in sides for w in unknown_names(side.source.path, side.profile)]
+    if against_baseline and not as_json:
+        from tracer.analysis import intersection
+
+        return Outcome(int(intersection.dropped(result) > 0), warnings, stdout=intersection.render(result))
     identical = len(sides) == 2 and same_policy(sides[0].profile, sides[1].profile)
     code = 1 if len(sides) == 2 and not identical else 0
     if identical and not as_json:

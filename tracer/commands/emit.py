@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tracer.commands.outcome import Outcome, deliver
 from tracer.errors import UserError
 from tracer.fileio import check_output
@@ -12,6 +14,9 @@ from tracer.profile.limits import limits
 from tracer.recording import model as rec_io
 from tracer.recording.merge import merge_files
 from tracer.recording.model import Recording
+
+if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing for the registry
+    from tracer.distribution.client import Access
 
 
 def emit_summary(emitted: Emitted, rec: Recording, written: str | None) -> list[str]:
@@ -56,10 +61,19 @@ def runtime_version_notes(eopts: EmitOptions) -> list[str]:
 
 
 def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str, name: str | None = None,
-             namespace: str | None = None) -> Outcome:
+             namespace: str | None = None, access: Access | None = None) -> Outcome:
+    from tracer.distribution.client import Access, is_reference
+
     formats.check(fmt, name, namespace)
     check_output(output)
-    rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
+    if any(is_reference(p) for p in recording_paths):  # oci://REF: a recording pushed by another machine
+        from tracer.distribution.share import load_recordings
+        from tracer.recording.merge import merge
+
+        recs = load_recordings(recording_paths, access or Access())
+        rec = recs[0] if len(recs) == 1 else merge(recs, recording_paths)
+    else:
+        rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
     try:
         emitted = emit(rec, eopts)
         text = formats.render(fmt, emitted.profile, rec, name, namespace)

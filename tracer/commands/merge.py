@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from tracer.commands.outcome import Outcome, deliver
+from tracer.distribution.client import Access, is_reference
 from tracer.fileio import check_output
 from tracer.recording import model as rec_io
-from tracer.recording.merge import low_coverage, merge_files
+from tracer.recording.merge import low_coverage, merge, merge_files
 
 
-def run_merge(paths: list[str], output: str) -> Outcome:
+def run_merge(paths: list[str], output: str, access: Access | None = None) -> Outcome:
     check_output(output)
-    merged = merge_files(paths)
+    if any(is_reference(p) for p in paths):
+        from tracer.distribution.share import load_recordings
+
+        merged = merge(load_recordings(paths, access or Access()), paths)
+    else:
+        merged = merge_files(paths)
     n = len(merged.runs)
     abis = ", ".join(f"{abi} {len(merged.abis[abi])}" for abi in sorted(merged.abis)) or "none"
     lines = [f"merged {len(paths)} recording(s), {n} run(s); distinct syscalls: {abis}"]

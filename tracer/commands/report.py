@@ -26,7 +26,7 @@ def run_report(path: str, fmt: str | None, baseline: str, output: str) -> Outcom
     width = shutil.get_terminal_size().columns if output == STDOUT and sys.stdout.isatty() else None
     text = formats.render(build_report(load_input(path), load_baseline(baseline)), fmt or "markdown", width)
     if fmt is None and width is not None:
-        from tracer.report.formats._terminal import show
+        from tracer.report.formats.terminal import show
 
         text = show(text, width)
     return deliver(text, output)

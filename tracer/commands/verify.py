@@ -9,7 +9,8 @@ from tracer.commands.outcome import Outcome, deliver
 from tracer.enforce.verify import VERIFY_DENIED, describe, verify, with_missing
 from tracer.errors import UserError
 from tracer.fileio import check_output
-from tracer.profile.formats import Metadata, docker
+from tracer.profile.formats import docker
+from tracer.profile.formats.metadata import Metadata
 
 
 def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain: bool, add_missing: str | None,

@@ -18,8 +18,9 @@ ENV_DIR = "SECCOMP_LEARN_DIR"
 ENV_RUNTIME = "SECCOMP_LEARN_RUNTIME"
 DEFAULT_DIR = "/var/lib/seccomp-learn"
 DEFAULT_RUNTIME = "runc"
-OWN_VALUE = ("--learn-dir", "--learn-runtime")
+OWN_VALUE = ("--learn-dir", "--learn-runtime", "--learn-push")
 OWN_FLAG = "--learn-optional"
+PUSH_INSECURE = "--learn-push-insecure"  # plain HTTP for --learn-push (a registry on 127.0.0.1)
 # Global flags of runc 1.1 and crun 1.8 that take a value (the others are booleans: --debug, --systemd-cgroup).
 GLOBAL_VALUE = frozenset({"--root", "--log", "--log-format", "--log-level", "--criu", "--rootless",
                           "--cgroup-manager"})
@@ -58,6 +59,8 @@ class Invocation(Record, frozen=True):
     args: CommandArgs = field(default_factory=CommandArgs)
     global_values: dict[str, str] = field(default_factory=dict)  # --root, --log, --log-format, ... by name
     explicit: bool = True  # the runtime or learn directory was named (by an option or the environment)
+    learn_push: str | None = None  # also push each container's recording to this registry repository (fail open)
+    learn_push_insecure: bool = False
 
     @property
     def detaches(self) -> bool:
@@ -84,7 +87,7 @@ def _long(flag: str) -> str:
 def parse(argv: Sequence[str], env: Mapping[str, str]) -> Invocation:
     """Split argv into the wrapper's settings and the runtime's command line."""
     own: dict[str, str] = {}
-    optional = False
+    optional = push_insecure = False
     forwarded: list[str] = []
     global_values: dict[str, str] = {}
     i, command = 0, None
@@ -99,6 +102,8 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Invocation:
             own[flag] = value
         elif flag == OWN_FLAG:
             optional = True
+        elif flag == PUSH_INSECURE:
+            push_insecure = True
         elif not arg.startswith("-") or arg == "-":
             command = arg
             forwarded.extend(argv[i:])
@@ -115,7 +120,8 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Invocation:
     runtime = own.get("--learn-runtime") or env.get(ENV_RUNTIME) or DEFAULT_RUNTIME
     args = command_args(command, forwarded[forwarded.index(command) + 1:]) if command in LEARNING else CommandArgs()
     explicit = bool(own) or ENV_DIR in env or ENV_RUNTIME in env
-    return Invocation(learn_dir, runtime, optional, tuple(forwarded), command, args, global_values, explicit)
+    return Invocation(learn_dir, runtime, optional, tuple(forwarded), command, args, global_values, explicit,
+                      own.get("--learn-push"), push_insecure)
 
 
 def command_args(command: str, argv: Sequence[str]) -> CommandArgs:

@@ -1,5 +1,5 @@
-"""`seccomp-learn container -- docker run ...`: run the engine's command with the wrapper selected, wait for
-the container, and write the profile it needs; or say in one line how to configure the engine.
+"""What `seccomp-learn container` knows of the engines' command lines: where to add the wrapper to a
+`docker run` or `podman run`, where Docker keeps it registered, how to wait for a detached container.
 
 Docker selects a runtime by name (`--runtime NAME`), which must be registered in the daemon
 (`daemon.json` `runtimes`, or `dockerd --add-runtime`); podman takes the runtime's path per run
@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
-from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
 from tracer.oci_runtime.cmdline import DEFAULT_DIR
-from tracer.oci_runtime.learndir import LearnDir
-from tracer.profile.emit import EmitOptions
 from tracer.record import Record
 
 ENGINES = ("docker", "podman")
@@ -115,48 +109,7 @@ def learning_command(run: EngineRun, cidfile: str, wrapper: str, learn_dir: str,
     return [*client, "run", *added, "--cidfile", cidfile, *run.run_args]
 
 
-def learn_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str, learn_dir: str | None,
-                    runtime_name: str, wrapper: str | None, name: str | None = None,
-                    namespace: str | None = None) -> Outcome:
-    """Run the container under the wrapper, wait for it, and write its profile to output (checked first)."""
-    from tracer.commands.emit import emit_summary
-    from tracer.commands.outcome import deliver
-    from tracer.fileio import check_output
-    from tracer.profile import formats
-    from tracer.profile.emit import emit
-    from tracer.recording import model as rec_io
-
-    formats.check(fmt, name, namespace)
-    check_output(output)
-    run = engine_run(argv)
-    wrapper_path = wrapper or shutil.which(WRAPPER) or WRAPPER
-    if run.engine == "docker":
-        directory = docker_learn_dir(run, runtime_name, wrapper_path, learn_dir)
-    else:
-        directory = learn_dir or DEFAULT_DIR
-    with tempfile.TemporaryDirectory(prefix="seccomp-learn-") as tmp:
-        cidfile = os.path.join(tmp, "cid")
-        code = subprocess.run(learning_command(run, cidfile, wrapper_path, directory, runtime_name)).returncode
-        if not os.path.exists(cidfile):
-            raise UserError(f"the {run.engine} run did not create a container", exit_code=code or 2)
-        container_id = Path(cidfile).read_text().strip()
-    if run.detached:
-        code = _wait(run, container_id)
-    learned = LearnDir(directory, create=False)
-    learned.wait_idle(container_id, RECORDING_WAIT)
-    path = learned.recording_path(container_id)
-    if not os.path.exists(path):
-        raise UserError(f"no recording was written for container {container_id[:12]} (see the engine's log)", path)
-    rec = rec_io.load(path)
-    if eopts.runtime == "docker" and run.engine == "podman":
-        eopts.runtime = "podman"
-    emitted = emit(rec, eopts)
-    written = deliver(formats.render(fmt, emitted.profile, rec, name, namespace), output, notes=[f"recorded {path}"],
-                      written=lambda line: emit_summary(emitted, rec, line))
-    return Outcome(code, written.summary, written.stdout)
-
-
-def _wait(run: EngineRun, container_id: str) -> int:
+def wait_detached(run: EngineRun, container_id: str) -> int:
     """A detached container: wait until it stops (its exit code, as `docker wait` prints it)."""
     done = subprocess.run([*run.client, "wait", container_id], capture_output=True, text=True)
     try:

@@ -117,7 +117,14 @@ def _options(plan: Plan, on_exit: Callable[[int, int], None] | None, announce: C
 
 def _save(plan: Plan, result: TraceResult, status: int | None) -> str | None:
     rec = container_recording(result, plan, status)
-    return None if rec is None else plan.learn.add(plan.container.id, rec)
+    if rec is None:
+        return None
+    path = plan.learn.add(plan.container.id, rec)
+    if plan.inv.learn_push:
+        from tracer.oci_runtime.push import push_learned
+
+        push_learned(plan.inv, path, plan.container)
+    return path
 
 
 def record_foreground(plan: Plan) -> int:

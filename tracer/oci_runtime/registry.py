@@ -17,7 +17,7 @@ import os
 from tracer.errors import UserError
 from tracer.oci_runtime.bundle import read_json
 from tracer.oci_runtime.learndir import LearnDir, file_stem
-from tracer.record import Record
+from tracer.record import Record, asdict
 
 ENV_STATE = "SECCOMP_LEARN_STATE"
 DEFAULT_STATE = "/run/seccomp-learn"
@@ -37,7 +37,7 @@ def state_dir() -> str:
 def remember(container_id: str, settings: Settings) -> None:
     directory = LearnDir(state_dir())
     try:
-        directory.write_text(f"{file_stem(container_id)}.json", json.dumps(settings.__dict__, sort_keys=True))
+        directory.write_text(f"{file_stem(container_id)}.json", json.dumps(asdict(settings), sort_keys=True))
     finally:
         directory.close()
 

@@ -12,19 +12,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.model import Profile
-from tracer.record import Record
 
 if TYPE_CHECKING:  # the CLI reads FORMATS at start-up
     from tracer.recording.model import Recording
 
 FORMATS = ("docker", "oci", "kubernetes")
-
-
-class Metadata(Record, frozen=True):
-    source: str  # tool and number of runs
-    name: str | None = None  # kubernetes metadata.name (default: seccomp-learn)
-    namespace: str | None = None  # kubernetes metadata.namespace (default: none, the one kubectl applies to)
 
 
 Renderer = Callable[[Profile, Metadata], str]

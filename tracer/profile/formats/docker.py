@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracer.fileio import json_text
-from tracer.profile.formats import Metadata
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.model import Profile, Syscall
 from tracer.syscalls.abi import host_groups
 

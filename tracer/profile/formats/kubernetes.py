@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from tracer.errors import UserError
-from tracer.profile.formats import Metadata
 from tracer.profile.formats.docker import profile_json
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.model import Profile
 
 API_VERSION = "security-profiles-operator.x-k8s.io/v1"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tracer.fileio import json_text
-from tracer.profile.formats import Metadata
 from tracer.profile.formats.docker import profile_json
+from tracer.profile.formats.metadata import Metadata
 from tracer.profile.model import Profile
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from tracer.report.formats import _common as c
+from tracer.report.formats import wording as c
 from tracer.report.model import Report, SyscallEntry
 
 
@@ -42,7 +42,7 @@ def _syscall_row(e: SyscallEntry, provenance: bool) -> list[str]:
 
 
 def render(report: Report, width: int | None = None) -> str:
-    del width  # a pull-request comment: the reader's browser lays it out (on a terminal, see _terminal.py)
+    del width  # a pull-request comment: the reader's browser lays it out (on a terminal, see terminal.py)
     s = report.summary
     out = [f"## seccomp-learn report: {_code(c.title(report))}", ""]
     out += [f"**{c.headline(report)}**", ""]

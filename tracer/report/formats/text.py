@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import textwrap
 
-from tracer.report.formats import _common as c
+from tracer.report.formats import wording as c
 from tracer.report.model import Report, SyscallEntry
 
 _GAP = "  "

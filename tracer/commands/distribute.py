@@ -1,0 +1,58 @@
+"""`seccomp-learn push` and `pull`: a profile or a recording as an OCI artifact in a registry."""
+
+from __future__ import annotations
+
+from tracer.commands.outcome import Outcome, deliver
+from tracer.distribution import share
+from tracer.distribution.artifact import IMAGE, IMAGE_DIGEST, PROFILE, VERSION
+from tracer.distribution.client import Access
+from tracer.fileio import check_output
+
+
+def run_push(path: str, ref: str, image: str | None, image_digest: str | None, access: Access) -> Outcome:
+    notes = share.manifest_annotations(image, image_digest)
+    kind, content, lines = share.content_of(path)
+    pinned = share.push(kind, content, ref, notes, access)
+    learned_for = f", learned for {notes[IMAGE]}" if IMAGE in notes else ""
+    return Outcome(0, [*lines, f"pushed {path} ({kind.noun}{learned_for}) to {pinned}"], stdout=f"{pinned}\n")
+
+
+def run_pull(ref: str, output: str, access: Access, image_digest: str | None) -> Outcome:
+    check_output(output)
+    pulled = share.pull(ref, access)
+    a = pulled.annotations
+    learned_for = (f", learned for {a[IMAGE]}" if IMAGE in a else "") + (f" ({a[IMAGE_DIGEST]})" if IMAGE_DIGEST in a
+                                                                          else "")
+    by = f", by seccomp-learn {a[VERSION]}" if VERSION in a else ""
+    line = f"pulled {pulled.ref} ({pulled.kind.noun}{learned_for}{by})"
+    return deliver(pulled.text, output, notes=[line, *pulled.image_digest_warning(image_digest)])
+
+
+def run_label(image: str, profile: str, tag: str | None, podman: str) -> Outcome:
+    import shlex
+
+    from tracer.distribution.label import LABEL, build_labelled, derived_tag, label_value
+
+    value = label_value(profile)
+    target = tag or derived_tag(image)
+    build_labelled(shlex.split(podman), image, target, value)
+    return Outcome(0, [f"built {target} FROM {image} with {profile} in its {LABEL} label "
+                       f"(podman run --seccomp-policy=image {target})"], stdout=f"{target}\n")
+
+
+def run_pod_reference(refs: list[str], output: str, container: str | None, access: Access) -> Outcome:
+    """`emit --format kubernetes-oci REF`: the pod snippets naming the pushed profile by digest."""
+    import os
+
+    from tracer.distribution.kubernetes import FORMAT, check_container, snippets
+    from tracer.errors import UserError
+
+    if len(refs) != 1:
+        raise UserError(f"names one pushed profile (REF), got {len(refs)} inputs", f"--format {FORMAT}")
+    if os.path.exists(refs[0]):
+        raise UserError(f"is a file; --format {FORMAT} names a pushed profile (seccomp-learn push FILE REF first)",
+                        refs[0])
+    check_container(container)
+    check_output(output)
+    pulled = share.pull(refs[0], access, (PROFILE,))
+    return deliver(snippets(pulled.ref, container), output, notes=[f"{refs[0]} is {pulled.ref}"])
