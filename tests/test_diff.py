@@ -18,6 +18,7 @@ from tracer.baseline.decide import decide
 from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS
 from tracer.baseline.reasons import REASONS
 from tracer.baseline.resolve import docker_default
+from tracer.profile.companions import COMPANIONS
 from tracer.profile.extras import ALWAYS, RUNTIMES
 from tracer.syscalls.names import is_known, numbers
 
@@ -125,10 +126,14 @@ def test_summary_numbers_match_an_independent_count(trace: Path) -> None:
     jsonschema.validate(data, BASELINE_SCHEMA)
     baseline = docker_default()
     base = _allowed_x86_64(baseline)
-    # What `emit` allows by default: the observed names, runc's (docker) names and the always group.
-    recorded = set(json.loads(trace.read_text())["abis"]["x86_64"])
+    # What `emit` allows by default: the observed names, runc's (docker) names, the always group and the
+    # companions whose trigger the recording shows.
+    table = json.loads(trace.read_text())["abis"]["x86_64"]
+    recorded = set(table)
     docker = RUNTIMES["docker"]
-    emitted = recorded | set(docker.needs) | set(docker.sometimes) | set(ALWAYS)
+    fired = [row for row in COMPANIONS for t in row.triggers if t.name in table and (
+        t.index is None or table[t.name].get("args", {}).get(str(t.index), {}).get("bits", 0) & t.bits)]
+    emitted = recorded | set(docker.needs) | set(docker.sometimes) | set(ALWAYS) | {n for r in fired for n in r.adds}
     needed = {n for n in emitted if is_known("x86_64", n)}
     s = data["summary"]
     assert s["baseline_allowed"] == len(base)

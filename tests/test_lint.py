@@ -56,6 +56,7 @@ BAD: dict[str, dict[str, Any]] = {
         {"names": ["socketcall"], "action": ALLOW},
         {"names": ["socket"], "action": ALLOW, "args": [_arg(0, 1)]})),
     "pointless-allow": _with(defaultAction=ALLOW, defaultErrnoRet=None),
+    "complain-mode": _with(defaultAction="SCMP_ACT_LOG", defaultErrnoRet=None),
     "legacy-name": _with(syscalls=_rules({"name": "getpid", "action": ALLOW})),
     "name-and-names": _with(syscalls=_rules({"name": "getpid", "names": ["getpid"], "action": ALLOW})),
     # the issue-13 profile: learned on amd64, SCMP_ARCH_AARCH64 added, mkdir kept, mkdirat missing

@@ -56,6 +56,7 @@ CASES: dict[str, tuple[dict[str, Any], bool | None]] = {
     "arch-unusable": ({**DENY, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"], "syscalls": [
         *_all_but("openat", "openat2"),  # openat only for amd64 hosts: an arm64 host's libc cannot open files
         {"names": ["openat", "openat2"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}}]}, False),
+    "complain-mode": ({**ALLOW, "defaultAction": "SCMP_ACT_LOG", "syscalls": [MKDIR_DENIED]}, True),
 }
 
 # More forms of a finding, which the engines must treat as the case above

@@ -147,10 +147,11 @@ profiles:
 
 
 # Words (regular expressions) for what only some commands do: another command's help must not use them
-# (issue 24, item 7). "learned" describes a profile (push: "the image it was learned for") and may appear anywhere.
+# (issue 24, item 7). "learned" and "enforced" describe a profile (push: "the image it was learned for", emit:
+# "the enforced profile") and may appear anywhere.
 OWN_WORDS = {
     r"\blearn(s|ing)?\b": {"run", "record", "ci", "container"},  # the commands that trace a workload to learn
-    r"enforc": {"verify"},
+    r"\benforc(e|es|ing)\b": {"verify"},
     r"denied": {"verify"},
     r"finding": {"lint"},
 }

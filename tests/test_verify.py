@@ -79,3 +79,23 @@ def test_denied_argument_values_are_shown_and_widened(tmp_path: Path) -> None:
     rules = [rule for rule in json.loads(repaired.read_text())["syscalls"] if rule["names"] == ["socket"]]
     assert sorted(rule["args"][0]["value"] for rule in rules) == [1, 2]  # AF_UNIX, and now AF_INET
     assert seccomp_learn("verify", str(repaired), "--", sockets, "inet").returncode == 0
+
+
+def test_repeat_counts_the_runs_each_denial_appeared_in(tmp_path: Path) -> None:
+    """The script takes the umask path only when the file its first run creates exists: 2 of 3 runs."""
+    script = ["/bin/dash", "-c", "[ -e m ] && umask 077; : > m"]
+    (tmp_path / "learn").mkdir()
+    (tmp_path / "run").mkdir()
+    profile = tmp_path / "p.json"
+    r = seccomp_learn("-q", "--runtime", "none", "-o", str(profile), "--", *script, cwd=tmp_path / "learn")
+    assert r.returncode == 0, r.stderr
+    repaired = tmp_path / "r.json"
+    r = seccomp_learn("verify", "--repeat", "3", "--add-missing", str(repaired), str(profile), "--", *script,
+                      cwd=tmp_path / "run")
+    assert r.returncode == 1
+    lines = [line for line in r.stderr.splitlines() if " runs: " in line]
+    assert len(lines) == 1 and "denied in 2 of 3 runs: x86_64 umask x" in lines[0], r.stderr
+    assert f"workload exit status: 0 0 0; 1 syscall(s) denied by {profile} in 2 of 3 runs" in r.stderr
+    assert seccomp_learn("verify", "--repeat", "2", str(repaired), "--", *script, cwd=tmp_path / "run").returncode == 0
+    bad = seccomp_learn("verify", "--repeat", "0", str(profile), "--", *script)
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1

@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "name-and-names": "a rule has both the legacy 'name' and 'names' (Docker refuses the profile)",
     "missing-counterpart": "a profile for two hosts allows a call one host lacks, but not what that host's libc "
                            "calls instead (mkdir allowed, arm64's mkdirat not)",
+    "complain-mode": "defaultAction SCMP_ACT_LOG: the profile logs what its rules do not allow and refuses nothing",
     "arch-unusable": "an architecture is listed, but for an essential call (exec, exit, open, memory) the "
                      "profile allows elsewhere, no allowed name exists on it: programs cannot run there",
 }
@@ -75,7 +76,8 @@ class Finding(Record, frozen=True, order=True):
         """FILE: WHERE: [error: ]MESSAGE [CODE] (what the engines do); an error is a finding some engine refuses."""
         error = "error: " if refused(self.code) else ""
         engines = engines_text(self.code)
-        return f"{_shown(self.file)}: {self.where}: {error}{_shown(self.message)} [{self.code}] ({engines})"
+        line = f"{_shown(self.file)}: {self.where}: {error}{_shown(self.message)} [{self.code}]"
+        return f"{line} ({engines})" if engines else line
 
 
 def _verdict(rule: WrittenRule) -> str:
@@ -163,6 +165,10 @@ def _check_defaults(d: Document, file: str) -> list[Finding]:
                 out.append(Finding(file, where, "missing-exit",
                                    f"default {d.default_action} and {' and '.join(missing)} not allowed: "
                                    "processes cannot exit normally"))
+    if d.default_action == "SCMP_ACT_LOG":
+        out.append(Finding(file, where, "complain-mode",
+                           "complain mode: default SCMP_ACT_LOG lets every call run and logs those no rule allows; "
+                           "nothing is enforced (`seccomp-learn audit --add-to` makes the enforced profile)"))
     if d.default_action == "SCMP_ACT_ALLOW":
         pointless = [r.where for r in d.rules if r.action == "SCMP_ACT_ALLOW"]
         if pointless:

@@ -20,6 +20,7 @@ from tracer.cli.options import (
     trace_options,
     trace_opts,
 )
+from tracer.errors import UserError
 from tracer.record import Record
 
 if TYPE_CHECKING:  # commands are imported on use
@@ -162,6 +163,9 @@ def _verify_options(p: Parser) -> None:
                                                            "the profile would have denied.")
     p.add_argument("--add-missing", metavar="OUT",
                    help="Write the profile plus what was denied to OUT ('-' = stdout).")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="Run the command N times and say, per denied name, in how many runs it appeared "
+                        "(flakiness shows before production does).")
     quiet(p, "Only the denials, and why the run failed, on stderr.")
     driver_options(p, learning=False)
     command_words(p)
@@ -170,7 +174,51 @@ def _verify_options(p: Parser) -> None:
 def _verify(kw: Options) -> Outcome:
     from tracer.commands.verify import run_verify
 
-    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"])
+    return run_verify(kw["profile"], kw["command"], trace_opts(kw), kw["complain"], kw["add_missing"], kw["quiet"],
+                      kw["repeat"])
+
+
+def _audit_options(p: Parser) -> None:
+    from tracer.profile.formats import FORMATS
+
+    p.add_argument("files", nargs="*", metavar="FILE", help="audit.log, dmesg or /dev/kmsg text, journalctl "
+                   "output (-o export too), log-enricher lines; '-' is stdin.")
+    p.add_argument("--follow", action="store_true", help="Also read the records live from the audit netlink group "
+                   "(root) until --duration or Ctrl-C; each record's container is read from its process's cgroup.")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="--follow: stop after this long.")
+    p.add_argument("--comm", action="append", default=[], metavar="NAME", help="Only records of this comm "
+                   "(repeatable).")
+    p.add_argument("--exe", action="append", default=[], metavar="PATH", help="Only records of this executable "
+                   "(a path or a shell pattern; repeatable).")
+    p.add_argument("--container", action="append", default=[], metavar="ID|NAME",
+                   help="Only records of this container: its id or a prefix of it, or the Kubernetes "
+                        "namespace/pod/container or container name (repeatable).")
+    p.add_argument("--pid", action="append", type=int, default=[], metavar="PID", help="Only records of this "
+                   "process (repeatable).")
+    p.add_argument("--since", metavar="TIME", help="Only records from TIME on: @EPOCH, 2026-12-07 12:00:00, or "
+                   "a span back from now (30m, 2h, 1d).")
+    p.add_argument("--add-to", metavar="PROFILE", help="List only what PROFILE lacks (exit 1 if anything); with "
+                   "-o, write PROFILE plus it, each addition commented with its evidence, enforced.")
+    p.add_argument("-o", "--output", metavar="FILE", help="With --add-to: the profile to write ('-' = stdout).")
+    p.add_argument("--format", dest="fmt", choices=FORMATS, default="docker",
+                   help="-o's format: docker (the default; its comments hold the evidence), oci, kubernetes.")
+    quiet(p, "No counts on stderr (warnings stay).")
+
+
+def _audit(kw: Options) -> Outcome:
+    import sys
+
+    from tracer.auditlog.filters import Filters, parse_since
+    from tracer.commands.audit import run_audit
+
+    if kw["duration"] is not None and (kw["duration"] <= 0 or not kw["follow"]):
+        raise UserError("--duration is a positive number of seconds for --follow", "--duration")
+    filters = Filters(tuple(kw["comm"]), tuple(kw["exe"]), tuple(kw["container"]), tuple(kw["pid"]),
+                      None if kw["since"] is None else parse_since(kw["since"]))
+    ready = (lambda: print("seccomp-learn: reading the audit netlink group", file=sys.stderr, flush=True)) \
+        if not kw["quiet"] else (lambda: None)
+    return run_audit(kw["files"], filters, kw["add_to"], kw["output"], kw["fmt"], kw["duration"], kw["follow"],
+                     ready)
 
 
 def _container_options(p: Parser) -> None:
@@ -349,6 +397,18 @@ Options come before PROFILE; the words after it are the command's.
   seccomp-learn verify --complain --add-missing p2.json p.json -- ./app""",
         _verify_options, _verify, usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]", command_required=True,
         quiet_hides_summary=False),
+    "audit": Command(
+        "Read the kernel's seccomp audit records: what ran, what a profile lacks, and the profile with it.",
+        """audit2allow for seccomp: roll out a profile in complain mode (`--complain`: defaultAction
+SCMP_ACT_LOG), collect the kernel's records, and add what they name. Records of a rate limit's
+drops are reported, never ignored.
+
+  seccomp-learn audit /var/log/audit/audit.log
+  journalctl -k -o export | seccomp-learn audit --exe /usr/sbin/nginx -
+  kubectl logs -n security-profiles-operator -l name=spod -c log-enricher | seccomp-learn audit --container web -
+  dmesg | seccomp-learn audit --add-to p.json -o p2.json -
+  seccomp-learn audit --follow --add-to p.json -o p2.json      # root; Ctrl-C ends the capture""",
+        _audit_options, _audit),
     "container": Command(
         "Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.",
         """The container runs from its own image, with the engine's settings; the profile holds what it

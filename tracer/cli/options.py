@@ -95,6 +95,10 @@ def emit_options(p: Parser, references: bool = False) -> None:
                             "and the CRI-O annotation form." if references else "."))
     p.add_argument("--default-action", choices=["errno", "kill", "kill_process", "trap", "log"], default="errno",
                    help="What the profile does with anything not allowed (default errno).")
+    p.add_argument("--complain", action="store_true",
+                   help="Complain mode: defaultAction SCMP_ACT_LOG, so every call the rules do not allow runs and "
+                        "the kernel logs it (audit type 1326); `seccomp-learn audit --add-to` turns the records "
+                        "into the enforced profile.")
     p.add_argument("--errno", dest="errno_ret", type=int, default=1,
                    help="errno returned by the default action errno (default 1 = EPERM).")
     p.add_argument("--arch", dest="arches", metavar="LIST", default="",
@@ -109,6 +113,9 @@ def emit_options(p: Parser, references: bool = False) -> None:
                         "runtime instead of the built-in one for --runtime.")
     p.add_argument("--portable", action="store_true",
                    help="Add the vDSO syscalls (clock_gettime, ...) for hosts without a vDSO.")
+    p.add_argument("--no-companions", action="store_true",
+                   help="Do not add companion calls (mremap when munmap was seen, madvise when threads were, ...: "
+                        "tracer/profile/companions.py) that libraries make only under timing or size conditions.")
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
     p.add_argument("--allow-threads", action="store_true",
@@ -136,7 +143,8 @@ def emit_opts(kw: Options) -> EmitOptions:
         raise UserError(str(exc), "--allow-family") from None
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"], runtime_list=runtime_list,
-                       fallback=not kw["no_fallback"], portable=kw["portable"], allow_threads=kw["allow_threads"],
+                       fallback=not kw["no_fallback"], portable=kw["portable"],
+                       complain=kw["complain"], companions=not kw["no_companions"], allow_threads=kw["allow_threads"],
                        allow_spawn=kw["allow_spawn"], allow_families=families)
 
 

@@ -35,6 +35,9 @@ def emit_summary(emitted: Emitted, rec: Recording, written: str | None) -> list[
     lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
     lines += [f"  limit: {limit.text}" for limit in limits(p)]
     lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
+    if p.default_action == "SCMP_ACT_LOG":
+        lines.append("  complain mode: calls the rules do not allow run and are logged (audit type 1326); "
+                     "`seccomp-learn audit --add-to PROFILE` reads the records")
     if not p.syscalls:
         lines.append("  warning: the profile allows nothing")
     lines += [f"  warning: {abi} syscall {nr} has no name in the tables and is not in the profile"

@@ -6,7 +6,7 @@ from tracer.baseline.read import load_profile_file
 from tracer.capture.state import TraceOptions
 from tracer.commands.learn import exit_code_of_run
 from tracer.commands.outcome import Outcome, deliver
-from tracer.enforce.verify import VERIFY_DENIED, describe, verify, with_missing
+from tracer.enforce.verify import VERIFY_DENIED, across_runs, describe, verify, with_missing
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile.formats import docker
@@ -14,27 +14,39 @@ from tracer.profile.formats.metadata import Metadata
 
 
 def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain: bool, add_missing: str | None,
-               quiet: bool) -> Outcome:
+               quiet: bool, repeat: int = 1) -> Outcome:
     """Exit 1 when anything was denied (VERIFY_DENIED, even if the workload coped), else the workload's own
-    exit code, as for learning."""
+    exit code, as for learning. `repeat` runs the workload that many times, one after the other; each denied
+    name says in how many runs it appeared."""
+    if repeat < 1:
+        raise UserError("must be at least 1", f"--repeat {repeat}")
     if add_missing is not None:
         check_output(add_missing)
     profile = load_profile_file(profile_path)
-    result = verify(profile, argv, complain, topts)
-    if not result.trace.exec_ok:
-        raise UserError("the command could not be executed", f"seccomp-learn: {argv[0]}", exit_code=127)
+    results = []
+    for _ in range(repeat):
+        results.append(verify(profile, argv, complain, topts))
+        if not results[-1].trace.exec_ok:
+            raise UserError("the command could not be executed", f"seccomp-learn: {argv[0]}", exit_code=127)
+    result = next((r for r in results if r.denied or r.trace.driver_failure), results[-1])
     verb = "would deny" if complain else "denied"
-    lines = [f"{verb}: {describe(d)}" for d in result.denied]
+    denied = across_runs([r.denied for r in results])
+    if repeat == 1:
+        lines = [f"{verb}: {describe(d)}" for d, _ in denied]
+    else:
+        lines = [f"{verb} in {runs} of {repeat} runs: {describe(d)}" for d, runs in denied]
     if not quiet:
         lines += [f"expected (the profile's own errno rule): {describe(d)}" for d in result.expected]
         lines += [f"note: this libseccomp cannot compile {name!r}; it was skipped as runc would" for name in
                   result.skipped]
-        lines.append(f"workload exit status: {result.trace.exit_code}; "
-                     f"{len(result.denied)} syscall(s) {verb} by {profile_path}")
+        statuses = " ".join(str(r.trace.exit_code) for r in results)
+        lines.append(f"workload exit status: {statuses}; {len(denied)} syscall(s) {verb} by {profile_path}"
+                     + (f" in {sum(bool(r.denied) for r in results)} of {repeat} runs" if repeat > 1 else ""))
     if result.trace.driver_failure:
         lines.append(f"the run failed: {result.trace.driver_failure}")
-    code = VERIFY_DENIED if result.denied else exit_code_of_run(result.trace, topts)
+    code = VERIFY_DENIED if denied else next((c for c in (exit_code_of_run(r.trace, topts) for r in results) if c),
+                                             0)
     if not add_missing:
         return Outcome(code, lines)
-    written = deliver(docker.render(with_missing(profile, result.denied), Metadata("")), add_missing, lines)
+    written = deliver(docker.render(with_missing(profile, [d for d, _ in denied]), Metadata("")), add_missing, lines)
     return Outcome(code, written.summary, written.stdout)

@@ -95,6 +95,24 @@ def verify(profile: Profile, argv: list[str], complain: bool = False, options: T
     return out
 
 
+def across_runs(runs: list[list[Denial]]) -> list[tuple[Denial, int]]:
+    """The denials of several runs of one workload, each (abi, name, verdict) merged, with the number of runs it
+    appeared in: a name denied in some runs only depends on timing or input, and will be denied in production."""
+    merged: dict[tuple[str, str, int], tuple[Denial, int]] = {}
+    for denials in runs:
+        for d in denials:
+            key = (d.abi, d.name, d.verdict)
+            if key not in merged:
+                merged[key] = (replace(d, executables=set(d.executables), arg_samples=list(d.arg_samples)), 1)
+                continue
+            m, seen = merged[key]
+            m.count += d.count
+            m.executables |= d.executables
+            m.arg_samples += [s for s in d.arg_samples if s not in m.arg_samples]
+            merged[key] = (m, seen + 1)
+    return [merged[k] for k in sorted(merged)]
+
+
 _SEVERE_TEXT = {KILL_THREAD: "killed: SIGSYS", KILL_PROCESS: "process killed: SIGSYS", TRAP: "trapped: SIGSYS"}
 
 

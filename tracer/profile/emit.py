@@ -13,6 +13,7 @@ from typing import Literal
 
 from tracer.errors import UserError
 from tracer.profile import extras
+from tracer.profile.companions import COMPANIONS, Trigger
 from tracer.profile.model import Arg, Profile, Syscall
 from tracer.profile.multiarch import Mapping, map_recording
 from tracer.record import Record, field
@@ -36,7 +37,7 @@ RULE_ARGS = frozenset({
     ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
-ExtraKind = Literal["runtime", "always", "vdso", "threads", "fallback"]
+ExtraKind = Literal["runtime", "always", "vdso", "companion", "threads", "fallback"]
 # The comments that start the rule of observed names and each argument rule. They are how --base tells
 # what a profile of ours saw from what emit added (docs/architecture.md): Docker's JSON has no other field
 # a rule could carry it in.
@@ -66,6 +67,8 @@ class EmitOptions(Record):
     always: bool = True
     fallback: bool = True
     portable: bool = False  # add the vDSO group
+    complain: bool = False  # default SCMP_ACT_LOG: a rollout logs what the rules miss and refuses nothing
+    companions: bool = True  # add profile/companions.py's calls whose trigger was observed
     allow_threads: bool = False  # clone's flag rule also lets glibc start threads (THREAD_FLAGS)
     allow_spawn: bool = False  # ... and posix_spawn/vfork children (SPAWN_FLAGS)
     allow_families: tuple[int, ...] = ()  # socket/socketpair value rules also allow these address families
@@ -111,6 +114,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
         raise UserError(f"unknown default action {opts.default_action!r}", "--default-action")
     if opts.runtime not in extras.RUNTIMES:
         raise UserError(f"unknown runtime {opts.runtime!r} (known: {', '.join(extras.RUNTIMES)})", "--runtime")
+    if opts.complain and opts.default_action not in ("errno", "log"):
+        raise UserError(f"--complain logs every call the rules do not allow: it cannot be combined with "
+                        f"--default-action {opts.default_action}", "--complain")
     if not 0 <= opts.errno <= 4095:
         raise UserError(f"errno {opts.errno} is out of range 0-4095", "--errno")
     abis = sorted({abi for abi in rec.abis if rec.names(abi)} | set(opts.arches or ()), key=abi_sort_key)
@@ -120,7 +126,7 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     seen = rec.all_names()
     rec, mappings = map_recording(rec, abis)
     observed = rec.all_names()
-    groups = _extras(opts)
+    groups = _extras(opts) + (_companions(rec, observed) if opts.companions else [])
     # Names an ALLOW extra lists are allowed by that extra's rules alone, whether or not this run
     # happened to call them: a name that comes and goes between runs never moves between rules, and
     # the runtime's own calls reach the kernel whatever values the workload used. A runtime's
@@ -132,7 +138,9 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     conditional = [rule for rule in _arg_rules(rec, abis, observed, opts) if rule.names[0] not in extra_allowed] \
         if opts.args else []
     ruled = {rule.names[0] for rule in conditional} | extra_allowed
-    action = DEFAULT_ACTIONS[opts.default_action]
+    # Complain mode needs nothing else: an argument-ruled name whose arguments match no rule falls through to the
+    # default, so it is logged too.
+    action = "SCMP_ACT_LOG" if opts.complain else DEFAULT_ACTIONS[opts.default_action]
     profile = Profile(
         default_action=action,
         default_errno_ret=opts.errno if action == "SCMP_ACT_ERRNO" else None,
@@ -276,6 +284,32 @@ def _extras(opts: EmitOptions) -> list[Extra]:
         groups.append(Extra("vdso", "vdso: answered by the vDSO here, real syscalls on hosts without one",
                             sorted(extras.VDSO)))
     return groups
+
+
+def _fired(rec: Recording, trigger: Trigger) -> bool:
+    for table in rec.abis.values():
+        stats = table.get(trigger.name)
+        if stats is None:
+            continue
+        if trigger.index is None:
+            return True
+        seen = stats.args.get(trigger.index)
+        if seen is not None and (seen.many or (seen.bits or 0) & trigger.bits == trigger.bits):
+            return True
+    return False
+
+
+def _companions(rec: Recording, observed: set[str]) -> list[Extra]:
+    """One extra per companion row whose trigger the recording shows, with the names it adds that were not
+    observed (those stay in the rule of observed names)."""
+    out = []
+    for row in COMPANIONS:
+        fired = [t.text() for t in row.triggers if _fired(rec, t)]
+        adds = sorted(set(row.adds) - observed)
+        if fired and adds:
+            out.append(Extra("companion", f"companion: {' '.join(adds)} because {', '.join(fired)} was observed "
+                             f"({row.key}): {row.condition}", adds))
+    return out
 
 
 def _fallbacks(allowed: set[str]) -> list[Extra]:

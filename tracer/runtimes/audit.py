@@ -18,6 +18,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from tracer.errors import UserError
@@ -48,6 +49,7 @@ class SeccompRecord(Record, frozen=True):
     abi: str
     nr: int
     code: int  # the filter's return value: action | data
+    text: str = ""  # the record as the kernel wrote it: "audit(1700000000.123:456): auid=... code=0x7ffc0000"
 
     @property
     def name(self) -> str:
@@ -64,26 +66,41 @@ def _untrusted(value: str) -> str:
         return value
 
 
+def record_fields(text: str) -> dict[str, str]:
+    """The key=value fields of a record's text, comm and exe decoded (the first of a repeated key is kept)."""
+    fields: dict[str, str] = {}
+    for key, value in _FIELD.findall(text):
+        fields.setdefault(key, value)
+    for key in ("comm", "exe"):
+        if key in fields:
+            fields[key] = _untrusted(fields[key])
+    return fields
+
+
 def parse_record(text: str) -> SeccompRecord:
-    fields = dict(_FIELD.findall(text))
+    fields = record_fields(text)
     serial = _SERIAL.search(text)
     abi, nr = abi_of(int(fields["arch"], 16), int(fields["syscall"]))
     return SeccompRecord(
         serial=int(serial.group(1)) if serial else 0,
         pid=int(fields["pid"]),
         ses=int(fields["ses"]),
-        comm=_untrusted(fields.get("comm", "")),
-        exe=_untrusted(fields.get("exe", "")),
+        comm=fields.get("comm", ""),
+        exe=fields.get("exe", ""),
         abi=abi,
         nr=nr,
         code=int(fields["code"], 16),
+        text=text,
     )
 
 
 class AuditLog:
     """Every seccomp audit record the kernel logs while this is open (a reader thread collects them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_record: Callable[[SeccompRecord], None] | None = None) -> None:
+        """on_record, if given, sees each record in the reader thread as it arrives (while its process may
+        still run: /proc/<pid> can be read)."""
+        self._on_record = on_record
         self._records: list[SeccompRecord] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -130,9 +147,16 @@ class AuditLog:
                 if kind == AUDIT_SECCOMP:
                     text = data[offset + NLMSG_HEADER.size:offset + length].decode(errors="replace")
                     parsed.append(parse_record(text.rstrip("\0")))
+                    if self._on_record is not None:
+                        self._on_record(parsed[-1])
                 offset += (length + 3) & ~3
             with self._lock:
                 self._records.extend(parsed)
+
+    @property
+    def lost(self) -> str | None:
+        """Why records were lost (the kernel dropped some for this socket), or None."""
+        return self._error
 
     def records(self) -> list[SeccompRecord]:
         """The records received so far, in the kernel's order; raises if the kernel dropped any."""
@@ -146,8 +170,9 @@ class AuditLog:
         with self._lock:
             return max((r.serial for r in self._records), default=0)
 
-    def sync(self, timeout: float = 10) -> None:
-        """Return once every record logged before this call has been received."""
+    def sync(self, timeout: float = 10) -> int:
+        """Return once every record logged before this call has been received; the pid of the child whose
+        record marked the point (its one record, exit_group, is in the stream too)."""
         pid = os.fork()
         if pid == 0:  # one logged call (exit_group), then gone
             try:
@@ -160,7 +185,7 @@ class AuditLog:
         while time.monotonic() < deadline:
             with self._lock:
                 if any(r.pid == pid for r in reversed(self._records)):
-                    return
+                    return pid
             time.sleep(0.01)
         raise UserError(f"no audit record arrived within {timeout:g} s (is kernel.seccomp.actions_logged "
                         "missing 'log'?)")

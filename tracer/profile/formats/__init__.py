@@ -41,9 +41,15 @@ def check(fmt: str, name: str | None = None, namespace: str | None = None) -> No
 def render(fmt: str, profile: Profile, rec: Recording, name: str | None = None, namespace: str | None = None) -> str:
     """The profile in format `fmt`, with the recording's tool and number of runs as its provenance (no run
     ids: they hold times and pids, and the same behaviour must give byte-identical output)."""
+    return render_profile(fmt, profile, f"{rec.tool}; runs: {len(rec.runs)}", name, namespace)
+
+
+def render_profile(fmt: str, profile: Profile, source: str, name: str | None = None,
+                   namespace: str | None = None) -> str:
+    """The profile in format `fmt`, `source` its provenance line (for a profile no recording made)."""
     check(fmt, name, namespace)
     renderer: Renderer = importlib.import_module(f"{__name__}.{fmt}").render
-    return renderer(profile, Metadata(f"{rec.tool}; runs: {len(rec.runs)}", name, namespace))
+    return renderer(profile, Metadata(source, name, namespace))
 
 
 def default_output(fmt: str) -> str:
