@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 from engines import HOST_RO, Engines, read_session
-from helpers import seccomp_learn
+from helpers import REPO_ROOT, seccomp_learn
 
 from fixtures import CACHE_DIR, build
 from tracer.runtimes.audit import AuditLog
@@ -160,7 +160,8 @@ def recording(tmp_path_factory: pytest.TempPathFactory, port: int) -> Callable[[
             work = tmp_path_factory.mktemp(f"learn-{name}")
             out = work.parent / f"{work.name}.trace.json"
             r = seccomp_learn("record", "-q", "-o", str(out), "--", "sh", "-c", script(name, port), cwd=work,
-                              env={"PATH": CONTAINER_PATH, "HOME": str(work)}, timeout=RUN_TIMEOUT)
+                              env={"PATH": CONTAINER_PATH, "HOME": str(work), "PYTHONPATH": str(REPO_ROOT)},
+                              timeout=RUN_TIMEOUT)  # PYTHONPATH: this checkout's tracer, not an installed one
             assert r.returncode == 0, f"learning {name} failed: {r.stderr[-500:]}"
             done[name] = out
         return done[name]
