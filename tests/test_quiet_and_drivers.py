@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from helpers import seccomp_learn
+from helpers import REPO_ROOT, seccomp_learn
 
 from tracer.cli.commands import COMMANDS
 
@@ -102,9 +104,22 @@ def test_ready_cmd_is_a_shell_command(tmp_path: Path) -> None:
     """The workload makes `up` after a while; the probe needs `&&` and `>>`, the driver `>`."""
     up, log, seen = tmp_path / "up", tmp_path / "log", tmp_path / "seen"
     r = seccomp_learn("-q", "-o", str(tmp_path / "p.json"), "--ready-cmd", f"test -e {up} && echo ready >> {log}",
-                      "--during", f"cat {log} > {seen}", "--", "sh", "-c", f"sleep 0.3; touch {up}; sleep 30")
+                      "--during", f"cat {log} > {seen}", "--", "sh", "-c", f"sleep 0.3; touch {up}; exec sleep 30")
     assert (r.returncode, r.stderr) == (0, "")
     assert seen.read_text() == "ready\n"
+
+
+def test_ready_runs_this_checkouts_code_without_an_installed_copy(tmp_path: Path) -> None:
+    """A Python with no seccomp-learn installed (a fresh venv), running this checkout through PYTHONPATH:
+    the --ready helper runs isolated (-I) and could not import `tracer`, so every --ready run failed."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    out = tmp_path / "out.txt"
+    r = subprocess.run([str(venv / "bin" / "python"), "-m", "tracer", "-q", "-o", str(tmp_path / "p.json"),
+                        "--ready-cmd", "true", "--during", f"echo ok > {out}", "--", "sleep", "30"],
+                       capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert (r.returncode, r.stderr) == (0, "")
+    assert out.read_text() == "ok\n"
 
 
 def test_verify_during_is_a_shell_command(tmp_path: Path) -> None:
