@@ -59,7 +59,7 @@ def test_lint_locations_in_a_seccomp_profile(profiles: dict[str, Path], tmp_path
     path.write_text(yaml.safe_dump(doc))
     r = seccomp_learn("lint", str(path))
     at = len(doc["spec"]["syscalls"]) - 1
-    assert r.returncode == 1 and r.stdout.startswith(f"{path}: spec.syscalls[{at}].name: legacy 'name' form"), r
+    assert r.returncode == 1 and r.stdout.startswith(f"{path}: spec.syscalls[{at}].name: error: legacy 'name' form"), r
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

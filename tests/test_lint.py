@@ -58,6 +58,7 @@ BAD: dict[str, dict[str, Any]] = {
     "pointless-allow": _with(defaultAction=ALLOW, defaultErrnoRet=None),
     "complain-mode": _with(defaultAction="SCMP_ACT_LOG", defaultErrnoRet=None),
     "legacy-name": _with(syscalls=_rules({"name": "getpid", "action": ALLOW})),
+    "name-and-names": _with(syscalls=_rules({"name": "getpid", "names": ["getpid"], "action": ALLOW})),
     # the issue-13 profile: learned on amd64, SCMP_ARCH_AARCH64 added, mkdir kept, mkdirat missing
     "missing-counterpart": _with(architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
                                  syscalls=_rules({"names": ["mkdir"], "action": ALLOW})),
@@ -234,8 +235,8 @@ def test_cli_prints_one_line_per_finding_and_exits_1(tmp_path: Path) -> None:
     proc = seccomp_learn("lint", str(good), str(bad))
     assert proc.returncode == 1
     assert proc.stdout == (f"{good}: no findings\n"
-                           f"{bad}: syscalls[1].name: legacy 'name' form ('getpid'): use \"names\": [...] "
-                           "[legacy-name]\n")
+                           f"{bad}: syscalls[1].name: error: legacy 'name' form ('getpid'): use \"names\": [...] "
+                           "[legacy-name] (docker loads it, podman loads it, runc ignores the rule, crun refuses it)\n")
     assert "1 finding(s)" in proc.stderr
     quiet = seccomp_learn("lint", "-q", str(bad))
     assert quiet.returncode == 1 and quiet.stderr == ""

@@ -1,7 +1,7 @@
 """`seccomp-learn lint`: find mistakes in any seccomp profile (Docker, OCI, SeccompProfile), ours or not.
 
 Rules are read as written (not resolved), because what lint looks for is what resolving hides: the
-legacy `name` form, `architectures` next to `archMap`, errnoRet where runc rejects it, two conditions on
+legacy `name` form, `architectures` next to `archMap`, errnoRet where crun refuses it, two conditions on
 one argument (runc ORs them), rules that multiplexed i386 calls bypass. The reader is the loader's own
 (tracer.baseline.profile_file), so a profile lint calls malformed is one `diff` rejects too.
 
@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from tracer.analysis.engine_actions import engines_text, refused
 from tracer.baseline.docker_rules import When
 from tracer.baseline.profile_file import Document, Invalid, WrittenRule, parse_document, read_document
 from tracer.errors import UserError
@@ -32,11 +33,12 @@ CODES: dict[str, str] = {
     "empty-allowlist": "a deny default and nothing allowed: no program can even start",
     "conflicting-actions": "the same name under two different actions",
     "same-arg-index": "two conditions on one argument index in one rule: runc ORs them, not ANDs",
-    "errno-action": "errnoRet / defaultErrnoRet on an action that cannot return an errno (runc rejects it)",
+    "errno-action": "errnoRet / defaultErrnoRet on an action that cannot return an errno (crun refuses it)",
     "arch-and-archmap": "both 'architectures' and 'archMap' are given",
     "multiplexer-bypass": "an argument rule on an i386 call that socketcall(2)/ipc(2) reach unchecked",
     "pointless-allow": "SCMP_ACT_ALLOW rules under an SCMP_ACT_ALLOW default",
     "legacy-name": "a rule uses the legacy 'name' field instead of 'names'",
+    "name-and-names": "a rule has both the legacy 'name' and 'names' (Docker refuses the profile)",
     "missing-counterpart": "a profile for two hosts allows a call one host lacks, but not what that host's libc "
                            "calls instead (mkdir allowed, arm64's mkdirat not)",
     "complain-mode": "defaultAction SCMP_ACT_LOG: the profile logs what its rules do not allow and refuses nothing",
@@ -75,7 +77,11 @@ class Finding(Struct, frozen=True, order=True):
     message: str
 
     def line(self) -> str:
-        return f"{printable(self.file)}: {self.where}: {printable(self.message)} [{self.code}]"
+        """FILE: WHERE: [error: ]MESSAGE [CODE] (what the engines do); an error is a finding some engine refuses."""
+        error = "error: " if refused(self.code) else ""
+        engines = engines_text(self.code)
+        line = f"{printable(self.file)}: {self.where}: {error}{printable(self.message)} [{self.code}]"
+        return f"{line} ({engines})" if engines else line
 
 
 def _verdict(rule: WrittenRule) -> str:
@@ -171,11 +177,10 @@ def _check_defaults(d: Document, file: str) -> list[Finding]:
                                f"SCMP_ACT_ALLOW rule(s) do nothing ({shown})"))
     if d.default_errno is not None and d.default_action not in ERRNO_ACTIONS:
         out.append(Finding(file, f"{d.prefix}defaultErrnoRet", "errno-action",
-                           f"default action {d.default_action} cannot return an errno; runc rejects the profile"))
+                           f"default action {d.default_action} cannot return an errno"))
     if d.architectures and d.arch_map:
         out.append(Finding(file, f"{d.prefix}archMap", "arch-and-archmap",
-                           "both 'architectures' and 'archMap' are given: runtimes use 'architectures' and "
-                           "ignore or reject 'archMap'; keep one"))
+                           "both 'architectures' and 'archMap' are given; keep one"))
     return out
 
 
@@ -190,12 +195,15 @@ def _check_rules(d: Document, file: str) -> list[Finding]:
     seen: dict[str, dict[tuple[When, When], _Firsts]] = {}
     verdicts: dict[str, set[str]] = {}
     for pos, rule in enumerate(d.rules):
-        if rule.legacy:
+        if rule.legacy and len(rule.names) > 1:  # the reader puts `name` first, then `names`
+            out.append(Finding(file, f"{rule.where}.name", "name-and-names",
+                               f"both 'name' ({rule.names[0]!r}) and 'names' are given: keep only \"names\""))
+        elif rule.legacy:
             out.append(Finding(file, f"{rule.where}.name", "legacy-name",
                                f"legacy 'name' form ({rule.names[0]!r}): use \"names\": [...]"))
         if rule.errno_ret is not None and rule.action not in ERRNO_ACTIONS:
             out.append(Finding(file, f"{rule.where}.errnoRet", "errno-action",
-                               f"action {rule.action} cannot return an errno; runc rejects the profile"))
+                               f"action {rule.action} cannot return an errno"))
         by_index: dict[int, int] = {}
         for a in rule.args:
             by_index[a.index] = by_index.get(a.index, 0) + 1

@@ -1,13 +1,13 @@
 """--ready and --ready-cmd: the --during driver starts only once the workload can serve it.
 
-The wait runs in the driver's own process. seccomp-learn starts this file as a script under its own
-Python (`python3 -I ready.py`); it polls, then execs the driver in place, so the pid, process group
-and exit status the run loop watches are the driver's. A status pipe tells the tracer whether the
-driver started, or why not. Polling in a thread of the tracer instead would race its waitpid(-1),
-which reaps every child (a --ready-cmd probe's status would be lost).
+The wait runs in the driver's own process. seccomp-learn starts `main` under its own Python
+(`python3 -I -c ...`, with this package's root first on sys.path); it polls, then execs the driver in
+place, so the pid, process group and exit status the run loop watches are the driver's. A status pipe
+tells the tracer whether the driver started, or why not. Polling in a thread of the tracer instead
+would race its waitpid(-1), which reaps every child (a --ready-cmd probe's status would be lost).
 
-This file imports only the standard library: it also runs as a script, outside the `tracer` package.
-The helper's own modules (socket, subprocess) are imported where it uses them, so that a learning run
+This file imports only the standard library and tracer.structs, which is all the helper loads. The
+helper's own modules (socket, subprocess) are imported where it uses them, so that a learning run
 without --ready does not pay for them at start-up.
 """
 
@@ -16,12 +16,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shlex
 import sys
 import time
 
 from tracer.structs import Struct
 
+# The helper runs isolated (-I: no PYTHONPATH, no user site), so it is told where this `tracer` package is:
+# without that it imported an installed copy's modules, or none ("No module named 'tracer'"), and every
+# --ready run failed as "the workload ended before ... was ready".
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_HELPER = ("import sys; sys.path.insert(0, sys.argv[1]); from tracer.capture.ready import main; "
+           "sys.exit(main(sys.argv[1:]))")
 READY = b"ready"  # what the helper writes before it execs the driver; anything else is why not
 POLL_S = 0.1  # between two probes
 DEFAULT_TIMEOUT_S = 30.0
@@ -43,7 +48,7 @@ class Ready(Struct, frozen=True):
         """The helper's command line: it waits for every probe, reports on status_fd, then execs driver."""
         config = {"probes": [[p.kind, p.target, p.shown] for p in self.probes], "timeout": self.timeout,
                   "status_fd": status_fd}
-        return [sys.executable, "-I", os.path.abspath(__file__), json.dumps(config), *driver]
+        return [sys.executable, "-I", "-c", _HELPER, _PACKAGE_ROOT, json.dumps(config), *driver]
 
     @staticmethod
     def failure(status_fd: int) -> str | None:
@@ -77,7 +82,7 @@ def parse(ready: str | None, ready_cmd: str | None, timeout: float | None) -> Re
         else:
             raise ValueError(f"--ready {ready}: expected tcp:HOST:PORT or unix:PATH")
     if ready_cmd is not None:
-        if not shlex.split(ready_cmd):
+        if not ready_cmd.strip():
             raise ValueError("--ready-cmd: the command is empty")
         probes.append(Probe("cmd", ready_cmd, f"--ready-cmd {ready_cmd}"))
     if timeout is not None and (not probes or timeout <= 0):
@@ -168,7 +173,8 @@ def _check(probe: Probe, limit: float) -> tuple[bool, str]:
     if probe.kind == "unix":
         return _unix_ready(probe.target)
     try:
-        code = subprocess.run(shlex.split(probe.target), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        # shell=True is /bin/sh -c, as for --during (tracer/capture/shell.py)
+        code = subprocess.run(probe.target, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=limit, check=False).returncode
     except subprocess.TimeoutExpired:
         return False, f"still running after {limit:.1f}s"
@@ -198,10 +204,7 @@ def main(argv: list[str]) -> int:
     config, driver = json.loads(argv[1]), argv[2:]
     status = int(config["status_fd"])
     probes = [Probe(kind, target, shown) for kind, target, shown in config["probes"]]
-    try:
-        why = wait(probes, float(config["timeout"]))
-    except FileNotFoundError as exc:  # a --ready-cmd that does not exist will never pass
-        why = f"--ready-cmd {exc.filename}: {exc.strerror}"
+    why = wait(probes, float(config["timeout"]))  # a --ready-cmd that does not exist: the shell's 127
     if why is not None:
         os.write(status, why.encode())
         return 1
@@ -214,6 +217,3 @@ def main(argv: list[str]) -> int:
             os.write(2, f"seccomp-learn: --during {driver[0]}: {exc.strerror}\n".encode())
     return 127
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shlex
 import signal
 import stat
 import struct
@@ -25,6 +24,7 @@ from tracer import __version__
 from tracer.capture.backend_names import AUTO, UNFAITHFUL
 from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import fork_exec
+from tracer.capture.shell import shown
 from tracer.capture.signal_repair import signal_masks
 from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
@@ -144,13 +144,18 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
                 _signal_all(st, signum)
             _say_if_ignored(st, signum, opts.notice)
 
+    session_over = threading.Event()
+
     def stop_workload(why: str) -> None:
         if st.stopped is None and not st.signals:
             st.stopped = why  # "duration" or "driver"
             if st.attached is not None:
                 _start_detach(st)
-            else:
+            elif st.exec_ok:
                 kill([st.root], opts.stop_signal)
+            else:  # the driver ended before the command's exec: the stop waits for it
+                threading.Thread(target=_stop_after_exec, args=(st, opts.stop_signal, session_over),
+                                 daemon=True).start()
 
     def snapshot(_signum: int = 0, _frame: object = None) -> None:
         if opts.snapshot is not None:
@@ -186,6 +191,7 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
             _signal_all(st, signal.SIGKILL)  # never leave a traced task stopped behind
         raise
     finally:
+        session_over.set()
         for timer in timers:
             timer.cancel()
         for timer in timers:
@@ -202,6 +208,17 @@ class _Ticker(threading.Timer):
     def run(self) -> None:
         while not self.finished.wait(self.interval):
             self.function()
+
+
+def _stop_after_exec(st: State, sig: int, over: threading.Event) -> None:
+    """Send the stop signal once the root task has exec'd the command. Sent before, it ends seccomp-learn's
+    launcher: learning recorded nothing of the workload, and verify said the command could not be executed
+    (`--during true -- sleep 30`: 5 to 7 runs in 8). A failed exec ends the root, and no signal is sent."""
+    while not st.exec_ok:
+        if over.wait(0.005) or not procfs.running(st.root):
+            return
+    if not over.is_set():
+        kill([st.root], sig)
 
 
 def _time_out(st: State) -> None:
@@ -241,7 +258,7 @@ def _spawn_driver(argv: list[str], ready: Ready | None, env: dict[str, str], cwd
             os.chdir(cwd)
         os.execvpe(command[0], command, env)
 
-    pid = fork_exec(child, f"--during {argv[0]}", 127)
+    pid = fork_exec(child, f"--during {shown(argv)}", 127)
     if status_w is not None:
         os.close(status_w)
     return pid, status_r
@@ -355,7 +372,7 @@ def make_result(st: State, argv: list[str], opts: TraceOptions, started: time.st
         opts.base.add_to(rec)
     return TraceResult(recording=rec, exit_code=exit_code, exec_ok=st.exec_ok,
                        denials=_denials(st), driver_exit=driver_exit, stopped_by=st.stopped,
-                       timed_out=st.timed_out, driver_failure=driver_failure)
+                       timed_out=st.timed_out, driver_failure=driver_failure, partial_reasons=reasons)
 
 
 def _exit_of(st: State, snapshot: bool) -> tuple[int, dict[str, int | str | bool]]:
@@ -435,7 +452,7 @@ def _driver_failure(st: State, opts: TraceOptions, driver_exit: int | None) -> s
     """Why the --during driver failed or never ran (the run then fails), or None."""
     if not opts.during:
         return None
-    driver = f"the during driver `{shlex.join(opts.during)}`"
+    driver = f"the during driver `{shown(opts.during)}`"
     if st.not_ready:  # the --ready helper gave up and said why
         return f"{st.not_ready}; {driver} did not run"
     if st.not_ready == "":  # the helper was stopped before the workload was ready

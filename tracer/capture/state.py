@@ -70,6 +70,7 @@ class TraceResult(Struct):
     stopped_by: str | None = None  # "duration" or "driver": seccomp-learn stopped the workload on purpose
     timed_out: bool = False
     driver_failure: str | None = None  # why the --during driver failed or never ran: the run failed
+    partial_reasons: list[str] = field(default_factory=list)  # why the recording is partial, one line each
 
 
 class State:

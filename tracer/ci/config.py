@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from tracer.capture import ready as readiness
+from tracer.capture.shell import shell_argv
 from tracer.errors import UserError
 from tracer.fileio import check_plain_yaml, read_input
 from tracer.kernel.signals import parse_signal
@@ -339,8 +340,10 @@ def _run(ck: _Checker, where: str, node: yaml.Node, base: Path) -> RunSpec:
             setattr(run, opt, ck.seconds(m[opt][1], f"{where}.{opt}"))
     if "stop_signal" in m:
         run.stop_signal = _signal(ck, m["stop_signal"][1], f"{where}.stop_signal")
-    if "during" in m:
-        run.during = ck.argv(m["during"][1], f"{where}.during")
+    if "during" in m:  # a string is a shell command, a list an argv (tracer/capture/shell.py)
+        node = m["during"][1]
+        is_text = isinstance(node, yaml.ScalarNode)
+        run.during = shell_argv(ck.string(node, f"{where}.during")) if is_text else ck.argv(node, f"{where}.during")
     run.ready = _ready(ck, m, where, run.during is not None)
     if "repeat" in m:
         count = ck.scalar(m["repeat"][1], f"{where}.repeat")

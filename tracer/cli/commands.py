@@ -172,8 +172,8 @@ def _verify_options(p: Parser) -> None:
     p.add_argument("--repeat", type=int, default=1, metavar="N",
                    help="Run the command N times and say, per denied name, in how many runs it appeared "
                         "(flakiness shows before production does).")
-    quiet(p, "Only the denials on stderr.")
-    driver_options(p)
+    quiet(p, "Only the denials, and why the run failed, on stderr.")
+    driver_options(p, learning=False)
     command_words(p)
 
 
@@ -364,7 +364,9 @@ firejail profile is compared with that sandbox's own default unless --baseline i
         _diff_options, _diff, quiet_hides_summary=False),
     "lint": Command(
         "Check seccomp profiles (Docker, OCI, SeccompProfile, systemd, firejail; ours or not) for mistakes.",
-        """Prints `FILE: where: message [code]` per finding. Exit 0: clean, 1: findings, 2: a file could not
+        """Prints `FILE: where: message [code] (what each engine does)` per finding: whether docker, podman,
+runc and crun refuse such a profile, ignore the rule or load it, as measured in those engines; a
+finding some engine refuses is marked `error:`. Exit 0: clean, 1: findings, 2: a file could not
 be read or is not a valid profile.
 
   seccomp-learn lint profile.json /etc/docker/seccomp.json""",
@@ -395,7 +397,7 @@ executables that used it. Syscalls seen by only one of several runs are listed o
     "verify": Command(
         "Run COMMAND under PROFILE, enforced by the kernel, and name every call it denies.",
         """Exits 1 when anything was denied (even if the workload coped), otherwise with the workload's
-own exit code (0 when seccomp-learn stopped it as planned, as for learning). A call the
+own exit code (0 when seccomp-learn stopped it as planned, as `run` does). A call the
 profile kills ends its task with SIGSYS ("Bad system call"), as under the profile alone.
 Options come before PROFILE; the words after it are the command's.
 

@@ -111,7 +111,8 @@ def _main() -> int:
         return 130
     if outcome.stdout:
         _write(sys.stdout, outcome.stdout)
-    lines = outcome.errors + ([] if options.get("quiet") and command.quiet_hides_summary else outcome.summary)
+    summary = [] if options.get("quiet") and command.quiet_hides_summary else outcome.summary
+    lines = outcome.errors + summary + outcome.failures
     if lines:
         _write(sys.stderr, "".join(f"{PROG}: {printable(line)}\n" for line in lines))
     return outcome.exit_code

@@ -27,20 +27,23 @@ def command_words(p: Parser) -> None:
                    help="The command to run, with its arguments (after `--` if it starts with '-').")
 
 
-def driver_options(p: Parser) -> None:
-    """Servers: how long to learn, the driver that exercises the workload, and when the driver may start."""
+def driver_options(p: Parser, learning: bool = True) -> None:
+    """Servers: how long to learn (verify: to run under the profile), the driver that exercises the workload, and
+    when the driver may start. Driver strings are shell commands (tracer/capture/shell.py)."""
+    how_long = "learn this long" if learning else "run under PROFILE this long"
     p.add_argument("--duration", type=float, metavar="SECONDS",
-                   help="For servers: learn this long, then stop the workload with --stop-signal.")
+                   help=f"For servers: {how_long}, then stop the workload with --stop-signal.")
     p.add_argument("--stop-signal", default="SIGTERM", metavar="SIG",
                    help="Signal that ends the workload after --duration or --during (default SIGTERM). A workload "
                         "that dies of it ended as planned: seccomp-learn then exits 0.")
-    p.add_argument("--during", metavar="CMD", help="Run this driver (untraced) while the workload is traced, e.g. a "
-                   "load test; stop the workload when it ends. If the driver fails, so does the run (exit 1, no "
-                   "profile unless --keep-going).")
+    p.add_argument("--during", metavar="CMD", help="Run this shell command (/bin/sh -c CMD, untraced) while the "
+                   "workload runs, e.g. a load test; stop the workload when it ends. If the driver fails, so does "
+                   "the run (exit 1" + (", no profile unless --keep-going)." if learning else ")."))
     p.add_argument("--ready", metavar="tcp:HOST:PORT|unix:PATH",
                    help="Start the --during driver only once a socket listens there (looked up in /proc/net: no "
                         "probe connection reaches the workload).")
-    p.add_argument("--ready-cmd", metavar="CMD", help="Start the --during driver only once CMD exits 0 (retried).")
+    p.add_argument("--ready-cmd", metavar="CMD", help="Start the --during driver only once the shell command CMD "
+                   "(/bin/sh -c CMD) exits 0 (retried).")
     p.add_argument("--ready-timeout", type=float, metavar="SECONDS",
                    help="Give up waiting for --ready/--ready-cmd after this long (default 30): the run fails.")
 
@@ -120,6 +123,12 @@ def emit_options(p: Parser, with_format: bool = True, references: bool = False) 
                         "tracer/profile/companions.py) that libraries make only under timing or size conditions.")
     p.add_argument("--no-fallback", action="store_true",
                    help="Do not add ENOSYS rules for newer variants (clone3, statx, ...) of observed syscalls.")
+    p.add_argument("--allow-threads", action="store_true",
+                   help="clone's argument rule also allows starting threads, even if no recorded run did.")
+    p.add_argument("--allow-spawn", action="store_true",
+                   help="clone's argument rule also allows posix_spawn and vfork children.")
+    p.add_argument("--allow-family", dest="allow_families", action="append", default=[], metavar="AF",
+                   help="socket's argument rule also allows this address family, e.g. AF_INET6 (repeatable).")
     if with_format:
         p.add_argument("--namespace", metavar="NS", help="--format kubernetes: metadata.namespace.")
         p.add_argument("--name", metavar="NAME", help="--format kubernetes: metadata.name (default: seccomp-learn).")
@@ -127,15 +136,22 @@ def emit_options(p: Parser, with_format: bool = True, references: bool = False) 
 
 def emit_opts(kw: Options) -> EmitOptions:
     from tracer.profile.formats import default_runtime
+    from tracer.profile.limits import family_number
     from tracer.profile.policy import EmitOptions, parse_arches
+
     runtime_list = None
     if kw["runtime_profile"]:
         from tracer.commands.runtime_profile import read_runtime_profile
         runtime_list = read_runtime_profile(kw["runtime_profile"])
+    try:
+        families = tuple(sorted({family_number(f) for f in kw["allow_families"]}))
+    except ValueError as exc:
+        raise UserError(str(exc), "--allow-family") from None
     return EmitOptions(default_action=kw["default_action"], errno=kw["errno_ret"], arches=parse_arches(kw["arches"]),
                        args=not kw["no_args"], runtime=kw["runtime"] or default_runtime(kw["fmt"]),
                        runtime_list=runtime_list, fallback=not kw["no_fallback"], portable=kw["portable"],
-                       complain=kw["complain"], companions=not kw["no_companions"])
+                       complain=kw["complain"], companions=not kw["no_companions"],
+                       allow_threads=kw["allow_threads"], allow_spawn=kw["allow_spawn"], allow_families=families)
 
 
 def registry_options(p: Parser) -> None:
@@ -151,7 +167,8 @@ def registry_access(kw: Options) -> Access:
     return Access(insecure=kw["insecure"], authfile=kw["authfile"])
 
 
-def quiet(p: Parser, what: str = "No progress or summary on stderr.") -> None:
+def quiet(p: Parser, what: str = "No progress or summary on stderr; why a run failed or is partial is still said, "
+                                  "one line each.") -> None:
     p.add_argument("-q", "--quiet", action="store_true", help=what)
 
 

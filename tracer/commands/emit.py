@@ -10,6 +10,7 @@ from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
 from tracer.profile.extras import RUNTIMES
+from tracer.profile.limits import limits
 from tracer.profile.policy import EmitOptions, Emitted, emit
 from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice
@@ -32,6 +33,7 @@ def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str
         + f"; {', '.join(p.architectures)}, default {p.default_action}"]
     lines += [f"  + {e.kind}: {' '.join(e.text(n) for n in e.names)}" for e in emitted.extras]
     lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
+    lines += [f"  limit: {limit.text}" for limit in limits(p)]
     lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
     lines += [f"  {note}" for note in formats.name_only_notes(fmt, p)]
     if p.default_action == "SCMP_ACT_LOG":

@@ -7,13 +7,13 @@ seccomp-learn itself stopped as planned exits 0.
 from __future__ import annotations
 
 import os
-import shlex
 import time
 from typing import TYPE_CHECKING, Literal
 
 from tracer.capture import sandbox
 from tracer.capture.choice import trace
 from tracer.capture.session import default_run_id
+from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
@@ -65,6 +65,7 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def trace_summary(result: TraceResult) -> str:
+    """What was traced; a partial run says PARTIAL here, and why in `run_failures`."""
     run, rec = result.recording.runs[-1], result.recording
     per_abi = ", ".join(f"{abi} {len(rec.names(abi))}" for abi in sorted(rec.abis))
     backend = f" (backend {run.backend})" if run.backend else ""
@@ -75,9 +76,23 @@ def trace_summary(result: TraceResult) -> str:
         traced = {key for table in rec.abis.values() for key, stats in table.items() if stats.counts.get(run.id)}
         line += (f"{len(traced)} distinct syscalls traced, {len(rec.all_names() - traced)} more from --base "
                  f"{run.incremental_base.profile} (allowed by the kernel untraced, so not counted)")
-    if run.partial:  # a failed driver is said on its own line
-        line += "; PARTIAL" + ("" if run.partial_reason == result.driver_failure else f": {run.partial_reason}")
-    return line
+    return line + "; PARTIAL" if run.partial else line
+
+
+def run_failures(result: TraceResult, topts: TraceOptions, profile: str | None) -> list[str]:
+    """One line per reason the run is partial, and one when the workload itself failed (exited non-zero, or was
+    killed by a signal seccomp-learn did not send as planned): `-q` keeps these. A failed driver has its own line
+    (run_learn). `profile` names what covers the failed run ("the profile", "the recording"), or None when
+    nothing was written."""
+    run = result.recording.runs[-1]
+    lines = [f"the recording is partial: {r}" for r in result.partial_reasons if r != result.driver_failure]
+    code = exit_code_of_run(result, topts)
+    if code and not result.driver_failure and not run.exit.get("detached"):
+        killed = "signal" in run.exit
+        how = f"was killed by {run.exit['name']}" if killed else f"exited with code {result.exit_code}"
+        covers = "what it did until then" if killed else "that failed run"
+        lines.append(f"the workload {how}" + (f"; {profile} covers {covers}" if profile else ""))
+    return lines
 
 
 def trace_notes(result: TraceResult) -> list[str]:
@@ -148,12 +163,18 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     def so_far(rec: Recording) -> Recording:
         return merge([*runs, rec]) if runs else rec
 
+    unwritten: dict[str, int] = {}  # why a snapshot could not be written, and how often
+
     def snapshot(rec: Recording) -> None:
+        """A failed snapshot is said at the end; it never stops the workload (the final write may still work)."""
         rec = so_far(rec)
-        if outputs.recording and outputs.recording != STDOUT:
-            rec_io.save(rec, outputs.recording)
-        if eopts and profile_path and profile_path != STDOUT:
-            write_atomic(profile_path, outputs.render(rec, eopts)[0])
+        try:
+            if outputs.recording and outputs.recording != STDOUT:
+                rec_io.save(rec, outputs.recording)
+            if eopts and profile_path and profile_path != STDOUT:
+                write_atomic(profile_path, outputs.render(rec, eopts)[0])
+        except UserError as exc:
+            unwritten[str(exc)] = unwritten.get(str(exc), 0) + 1
 
     stdout_taken = STDOUT in (profile_path, outputs.recording)
     summary: list[str] = []
@@ -169,14 +190,16 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
             break
     rec = merge(runs) if len(runs) > 1 else runs[0]
     summary += low_coverage_lines(rec) + [f"note: {line}" for line in advice(rec)]
+    failures = [f"a snapshot was not written ({n} time(s)): {why}" for why, n in unwritten.items()]
     stdout: str | bytes = ""
     if outputs.recording == STDOUT:
         stdout = rec_io.dumps(rec)
     elif outputs.recording:
         summary.append(wrote(outputs.recording, rec_io.save(rec, outputs.recording)))
+    covered = "the recording" if outputs.recording else None
     if result.driver_failure and not keep_going:
-        unwritten = "; no profile written (--keep-going writes it anyway)" if profile_path else ""
-        summary.append(f"the run failed: {result.driver_failure}{unwritten}")
+        unwritten_profile = "; no profile written (--keep-going writes it anyway)" if profile_path else ""
+        failures.append(f"the run failed: {result.driver_failure}{unwritten_profile}")
     elif eopts and profile_path:
         text, emitted = outputs.render(rec, eopts)
         if profile_path == STDOUT:
@@ -184,9 +207,11 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
             summary += emit_summary(emitted, rec, None, outputs.fmt)
         else:
             summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)), outputs.fmt)
+        covered = "the profile"
         if result.driver_failure:
-            summary.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
-    return Outcome(code, summary, stdout=stdout)
+            failures.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")
+    failures += run_failures(result, topts, covered)
+    return Outcome(code, summary, stdout=stdout, failures=failures)
 
 
 def _load_base(path: str) -> BaseProfile:
@@ -204,7 +229,9 @@ def trace_options_from(follow: Follow = "all", run_id: str | None = None, durati
     """The TraceOptions the command line asks for, checked, with --base read once."""
     if duration is not None and duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
-    driver = shlex.split(during) if isinstance(during, str) else during
+    if isinstance(during, str) and not during.strip():
+        raise UserError("the command is empty", "--during")
+    driver = shell_argv(during) if isinstance(during, str) else during
     wait = None
     if ready is not None or ready_cmd is not None or ready_timeout is not None:
         from tracer.capture import ready as readiness  # its helper's modules, only for runs that wait

@@ -16,6 +16,7 @@ class Outcome(Struct):
     summary: list[str] = field(default_factory=list)  # for stderr, unless --quiet
     stdout: str | bytes = ""  # bytes: a binary profile (--format bpf -o -)
     errors: list[str] = field(default_factory=list)  # for stderr even with --quiet (a file lint could not read)
+    failures: list[str] = field(default_factory=list)  # why a run failed or is partial: after the summary, even -q
 
 
 def deliver(text: str | bytes, output: str, notes: Sequence[str] = (),

@@ -60,3 +60,12 @@ def descendants(root: int) -> list[int]:
             frontier.append(pid)
             found.append(pid)
     return found
+
+
+def running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except OSError:
+        return False

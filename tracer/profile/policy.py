@@ -37,13 +37,22 @@ RULE_ARGS = frozenset({
     ("arch_prctl", 0), ("bpf", 0), ("clone", 0), ("keyctl", 0), ("personality", 0), ("prctl", 0),
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
-ExtraKind = Literal["runtime", "always", "vdso", "companion", "listed", "fallback"]
+ExtraKind = Literal["runtime", "always", "vdso", "companion", "listed", "threads", "fallback"]
 # The comments that start the rule of observed names and each argument rule. They are how --base tells
 # what a profile of ours saw from what emit added (docs/architecture.md): Docker's JSON has no other field
 # a rule could carry it in.
 OBSERVED = "observed in"
 OBSERVED_VALUES = "observed values only"
 MAPPED = "mapped for"  # the comment that starts a rule of names another host needs for the observed calls
+# What --allow-threads and --allow-spawn add to clone's flag rule: the flags glibc 2.36 passes for
+# pthread_create, and for posix_spawn/vfork (after clone3 got ENOSYS from the fallback rule).
+THREAD_FLAGS = 0x3D0F00  # CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
+# ... and the calls a thread's start and end make that a single-threaded run need not (fixtures/threads.c
+# under strace -f: the new thread's stack and guard page, its robust list and rseq area, the join's futex, the
+# stack's release with madvise(MADV_DONTNEED), the thread's own exit).
+THREAD_CALLS = ("exit", "futex", "madvise", "mmap", "mprotect", "munmap", "rseq", "rt_sigprocmask", "set_robust_list")
+SPAWN_FLAGS = 0x4100  # CLONE_VM|CLONE_VFORK (the exit signal, SIGCHLD, is in the low byte every fork has)
+FAMILY_ARGS = frozenset({("socket", 0)})  # what --allow-family adds to (socketpair is AF_UNIX only)
 MAX_RULE_VALUES = 16  # more distinct values than this and the syscall stays unconditional
 FLAG_MASK_BITS = 0xFFFFFFFF  # flag arguments are C ints: only their low 32 bits are meaningful
 
@@ -61,6 +70,9 @@ class EmitOptions(Struct):
     complain: bool = False  # default SCMP_ACT_LOG: a rollout logs what the rules miss and refuses nothing
     companions: bool = True  # add profile/companions.py's calls whose trigger was observed
     allow: list[str] = field(default_factory=list)  # names allowed whether or not a run calls them (ci `allow:`)
+    allow_threads: bool = False  # clone's flag rule also lets glibc start threads (THREAD_FLAGS)
+    allow_spawn: bool = False  # ... and posix_spawn/vfork children (SPAWN_FLAGS)
+    allow_families: tuple[int, ...] = ()  # socket/socketpair value rules also allow these address families
 
 
 class Extra(Struct):
@@ -124,7 +136,7 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     limited = {n for extra in groups for n in extra.values}
     extra_allowed = {n for extra in groups for n in extra.names} - limited
     fallback = _fallbacks(observed | extra_allowed | limited) if opts.fallback else []
-    conditional = [rule for rule in _arg_rules(rec, abis, observed) if rule.names[0] not in extra_allowed] \
+    conditional = [rule for rule in _arg_rules(rec, abis, observed, opts) if rule.names[0] not in extra_allowed] \
         if opts.args else []
     ruled = {rule.names[0] for rule in conditional} | extra_allowed
     # Complain mode needs nothing else: an argument-ruled name whose arguments match no rule falls through to the
@@ -222,8 +234,10 @@ def _merged_args(rec: Recording, abis: list[str], name: str) -> dict[int, ArgVal
     return merged
 
 
-def _arg_rules(rec: Recording, abis: list[str], observed: set[str]) -> list[Syscall]:
-    """Argument rules for observed syscalls whose rule-worthy arguments took few values."""
+def _arg_rules(rec: Recording, abis: list[str], observed: set[str], opts: EmitOptions) -> list[Syscall]:
+    """Argument rules for observed syscalls whose rule-worthy arguments took few values, widened by
+    --allow-threads, --allow-spawn and --allow-family."""
+    widened_bits = (THREAD_FLAGS if opts.allow_threads else 0) | (SPAWN_FLAGS if opts.allow_spawn else 0)
     rules: list[Syscall] = []
     for name in sorted(observed):
         args = _merged_args(rec, abis, name)
@@ -233,11 +247,12 @@ def _arg_rules(rec: Recording, abis: list[str], observed: set[str]) -> list[Sysc
             if (name, index) not in RULE_ARGS or seen.many:
                 continue
             if seen.bits is not None:
-                mask = ~seen.bits & FLAG_MASK_BITS
+                mask = ~(seen.bits | (widened_bits if (name, index) == ("clone", 0) else 0)) & FLAG_MASK_BITS
                 if mask:
                     flag_conds.append(Arg(index, mask, "SCMP_CMP_MASKED_EQ", 0))
             elif value_arg is None and 0 < len(seen.values) <= MAX_RULE_VALUES:
-                value_arg = (index, sorted(seen.values))
+                extra = set(opts.allow_families) if (name, index) in FAMILY_ARGS else set()
+                value_arg = (index, sorted(seen.values | extra))
         if value_arg is None and not flag_conds:
             continue
         reason = f"{OBSERVED_VALUES} ({_runs(rec)})"
@@ -263,6 +278,9 @@ def _extras(opts: EmitOptions) -> list[Extra]:
     if opts.always:
         groups.append(Extra("always", "always: process exit and signal return, needed by every workload",
                             sorted(extras.ALWAYS)))
+    if opts.allow_threads:
+        groups.append(Extra("threads", "threads: what glibc calls to start and end a thread (--allow-threads)",
+                            sorted(THREAD_CALLS)))
     if opts.portable:
         groups.append(Extra("vdso", "vdso: answered by the vDSO here, real syscalls on hosts without one",
                             sorted(extras.VDSO)))

@@ -15,6 +15,7 @@ from tracer.analysis.danger import cap_flag, danger_reason
 from tracer.analysis.inputs import ARCH, Loaded, from_recording, load_baseline
 from tracer.baseline.decide import decide, refusal_text
 from tracer.baseline.resolve import required_capability
+from tracer.profile.limits import limits
 from tracer.profile.policy import EmitOptions, Emitted
 from tracer.profile.seccomp_json import Profile
 from tracer.recording.coverage import SHORT_SERVER_S, short_server_runs
@@ -172,6 +173,11 @@ def _abi_hint(profile: Profile) -> list[HintEntry]:
                              "workload or use `emit --arch x86_64,x86,x32` if it needs them.", [])]
 
 
+def _limit_hints(profile: Profile) -> list[HintEntry]:
+    """The argument rules that forbid a common variation of the observed use (profile/limits.py)."""
+    return [HintEntry("limit", limit.text, [limit.name]) for limit in limits(profile)]
+
+
 def _launcher_hint(rec: Recording) -> list[HintEntry]:
     """Syscalls seen only before the workload's first exec: seccomp-learn's launcher made them.
 
@@ -237,6 +243,7 @@ def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list
         text = f"Partial run(s), the workload may need more than recorded: {listing}."
         hints.append(HintEntry("partial", text, [r.id for r in partial]))
     hints += _abi_hint(profile)
+    hints += _limit_hints(profile)
     hints += _launcher_hint(rec)
     return hints
 
@@ -299,7 +306,7 @@ def build_report(subject: Loaded, baseline: Loaded) -> Report:
     notes += _count_notes(result)
     return Report(input=Input(subject.source.path, "profile", ""), baseline=base_info, summary=summary,
                   blocked=blocked, change=change, syscalls=entries, rules=_rules(profile),
-                  hints=_abi_hint(profile) + _condition_hints(result), notes=notes,
+                  hints=_abi_hint(profile) + _limit_hints(profile) + _condition_hints(result), notes=notes,
                   hosts=result.hosts)
 
 

@@ -19,7 +19,8 @@ THIS_PROFILE = "<this profile>"  # stands for the learned profile in `docker run
 InputKind = Literal["recording", "profile"]
 BlockedKind = Literal["blocked", "conditional", "fallback"]
 NameStatus = Literal["allowed", "allowed_with_args", "needs_capability", "blocked"]
-HintKind = Literal["sigreturn", "one-run", "short-run", "unnamed", "partial", "abi", "launcher", "condition"]
+HintKind = Literal["sigreturn", "one-run", "short-run", "unnamed", "partial", "abi", "launcher", "condition",
+                   "limit"]
 
 
 class Input(Struct):
