@@ -29,7 +29,9 @@ CONNECT = ("import socket, sys, os\n"
 THREAD = ("import threading, time, os\n"
           "t = threading.Thread(target=time.sleep, args=(0 if os.environ.get('JOIN') else 30,), daemon=True)\n"
           "t.start()\n"
-          "t.join() if os.environ.get('JOIN') else os._exit(0)\n")
+          "t.join() if os.environ.get('JOIN') else (time.sleep(0.05), os._exit(0))\n")
+# The learning run's main thread sleeps too, so clock_nanosleep is learned whether or not the thread got to its
+# own sleep before the process exited (a backend that never stops the workload, ebpf, often does not)
 # row -> (the learning run, the run that meets the condition)
 RUNS: dict[str, tuple[list[str], list[str]]] = {
     "realloc-mremap": ([PY, "-I", "-S", "-c", "b = bytearray(1000); b.extend(bytes(10))"],

@@ -27,8 +27,10 @@ MKDIR_DENIED = {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
 
 
 def _all_but(*left_out: str) -> list[dict[str, Any]]:
-    """One rule allowing every x86_64 name but `left_out` (a deny default the runtime and busybox still run under)."""
-    return [{"names": sorted(set(numbers("x86_64")) - set(left_out)), "action": "SCMP_ACT_ALLOW"}]
+    """One rule allowing every x86_64 name but `left_out` (a deny default the runtime and busybox still run under),
+    and clone3 answered with ENOSYS as Docker does (libc falls back to clone), so no unconditional-clone3 finding."""
+    return [{"names": sorted(set(numbers("x86_64")) - {*left_out, "clone3"}), "action": "SCMP_ACT_ALLOW"},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
 
 
 ALLOW = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"]}
@@ -57,6 +59,8 @@ CASES: dict[str, tuple[dict[str, Any], bool | None]] = {
         *_all_but("openat", "openat2"),  # openat only for amd64 hosts: an arm64 host's libc cannot open files
         {"names": ["openat", "openat2"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["amd64"]}}]}, False),
     "complain-mode": ({**ALLOW, "defaultAction": "SCMP_ACT_LOG", "syscalls": [MKDIR_DENIED]}, True),
+    "unconditional-clone3": ({**DENY, "syscalls": [{"names": sorted(numbers("x86_64")), "action": "SCMP_ACT_ALLOW"}]},
+                             False),
 }
 
 # More forms of a finding, which the engines must treat as the case above

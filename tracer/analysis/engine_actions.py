@@ -33,6 +33,7 @@ ENGINE_ACTIONS: dict[str, dict[str, str]] = {
     "missing-counterpart": LOADED,
     "arch-unusable": LOADED,
     "complain-mode": LOADED,  # SCMP_ACT_LOG as the default; the rules still deny what they deny
+    "unconditional-clone3": LOADED,  # a valid profile: the finding is what it lets through, not how it loads
 }
 
 VERBS = {"refuse": "refuses it", "ignore": "ignores the rule", "load": "loads it"}
