@@ -169,7 +169,7 @@ def _breakable(text: str) -> str:
     return text.replace(",", ", ").replace(",  ", ", ")
 
 
-def _shown(value: Any) -> Any:
+def _markup_safe(value: Any) -> Any:
     """`value` with every string in it printable (tracer.printable) and taken literally by rich's markup: a
     path or a profile's syscall name like `[red]` or `\x1b[2J` is shown as written, never obeyed."""
     from rich.markup import escape
@@ -177,11 +177,11 @@ def _shown(value: Any) -> Any:
     if isinstance(value, str):
         return escape(printable(value))
     if isinstance(value, Struct):
-        return type(value)(**{name: _shown(getattr(value, name)) for name in value._fields})
+        return type(value)(**{name: _markup_safe(getattr(value, name)) for name in value._fields})
     if isinstance(value, list | tuple | set):
-        return type(value)(_shown(v) for v in value)
+        return type(value)(_markup_safe(v) for v in value)
     if isinstance(value, dict):
-        return {_shown(k): _shown(v) for k, v in value.items()}
+        return {_markup_safe(k): _markup_safe(v) for k, v in value.items()}
     return value
 
 
@@ -191,4 +191,4 @@ def render(result: DiffResult, as_json: bool) -> str:
         return json_text(to_json(result))
     tty = sys.stdout.isatty()
     width = shutil.get_terminal_size((100, 24)).columns if tty else 100
-    return render_text(_shown(result), color=tty, width=width)
+    return render_text(_markup_safe(result), color=tty, width=width)

@@ -24,7 +24,7 @@ from tracer import __version__
 from tracer.capture.backend_names import AUTO, UNFAITHFUL
 from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import fork_exec
-from tracer.capture.shell import shown
+from tracer.capture.shell import as_written
 from tracer.capture.signal_repair import signal_masks
 from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
@@ -258,7 +258,7 @@ def _spawn_driver(argv: list[str], ready: Ready | None, env: dict[str, str], cwd
             os.chdir(cwd)
         os.execvpe(command[0], command, env)
 
-    pid = fork_exec(child, f"--during {shown(argv)}", 127)
+    pid = fork_exec(child, f"--during {as_written(argv)}", 127)
     if status_w is not None:
         os.close(status_w)
     return pid, status_r
@@ -452,7 +452,7 @@ def _driver_failure(st: State, opts: TraceOptions, driver_exit: int | None) -> s
     """Why the --during driver failed or never ran (the run then fails), or None."""
     if not opts.during:
         return None
-    driver = f"the during driver `{shown(opts.during)}`"
+    driver = f"the during driver `{as_written(opts.during)}`"
     if st.not_ready:  # the --ready helper gave up and said why
         return f"{st.not_ready}; {driver} did not run"
     if st.not_ready == "":  # the helper was stopped before the workload was ready

@@ -17,7 +17,7 @@ def shell_argv(command: str) -> list[str]:
     return [*SHELL, command]
 
 
-def shown(argv: Sequence[str]) -> str:
+def as_written(argv: Sequence[str]) -> str:
     """A driver as the user wrote it: the shell string, or the argv quoted for a shell."""
     if len(argv) == 3 and tuple(argv[:2]) == SHELL:
         return argv[2]

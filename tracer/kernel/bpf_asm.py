@@ -62,10 +62,6 @@ def alu_imm(op: int, dst: int, imm: int) -> Insn:
     return Insn(ALU64 | op | K, dst, imm=imm)
 
 
-def alu(op: int, dst: int, src: int) -> Insn:
-    return Insn(ALU64 | op | X, dst, src)
-
-
 def load(size: int, dst: int, src: int, off: int) -> Insn:
     """dst = *(size bytes *)(src + off)"""
     return Insn(LDX | MEM | SIZE[size], dst, src, off)

@@ -283,7 +283,7 @@ def build_report(subject: Loaded, baseline: Loaded) -> Report:
     is_docker = baseline.source.kind == "docker-default"
     blocked = _blocked_entries(result, is_docker)
     verdicts = _Verdicts.of(result, baseline, is_docker)
-    base_info = BaselineInfo(baseline.source.path, baseline.source.kind, baseline.source.description)
+    base_info = _baseline_info(baseline)
     change = _change(blocked, is_docker)
     if subject.recording is not None and subject.emitted is not None:
         return _recording_report(subject.recording, subject.emitted, subject.source.path, result, blocked,
