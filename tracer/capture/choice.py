@@ -20,7 +20,7 @@ def backend_for(opts: TraceOptions, ebpf: bool | None = None) -> Backend:
     found out if not given), else the hybrid user-notification backend where the kernel has it."""
     if opts.backend != AUTO:
         return opts.backend
-    if opts.filters or opts.base is not None or opts.verdict is not None:
+    if opts.filters is not None or opts.base is not None or opts.verdict is not None:
         return PTRACE  # --base (its calls run uncounted in the kernel) and verify need ptrace
     if _ebpf_unavailable() is None if ebpf is None else ebpf:
         return EBPF

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tracer.kernel.seccomp_filter import new_filter
-from tracer.profile.policy import FLAG_MASK_BITS, observed_rule_names, observed_value_rules
-from tracer.profile.seccomp_json import Profile
+from tracer.profile.policy import FLAG_MASK_BITS
+from tracer.profile.seccomp_json import ALLOWING_ACTIONS, Profile, Syscall
 from tracer.recording.schema import ArgValues, IncrementalBase, Recording, SyscallStats
 from tracer.structs import Struct
 from tracer.syscalls.abi import ABI_OF_SCMP
@@ -44,42 +44,59 @@ class BaseProfile(Struct, frozen=True):
                 continue  # a name this libseccomp does not know stays traced: slower, still correct
         return filt.load
 
-    def needed_names(self) -> set[str]:
-        """The names the base's workload needs: our own profiles say which they observed (their extras
-        are added again by the emitter); for any other profile, every unconditionally allowed name."""
-        observed = observed_rule_names(self.profile)
-        return self.profile.unconditional_names() if observed is None else observed
-
-    def needed_values(self) -> dict[str, dict[int, ArgValues]]:
-        """The argument values our base's argument rules allow, as a recording holds them, so that the
-        emitter writes the same rules again: EQ values, and the flag bits a MASKED_EQ rule leaves open."""
-        seen: dict[str, dict[int, ArgValues]] = {}
-        for rule in observed_value_rules(self.profile):
-            args = seen.setdefault(rule.names[0], {})
-            for cond in rule.args:
-                if cond.op == "SCMP_CMP_EQ":
-                    args.setdefault(cond.index, ArgValues()).add(cond.value)
-                elif cond.op == "SCMP_CMP_MASKED_EQ" and cond.value_two == 0:
-                    values = args.setdefault(cond.index, ArgValues(bits=0))
-                    values.bits = (values.bits or 0) | (~cond.value & FLAG_MASK_BITS)
-        return seen
+    def needed(self) -> dict[str, dict[int, ArgValues]]:
+        """What the base lets run, from its rules alone (names, actions, conditions; never comments): every name
+        an allowing rule lists, with the argument values a recording would hold for it, so that `emit` writes
+        the same rules again (docs/tracing.md, --base)."""
+        rules: dict[str, list[Syscall]] = {}
+        for rule in self.profile.syscalls:
+            if rule.action in ALLOWING_ACTIONS:
+                for name in rule.names:
+                    rules.setdefault(name, []).append(rule)
+        return {name: _allowed_values(its) for name, its in sorted(rules.items())}
 
     def add_to(self, rec: Recording) -> Recording:
         """Record the base's names and argument values (count 0: allowed in the kernel or re-learnt, not
         counted) and mark the run incremental."""
         run = rec.runs[-1]
-        values = self.needed_values()
+        needed = self.needed()
         abis = [ABI_OF_SCMP[a] for a in self.profile.architectures if a in ABI_OF_SCMP] or ["x86_64"]
         for abi in abis:
             table = rec.abis.setdefault(abi, {})
-            for name in sorted(self.needed_names() | set(values)):
+            for name, values in needed.items():
                 nr = number_of(abi, name)
                 if nr is None or not is_known(abi, name):
                     continue
                 stats = table.setdefault(name, SyscallStats(nr=nr))
                 stats.counts.setdefault(run.id, 0)
-                for index, allowed in values.get(name, {}).items():
+                for index, allowed in values.items():
                     stats.args.setdefault(index, ArgValues(bits=None if allowed.bits is None else 0)).update(allowed)
         untraced = sorted(self.profile.unconditional_names())
         run.incremental_base = IncrementalBase(self.source, len(untraced), tuple(untraced))
         return rec
+
+
+def _allowed_values(rules: list[Syscall]) -> dict[int, ArgValues]:
+    """The argument values the allowing rules of one name let through, as a recording holds them: an argument
+    every rule limits, each with SCMP_CMP_EQ (values) or SCMP_CMP_MASKED_EQ to 0 (a flag word: the bits the mask
+    leaves open; an EQ value beside it adds its bits). An argument some rule leaves free, or limits otherwise
+    (NE, LT, a MASKED_EQ to another datum), is free: no values, and `emit` writes no rule on it (wider, never
+    narrower, than the base)."""
+    limited: dict[int, ArgValues] = {}
+    for index in sorted({cond.index for rule in rules for cond in rule.args}):
+        conds = [[c for c in rule.args if c.index == index] for rule in rules]
+        flat = [c for per_rule in conds for c in per_rule]
+        if not all(conds) or any(c.op != "SCMP_CMP_EQ" and (c.op, c.value_two) != ("SCMP_CMP_MASKED_EQ", 0)
+                                 for c in flat):
+            continue
+        masked = [c for c in flat if c.op == "SCMP_CMP_MASKED_EQ"]
+        if masked:
+            bits = 0
+            for c in flat:
+                bits |= ~c.value & FLAG_MASK_BITS if c.op == "SCMP_CMP_MASKED_EQ" else c.value
+            limited[index] = ArgValues(bits=bits)
+        else:
+            limited[index] = ArgValues()
+            for c in flat:
+                limited[index].add(c.value)
+    return limited

@@ -73,18 +73,19 @@ def trace_everything() -> Callable[[], None]:
 
 
 def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
-          filters: Sequence[Callable[[], None]] = (), seize: bool = True,
-          before_go: Callable[[int], None] | None = None) -> int:
+          filters: Sequence[Callable[[], None]] | None = None, seize: bool = True,
+          before_go: Callable[[int], None] | None = None, pre_exec: Callable[[], None] | None = None) -> int:
     """Fork the workload, seize it, let it install its filters (prepared here, before the fork) and exec.
 
-    `filters` run in the child in order, after PTRACE_SEIZE; the default is `trace_everything()`.
+    `filters` run in the child in order, after PTRACE_SEIZE; None is `trace_everything()`, () no filter.
     With `seize=False` (the seccomp user-notification backend, capture/backends/notify_only.py) the child is not
     ptraced: it still waits for the parent's go, then installs `filters` and execs.
-    `before_go(pid)` runs in the parent before the go (the eBPF backend starts counting the pid there).
+    `before_go(pid)` runs in the parent before the go (the eBPF backend starts counting the pid there);
+    `pre_exec()` in the child after the go, before the filters (TraceOptions.pre_exec).
     Returns the child's pid.
     """
     path = resolve(argv, env, cwd)
-    installers = list(filters) or [trace_everything()]
+    installers = [trace_everything()] if filters is None else list(filters)
     int_handler = signal.getsignal(signal.SIGINT)
     restore = {sig: signal.SIG_DFL for sig in _RESET_SIGNALS}
     restore[signal.SIGINT] = signal.SIG_IGN if int_handler == signal.SIG_IGN else signal.SIG_DFL
@@ -109,6 +110,8 @@ def spawn(argv: list[str], env: dict[str, str], cwd: str | None = None,
             os.chdir(cwd)
         if use_nnp:
             pt.prctl(pt.PR_SET_NO_NEW_PRIVS, 1)
+        if pre_exec is not None:
+            pre_exec()
         for install in installers:
             install()
         os.execve(path, argv, env)

@@ -44,6 +44,6 @@ def inside(argv: list[str], opts: TraceOptions) -> Iterator[tuple[list[str], Tra
         os.write(fd, pt.trace_everything_filter().buffer.raw)
         os.lseek(fd, 0, os.SEEK_SET)
         # options first: bwrap reads its options up to the first word that is not one (the program)
-        yield [argv[0], "--seccomp", str(fd), *argv[1:]], replace(opts, filters=[lambda: None], backend="ptrace")
+        yield [argv[0], "--seccomp", str(fd), *argv[1:]], replace(opts, filters=(), backend="ptrace")
     finally:
         os.close(fd)

@@ -30,7 +30,12 @@ class TraceOptions(Struct):
     ready: Ready | None = None  # --ready/--ready-cmd: what the driver waits for before it starts
     snapshot: Callable[[Recording], None] | None = None  # on SIGUSR1 and every snapshot_every seconds
     snapshot_every: float | None = None
-    filters: Sequence[Callable[[], None]] = ()  # seccomp filters the child installs (default: trace all)
+    # The seccomp filters the child installs (ptrace backend only). None: one that traces every call; (): none of
+    # ours, the program loads its own (the runtime wrapper's runtime, bwrap).
+    filters: Sequence[Callable[[], None]] | None = None
+    # Runs once in the child of every backend that starts a command, once the tracer holds it (seized, or counted)
+    # and before the filters that trace its calls and its exec: its own calls are not recorded.
+    pre_exec: Callable[[], None] | None = None
     verdict: Callable[[int, int], None] | None = None  # applies a denial: (pid, ret_data)
     attach: int | None = None  # for the CLI: attach to this pid instead of starting a command
     timeout: float | None = None  # kill every traced task after this many seconds (a failed run)

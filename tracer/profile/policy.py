@@ -38,9 +38,8 @@ RULE_ARGS = frozenset({
     ("ptrace", 0), ("seccomp", 0), ("setns", 1), ("socket", 0), ("socketpair", 0), ("unshare", 0),
 })
 ExtraKind = Literal["runtime", "always", "vdso", "companion", "listed", "threads", "fallback"]
-# The comments that start the rule of observed names and each argument rule. They are how --base tells
-# what a profile of ours saw from what emit added (docs/architecture.md): Docker's JSON has no other field
-# a rule could carry it in.
+# The comments that start the rule of observed names and each argument rule (the report's limits tell the
+# workload's own argument rules from an extra's by them; --base reads only the rules).
 OBSERVED = "observed in"
 OBSERVED_VALUES = "observed values only"
 MAPPED = "mapped for"  # the comment that starts a rule of names another host needs for the observed calls
@@ -124,10 +123,10 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     unsupported = [abi for abi in abis if abi not in SCMP_ARCH]
     if unsupported:
         raise UserError(f"no seccomp architecture for ABI {unsupported[0]!r}")
+    untraced = _untraced(rec)
     seen = rec.all_names()
     rec, mappings = map_recording(rec, abis)
-    observed = rec.all_names()
-    groups = _extras(opts) + (_companions(rec, observed) if opts.companions else [])
+    groups = _extras(opts) + (_companions(rec, rec.all_names() - untraced) if opts.companions else [])
     # Names an ALLOW extra lists are allowed by that extra's rules alone, whether or not this run
     # happened to call them: a name that comes and goes between runs never moves between rules, and
     # the runtime's own calls reach the kernel whatever values the workload used. A runtime's
@@ -135,6 +134,11 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
     # workload's own argument rule.
     limited = {n for extra in groups for n in extra.values}
     extra_allowed = {n for extra in groups for n in extra.names} - limited
+    # A name only a --base gave (its rules, which do not say which of them were extras) that these extras
+    # allow anyway stays theirs, as in the base: re-learning with the same needs gives the same bytes.
+    theirs = {n for n in untraced if n in extra_allowed or _only_extra_values(rec, n, groups)}
+    seen -= theirs
+    observed = rec.all_names() - theirs
     fallback = _fallbacks(observed | extra_allowed | limited) if opts.fallback else []
     conditional = [rule for rule in _arg_rules(rec, abis, observed, opts) if rule.names[0] not in extra_allowed] \
         if opts.args else []
@@ -182,22 +186,6 @@ def _value_rules(profile: Profile, extra: Extra) -> list[Syscall]:
                           comment=f"{extra.reason} (only the values it passes)")
                   for v in values if (index, v) not in alone]
     return rules
-
-
-def _ours(profile: Profile, prefix: str) -> list[Syscall]:
-    return [r for r in profile.syscalls if r.action == "SCMP_ACT_ALLOW" and r.comment.startswith(prefix)]
-
-
-def observed_rule_names(profile: Profile) -> set[str] | None:
-    """The names of the rule of observed names `emit` wrote, or None when the profile has none (not ours,
-    or in a format without comments: OCI, SeccompProfile)."""
-    ours = _ours(profile, OBSERVED)
-    return {n for r in ours for n in r.names} if ours else None
-
-
-def observed_value_rules(profile: Profile) -> list[Syscall]:
-    """The argument rules `emit` wrote for observed values (none in a format without comments)."""
-    return _ours(profile, OBSERVED_VALUES)
 
 
 def _mapped_rules(mappings: list[Mapping], names: set[str]) -> list[Syscall]:
@@ -301,6 +289,23 @@ def _fired(rec: Recording, trigger: Trigger) -> bool:
         if seen is not None and (seen.many or (seen.bits or 0) & trigger.bits == trigger.bits):
             return True
     return False
+
+
+def _untraced(rec: Recording) -> set[str]:
+    """Names no run counted: only a --base gave them (capture/incremental.py), from the base's rules."""
+    counted = {key for table in rec.abis.values() for key, stats in table.items() if any(stats.counts.values())}
+    return rec.all_names() - counted
+
+
+def _only_extra_values(rec: Recording, name: str, groups: list[Extra]) -> bool:
+    """Whether the argument values recorded for name are all values an extra allows it (a runtime's prctl)."""
+    limits = [extra.values[name] for extra in groups if name in extra.values]
+    recorded = [stats.args for table in rec.abis.values() for key, stats in table.items() if key == name]
+    return bool(limits) and all(
+        args and set(args) <= {index for index, _ in limits}
+        and all(a.bits is None and not a.many and a.values <= {v for i, vs in limits if i == index for v in vs}
+                for index, a in args.items())
+        for args in recorded)
 
 
 def _companions(rec: Recording, observed: set[str]) -> list[Extra]:

@@ -118,9 +118,10 @@ def container_recording(result: TraceResult, plan: Plan, status: int | None) -> 
     return rec
 
 
-def _options(plan: Plan, on_exit: Callable[[int, int], None] | None, announce: Callable[[], None]) -> TraceOptions:
+def _options(plan: Plan, on_exit: Callable[[int, int], None] | None,
+             announce: Callable[[], None] | None) -> TraceOptions:
     """The ptrace backend with no filter of our own: the runtime loads the recording filter itself."""
-    return TraceOptions(run_id=plan.run_id, backend="ptrace", filters=[announce], on_exit=on_exit)
+    return TraceOptions(run_id=plan.run_id, backend="ptrace", filters=(), pre_exec=announce, on_exit=on_exit)
 
 
 def _save(plan: Plan, result: TraceResult, status: int | None) -> str | None:
@@ -139,7 +140,7 @@ def record_foreground(plan: Plan) -> int:
     from tracer.capture.choice import trace
     try:
         try:
-            result = trace(plan.argv, _options(plan, None, lambda: None))
+            result = trace(plan.argv, _options(plan, None, None))
         except UserError as exc:  # raised only before the runtime's exec: resolving, seizing
             raise TracingImpossible(str(exc)) from None
         try:

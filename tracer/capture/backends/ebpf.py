@@ -286,18 +286,14 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
             argv = _cmdline(opts.attach)
         else:
             exe_paths = {prog.LAUNCHER: PRE_EXEC}
-            st.root = spawn(argv, env, opts.cwd, [_no_filter], seize=False,
-                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER))
+            st.root = spawn(argv, env, opts.cwd, (), seize=False,  # no filter: the kernel's programs count
+                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER), pre_exec=opts.pre_exec)
             st.tasks_seen = 1
         session = _Session(st, rec, opts, exe_paths)
         st.signal_all, st.sync = session.signal_all, session.sync
         return run_session(st, argv, opts, env, started, session.loop)
     finally:
         rec.close()
-
-
-def _no_filter() -> None:
-    """The workload gets no seccomp filter of ours: the kernel's programs count its calls."""
 
 
 def _attach(st: State, rec: Recorder, pid: int) -> dict[int, int]:

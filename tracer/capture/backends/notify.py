@@ -34,7 +34,7 @@ _U64 = 1 << 64
 def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
     """Start argv under the hybrid filter and record it and everything it starts."""
     opts = options or TraceOptions()
-    if opts.attach is not None or opts.filters or opts.base is not None or opts.verdict is not None:
+    if opts.attach is not None or opts.filters is not None or opts.base is not None or opts.verdict is not None:
         raise UserError("--pid, --base and verify need the ptrace backend", "--backend notify")
     env = dict(os.environ if opts.env is None else opts.env)
     resolve(argv, env, opts.cwd)
@@ -45,7 +45,7 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
     try:
         try:
             install = functools.partial(child_install_listener, hybrid_filter(), report_w)
-            st.root = spawn(argv, env, opts.cwd, [install])
+            st.root = spawn(argv, env, opts.cwd, [install], pre_exec=opts.pre_exec)
         finally:
             os.close(report_w)
         st.live.add(st.root)

@@ -329,7 +329,7 @@ def trace_notify_only(argv: list[str], options: TraceOptions | None = None) -> T
     opts = options or TraceOptions()
     if opts.attach is not None:
         raise UserError("--pid needs the ptrace backend", "--backend notify")
-    if opts.filters or opts.base is not None:
+    if opts.filters is not None or opts.base is not None:
         raise UserError("--base needs the ptrace backend", "--backend notify")
     if opts.verdict is not None:
         raise UserError("verify needs the ptrace backend", "--backend notify")
@@ -346,7 +346,8 @@ def trace_notify_only(argv: list[str], options: TraceOptions | None = None) -> T
         report_r, report_w = os.pipe()
         fds += [report_r, report_w]
         install = functools.partial(child_install_listener, prog, report_w)
-        guardian = _Guardian(functools.partial(spawn, argv, env, opts.cwd, [install], seize=False), fds[:])
+        guardian = _Guardian(functools.partial(spawn, argv, env, opts.cwd, [install], seize=False,
+                                                       pre_exec=opts.pre_exec), fds[:])
         os.close(report_w)
         fds.remove(report_w)
         root = guardian.root()

@@ -19,8 +19,8 @@ def trace_ptrace(argv: list[str], opts: TraceOptions) -> TraceResult:
     env = dict(os.environ if opts.env is None else opts.env)
     st = State()
     started = time.gmtime()
-    filters = [*opts.filters, opts.base.filter()] if opts.base is not None else opts.filters
-    st.root = spawn(argv, env, opts.cwd, filters)
+    filters = [*(opts.filters or ()), opts.base.filter()] if opts.base is not None else opts.filters
+    st.root = spawn(argv, env, opts.cwd, filters, pre_exec=opts.pre_exec)
     st.live.add(st.root)
     st.seen.add(st.root)
     st.exe_of[st.root] = PRE_EXEC
