@@ -75,6 +75,25 @@ class IncrementalBase(Struct, frozen=True):
     untraced: tuple[str, ...] = ()  # those names (older recordings: not given): the run covers them
 
 
+class Container(Struct, frozen=True):
+    """Who ran: the container as its engine described it (seccomp-learn-runtime's runs only)."""
+
+    id: str
+    engine: str = "unknown"  # docker | podman | kubernetes | containerd | unknown
+    name: str | None = None
+    image: str | None = None
+    entrypoint: list[str] = field(default_factory=list)
+
+
+class OciRuntime(Struct, frozen=True):
+    """The real OCI runtime a container's run was traced through, and what only it called."""
+
+    path: str
+    version: str
+    executables: list[str] = field(default_factory=list)  # the images its own tasks were recorded under
+    syscalls_only_by_runtime: dict[str, list[str]] = field(default_factory=dict)  # ABI -> names, none empty
+
+
 class Run(Struct):
     """One traced execution. `exit` is {"code": n} or {"signal": n, "name": "SIGTERM"}.
 
@@ -102,6 +121,9 @@ class Run(Struct):
     setuid_without_privileges: list[str] = field(default_factory=list)  # set-id images run unprivileged
     attached_pid: int | None = None  # --pid: the process attached to
     incremental_base: IncrementalBase | None = None
+    container: Container | None = None  # seccomp-learn-runtime: the container that ran
+    oci_command: str | None = None  # ... the runtime command traced: create, run or exec (one run per `docker exec`)
+    runtime: OciRuntime | None = None  # ... the runtime it went through
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -202,6 +224,16 @@ def _run_json(r: Run) -> dict[str, Any]:
         if r.incremental_base.untraced:
             base["untraced"] = list(r.incremental_base.untraced)
         out["incremental_base"] = base
+    if r.container is not None:
+        c = r.container
+        out["container"] = {"id": c.id, "engine": c.engine, "name": c.name, "image": c.image,
+                            "entrypoint": c.entrypoint}
+    if r.oci_command is not None:
+        out["oci_command"] = r.oci_command
+    if r.runtime is not None:
+        out["runtime"] = {"path": r.runtime.path, "version": r.runtime.version,
+                          "executables": r.runtime.executables,
+                          "syscalls_only_by_runtime": r.runtime.syscalls_only_by_runtime}
     return out
 
 
@@ -282,7 +314,7 @@ def _run_from(r: Any) -> Run:
     known = {"id", "command", "started", "duration_s", "exit", "partial", "partial_reason", "kernel",
              "machine", "follow", "tasks", "syscalls", "backend", "calls_via_listener",
              "signal_repairs", "unfaithful", "stopped", "setuid_without_privileges",
-             "attached_pid", "incremental_base"}
+             "attached_pid", "incremental_base", "container", "oci_command", "runtime"}
     if not isinstance(r["id"], str) or not isinstance(r["exit"], dict):
         raise ValueError("run 'id' must be a string and 'exit' an object")
     return Run(
@@ -307,6 +339,9 @@ def _run_from(r: Any) -> Run:
         setuid_without_privileges=_str_list(r.get("setuid_without_privileges", []), "run setuid_without_privileges"),
         attached_pid=None if r.get("attached_pid") is None else _int(r["attached_pid"], "run attached_pid"),
         incremental_base=_incremental_base(r.get("incremental_base")),
+        container=_container(r.get("container")),
+        oci_command=_optional_str(r.get("oci_command"), "run oci_command"),
+        runtime=_oci_runtime(r.get("runtime")),
         extra={k: v for k, v in r.items() if k not in known},
     )
 
@@ -327,6 +362,37 @@ def _incremental_base(value: Any) -> IncrementalBase | None:
         raise ValueError("run incremental_base.untraced must be a list of syscall names")
     return IncrementalBase(value["profile"], _int(value.get("allowed_in_kernel", 0), "run allowed_in_kernel"),
                            tuple(untraced))
+
+
+def _optional_str(value: Any, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what} must be a string or null")
+    return value
+
+
+def _container(value: Any) -> Container | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise ValueError("run container must be an object with an 'id' string")
+    return Container(value["id"], str(value.get("engine", "unknown")),
+                     _optional_str(value.get("name"), "run container.name"),
+                     _optional_str(value.get("image"), "run container.image"),
+                     _str_list(value.get("entrypoint", []), "run container.entrypoint"))
+
+
+def _oci_runtime(value: Any) -> OciRuntime | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+        raise ValueError("run runtime must be an object with a 'path' string")
+    only = value.get("syscalls_only_by_runtime", {})
+    if not isinstance(only, dict):
+        raise ValueError("run runtime.syscalls_only_by_runtime must be an object of ABI -> names")
+    return OciRuntime(value["path"], str(value.get("version", "")),
+                      _str_list(value.get("executables", []), "run runtime.executables"),
+                      {abi: _str_list(names, f"run runtime.syscalls_only_by_runtime.{abi}")
+                       for abi, names in only.items()})
 
 
 def _check_named(abi: str, key: str, nr: int, where: str) -> None:

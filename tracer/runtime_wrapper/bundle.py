@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from tracer.errors import UserError
-from tracer.structs import Struct, field
+from tracer.recording.schema import Container
+from tracer.structs import Struct
 
 CONFIG_LIMIT = 16 << 20  # bytes of a config.json (or an engine state file) the wrapper reads at most
 TEXT_LIMIT = 256  # characters kept of a name or image reference
@@ -77,20 +78,6 @@ def clean(value: object, limit: int = TEXT_LIMIT) -> str | None:
     if not isinstance(value, str):
         return None
     return "".join(c if c.isprintable() else "?" for c in value[:limit])
-
-
-class Container(Struct, frozen=True):
-    """Who ran: the container as the engine described it."""
-
-    id: str
-    engine: str = "unknown"  # docker | podman | kubernetes | containerd | unknown
-    name: str | None = None
-    image: str | None = None
-    entrypoint: list[str] = field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "engine": self.engine, "name": self.name, "image": self.image,
-                "entrypoint": self.entrypoint}
 
 
 class Bundle(Struct, frozen=True):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from tracer.runtime_wrapper.bundle import Container
+from tracer.recording.schema import Container
 from tracer.runtime_wrapper.cmdline import Invocation
 from tracer.runtime_wrapper.runtimelog import note
 

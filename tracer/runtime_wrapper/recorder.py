@@ -28,8 +28,7 @@ from typing import NoReturn
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel.wait_status import exit_code_of
-from tracer.recording.schema import Recording
-from tracer.runtime_wrapper.bundle import Container
+from tracer.recording.schema import Container, OciRuntime, Recording
 from tracer.runtime_wrapper.cmdline import Invocation
 from tracer.runtime_wrapper.learndir import LearnDir, file_stem
 from tracer.runtime_wrapper.privatebundle import PrivateBundle
@@ -109,12 +108,9 @@ def container_recording(result: TraceResult, plan: Plan, status: int | None) -> 
     run.partial_reason = "; ".join(reasons) or None
     only_runtime = {abi: sorted(k for k, s in table.items() if s.executables <= labels)
                     for abi, table in sorted(rec.abis.items())}
-    run.extra.update({
-        "container": plan.container.as_json(),
-        "oci_command": plan.inv.command,
-        "runtime": {"path": plan.runtime, "version": plan.runtime_version, "executables": sorted(labels),
-                    "syscalls_only_by_runtime": {abi: names for abi, names in only_runtime.items() if names}},
-    })
+    run.container, run.oci_command = plan.container, plan.inv.command
+    run.runtime = OciRuntime(plan.runtime, plan.runtime_version, sorted(labels),
+                             {abi: names for abi, names in only_runtime.items() if names})
     return rec
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from tracer.errors import UserError
+from tracer.recording.schema import Container
 from tracer.runtime_wrapper import bundle as bundles
 from tracer.runtime_wrapper import remembered
 from tracer.runtime_wrapper.cmdline import ENV_RUNTIME, Invocation, parse, with_bundle
@@ -170,7 +171,7 @@ def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
         learn_dir = LearnDir(inv.learn_dir)
         if not learn_dir.is_active(container_id):
             return None
-        container = bundles.Container(container_id, entrypoint=_exec_args(inv))
+        container = Container(container_id, entrypoint=_exec_args(inv))
         return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id))
     bundle = bundles.open_bundle(inv.flag("bundle", "b") or ".")
     try:
