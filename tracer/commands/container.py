@@ -10,13 +10,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tracer.commands.emit import emit_summary
-from tracer.commands.outcome import Outcome, deliver
-from tracer.enforce import export
+from tracer.commands.outcome import Outcome
+from tracer.commands.profile_output import ProfileOutput
 from tracer.errors import UserError
-from tracer.fileio import check_output
-from tracer.profile import formats
-from tracer.profile.policy import EmitOptions, emit
+from tracer.profile.policy import EmitOptions
 from tracer.recording import schema as rec_io
 from tracer.runtime_wrapper.cmdline import DEFAULT_DIR
 from tracer.runtime_wrapper.engines import (
@@ -35,8 +32,8 @@ def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str
                     runtime_name: str, wrapper: str | None, name: str | None = None,
                     namespace: str | None = None) -> Outcome:
     """Run the container under the wrapper, wait for it, and write its profile to output (checked first)."""
-    formats.check(fmt, name, namespace)
-    check_output(output)
+    out = ProfileOutput(output, fmt, name, namespace)
+    out.check()
     run = engine_run(argv)
     wrapper_path = wrapper or shutil.which(WRAPPER) or WRAPPER
     if run.engine == "docker":
@@ -59,7 +56,5 @@ def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str
     rec = rec_io.load(path)
     if eopts.runtime == "docker" and run.engine == "podman":
         eopts = replace(eopts, runtime="podman")  # podman's runtime list, not Docker's, for what it started
-    emitted = emit(rec, eopts)
-    written = deliver(export.render(fmt, emitted.profile, rec, name, namespace), output, notes=[f"recorded {path}"],
-                      written=lambda line: emit_summary(emitted, rec, line))
+    written = out.deliver(rec, eopts, notes=[f"recorded {path}"])
     return Outcome(code, written.summary, written.stdout)

@@ -4,48 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracer.commands.outcome import Outcome, deliver
-from tracer.enforce import export
+from tracer.commands.outcome import Outcome
+from tracer.commands.profile_output import Made, ProfileOutput
 from tracer.errors import UserError
-from tracer.fileio import check_output
-from tracer.profile import formats
 from tracer.profile.extras import RUNTIMES
-from tracer.profile.limits import limits
-from tracer.profile.policy import EmitOptions, Emitted, emit
+from tracer.profile.policy import EmitOptions
 from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice
-from tracer.recording.schema import Recording
 from tracer.recording.union import merge_files
 
-if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing for the registry
+if TYPE_CHECKING:  # the registry's modules are imported only for oci:// inputs
     from tracer.distribution.client import Access
-def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str = "docker") -> list[str]:
-    """What a profile holds, counted as the report counts it (allowed = observed + extras), the extras added,
-    and what could not go in (and what `fmt` could not hold). `written` ("wrote FILE", "replaced FILE") heads
-    the counts; None (the profile went to stdout) leaves them out."""
-    p = emitted.profile
-    allowed = p.allowing_names()
-    observed = allowed & rec.all_names()
-    fallback = sum(len(e.names) for e in emitted.extras if e.kind == "fallback")
-    lines = [] if written is None else [
-        f"{written}: {len(allowed)} syscalls allowed ({len(observed)} observed + {len(allowed - observed)} extras)"
-        + (f", {fallback} fallback names get ENOSYS" if fallback and fmt not in ("systemd", "firejail") else "")
-        + f"; {', '.join(p.architectures)}, default {p.default_action}"]
-    lines += [f"  + {e.kind}: {' '.join(e.text(n) for n in e.names)}" for e in emitted.extras]
-    lines += [f"  + mapped {m.line()}" for m in emitted.mappings]
-    lines += [f"  limit: {limit.text}" for limit in limits(p)]
-    lines += [f"  note: {note}" for m in emitted.mappings for note in m.notes]
-    lines += [f"  {note}" for note in formats.name_only_notes(fmt, p)]
-    if p.default_action == "SCMP_ACT_LOG":
-        lines.append("  complain mode: calls the rules do not allow run and are logged (audit type 1326); "
-                     "`seccomp-learn audit --add-to PROFILE` reads the records")
-    if not p.syscalls:
-        lines.append("  warning: the profile allows nothing")
-    lines += [f"  warning: {abi} syscall {nr} has no name in the tables and is not in the profile"
-              for abi, nr in emitted.unnamed]
-    return lines
-
-
 def runtime_version_notes(eopts: EmitOptions) -> list[str]:
     """A note when the installed OCI runtime is another version than the one the runtime list was measured
     on (it may call something the list lacks: `seccomp-learn runtime-profile` measures it). Only the OCI
@@ -63,11 +32,9 @@ def runtime_version_notes(eopts: EmitOptions) -> list[str]:
             for d in listed.differs_from(installed)]
 
 
-def render_recordings(recording_paths: list[str], eopts: EmitOptions, fmt: str, name: str | None = None,
-                      namespace: str | None = None, access: Access | None = None
-                      ) -> tuple[formats.Rendered, Emitted, Recording]:
-    """The profile of one or more recordings (merged; oci://REF: pushed by another machine) in `fmt`, what
-    emit made, and the recording."""
+def render_recordings(recording_paths: list[str], eopts: EmitOptions, out: ProfileOutput,
+                      access: Access | None = None) -> Made:
+    """The profile of one or more recordings (merged; oci://REF: pushed by another machine) made for `out`."""
     from tracer.distribution.client import Access, is_reference
 
     if any(is_reference(p) for p in recording_paths):
@@ -78,16 +45,15 @@ def render_recordings(recording_paths: list[str], eopts: EmitOptions, fmt: str, 
     else:
         rec = rec_io.load(recording_paths[0]) if len(recording_paths) == 1 else merge_files(recording_paths)
     try:
-        emitted = emit(rec, eopts)
-        return export.render(fmt, emitted.profile, rec, name, namespace), emitted, rec
+        return out.make(rec, eopts)
     except UserError as exc:  # name the input(s) when the problem is in the recording
         raise exc if exc.source else UserError(str(exc), ", ".join(recording_paths)) from None
 
 
 def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: str, name: str | None = None,
              namespace: str | None = None, access: Access | None = None) -> Outcome:
-    formats.check(fmt, name, namespace)
-    check_output(output)
-    text, emitted, rec = render_recordings(recording_paths, eopts, fmt, name, namespace, access)
-    return deliver(text, output, notes=[f"note: {line}" for line in advice(rec)],
-                   written=lambda line: [*emit_summary(emitted, rec, line, fmt), *runtime_version_notes(eopts)])
+    out = ProfileOutput(output, fmt, name, namespace)
+    out.check()
+    made = render_recordings(recording_paths, eopts, out, access)
+    return out.write(made, notes=[f"note: {line}" for line in advice(made.rec)],
+                     more=lambda: runtime_version_notes(eopts))

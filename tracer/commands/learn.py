@@ -15,15 +15,13 @@ from tracer.capture.choice import trace
 from tracer.capture.session import default_run_id
 from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
-from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
-from tracer.enforce import export
+from tracer.commands.profile_output import ProfileOutput
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
-from tracer.profile import formats
-from tracer.profile.policy import EmitOptions, Emitted, emit
+from tracer.profile.policy import EmitOptions
 from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice, low_coverage_lines
 from tracer.recording.schema import Backend, Follow, Recording
@@ -44,20 +42,19 @@ class Outputs(Struct, frozen=True):
     name: str | None = None  # --format kubernetes: metadata.name / metadata.namespace
     namespace: str | None = None
 
+    @property
+    def profile_output(self) -> ProfileOutput | None:
+        return None if self.profile is None else ProfileOutput(self.profile, self.fmt, self.name, self.namespace)
+
     def check(self) -> None:
         """Refuse, before the workload runs, outputs that cannot be written."""
-        formats.check(self.fmt, self.name, self.namespace)
-        paths = [p for p in (self.profile, self.recording) if p is not None]
-        for path in paths:
-            check_output(path)
-        if len(paths) == 2 and _same_file(*paths):
+        if self.profile_output is not None:
+            self.profile_output.check()
+        if self.recording is not None:
+            check_output(self.recording)
+        if self.profile is not None and self.recording is not None and _same_file(self.profile, self.recording):
             raise UserError("the profile and the recording would be the same file; give --record another name",
                             f"-o {self.profile} --record {self.recording}")
-
-    def render(self, rec: Recording, eopts: EmitOptions) -> tuple[formats.Rendered, Emitted]:
-        """The profile's text, and what emit made of the recording."""
-        emitted = emit(rec, eopts)
-        return export.render(self.fmt, emitted.profile, rec, self.name, self.namespace), emitted
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -152,7 +149,8 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     atomically, marked partial. A failed --during driver fails the run: the recording is still written
     (marked partial), the profile only with keep_going. A run that fails or is interrupted ends the repeats.
     """
-    profile_path = outputs.profile if eopts is not None else None
+    profile = outputs.profile_output if eopts is not None else None
+    profile_path = None if profile is None else profile.path
     outputs.check()
     if repeat < 1:
         raise UserError("must be a number of runs, 1 or more", f"--repeat {repeat}")
@@ -171,8 +169,8 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
         try:
             if outputs.recording and outputs.recording != STDOUT:
                 rec_io.save(rec, outputs.recording)
-            if eopts and profile_path and profile_path != STDOUT:
-                write_atomic(profile_path, outputs.render(rec, eopts)[0])
+            if eopts and profile and profile.path != STDOUT:
+                write_atomic(profile.path, profile.make(rec, eopts).text)
         except UserError as exc:
             unwritten[str(exc)] = unwritten.get(str(exc), 0) + 1
 
@@ -200,13 +198,10 @@ def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, o
     if result.driver_failure and not keep_going:
         unwritten_profile = "; no profile written (--keep-going writes it anyway)" if profile_path else ""
         failures.append(f"the run failed: {result.driver_failure}{unwritten_profile}")
-    elif eopts and profile_path:
-        text, emitted = outputs.render(rec, eopts)
-        if profile_path == STDOUT:
-            stdout = text  # the recording is then not on stdout: Outputs.check refuses two outputs on it
-            summary += emit_summary(emitted, rec, None, outputs.fmt)
-        else:
-            summary += emit_summary(emitted, rec, wrote(profile_path, write_atomic(profile_path, text)), outputs.fmt)
+    elif eopts and profile:
+        written = profile.deliver(rec, eopts)
+        summary += written.summary
+        stdout = written.stdout or stdout  # the recording is then not on stdout: Outputs.check refuses two there
         covered = "the profile"
         if result.driver_failure:
             failures.append(f"the run failed: {result.driver_failure} (the profile was written: --keep-going)")

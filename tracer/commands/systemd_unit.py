@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 
-from tracer.commands.emit import emit_summary, render_recordings
-from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.emit import render_recordings
+from tracer.commands.outcome import Outcome
+from tracer.commands.profile_output import ProfileOutput
 from tracer.errors import UserError
-from tracer.fileio import check_output
 from tracer.profile.policy import EmitOptions
 
 UNIT_DIR = "etc/systemd/system"
@@ -33,11 +33,9 @@ def drop_in_path(name: str, root: str = "/") -> str:
 
 def run_systemd_unit(name: str, recording_paths: list[str], eopts: EmitOptions, root: str = "/") -> Outcome:
     """Write the drop-in (its directory created if needed) once the profile is made, and say how to load it."""
-    path = drop_in_path(name, root)
-    text, emitted, rec = render_recordings(recording_paths, eopts, "systemd")
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    check_output(path)
+    out = ProfileOutput(drop_in_path(name, root), "systemd")
+    made = render_recordings(recording_paths, eopts, out)
+    os.makedirs(os.path.dirname(out.path), mode=0o755, exist_ok=True)
+    out.check()
     unit = name.removesuffix(".service")
-    return deliver(text, path, written=lambda line: [
-        *emit_summary(emitted, rec, line, "systemd"),
-        f"  load it: systemctl daemon-reload && systemctl restart {unit}.service"])
+    return out.write(made, more=lambda: [f"  load it: systemctl daemon-reload && systemctl restart {unit}.service"])
