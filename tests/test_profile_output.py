@@ -2,8 +2,8 @@
 write, byte for byte, what the release before it (OLD, taken from git) writes from the same recording, in
 every format, with the same summary.
 
-`run` traces anew, so its recording (--record) is what OLD's `emit` is given. The container command
-delivers through the same function; its engines are tested in test_runtime_engines.py.
+`run` traces anew, so its recording (--record) is what OLD's `emit` is given; so is the container's, which
+`container` read from the wrapper's learn dir (podman, with podman's runtime list).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import seccomp_learn
+from engines import IMAGE, NO_NETWORK, PODMAN_RUN_FLAGS, Engines, run
+from helpers import SL, seccomp_learn
 from test_recording_container import old_tracer  # noqa: F401  (a fixture)
 
 from tracer.profile.formats import FORMATS
@@ -52,8 +53,21 @@ def test_systemd_unit_writes_what_the_old_code_writes(old_tracer: Path, tmp_path
     rec = tmp_path / "r.trace.json"
     assert seccomp_learn("record", "-o", str(rec), "--", *WORKLOAD, cwd=tmp_path).returncode == 0
     drop_in = Path("etc/systemd/system/web.service.d/seccomp-learn.conf")
-    for root, run in (("old", lambda *a: old_seccomp_learn(old_tracer, *a)), ("new", seccomp_learn)):
+    for root, command in (("old", lambda *a: old_seccomp_learn(old_tracer, *a)), ("new", seccomp_learn)):
         (tmp_path / root).mkdir()
-        r = run("systemd-unit", "web", str(rec), "--root-dir", str(tmp_path / root))
+        r = command("systemd-unit", "web", str(rec), "--root-dir", str(tmp_path / root))
         assert r.returncode == 0, r.stderr
     assert (tmp_path / "new" / drop_in).read_bytes() == (tmp_path / "old" / drop_in).read_bytes()
+
+
+def test_container_writes_what_the_old_code_writes(engines: Engines, old_tracer: Path,  # noqa: F811
+                                                   tmp_path: Path) -> None:
+    podman = list(engines.get("podman").command)
+    profile = tmp_path / "profile.json"
+    done = run([*SL, "container", "--learn-dir", str(engines.learn_dir), "--wrapper", str(engines.wrapper), "-o",
+                str(profile), "--", *podman, "run", "--rm", *NO_NETWORK, *PODMAN_RUN_FLAGS, IMAGE, "true"])
+    assert done.returncode == 0 and "recorded " in done.stderr, done.stderr
+    recorded = done.stderr.split("recorded ", 1)[1].split()[0]  # the summary's "recorded FILE"
+    old = old_seccomp_learn(old_tracer, "emit", "--runtime", "podman", recorded, "-o", str(tmp_path / "old.json"))
+    assert old.returncode == 0, old.stderr
+    assert profile.read_bytes() == (tmp_path / "old.json").read_bytes()
