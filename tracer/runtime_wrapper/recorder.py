@@ -33,7 +33,7 @@ from tracer.runtime_wrapper.cmdline import Invocation
 from tracer.runtime_wrapper.learndir import LearnDir, file_stem
 from tracer.runtime_wrapper.privatebundle import PrivateBundle
 from tracer.runtime_wrapper.runtimelog import note
-from tracer.structs import Struct, field
+from tracer.structs import Struct, field, replace
 
 STATE_TIMEOUT = 10  # seconds for a `runtime state` query
 
@@ -96,22 +96,19 @@ def container_recording(result: TraceResult, plan: Plan, status: int | None) -> 
     labels = runtime_labels(rec, plan.runtime)
     if not any(stats.executables - labels for table in rec.abis.values() for stats in table.values()):
         return None
-    run = rec.runs[-1]
-    run.command = plan.container.entrypoint or run.command
-    reasons = [run.partial_reason] if run.partial_reason else []
-    if status is not None:
-        run.exit = exit_json(status)
-        if os.WIFSIGNALED(status):
-            reasons.append(f"the container's process was killed by {run.exit['name']} (docker stop, podman stop "
-                           "or a runtime kill): what it would have done later is not recorded")
-    run.partial = bool(reasons)
-    run.partial_reason = "; ".join(reasons) or None
+    traced = rec.runs[-1]
+    reasons = [traced.partial_reason] if traced.partial_reason else []
+    ended = traced.exit if status is None else exit_json(status)
+    if status is not None and os.WIFSIGNALED(status):
+        reasons.append(f"the container's process was killed by {ended['name']} (docker stop, podman stop "
+                       "or a runtime kill): what it would have done later is not recorded")
     only_runtime = {abi: sorted(k for k, s in table.items() if s.executables <= labels)
                     for abi, table in sorted(rec.abis.items())}
-    run.container, run.oci_command = plan.container, plan.inv.command
-    run.runtime = OciRuntime(plan.runtime, plan.runtime_version, sorted(labels),
-                             {abi: names for abi, names in only_runtime.items() if names})
-    return rec
+    run = replace(traced, command=plan.container.entrypoint or traced.command, exit=ended, partial=bool(reasons),
+                  partial_reason="; ".join(reasons) or None, container=plan.container, oci_command=plan.inv.command,
+                  runtime=OciRuntime(plan.runtime, plan.runtime_version, sorted(labels),
+                                     {abi: names for abi, names in only_runtime.items() if names}))
+    return Recording(rec.tool, [*rec.runs[:-1], run], rec.abis)
 
 
 def _options(plan: Plan, on_exit: Callable[[int, int], None] | None,
