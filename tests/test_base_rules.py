@@ -15,23 +15,9 @@ from typing import Any
 
 import pytest
 from helpers import SHARED, seccomp_learn
+from test_determinism import SOCKETS_AND_FORK, rules
 
-SOCKETS_AND_FORK = """
-import os, socket
-socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
-socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).close()
-pid = os.fork()
-if pid == 0:
-    os._exit(0)
-os.waitpid(pid, 0)
-"""
 QUIET = ["sh", "-c", "echo again"]  # calls neither socket nor clone's flag words
-
-
-def rules(profile: dict[str, Any]) -> set[tuple[str, str, str]]:
-    """Each (name, action, conditions) a profile has, comments left out."""
-    return {(name, rule["action"], json.dumps(rule.get("args", []), sort_keys=True))
-            for rule in profile["syscalls"] for name in rule["names"]}
 
 
 def relearn(tmp_path: Path, base: dict[str, Any], *workload: str) -> dict[str, Any]:
