@@ -83,3 +83,19 @@ def test_a_profile_written_by_hand(tmp_path: Path) -> None:
     assert socket == {1, 10}  # the values the base allows, still only those
     assert ("personality", "SCMP_ACT_ALLOW", "[]") in again  # a condition with no recorded form: wider
     assert not any(name == "mkdir" for name, _, _ in again)  # denied by the base: not a need
+
+
+def test_the_report_shows_the_bases_extras_as_extras(ours: dict[str, Any], tmp_path: Path) -> None:
+    base = json.loads(json.dumps(ours))
+    for rule in base["syscalls"]:
+        rule.pop("comment", None)
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    r = seccomp_learn("-q", "--base", "base.json", "--record", "r.json", "-o", "p.json", "--", *QUIET, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = seccomp_learn("report", "--format", "json", "r.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    extras = {n for e in report["extras"] if e["kind"] in ("runtime", "always") for n in e["names"]}
+    listed = {e["name"]: e["count"] for e in report["syscalls"]}
+    assert "capset" in extras and {n for n in extras & set(listed) if not listed[n]} == set()
+    assert listed["socket"] == 0  # a need of the base's own workload (its argument rules), not traced now

@@ -64,7 +64,7 @@ def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str
     the counts; None (the profile went to stdout) leaves them out."""
     p = emitted.profile
     allowed = p.allowing_names()
-    observed = allowed & rec.all_names()
+    observed = allowed & (rec.all_names() - emitted.base_extras)
     fallback = sum(len(e.names) for e in emitted.extras if e.kind == "fallback")
     lines = [] if written is None else [
         f"{written}: {len(allowed)} syscalls allowed ({len(observed)} observed + {len(allowed - observed)} extras)"

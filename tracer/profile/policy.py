@@ -97,6 +97,7 @@ class Emitted(Struct):
     extras: list[Extra] = field(default_factory=list)
     unnamed: list[tuple[str, int]] = field(default_factory=list)  # (abi, nr) left out: no name to write
     mappings: list[Mapping] = field(default_factory=list)  # what each listed host got from another's calls
+    base_extras: set[str] = field(default_factory=set)  # names only a --base gave that the extras allow: theirs
 
 
 def parse_arches(spec: str) -> list[str]:
@@ -155,7 +156,7 @@ def emit(rec: Recording, opts: EmitOptions | None = None) -> Emitted:
         profile.syscalls.append(Syscall(sorted(seen - ruled), "SCMP_ACT_ALLOW", comment=f"{OBSERVED} {_runs(rec)}"))
     profile.syscalls.extend(_mapped_rules(mappings, observed - ruled - seen))
     profile.syscalls.extend(conditional)
-    out = Emitted(profile, unnamed=rec.unnamed(), mappings=mappings)
+    out = Emitted(profile, unnamed=rec.unnamed(), mappings=mappings, base_extras=theirs)
     for extra in [*groups, *fallback]:
         unconditional = profile.unconditional_names()
         extra.values = {n: v for n, v in extra.values.items() if n not in unconditional}

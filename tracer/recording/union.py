@@ -66,7 +66,10 @@ def merge_files(paths: list[str]) -> Recording:
 
 def runs_covering(rec: Recording, key: str, stats: SyscallStats) -> set[str]:
     """The runs that saw a syscall: those that counted it, and the --base runs whose base let it run
-    untraced (the kernel allowed it without a stop, so the run says nothing against it)."""
+    untraced (the kernel allowed it without a stop, so the run says nothing against it); none when no run
+    counted it (only a base's rules gave it, capture/incremental.py)."""
+    if not any(stats.counts.values()):
+        return set()
     return set(stats.counts) | {r.id for r in rec.runs if r.incremental_base and key in r.incremental_base.untraced}
 
 

@@ -205,7 +205,7 @@ def _launcher_hint(rec: Recording) -> list[HintEntry]:
 
 def _recording_hints(rec: Recording, profile: Profile, emitted: Emitted) -> list[HintEntry]:
     hints: list[HintEntry] = []
-    seen = rec.all_names()
+    seen = rec.all_names() - emitted.base_extras
     if "rt_sigaction" in seen and "rt_sigreturn" not in seen:
         group = next((e.kind for e in emitted.extras if "rt_sigreturn" in e.names), None)
         tail = (f"the profile allows rt_sigreturn anyway (the `{group}` extra), so a handler that does run "
@@ -318,7 +318,7 @@ def _recording_report(rec: Recording, emitted: Emitted, path: str, result: DiffR
     entries = []
     for abi, table in rec.abis.items():
         for key, stats in table.items():
-            if key.startswith("#"):
+            if key.startswith("#") or key in emitted.base_extras:  # those are the extras'
                 continue
             status, text, cap = verdicts.of_name(key)
             entries.append(SyscallEntry(
