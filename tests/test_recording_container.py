@@ -105,3 +105,14 @@ def test_a_malformed_field_is_one_line_naming_the_file(bad: dict[str, Any], tmp_
     assert r.returncode == 2 and r.stderr.startswith(f"seccomp-learn: {path}: malformed recording") \
         and len(r.stderr.splitlines()) == 1, r.stderr
     assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize("command", [["report", "--format", "json"], ["diff", "--json"], ["emit", "-o", "-"]])
+def test_report_diff_and_emit_say_what_the_old_version_says(command: list[str], old_tracer: Path,
+                                                             tmp_path: Path) -> None:
+    path = tmp_path / "c.trace.json"
+    path.write_text(json.dumps(CONTAINER_RUN))
+    old = subprocess.run([sys.executable, "-m", "tracer", *command, str(path)], capture_output=True, text=True,
+                         timeout=60, env={"PYTHONPATH": str(old_tracer), "PATH": "/usr/bin:/bin"})
+    new = seccomp_learn(*command, str(path))
+    assert (new.returncode, new.stdout) == (old.returncode, old.stdout) and new.stdout, new.stderr
