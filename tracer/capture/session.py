@@ -246,7 +246,7 @@ def note_setid(st: State, path: str) -> None:
     if os.geteuid() != 0:
         with contextlib.suppress(OSError):
             if os.stat(path).st_mode & (stat.S_ISUID | stat.S_ISGID):
-                st.setid_unprivileged(path)
+                st.setid_dropped(path)
 
 
 def _key(abi: str, bare: int) -> str:

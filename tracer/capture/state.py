@@ -190,7 +190,8 @@ class State:
         """The root's wait status, and the tasks --follow main killed because it ended."""
         self.root_status, self.killed_rest = status, killed_rest
 
-    def setid_unprivileged(self, path: str) -> None:
+    def setid_dropped(self, path: str) -> None:
+        """A set-id image exec'd without its privileges (traced, unprivileged)."""
         self.setuid_unprivileged.add(path)
 
     def counted_elsewhere(self, tasks: int, lost: list[str]) -> None:
