@@ -69,12 +69,12 @@ def count_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
     if spec is None:
         spec = calls.specs[slot] = argspec(arch, nr)
     if spec:
-        values = _args_of(buf)
+        values, args = _args_of(buf), st.args
         for index, is_flags in spec:
             key = (arch, nr, index)
-            av = st.args.get(key)
+            av = args.get(key)
             if av is None:
-                av = st.args[key] = ArgValues(bits=0 if is_flags else None)
+                av = args[key] = ArgValues(bits=0 if is_flags else None)
             av.add(values[index])
 
 
