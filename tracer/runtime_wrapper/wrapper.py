@@ -164,18 +164,20 @@ def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
     is nothing to record (a pod's sandbox, an exec in a container that is not learning)."""
     from tracer.runtime_wrapper import privatebundle
     from tracer.runtime_wrapper.filter import with_filter
-    from tracer.runtime_wrapper.recorder import Plan
+    from tracer.runtime_wrapper.recorder import Plan, ebpf_recorder
     container_id = inv.args.container_id
     if inv.command == "exec":
         learn_dir = LearnDir(inv.learn_dir)
         if not learn_dir.is_active(container_id):
             return None
         container = bundles.Container(container_id, entrypoint=_exec_args(inv))
-        return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id))
+        recorder = ebpf_recorder(inv)
+        return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id),
+                    recorder=recorder)
     bundle = bundles.open_bundle(inv.flag("bundle", "b") or ".")
     try:
         config = bundles.load_config(bundle, inv.flag("config", "f"))
-        recording_config = with_filter(bundles.anchored(config, bundle))
+        anchored = bundles.anchored(config, bundle)
     finally:
         os.close(bundle.fd)
     if bundles.is_sandbox(config):
@@ -183,14 +185,23 @@ def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
     container = bundles.describe(container_id, Path(bundle.real), config)
     learn_dir = LearnDir(inv.learn_dir)
     learn_dir.check_writable(container_id)
-    active = learn_dir.hold_active(container_id)
+    recorder = ebpf_recorder(inv)
+    try:
+        recording_config = with_filter(anchored, ebpf=recorder is not None)
+        active = learn_dir.hold_active(container_id)
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
     try:
         private = privatebundle.make(remembered.state_dir(), file_stem(container_id), recording_config)
     except BaseException:
         learn_dir.release(container_id, active)
+        if recorder is not None:
+            recorder.close()
         raise
     return Plan(replace(inv, forwarded=with_bundle(inv, private.path)), runtime, version, learn_dir, container,
-                active, private)
+                active, private, recorder)
 
 
 def _exec_args(inv: Invocation) -> list[str]:
