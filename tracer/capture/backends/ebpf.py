@@ -1,14 +1,15 @@
 """`--backend ebpf`: the calls are counted in the kernel by BPF programs; this process only names and reads them.
 
-`Recorder` creates the maps, loads the programs of capture/ebpf_programs.py (offsets from the
-kernel's BTF) and attaches them to the raw tracepoints sys_enter, sched_process_fork, _exec and _exit,
-before the workload starts, so that a kernel that refuses says so first. The workload is forked as for
-the other backends but never ptraced and given no filter: the child waits on a pipe until its pid is
-in the `traced` map, then execs (no window: every task it starts is traced by the fork program before
-it runs). The loop here sleeps in poll on the ring buffer (a new executable, a process that ended), the
-root's pidfd and the signal wake-up pipe; the counts stay in the kernel until the end (or a snapshot),
-when `sync` reads the maps into the session's State. Nothing is pinned: the programs and maps live as
-long as this process's fds, so they are gone when it exits or is killed.
+`Recorder` creates the maps, loads the programs of capture/ebpf_programs.py (offsets from the kernel's BTF)
+and attaches them to the raw tracepoints sys_enter, sched_process_fork, _exec and _exit, before the workload
+starts, so that a kernel that refuses says so first. The workload is forked as for the other backends but
+never ptraced and given no filter of ours (`opts.filters`, if any, run in the child before its exec: the
+container wrapper's pid announcement): the child waits on a pipe until its pid is in the `traced` map, then
+execs (no window: every task it starts is traced by the fork program before it runs). The loop here sleeps in
+poll on the ring buffer (a new executable; a process that ended, whose wait status goes to opts.on_exit), the
+root's pidfd and the signal wake-up pipe; the counts stay in the kernel until the end (or a snapshot), when
+`sync` reads the maps into the session's State. Nothing is pinned: the programs and maps live as long as this
+process's fds, so they are gone when it exits or is killed.
 
 A process keeps its executable id across fork; the path of an id is read from /proc/PID/exe when the
 exec event arrives (checked against the event's inode number), else from the exec's interpreter path.
