@@ -130,6 +130,14 @@ def loaded_programs() -> set[int]:
     return {int(p["id"]) for p in json.loads(out or "[]")}
 
 
+def still_loaded(programs: set[int]) -> set[int]:
+    """Those of programs the kernel still holds once it had a moment (they are freed after an RCU grace period)."""
+    deadline = time.monotonic() + 10
+    while (left := programs & loaded_programs()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 @pytest.mark.parametrize("backend", ["ebpf", "ptrace"])
 def test_create_returns_the_container_stays_traced_then_recorded(runc: Runc, backend: str) -> None:
     b = runc.bundle(PIPELINE)
@@ -141,8 +149,9 @@ def test_create_returns_the_container_stays_traced_then_recorded(runc: Runc, bac
     assert (b / "config.json").read_bytes() == original, "the bundle's config.json was not put back"
     init = status_of(int(pid_file.read_text()))
     assert init["State"][0] == "S", init  # waiting for start, not stopped
+    programs = bpf_tracer(container_id)[1]
     if backend == "ebpf":  # not ptraced: the detached tracer holds the BPF programs that count it
-        assert init["TracerPid"] == "0" and len(bpf_tracer(container_id)[1]) == 4, init
+        assert init["TracerPid"] == "0" and len(programs) == 4, init
     else:
         assert init["TracerPid"] != "0", init
     started = runc.wrapped("start", container_id)
@@ -157,6 +166,7 @@ def test_create_returns_the_container_stays_traced_then_recorded(runc: Runc, bac
     names = set(rec["abis"]["x86_64"])
     assert {"execve", "pipe2", "clone", "wait4"} <= names
     assert run["runtime"]["syscalls_only_by_runtime"]["x86_64"], "the runtime's calls after its filter are missing"
+    assert not still_loaded(programs), "the BPF programs outlived their tracer"
 
 
 def _delete_when_stopped(runc: Runc, container_id: str) -> subprocess.CompletedProcess[str]:
@@ -180,10 +190,7 @@ def test_ebpf_tracer_killed_leaves_nothing_loaded_and_the_container_untouched(ru
         tracer, programs = bpf_tracer(container_id)
         assert tracer and programs <= loaded_programs()
         os.kill(tracer, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while programs & loaded_programs() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not programs & loaded_programs(), "the killed tracer's BPF programs are still loaded"
+        assert not still_loaded(programs), "the killed tracer's BPF programs are still loaded"
         left = status_of(init)
         assert left["State"][0] == "S" and left["TracerPid"] == "0", left
     finally:
