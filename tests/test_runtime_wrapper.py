@@ -378,3 +378,19 @@ def _strace_split(text: str) -> tuple[set[str], set[str], set[str]]:
                 "NULL" not in call:  # libseccomp's probes pass NULL
             loader = pid
     return container, init_after, init_after | runtime_after
+
+
+def test_a_wrapper_under_a_seccomp_filter_records_with_ptrace(runc: Runc) -> None:
+    """Started under a filter (a service's SystemCallFilter=), every task has a seccomp mode from the start,
+    so ebpf could not tell the runtime's set-up from the container: auto falls back to ptrace; ebpf refuses."""
+    allow_all = ("import os, sys, pyseccomp as s; f = s.SyscallFilter(s.ALLOW); f.load(); "
+                 "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+    filtered = (sys.executable, "-c", allow_all)
+    argv = ["--root", str(runc.root), "run", "--bundle", str(runc.bundle(PIPELINE))]
+    env = {**os.environ, ENV_STATE: str(runc.tmp / "state")}
+    done = _run([*filtered, *WRAPPER[1:], "--learn-dir", str(runc.learn), *argv, "filtered"], env=env)
+    assert (done.returncode, done.stdout) == (0, "2\n"), done.stderr
+    assert runc.recording("filtered")["runs"][0]["backend"] == "ptrace"
+    refused = _run([*filtered, *WRAPPER[1:], "--learn-dir", str(runc.learn), "--learn-backend", "ebpf", *argv,
+                    "refused"], env=env)
+    assert refused.returncode == 2 and "already runs under a seccomp filter" in refused.stderr, refused.stderr

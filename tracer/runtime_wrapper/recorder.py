@@ -92,7 +92,11 @@ def ebpf_recorder(inv: Invocation) -> Recorder | None:
     if inv.backend == PTRACE:
         return None
     from tracer.capture.backends.ebpf import Recorder
+    from tracer.kernel.procfs import status_field
     try:
+        if status_field("self", "Seccomp") != 0:  # the runtime's set-up would have a seccomp mode too
+            raise UserError("the wrapper already runs under a seccomp filter: the kernel cannot tell the "
+                            "container's calls from the runtime's set-up")
         return Recorder(seccomp_gate=True)
     except UserError as exc:
         if inv.backend == EBPF:
