@@ -187,10 +187,9 @@ def sys_enter(m: Maps, status_off: int, seccomp_mode_off: int | None = None) -> 
         mov(R6, R1),
         *_current_tgid(-4), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
         load(4, R7, R0, 0), store(4, FP, -24, R7),  # count key: exe id
-        load(8, R8, R6, 8), store(8, FP, -16, R8),  # nr
-        store_imm(8, FP, -32, 0), call(bpf.GET_CURRENT_TASK), mov(R9, R0),
         *_seccomp_gate(seccomp_mode_off, -32, out),
-        *_read_kernel(-32, 4, R9, status_off),
+        load(8, R8, R6, 8), store(8, FP, -16, R8),  # nr
+        store_imm(8, FP, -32, 0), call(bpf.GET_CURRENT_TASK), mov(R9, R0), *_read_kernel(-32, 4, R9, status_off),
         load(4, R9, FP, -32), alu_imm(AND, R9, TS_COMPAT), jump(JNE, R9, 0, is32), mov_imm(R9, ABI_X86_64),
         goto(abi_done),
         is32, mov_imm(R9, ABI_I386), abi_done,
@@ -220,10 +219,11 @@ def sys_enter(m: Maps, status_off: int, seccomp_mode_off: int | None = None) -> 
 
 
 def _seccomp_gate(mode_off: int | None, scratch: int, out: Label) -> Code:
-    """Jump to out unless the current task (R9) has a seccomp mode (the u32 at fp + scratch is read into)."""
+    """Jump to out unless the current task has a seccomp mode (clobbers R0-R5 and the u32 at fp + scratch)."""
     if mode_off is None:
         return []
-    return [*_read_kernel(scratch, 4, R9, mode_off), load(4, R1, FP, scratch), jump(JEQ, R1, 0, out)]
+    return [call(bpf.GET_CURRENT_TASK), *_read_kernel(scratch, 4, R0, mode_off), load(4, R1, FP, scratch),
+            jump(JEQ, R1, 0, out)]
 
 
 def _keep_argument(m: Maps, index: int, regs: int, argkey: int, state0: int, one: int) -> Code:
@@ -311,10 +311,10 @@ def sched_process_exit(m: Maps, exit_code_off: int) -> bytes:
         load(8, R1, R6, 8), alu_imm(AND, R1, 0xFF), jump(JEQ, R1, 0, out),  # another thread lives on
         *_current_tgid(-4), mov(R7, R0), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
         *ld_map_fd(R1, m.traced), *_stack_key(R2, -4), call(bpf.MAP_DELETE),
-        store_imm(4, FP, -24, EV_EXIT), store(4, FP, -20, R7), store_imm(8, FP, -16, 0),
-        load(8, R8, R6, 0), *_read_kernel(-16, 4, R8, exit_code_off),
-        *ld_map_fd(R1, m.events), *_stack_key(R2, -24), mov_imm(R3, EXITED.size), mov_imm(R4, 0),
+        store_imm(4, FP, -16, EV_EXIT), store(4, FP, -12, R7),
+        store_imm(8, FP, -8, 0), load(8, R8, R6, 0), *_read_kernel(-8, 4, R8, exit_code_off),  # EXITED's code
+        *ld_map_fd(R1, m.events), *_stack_key(R2, -16), mov_imm(R3, EXITED.size), mov_imm(R4, 0),
         call(bpf.RINGBUF_OUTPUT), jump(JEQ, R0, 0, out),
-        *_count(m, LOST_EVENTS, -28),
+        *_count(m, LOST_EVENTS, -20),
         out, *_return(),
     ])
