@@ -19,11 +19,13 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer.errors import UserError
-from tracer.recording.schema import Container
 from tracer.structs import Struct
+
+if TYPE_CHECKING:  # the recording's types only where a container is described: pass-through imports none
+    from tracer.recording.schema import Container
 
 CONFIG_LIMIT = 16 << 20  # bytes of a config.json (or an engine state file) the wrapper reads at most
 TEXT_LIMIT = 256  # characters kept of a name or image reference
@@ -160,6 +162,8 @@ def entrypoint(process: object) -> list[str]:
 
 def describe(container_id: str, bundle: Path, config: dict[str, Any]) -> Container:
     """The container's engine, name, image and entrypoint, from annotations or the engine's state."""
+    from tracer.recording.schema import Container
+
     notes = annotations_of(config)
     name = next((clean(notes[k]) for k in NAME_KEYS if k in notes), None)
     image = next((clean(notes[k]) for k in IMAGE_KEYS if k in notes), None)
