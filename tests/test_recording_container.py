@@ -1,8 +1,8 @@
 """A container's run in a recording: typed fields (container, oci_command, runtime), the same JSON as before.
 
-Recordings written before these fields were typed kept them as unknown run keys (`extra`); the version at
-OLD still does. Both directions are checked with that version's own code, extracted from git: it reads a
-recording this version wrote and writes it back byte for byte, and what it wrote reads into the typed fields.
+Recordings written before these fields were typed kept them as unknown run keys (`extra`); the releases at
+OLDER still do. Both directions are checked with their own code, extracted from git: each reads a recording
+this version wrote and writes it back byte for byte (`merge`), and what it wrote reads into the typed fields.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tracer.recording import schema
 from tracer.recording.schema import Container, OciRuntime
 
 OLD = "be2117f"  # main before the fields were typed (issue 18)
+OLDER = ("2841b99", OLD)  # ... and before its renames (recording/model.py)
 CONTAINER = {"id": "4f1c", "engine": "podman", "name": "web", "image": "localhost/app:1",
              "entrypoint": ["/bin/app", "--port", "8080"]}
 RUNTIME = {"path": "/usr/bin/crun", "version": "crun version 1.8.1", "executables": ["/", "/usr/bin/crun"],
@@ -48,37 +49,52 @@ def test_the_fields_are_typed_and_written_as_before() -> None:
     assert schema.to_json(rec) == CONTAINER_RUN  # the same keys, the same values: old readers see no change
 
 
-@pytest.fixture(scope="module")
-def old_tracer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tracer package of OLD, extracted from this repository's history."""
-    if subprocess.run(["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{OLD}^{{commit}}"]).returncode:
-        pytest.skip(f"this checkout's history lacks {OLD}")
-    root = tmp_path_factory.mktemp("old")
-    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", OLD, "tracer"], capture_output=True, check=True)
+def extract(commit: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tracer package of commit, extracted from this repository's history."""
+    if subprocess.run(["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{commit}^{{commit}}"]).returncode:
+        pytest.skip(f"this checkout's history lacks {commit}")
+    root = tmp_path_factory.mktemp(commit)
+    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", commit, "tracer"], capture_output=True,
+                             check=True)
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
     return root
 
 
+@pytest.fixture(scope="module")
+def old_tracer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return extract(OLD, tmp_path_factory)
+
+
+@pytest.fixture(scope="module", params=OLDER)
+def older_tracer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return extract(request.param, tmp_path_factory)
+
+
+def old_command(old: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tracer", *args], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(old), "PATH": "/usr/bin:/bin"})
+
+
 def old_rewrite(old: Path, path: Path) -> str:
-    """What OLD writes back after reading path (the load and dump `merge` and the wrapper do)."""
-    code = "import sys; from tracer.recording import schema; sys.stdout.write(schema.dumps(schema.load(sys.argv[1])))"
-    r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
-                       env={"PYTHONPATH": str(old), "PATH": "/usr/bin:/bin"})
+    """What an older release writes back after reading path: `merge` of path alone (the wrapper's read-merge-write)."""
+    out = path.with_suffix(".merged")
+    r = old_command(old, "merge", str(path), "-o", str(out))
     assert r.returncode == 0, r.stderr
-    return r.stdout
+    return out.read_text()
 
 
-def test_an_old_version_reads_a_new_recording_and_writes_it_back_unchanged(old_tracer: Path, tmp_path: Path) -> None:
+def test_an_old_version_reads_a_new_recording_and_writes_it_back_unchanged(older_tracer: Path,
+                                                                           tmp_path: Path) -> None:
     new = tmp_path / "new.trace.json"
     schema.save(schema.from_json(CONTAINER_RUN), new)
-    assert old_rewrite(old_tracer, new) == new.read_text()
+    assert old_rewrite(older_tracer, new) == new.read_text()
 
 
-def test_what_an_old_version_wrote_reads_into_the_typed_fields(old_tracer: Path, tmp_path: Path) -> None:
+def test_what_an_old_version_wrote_reads_into_the_typed_fields(older_tracer: Path, tmp_path: Path) -> None:
     old = tmp_path / "old.trace.json"
     old.write_text(json.dumps(CONTAINER_RUN))
     written = tmp_path / "written.trace.json"
-    written.write_text(old_rewrite(old_tracer, old))  # OLD's own bytes, the fields kept as unknown keys
+    written.write_text(old_rewrite(older_tracer, old))  # its own bytes, the fields kept as unknown keys
     run = schema.load(written).runs[0]
     assert (run.container, run.oci_command, run.extra) == (Container(**CONTAINER), "exec", {})
     assert run.runtime is not None and run.runtime.syscalls_only_by_runtime == RUNTIME["syscalls_only_by_runtime"]
@@ -112,7 +128,6 @@ def test_report_diff_and_emit_say_what_the_old_version_says(command: list[str], 
                                                              tmp_path: Path) -> None:
     path = tmp_path / "c.trace.json"
     path.write_text(json.dumps(CONTAINER_RUN))
-    old = subprocess.run([sys.executable, "-m", "tracer", *command, str(path)], capture_output=True, text=True,
-                         timeout=60, env={"PYTHONPATH": str(old_tracer), "PATH": "/usr/bin:/bin"})
+    old = old_command(old_tracer, *command, str(path))
     new = seccomp_learn(*command, str(path))
     assert (new.returncode, new.stdout) == (old.returncode, old.stdout) and new.stdout, new.stderr
