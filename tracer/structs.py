@@ -28,17 +28,31 @@ _MISSING: Any = object()
 
 
 class _Factory:
-    """A default made anew for each record (a list, a dict), never shared between records."""
+    """A default made anew for each record (a list, a dict), never shared between records, and what another
+    module keeps about the field (`metadata`)."""
 
-    __slots__ = ("make",)
+    __slots__ = ("make", "metadata")
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self, make: Callable[[], Any], metadata: Any = None) -> None:
         self.make = make
+        self.metadata = metadata
 
 
-def field(*, default_factory: Callable[[], T]) -> T:
-    """A field whose default is `default_factory()`, called for every record that is not given one."""
-    return _Factory(default_factory)  # type: ignore[return-value]  # what the class body holds until the class is made
+@typing.overload
+def field(*, default: T, metadata: Any = None) -> T: ...
+@typing.overload
+def field(*, default_factory: Callable[[], T], metadata: Any = None) -> T: ...
+def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] | None = None, metadata: Any = None) -> Any:
+    """A field whose default is `default`, or `default_factory()` called for every record that is not given one;
+    `metadata` is kept for `metadata()`, as dataclasses keep theirs (a command-line option's spelling and help)."""
+    make = default_factory if default_factory is not None else (lambda: default)
+    return _Factory(make, metadata)  # what the class body holds until the class is made
+
+
+def metadata(cls: type[Struct]) -> dict[str, Any]:
+    """Each field's metadata, in field order, for the fields that have some."""
+    found = {name: cls._defaults.get(name) for name in cls._fields}
+    return {name: d.metadata for name, d in found.items() if isinstance(d, _Factory) and d.metadata is not None}
 
 
 class FrozenStructError(AttributeError):

@@ -14,7 +14,8 @@ from typing import Any
 
 from tracer import __version__
 from tracer.cli.commands import COMMANDS, Command
-from tracer.cli.options import Options, Parser
+from tracer.cli.options import Parser, parsed
+from tracer.commands.typed_options import CommandOptions
 from tracer.errors import UserError
 from tracer.printable import printable
 
@@ -50,12 +51,12 @@ EXHAUSTED = {
 
 
 def _unsized(prog: str) -> argparse.HelpFormatter:
-    """A formatter for checking options, never shown."""
+    """A formatter for checking options, never shown (cli/options.parsed gives --help its own)."""
     return argparse.RawDescriptionHelpFormatter(prog, width=80)
 
 
-def parse(argv: list[str]) -> tuple[Command, Options] | str:
-    """The command and its options, or the text to print for --help/--version.
+def parse(argv: list[str]) -> tuple[Command[Any], CommandOptions] | str:
+    """The command and its typed options, or the text to print for --help/--version.
 
     `seccomp-learn [OPTIONS] [--] CMD` means `seccomp-learn run [OPTIONS] [--] CMD`, like strace.
     """
@@ -66,20 +67,9 @@ def parse(argv: list[str]) -> tuple[Command, Options] | str:
     name, words = (argv[0], argv[1:]) if argv[0] in COMMANDS else ("run", argv)
     command = COMMANDS[name]
     prog = f"{PROG} {name}"
-    # argparse makes a formatter for every option it checks; one sized to the terminal imports shutil (with
-    # bz2 and lzma), a few ms of every start, so only a run that may show its help gets one.
-    shows_help = "-h" in words or "--help" in words
     parser = Parser(prog=prog, usage=command.usage and f"{prog} {command.usage}", allow_abbrev=False,
-                    description=f"{command.summary}\n\n{command.description}",
-                    formatter_class=argparse.RawDescriptionHelpFormatter if shows_help else _unsized)
-    command.options(parser)
-    options = vars(parser.parse_args(words))
-    if "command" in options:  # the COMMAND words (options.command_words)
-        words = options["command"]
-        options["command"] = words[1:] if words[:1] == ["--"] else words
-        if command.command_required and not options["command"]:
-            parser.error("the command to run is missing")
-    return command, options
+                    description=f"{command.summary}\n\n{command.description}", formatter_class=_unsized)
+    return command, parsed(parser, command.options, words)
 
 
 def _write(stream: Any, text: str | bytes) -> None:
@@ -111,7 +101,7 @@ def _main() -> int:
         return 130
     if outcome.stdout:
         _write(sys.stdout, outcome.stdout)
-    summary = [] if options.get("quiet") and command.quiet_hides_summary else outcome.summary
+    summary = [] if options.hides_summary() else outcome.summary
     lines = outcome.errors + summary + outcome.failures
     if lines:
         _write(sys.stderr, "".join(f"{PROG}: {printable(line)}\n" for line in lines))

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 import signal
+import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer.auditlog.evidence import Collected, collect, group_lines
-from tracer.auditlog.filters import Filters
+from tracer.auditlog.filters import Filters, parse_since
 from tracer.auditlog.follow import follow
 from tracer.auditlog.lacks import Lacking, add_to, lacking
 from tracer.auditlog.model import Event, Note
@@ -28,6 +29,9 @@ from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
+
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import AuditOptions
 
 LACKS = 1  # exit code of --add-to without -o when the profile lacks something
 
@@ -55,6 +59,10 @@ class Capture:
 
     def wait(self) -> None:
         self._stop.wait(self.duration)
+
+
+def _reading() -> None:
+    print("seccomp-learn: reading the audit netlink group", file=sys.stderr, flush=True)
 
 
 def _sources(paths: list[str]) -> Iterator[Event | Note]:
@@ -96,9 +104,11 @@ def _lacking_lines(profile_path: str, missing: Lacking) -> list[str]:
     return lines
 
 
-def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None, output: str | None = None,
-              fmt: str = "docker", follow_duration: float | None = None, following: bool = False,
-              on_ready: Callable[[], None] = lambda: None) -> Outcome:
+def run_audit(o: AuditOptions) -> Outcome:
+    if o.duration is not None and (o.duration <= 0 or not o.follow):
+        raise UserError("--duration is a positive number of seconds for --follow", "--duration")
+    filters = Filters(o.comm, o.exe, o.container, o.pid, None if o.since is None else parse_since(o.since))
+    paths, add_to_path, output, fmt, following = list(o.files), o.add_to, o.output, o.fmt, o.follow
     if not paths and not following:
         raise UserError("give the log files to read (FILE..., '-' for stdin) or --follow")
     if output is not None and add_to_path is None:
@@ -112,8 +122,8 @@ def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None
     found: Iterable[Event | Note] = _sources(paths)
     gone = 0
     if following:
-        with Capture(follow_duration) as capture:
-            follower = follow(capture.wait, on_ready)
+        with Capture(o.duration) as capture:
+            follower = follow(capture.wait, _reading if not o.quiet else lambda: None)
         found, gone = itertools.chain(found, follower.found), follower.gone
     collected = collect(found, filters)
     sources = ", ".join([*paths, *(["the audit netlink group"] if following else [])])

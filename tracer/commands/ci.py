@@ -7,6 +7,7 @@ recordings carry timestamps; `--check` compares profiles only. See docs/config.m
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from tracer.ci import config as ci_config
 from tracer.ci.check import render_check
@@ -17,6 +18,9 @@ from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
 from tracer.fileio import write_atomic
 from tracer.recording import schema as rec_io
+
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import CiOptions
 
 
 def _select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
@@ -29,15 +33,14 @@ def _select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
     return [p for p in cfg.profiles if p.name in only]
 
 
-def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: bool = False,
-           incremental: bool = False) -> Outcome:
-    """Run the configured workloads; write every output, or with check only say what would change."""
-    cfg = ci_config.load(config)
-    profiles = _select(cfg, only)
-    progress = Progress(quiet)
+def run_ci(o: CiOptions) -> Outcome:
+    """Run the configured workloads; write every output, or with --check only say what would change."""
+    cfg = ci_config.load(o.config)
+    profiles = _select(cfg, o.only)
+    progress = Progress(o.quiet)
     t0 = time.monotonic()
-    built = build(cfg, profiles, progress, incremental)
-    if check:
+    built = build(cfg, profiles, progress, o.incremental)
+    if o.check:
         code, text = render_check(built)
         if any(p.registry for p in profiles):  # and the published copies, for the same image digest
             from tracer.ci.pinning import render_pins

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracer.commands.emit import emit_summary
 from tracer.commands.outcome import Outcome, deliver
@@ -29,6 +30,9 @@ from tracer.runtime_wrapper.engines import (
 )
 from tracer.runtime_wrapper.learndir import LearnDir
 from tracer.structs import replace
+
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import ContainerOptions
 
 
 def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str, learn_dir: str | None,
@@ -63,3 +67,10 @@ def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str
     written = deliver(export.render(fmt, emitted.profile, rec, name, namespace), output, notes=[f"recorded {path}"],
                       written=lambda line: emit_summary(emitted, rec, line))
     return Outcome(code, written.summary, written.stdout)
+
+
+def container_command(o: ContainerOptions) -> Outcome:
+    """`seccomp-learn container`: the profile (default output for --format) of the container o.command runs."""
+    from tracer.commands.emit import emit_options_from
+    return run_container(o.command, o.output or formats.default_output(o.fmt), emit_options_from(o.emit, o.fmt),
+                         o.fmt, o.learn_dir, o.runtime_name, o.wrapper, o.names.name, o.names.namespace)

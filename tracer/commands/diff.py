@@ -6,7 +6,7 @@ Names that no syscall table knows are warned about, as lint does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from tracer.analysis.compare import diff_files, same_policy, unknown_names
 from tracer.analysis.compare_render import render
@@ -14,9 +14,12 @@ from tracer.commands.outcome import Outcome
 from tracer.errors import UserError
 from tracer.printable import printable
 
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import DiffOptions
 
-def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool,
-             against_baseline: bool = False) -> Outcome:
+
+def run_diff(o: DiffOptions) -> Outcome:
+    paths, baseline, cap_add, as_json, against_baseline = o.inputs, o.baseline, o.cap_add, o.as_json, o.against_baseline
     if against_baseline and len(paths) != 1:
         raise UserError("--against-baseline takes one profile or recording", "diff")
     result, sides = diff_files(paths, baseline=baseline, cap_add=cap_add)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tracer.commands.outcome import Outcome, deliver
 from tracer.distribution import share
 from tracer.distribution.artifact import IMAGE, IMAGE_DIGEST, PROFILE, VERSION
 from tracer.distribution.client import Access
 from tracer.fileio import check_output
 
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import LabelOptions, PullOptions, PushOptions
 
-def run_push(path: str, ref: str, image: str | None, image_digest: str | None, access: Access) -> Outcome:
+
+def run_push(o: PushOptions) -> Outcome:
+    path, ref, image, image_digest, access = o.file, o.ref, o.image, o.image_digest, o.registry.access()
     notes = share.manifest_annotations(image, image_digest)
     kind, content, lines = share.content_of(path)
     pinned = share.push(kind, content, ref, notes, access)
@@ -17,7 +23,8 @@ def run_push(path: str, ref: str, image: str | None, image_digest: str | None, a
     return Outcome(0, [*lines, f"pushed {path} ({kind.noun}{learned_for}) to {pinned}"], stdout=f"{pinned}\n")
 
 
-def run_pull(ref: str, output: str, access: Access, image_digest: str | None) -> Outcome:
+def run_pull(o: PullOptions) -> Outcome:
+    ref, output, access, image_digest = o.ref, o.output, o.registry.access(), o.image_digest
     check_output(output)
     pulled = share.pull(ref, access)
     a = pulled.annotations
@@ -28,11 +35,12 @@ def run_pull(ref: str, output: str, access: Access, image_digest: str | None) ->
     return deliver(pulled.text, output, notes=[line, *pulled.image_digest_warning(image_digest)])
 
 
-def run_label(image: str, profile: str, tag: str | None, podman: str) -> Outcome:
+def run_label(o: LabelOptions) -> Outcome:
     import shlex
 
     from tracer.distribution.label import LABEL, build_labelled, derived_tag, label_value
 
+    image, profile, tag, podman = o.image, o.profile, o.tag, o.podman
     value = label_value(profile)
     target = tag or derived_tag(image)
     build_labelled(shlex.split(podman), image, target, value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from typing import TYPE_CHECKING
 
 from tracer.analysis.inputs import load_baseline, load_input
 from tracer.commands.outcome import Outcome, deliver
@@ -16,12 +17,16 @@ from tracer.printable import printable_lines
 from tracer.report import formats
 from tracer.report.build import build_report
 
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import ReportOptions
 
-def run_report(path: str, fmt: str | None, baseline: str | None, output: str) -> Outcome:
+
+def run_report(o: ReportOptions) -> Outcome:
     """Each input read once: the recording or profile (told apart by content), then the baseline.
 
     `fmt` None is markdown, rendered when it goes to a terminal.
     """
+    path, fmt, baseline, output = o.source, o.fmt, o.baseline, o.output
     formats.check_format(fmt or "markdown")
     check_output(output)
     width = shutil.get_terminal_size().columns if output == STDOUT and sys.stdout.isatty() else None

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shlex
+from typing import TYPE_CHECKING
 
 from tracer.commands.outcome import Outcome, deliver
 from tracer.fileio import json_text, read_json
 from tracer.profile.extras import Runtime, measured_runtime
 from tracer.runtime_needs.containers import Engine
 from tracer.runtime_needs.measure import measure
+
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import RuntimeProfileOptions
 
 
 def read_runtime_profile(path: str) -> Runtime:
@@ -17,7 +21,6 @@ def read_runtime_profile(path: str) -> Runtime:
     return measured_runtime(doc, path)
 
 
-def run_runtime_profile(runtime: str, runs: int, engine_command: str | None, run_flags: tuple[str, ...],
-                        attach: int | None, output: str) -> Outcome:
-    engine = Engine(runtime, tuple(shlex.split(engine_command or runtime)), run_flags)
-    return deliver(json_text(measure(engine, runs, attach=attach).to_json()), output)
+def run_runtime_profile(o: RuntimeProfileOptions) -> Outcome:
+    engine = Engine(o.runtime, tuple(shlex.split(o.engine_command or o.runtime)), o.run_flags)
+    return deliver(json_text(measure(engine, o.runs, attach=o.attach).to_json()), o.output)

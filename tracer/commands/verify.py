@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tracer.baseline.profile_file import load_profile_file
-from tracer.capture.state import TraceOptions
-from tracer.commands.learn import exit_code_of_run
+from tracer.commands.learn import exit_code_of_run, trace_options_from
 from tracer.commands.outcome import Outcome, deliver
 from tracer.enforce.run_enforced import VERIFY_DENIED, across_runs, describe, verify, with_missing
 from tracer.errors import UserError
@@ -12,12 +13,17 @@ from tracer.fileio import STDOUT, check_output, stdout_on_stderr
 from tracer.profile.formats import docker
 from tracer.profile.formats.metadata import Metadata
 
+if TYPE_CHECKING:
+    from tracer.commands.typed_options import VerifyOptions
 
-def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain: bool, add_missing: str | None,
-               quiet: bool, repeat: int = 1) -> Outcome:
+
+def run_verify(o: VerifyOptions) -> Outcome:
     """Exit 1 when anything was denied (VERIFY_DENIED, even if the workload coped), else the workload's own
     exit code, as for learning. `repeat` runs the workload that many times, one after the other; each denied
     name says in how many runs it appeared."""
+    profile_path, argv, complain, add_missing, quiet, repeat = (o.profile, list(o.command), o.complain,
+                                                                o.add_missing, o.quiet, o.repeat)
+    topts = trace_options_from(o.driver)
     if repeat < 1:
         raise UserError("must be at least 1", f"--repeat {repeat}")
     if add_missing is not None:
