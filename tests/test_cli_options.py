@@ -33,7 +33,8 @@ def _remainder(command: str, words: list[str]) -> tuple[dict[str, object], list[
 CASES = [
     ("run", ["--", "true"]), ("run", ["true", "-q"]), ("run", ["-q", "-o", "p.json", "--", "/bin/true", "--", "x"]),
     ("run", ["-o", "p.json", "printf", "%s|", "-o", "--help", "-q"]), ("run", ["-qoX.json", "cmd", "-p", "1"]),
-    ("run", ["-qo", "X.json", "cmd"]), ("run", ["-oX", "-f", "cmd"]), ("run", ["--duration=5", "--during", "a b", "srv"]),
+    ("run", ["-qo", "X.json", "cmd"]), ("run", ["-oX", "-f", "cmd"]),
+    ("run", ["--duration=5", "--during", "a b", "srv"]), ("run", ["-o p.json", "x"]), ("run", ["-qo x y", "z"]),
     ("run", ["--allow-family", "AF_INET6", "--allow-family", "AF_UNIX", "x"]), ("run", ["-o", "-", "-", "x"]),
     ("run", ["--", "-1"]), ("run", ["-1", "-q"]), ("run", ["x y", "-q"]), ("run", ["-p", "123"]), ("run", ["-q", "--"]),
     ("record", ["-o", "f", "--", "cmd", "a"]), ("container", ["-o", "w.json", "docker", "run", "-q", "IMAGE"]),

@@ -59,13 +59,15 @@ class FrozenStructError(AttributeError):
     """An assignment to a field of a frozen record."""
 
 
-def _is_classvar(annotation: Any, module: str) -> bool:
+def _is_classvar(annotation: Any, scope: dict[str, Any]) -> bool:
     """Whether an annotation is `ClassVar[...]`, written as an object or, postponed, as text naming it in
-    `module` (`ClassVar[int]`, `typing.ClassVar`, an alias imported under another name)."""
+    `scope`, its module's names (`ClassVar[int]`, `typing.ClassVar`, an alias imported under another name)."""
     if not isinstance(annotation, str):
         return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
     head = annotation.partition("[")[0].strip()
-    found: Any = sys.modules[module].__dict__ if module in sys.modules else {}
+    if "." not in head:  # most annotations: one name, one look-up (class creation is paid at every start)
+        return scope.get(head) is ClassVar
+    found: Any = scope
     for part in head.split("."):
         found = found.get(part) if isinstance(found, dict) else getattr(found, part, None)
     return found is ClassVar
@@ -81,8 +83,9 @@ class _StructType(type):
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
                 frozen: bool = False, order: bool = False) -> _StructType:
         annotations = namespace.get("__annotations__", {})
-        module = namespace.get("__module__", "")
-        own = [n for n, kind in annotations.items() if not _is_classvar(kind, module)]
+        module = sys.modules.get(namespace.get("__module__", ""))
+        scope = module.__dict__ if module is not None else {}
+        own = [n for n, kind in annotations.items() if not _is_classvar(kind, scope)]
         record_bases = [b for b in bases if isinstance(b, _StructType) and b._fields]
         if any(b._frozen != frozen for b in record_bases):
             raise TypeError(f"{name}: a {'frozen' if frozen else 'mutable'} record cannot extend a "

@@ -57,6 +57,7 @@ def split_command(words: Sequence[str], flags: list[tuple[str, Flag]]) -> tuple[
         return list(words), None
     takes_value = {f for _, flag in flags if flag.kind in ("value", "append") for f in flag.flags}
     short_switches = {f for _, flag in flags if flag.kind == "switch" for f in flag.flags if len(f) == 2} | {"-h"}
+    known = {f for _, flag in flags for f in flag.flags} | {"-h", "--help"}
     positionals = sum(flag.kind == "positional" for _, flag in flags)  # before the command: verify's PROFILE
     i, after_dashes = 0, False
     while i < len(words):
@@ -65,7 +66,7 @@ def split_command(words: Sequence[str], flags: list[tuple[str, Flag]]) -> tuple[
             after_dashes = True
             if not positionals:
                 return list(words[:i]), list(words[i + 1:])
-        elif after_dashes or not _is_option(word):
+        elif after_dashes or not _is_option(word, known):
             if not positionals:
                 return list(words[:i]), list(words[i:])
             positionals -= 1
@@ -85,10 +86,13 @@ def split_command(words: Sequence[str], flags: list[tuple[str, Flag]]) -> tuple[
     return list(words), []
 
 
-def _is_option(word: str) -> bool:
-    """What argparse takes for an option (or `--`) rather than a positional."""
-    return word.startswith("-") and word != "-" and not NEGATIVE_NUMBER.match(word) and (
-        " " not in word or (word.startswith("--") and "=" in word.partition(" ")[0]))
+def _is_option(word: str, known: set[str]) -> bool:
+    """What argparse takes for an option (or `--`) rather than a positional (ArgumentParser._parse_optional)."""
+    if not word.startswith("-") or word == "-":
+        return False
+    if word in known or (word[1] != "-" and word[:2] in known) or word.partition("=")[0] in known:
+        return True
+    return not NEGATIVE_NUMBER.match(word) and " " not in word
 
 
 def parsed(parser: Parser, options: type[S], words: Sequence[str]) -> S:

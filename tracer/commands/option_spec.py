@@ -34,6 +34,10 @@ class Flag(Struct, frozen=True):
     required: bool = False  # an option that must be given; command words that must be given
 
 
+Spelled = tuple[Any, ...]  # a Flag's fields as option() was given them: the Flag is made when a parser is built
+# (flags_of), so a start pays only for the running command's (tracer/structs.py: a Struct costs ~3 us)
+
+
 class Group(Struct, frozen=True):
     """A field that holds a group of options (their own Struct); `words` fill `{name}` in their help."""
 
@@ -45,31 +49,30 @@ def option(*flags: str, help: str, default: Any = None, convert: Callable[[str],
            choices: Callable[[], Sequence[str]] | None = None, metavar: str | None = None,
            required: bool = False) -> Any:
     """An option that takes a value (`--output FILE`)."""
-    return field(default=default, metadata=Flag("value", flags, default, help, convert, choices, metavar,
-                                                 required=required))
+    return field(default=default, metadata=("value", flags, default, help, convert, choices, metavar, None, required))
 
 
 def switch(*flags: str, help: str | None) -> Any:
     """An option without a value: False, or True when given."""
-    return field(default=False, metadata=Flag("switch", flags, False, help))
+    return field(default=False, metadata=("switch", flags, False, help))
 
 
 def repeated(*flags: str, help: str, metavar: str, convert: Callable[[str], Any] | None = None) -> Any:
     """An option that may be given several times: the values in order, a tuple (empty when not given)."""
-    return field(default=(), metadata=Flag("append", flags, (), help, convert, metavar=metavar))
+    return field(default=(), metadata=("append", flags, (), help, convert, None, metavar))
 
 
 def positional(metavar: str, help: str | None = None, nargs: str | None = None) -> Any:
     """A positional argument (a tuple with `nargs`); required unless nargs is "*"."""
     default: Any = "" if nargs is None else ()
-    return field(default=default, metadata=Flag("positional", (), default, help, metavar=metavar, nargs=nargs))
+    return field(default=default, metadata=("positional", (), default, help, None, None, metavar, nargs))
 
 
 def command_words(required: bool = False) -> Any:
     """The traced command, as for strace, time and docker run: every word from the first that is not an option
     (or after `--`), untouched (tracer/cli/options.py splits the command line there)."""
-    return field(default=(), metadata=Flag("command", (), (), "The command to run, with its arguments (after "
-                                           "`--` if it starts with '-').", metavar="COMMAND", required=required))
+    return field(default=(), metadata=("command", (), (), "The command to run, with its arguments (after `--` if it "
+                                       "starts with '-').", None, None, "COMMAND", None, required))
 
 
 def group(options: type[S], **words: str) -> S:
@@ -84,11 +87,12 @@ def flags_of(options: type[Struct], words: Mapping[str, str] | None = None, pref
     for name, spec in metadata(options).items():
         if isinstance(spec, Group):
             yield from flags_of(spec.options, {**(words or {}), **dict(spec.words)}, f"{prefix}{name}.")
-        elif isinstance(spec, Flag):
-            text = spec.help
+        else:
+            flag = Flag(*spec)
+            text = flag.help
             for word, value in (words or {}).items():
                 text = text and text.replace(f"{{{word}}}", value)
-            yield f"{prefix}{name}", spec if text == spec.help else replace(spec, help=text)
+            yield f"{prefix}{name}", flag if text == flag.help else replace(flag, help=text)
 
 
 def build(options: type[S], values: Mapping[str, Any], prefix: str = "") -> S:
@@ -97,7 +101,7 @@ def build(options: type[S], values: Mapping[str, Any], prefix: str = "") -> S:
     for name, spec in metadata(options).items():
         if isinstance(spec, Group):
             given[name] = build(spec.options, values, f"{prefix}{name}.")
-        elif isinstance(spec, Flag):
+        else:
             value = values[f"{prefix}{name}"]
             given[name] = tuple(value) if isinstance(value, list) else value
     return options(**given)

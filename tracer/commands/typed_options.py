@@ -45,11 +45,21 @@ def profile_output() -> str | None:
                   help="Profile to write ('-' = stdout; default seccomp.json, seccomp.yaml for --format kubernetes).")
 
 
-BASELINE_HELP = ("Compare with Docker's default profile (docker, the default), systemd's @system-service, "
-                 "firejail's default filter (the default for their own files) or a profile file.")
 FORMAT_HELP = ("docker (the default; also podman), oci (runtime-spec linux.seccomp), kubernetes "
                "(security-profiles-operator SeccompProfile), systemd (a [Service] drop-in), bpf (the compiled "
                "filter for `bwrap --seccomp FD`), pfc (its text), firejail (a profile with seccomp.keep)")
+
+
+def baseline() -> str | None:
+    """--baseline: what diff and report compare with."""
+    return option("--baseline", metavar="docker|systemd|firejail|FILE",
+                  help="Compare with Docker's default profile (docker, the default), systemd's @system-service, "
+                       "firejail's default filter (the default for their own files) or a profile file.")
+
+
+def profile_format() -> str:
+    """--format of a learning run's profile."""
+    return option("--format", choices=_formats, default="docker", help=f"{FORMAT_HELP}.")
 
 
 class DriverFlags(Struct, frozen=True):
@@ -197,7 +207,7 @@ class RunOptions(QuietOptions, frozen=True):
     record_path: str | None = option("--record", metavar="FILE", help="Also write the recording here.")
     quiet: bool = quiet()
     trace: TraceFlags = group(TraceFlags)
-    fmt: str = option("--format", choices=_formats, default="docker", help=f"{FORMAT_HELP}.")
+    fmt: str = profile_format()
     emit: EmitFlags = group(EmitFlags)
     names: NameFlags = group(NameFlags)
     command: tuple[str, ...] = command_words()
@@ -244,7 +254,7 @@ class DiffOptions(CommandOptions, frozen=True):
     """`seccomp-learn diff PROFILE|RECORDING [NEW]`."""
 
     inputs: tuple[str, ...] = positional("PROFILE|RECORDING [NEW]", nargs="+")
-    baseline: str | None = option("--baseline", metavar="docker|systemd|firejail|FILE", help=BASELINE_HELP)
+    baseline: str | None = baseline()
     cap_add: tuple[str, ...] = repeated("--cap-add", metavar="CAP",
                                         help="A capability added to Docker's default set, as `docker run --cap-add` "
                                              "(repeatable).")
@@ -274,7 +284,7 @@ class ReportOptions(CommandOptions, frozen=True):
     fmt: str | None = option("--format", choices=_report_formats,
                              help="markdown (a pull-request comment; the default), json (docs/report-format.md), "
                                   "text. Without it, on a terminal, the Markdown is shown rendered.")
-    baseline: str | None = option("--baseline", metavar="docker|systemd|firejail|FILE", help=BASELINE_HELP)
+    baseline: str | None = baseline()
     output: str = output("Report")
 
 
@@ -356,7 +366,7 @@ class ContainerOptions(QuietOptions, frozen=True):
     wrapper: str | None = option("--wrapper", metavar="PATH",
                                  help="podman: the seccomp-learn-runtime program (default: found on PATH).")
     quiet: bool = quiet("No summary on stderr.")
-    fmt: str = option("--format", choices=_formats, default="docker", help=f"{FORMAT_HELP}.")
+    fmt: str = profile_format()
     emit: EmitFlags = group(EmitFlags)
     names: NameFlags = group(NameFlags)
     command: tuple[str, ...] = command_words(required=True)
