@@ -16,7 +16,7 @@ from tracer.errors import UserError
 def _remainder(command: str, words: list[str]) -> tuple[dict[str, object], list[str]]:
     """What argparse.REMAINDER makes of the words, for the same options: (the options, the command)."""
     parser = argparse.ArgumentParser(allow_abbrev=False, add_help=False)
-    for dest, flag in flags_of(COMMANDS[command].options):
+    for dest, flag in flags_of(COMMANDS[command].load()[0]):
         if flag.kind == "switch":
             parser.add_argument(*flag.flags, dest=dest, action="store_true")
         elif flag.kind == "positional":
@@ -47,7 +47,7 @@ CASES = [
 @pytest.mark.parametrize(("command", "words"), CASES, ids=[" ".join(w) for _, w in CASES])
 def test_the_command_starts_where_argparse_remainder_started_it(command: str, words: list[str]) -> None:
     options, command_words = _remainder(command, words)
-    ours, theirs = split_command(words, list(flags_of(COMMANDS[command].options)))
+    ours, theirs = split_command(words, list(flags_of(COMMANDS[command].load()[0])))
     assert theirs == command_words
     reparsed = _remainder(command, ours)
     assert reparsed == (options, [])
@@ -57,21 +57,21 @@ def test_the_command_starts_where_argparse_remainder_started_it(command: str, wo
 def test_defaults_are_the_typed_options_own(name: str) -> None:
     """Parsing only what a command requires gives the typed options made with only that: every default
     argparse is given is the field's own, declared once."""
-    command = COMMANDS[name]
+    options = COMMANDS[name].load()[0]
     required: dict[str, object] = {"runtime": "runc"} if name == "runtime-profile" else {}
     words = ["--runtime", "runc"] if required else []
-    for dest, flag in flags_of(command.options):
+    for dest, flag in flags_of(options):
         if flag.kind == "positional" and flag.nargs != "*":
             words.append(dest.upper())
             required[dest] = dest.upper() if flag.nargs is None else (dest.upper(),)
         elif flag.kind == "command" and flag.required:
             words.append("cmd")
             required[dest] = ("cmd",)
-    assert parsed(Parser(prog=name, allow_abbrev=False), command.options, words) == command.options(**required)
+    assert parsed(Parser(prog=name, allow_abbrev=False), options, words) == options(**required)
 
 
 def test_a_missing_command_is_a_usage_error() -> None:
     parser = Parser(prog="seccomp-learn verify", allow_abbrev=False)
     with pytest.raises(UserError, match="the command to run is missing"):
-        parsed(parser, COMMANDS["verify"].options, ["p.json", "--"])
-    assert add_options(Parser(prog="x"), COMMANDS["lint"].options)  # a command without COMMAND words
+        parsed(parser, COMMANDS["verify"].load()[0], ["p.json", "--"])
+    assert add_options(Parser(prog="x"), COMMANDS["lint"].load()[0])  # a command without COMMAND words

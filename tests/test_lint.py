@@ -11,8 +11,7 @@ import pytest
 from helpers import seccomp_learn
 
 from tracer.analysis.findings import CODES, Finding, lint_doc, lint_file
-from tracer.commands.lint import run_lint
-from tracer.commands.typed_options import LintOptions
+from tracer.commands.lint import LintOptions, run_lint
 from tracer.errors import UserError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "reference"

@@ -120,23 +120,24 @@ class Struct(metaclass=_StructType):
     _frozen: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields, defaults = self._fields, self._defaults
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__qualname__}() takes {len(fields)} arguments but {len(args)} were given")
-        values = dict(zip(fields, args, strict=False))
-        for name, value in kwargs.items():
-            if name not in fields or name in values:
-                raise TypeError(f"{type(self).__qualname__}() got an unexpected or repeated argument {name!r}")
-            values[name] = value
-        for name in fields:
-            value = values.get(name, _MISSING)
+        fields, given, assign = self._fields, len(args), object.__setattr__
+        if given > len(fields):
+            raise TypeError(f"{type(self).__qualname__}() takes {len(fields)} arguments but {given} were given")
+        for name, value in zip(fields, args, strict=False):
+            assign(self, name, value)
+        defaults = self._defaults
+        for name in fields[given:]:  # by keyword, else the default
+            value = kwargs.pop(name, _MISSING)
             if value is _MISSING:
                 value = defaults.get(name, _MISSING)
                 if value is _MISSING:
                     raise TypeError(f"{type(self).__qualname__}() missing argument {name!r}")
                 if isinstance(value, _Factory):
                     value = value.make()
-            object.__setattr__(self, name, value)
+            assign(self, name, value)
+        if kwargs:  # not a field, or a field already given by position
+            raise TypeError(f"{type(self).__qualname__}() got an unexpected or repeated argument "
+                            f"{next(iter(kwargs))!r}")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:

@@ -5,104 +5,118 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from tracer.commands import typed_options as o
 from tracer.commands.typed_options import CommandOptions
 from tracer.structs import Struct
 
-if TYPE_CHECKING:  # commands are imported on use
+if TYPE_CHECKING:  # each command's module (and with it its options) is imported on use
+    from tracer.commands.audit import AuditOptions
+    from tracer.commands.ci import CiOptions
+    from tracer.commands.container import ContainerOptions
+    from tracer.commands.diff import DiffOptions
+    from tracer.commands.distribute import LabelOptions, PullOptions, PushOptions
+    from tracer.commands.emit import EmitCommandOptions
+    from tracer.commands.learn import RecordOptions, RunOptions
+    from tracer.commands.lint import LintOptions
+    from tracer.commands.merge import MergeOptions
     from tracer.commands.outcome import Outcome
+    from tracer.commands.report import ReportOptions
+    from tracer.commands.runtime_profile import RuntimeProfileOptions
+    from tracer.commands.systemd_unit import SystemdUnitOptions
+    from tracer.commands.verify import VerifyOptions
 
 Opts = TypeVar("Opts", bound=CommandOptions)
+if TYPE_CHECKING:
+    Loaded = tuple[type[Opts], Callable[[Opts], Outcome]]  # a command's typed options and the call taking them
 
 
-def _run(opts: o.RunOptions) -> Outcome:
-    from tracer.commands.learn import run_command
-    return run_command(opts)
+def _run() -> Loaded[RunOptions]:
+    from tracer.commands.learn import RunOptions, run_command
+    return RunOptions, run_command
 
 
-def _record(opts: o.RecordOptions) -> Outcome:
-    from tracer.commands.learn import record_command
-    return record_command(opts)
+def _record() -> Loaded[RecordOptions]:
+    from tracer.commands.learn import RecordOptions, record_command
+    return RecordOptions, record_command
 
 
-def _emit(opts: o.EmitCommandOptions) -> Outcome:
-    from tracer.commands.emit import emit_command
-    return emit_command(opts)
+def _emit() -> Loaded[EmitCommandOptions]:
+    from tracer.commands.emit import EmitCommandOptions, emit_command
+    return EmitCommandOptions, emit_command
 
 
-def _systemd_unit(opts: o.SystemdUnitOptions) -> Outcome:
-    from tracer.commands.systemd_unit import run_systemd_unit
-    return run_systemd_unit(opts)
+def _systemd_unit() -> Loaded[SystemdUnitOptions]:
+    from tracer.commands.systemd_unit import SystemdUnitOptions, run_systemd_unit
+    return SystemdUnitOptions, run_systemd_unit
 
 
-def _diff(opts: o.DiffOptions) -> Outcome:
-    from tracer.commands.diff import run_diff
-    return run_diff(opts)
+def _diff() -> Loaded[DiffOptions]:
+    from tracer.commands.diff import DiffOptions, run_diff
+    return DiffOptions, run_diff
 
 
-def _lint(opts: o.LintOptions) -> Outcome:
-    from tracer.commands.lint import run_lint
-    return run_lint(opts)
+def _lint() -> Loaded[LintOptions]:
+    from tracer.commands.lint import LintOptions, run_lint
+    return LintOptions, run_lint
 
 
-def _report(opts: o.ReportOptions) -> Outcome:
-    from tracer.commands.report import run_report
-    return run_report(opts)
+def _report() -> Loaded[ReportOptions]:
+    from tracer.commands.report import ReportOptions, run_report
+    return ReportOptions, run_report
 
 
-def _merge(opts: o.MergeOptions) -> Outcome:
-    from tracer.commands.merge import run_merge
-    return run_merge(opts)
+def _merge() -> Loaded[MergeOptions]:
+    from tracer.commands.merge import MergeOptions, run_merge
+    return MergeOptions, run_merge
 
 
-def _ci(opts: o.CiOptions) -> Outcome:
-    from tracer.commands.ci import run_ci
-    return run_ci(opts)
+def _ci() -> Loaded[CiOptions]:
+    from tracer.commands.ci import CiOptions, run_ci
+    return CiOptions, run_ci
 
 
-def _verify(opts: o.VerifyOptions) -> Outcome:
-    from tracer.commands.verify import run_verify
-    return run_verify(opts)
+def _verify() -> Loaded[VerifyOptions]:
+    from tracer.commands.verify import VerifyOptions, run_verify
+    return VerifyOptions, run_verify
 
 
-def _audit(opts: o.AuditOptions) -> Outcome:
-    from tracer.commands.audit import run_audit
-    return run_audit(opts)
+def _audit() -> Loaded[AuditOptions]:
+    from tracer.commands.audit import AuditOptions, run_audit
+    return AuditOptions, run_audit
 
 
-def _container(opts: o.ContainerOptions) -> Outcome:
-    from tracer.commands.container import container_command
-    return container_command(opts)
+def _container() -> Loaded[ContainerOptions]:
+    from tracer.commands.container import ContainerOptions, container_command
+    return ContainerOptions, container_command
 
 
-def _runtime_profile(opts: o.RuntimeProfileOptions) -> Outcome:
-    from tracer.commands.runtime_profile import run_runtime_profile
-    return run_runtime_profile(opts)
+def _runtime_profile() -> Loaded[RuntimeProfileOptions]:
+    from tracer.commands.runtime_profile import RuntimeProfileOptions, run_runtime_profile
+    return RuntimeProfileOptions, run_runtime_profile
 
 
-def _push(opts: o.PushOptions) -> Outcome:
-    from tracer.commands.distribute import run_push
-    return run_push(opts)
+def _push() -> Loaded[PushOptions]:
+    from tracer.commands.distribute import PushOptions, run_push
+    return PushOptions, run_push
 
 
-def _pull(opts: o.PullOptions) -> Outcome:
-    from tracer.commands.distribute import run_pull
-    return run_pull(opts)
+def _pull() -> Loaded[PullOptions]:
+    from tracer.commands.distribute import PullOptions, run_pull
+    return PullOptions, run_pull
 
 
-def _label(opts: o.LabelOptions) -> Outcome:
-    from tracer.commands.distribute import run_label
-    return run_label(opts)
+def _label() -> Loaded[LabelOptions]:
+    from tracer.commands.distribute import LabelOptions, run_label
+    return LabelOptions, run_label
 
 
 class Command(Struct, Generic[Opts], frozen=True):
-    """One subcommand: its line in `seccomp-learn --help`, its own help, its typed options (which make its
-    parser: tracer/cli/options.py) and its library call, which takes them."""
+    """One subcommand: its line in `seccomp-learn --help`, its own help, and `load`: its typed options (which
+    make its parser: tracer/cli/options.py) and its library call, which takes them, from the command's module,
+    imported only for the command that runs."""
 
     summary: str
     description: str
-    options: type[Opts]
-    call: Callable[[Opts], Outcome]
+    load: Callable[[], Loaded[Opts]]
     usage: str | None = None  # after "seccomp-learn NAME" (argparse's own, unless the command takes COMMAND words)
 
 
@@ -115,18 +129,18 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
 
   seccomp-learn -o p.json -- python3 -c 'import json, sqlite3'
   seccomp-learn curl --version""",
-        o.RunOptions, _run, usage=TRACED),
+        _run, usage=TRACED),
     "record": Command(
         "Trace COMMAND and write only the recording.",
         """  seccomp-learn record -o run1.trace.json -- ./app
   seccomp-learn emit run1.trace.json -o profile.json""",
-        o.RecordOptions, _record, usage=TRACED),
+        _record, usage=TRACED),
     "emit": Command(
         "Write the profile for one or more recordings (several are merged first).",
         """  seccomp-learn emit run1.trace.json -o profile.json
   seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
   seccomp-learn emit --format kubernetes-oci registry.example.com/app/seccomp:v1""",
-        o.EmitCommandOptions, _emit),
+        _emit),
     "systemd-unit": Command(
         "Write the systemd drop-in for RECORDING(s) where `systemctl edit NAME` would.",
         """Writes /etc/systemd/system/NAME.service.d/seccomp-learn.conf (SystemCallFilter= and friends;
@@ -135,7 +149,7 @@ systemd` prints the same drop-in without installing it.
 
   seccomp-learn record -o web.trace.json -- ./web --port 8080
   seccomp-learn systemd-unit web web.trace.json && systemctl daemon-reload && systemctl restart web""",
-        o.SystemdUnitOptions, _systemd_unit),
+        _systemd_unit),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
         """OLD NEW exits as diff(1) does: 0 when both decide every call alike ("identical"), 1 when
@@ -148,7 +162,7 @@ firejail profile is compared with that sandbox's own default unless --baseline i
   seccomp-learn diff app.trace.json
   seccomp-learn diff --cap-add SYS_ADMIN profile.json
   seccomp-learn diff old.json new.json""",
-        o.DiffOptions, _diff),
+        _diff),
     "lint": Command(
         "Check seccomp profiles (Docker, OCI, SeccompProfile, systemd, firejail; ours or not) for mistakes.",
         """Prints `FILE: where: message [code] (what each engine does)` per finding: whether docker, podman,
@@ -157,7 +171,7 @@ finding some engine refuses is marked `error:`. Exit 0: clean, 1: findings, 2: a
 be read or is not a valid profile.
 
   seccomp-learn lint profile.json /etc/docker/seccomp.json""",
-        o.LintOptions, _lint),
+        _lint),
     "report": Command(
         "Audit report of a recording (or a profile): blocks, fixes, provenance, risk, extras, hints.",
         """What the baseline blocks and what would fix it, every needed syscall with its provenance and risk,
@@ -166,7 +180,7 @@ files and pipes get them whole.
 
   seccomp-learn report app.trace.json > report.md
   seccomp-learn report --format json -o report.json app.trace.json""",
-        o.ReportOptions, _report),
+        _report),
     "merge": Command(
         "Merge recordings into one: the union per ABI and syscall, with provenance.",
         """Counts are kept per run, argument values are unioned, and every syscall keeps the runs and
@@ -174,13 +188,13 @@ executables that used it. Syscalls seen by only one of several runs are listed o
 
   seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
   seccomp-learn merge oci://registry.example.com/app/recordings:node1 oci://...:node2 -o merged.trace.json""",
-        o.MergeOptions, _merge),
+        _merge),
     "ci": Command(
         "Run the workloads in the config, merge per profile, and write (or --check) the profiles.",
         """  seccomp-learn ci                 # regenerate profiles, recordings and reports
   seccomp-learn ci --check         # in CI: fail when a profile is out of date
   seccomp-learn ci --check --incremental   # fast: does the app need anything new?""",
-        o.CiOptions, _ci),
+        _ci),
     "verify": Command(
         "Run COMMAND under PROFILE, enforced by the kernel, and name every call it denies.",
         """Exits 1 when anything was denied (even if the workload coped), otherwise with the workload's
@@ -190,7 +204,7 @@ Options come before PROFILE; the words after it are the command's.
 
   seccomp-learn verify p.json -- python3 -c 'import json'
   seccomp-learn verify --complain --add-missing p2.json p.json -- ./app""",
-        o.VerifyOptions, _verify, usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]"),
+        _verify, usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]"),
     "audit": Command(
         "Read the kernel's seccomp audit records: what ran, what a profile lacks, and the profile with it.",
         """audit2allow for seccomp: roll out a profile in complain mode (`--complain`: defaultAction
@@ -202,7 +216,7 @@ drops are reported, never ignored.
   kubectl logs -n security-profiles-operator -l name=spod -c log-enricher | seccomp-learn audit --container web -
   dmesg | seccomp-learn audit --add-to p.json -o p2.json -
   seccomp-learn audit --follow --add-to p.json -o p2.json      # root; Ctrl-C ends the capture""",
-        o.AuditOptions, _audit),
+        _audit),
     "container": Command(
         "Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.",
         """The container runs from its own image, with the engine's settings; the profile holds what it
@@ -210,7 +224,7 @@ called plus what the runtime runs after loading the filter. Exits with the conta
 
   seccomp-learn container -o web.json -- docker run --rm IMAGE CMD
   seccomp-learn container --wrapper /usr/local/bin/seccomp-learn-runtime -- podman run --rm IMAGE""",
-        o.ContainerOptions, _container, usage="[OPTIONS] [--] docker|podman run ..."),
+        _container, usage="[OPTIONS] [--] docker|podman run ..."),
     "runtime-profile": Command(
         "Measure what the installed RUNTIME calls after loading a container's seccomp filter.",
         """Writes JSON with the versions, the names it needs on every start, those it sometimes makes,
@@ -218,7 +232,7 @@ and the values it passes to argument-ruled names: what tracer/profile/extras.py 
 Needs root (the kernel's audit records) and strace (argument values).
 
   seccomp-learn runtime-profile --runtime runc""",
-        o.RuntimeProfileOptions, _runtime_profile),
+        _runtime_profile),
     "push": Command(
         "Push a profile or a recording to a registry as an OCI artifact (what CRI-O and Kubernetes read).",
         """A profile goes in the runtime-spec form, as one layer under the config media type
@@ -227,7 +241,7 @@ The pinned reference (REF@sha256:...) is printed on stdout. Uses skopeo and its 
 
   seccomp-learn push --image app@sha256:... p.json registry.example.com/app/seccomp:v1
   seccomp-learn push --insecure run1.trace.json 127.0.0.1:5000/app/recordings:node1""",
-        o.PushOptions, _push),
+        _push),
     "pull": Command(
         "Pull a profile or a recording from a registry.",
         """The artifact's media type is checked, its layer verified by digest and read as a profile or a
@@ -235,7 +249,7 @@ recording before anything is written.
 
   seccomp-learn pull registry.example.com/app/seccomp:v1 -o p.json
   seccomp-learn pull --image-digest sha256:... registry.example.com/app/seccomp@sha256:... -o p.json""",
-        o.PullOptions, _pull),
+        _pull),
     "label": Command(
         "Build an image FROM IMAGE that carries PROFILE in its io.containers.seccomp.profile label.",
         """podman uses the label when the container is run with --seccomp-policy=image, so the profile
@@ -243,5 +257,5 @@ travels inside the image. The derived image's name is printed on stdout.
 
   seccomp-learn label localhost/app:1 app.json          # builds localhost/app:1-seccomp
   podman run --seccomp-policy=image localhost/app:1-seccomp""",
-        o.LabelOptions, _label),
+        _label),
 }

@@ -10,14 +10,18 @@ import argparse
 import errno
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tracer import __version__
-from tracer.cli.commands import COMMANDS, Command
+from tracer.cli.commands import COMMANDS
 from tracer.cli.options import Parser, parsed
 from tracer.commands.typed_options import CommandOptions
 from tracer.errors import UserError
 from tracer.printable import printable
+
+if TYPE_CHECKING:
+    from tracer.commands.outcome import Outcome
 
 PROG = "seccomp-learn"
 HELP = f"""usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
@@ -55,8 +59,8 @@ def _unsized(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, width=80)
 
 
-def parse(argv: list[str]) -> tuple[Command[Any], CommandOptions] | str:
-    """The command and its typed options, or the text to print for --help/--version.
+def parse(argv: list[str]) -> tuple[Callable[[Any], Outcome], CommandOptions] | str:
+    """The command's library call and its typed options, or the text to print for --help/--version.
 
     `seccomp-learn [OPTIONS] [--] CMD` means `seccomp-learn run [OPTIONS] [--] CMD`, like strace.
     """
@@ -69,7 +73,8 @@ def parse(argv: list[str]) -> tuple[Command[Any], CommandOptions] | str:
     prog = f"{PROG} {name}"
     parser = Parser(prog=prog, usage=command.usage and f"{prog} {command.usage}", allow_abbrev=False,
                     description=f"{command.summary}\n\n{command.description}", formatter_class=_unsized)
-    return command, parsed(parser, command.options, words)
+    options, call = command.load()
+    return call, parsed(parser, options, words)
 
 
 def _write(stream: Any, text: str | bytes) -> None:
@@ -85,8 +90,8 @@ def _main() -> int:
         if isinstance(parsed, str):
             _write(sys.stdout, parsed)
             return 0
-        command, options = parsed
-        outcome = command.call(options)
+        call, options = parsed
+        outcome = call(options)
     except UserError as exc:
         msg = printable(" ".join(str(exc).splitlines()))  # one line, and readable when it quotes a 20 MB value
         msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"

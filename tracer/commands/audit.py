@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tracer.auditlog.evidence import Collected, collect, group_lines
 from tracer.auditlog.filters import Filters, parse_since
@@ -24,14 +24,47 @@ from tracer.auditlog.lacks import Lacking, add_to, lacking
 from tracer.auditlog.model import Event, Note
 from tracer.auditlog.read import check_source, read_source
 from tracer.baseline.profile_file import load_profile_file
+from tracer.commands.option_spec import option, positional, repeated, switch
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    QuietOptions,
+    profile_formats,
+    quiet,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import AuditOptions
+
+class AuditOptions(QuietOptions, frozen=True):
+    """`seccomp-learn audit [FILE...]`."""
+
+    files: tuple[str, ...] = positional("FILE", nargs="*", help="audit.log, dmesg or /dev/kmsg text, journalctl "
+                                        "output (-o export too), log-enricher lines; '-' is stdin.")
+    follow: bool = switch("--follow", help="Also read the records live from the audit netlink group (root) until "
+                          "--duration or Ctrl-C; each record's container is read from its process's cgroup.")
+    duration: float | None = option("--duration", convert=float, metavar="SECONDS",
+                                    help="--follow: stop after this long.")
+    comm: tuple[str, ...] = repeated("--comm", metavar="NAME", help="Only records of this comm (repeatable).")
+    exe: tuple[str, ...] = repeated("--exe", metavar="PATH", help="Only records of this executable (a path or a "
+                                    "shell pattern; repeatable).")
+    container: tuple[str, ...] = repeated("--container", metavar="ID|NAME",
+                                          help="Only records of this container: its id or a prefix of it, or the "
+                                               "Kubernetes namespace/pod/container or container name (repeatable).")
+    pid: tuple[int, ...] = repeated("--pid", convert=int, metavar="PID",
+                                    help="Only records of this process (repeatable).")
+    since: str | None = option("--since", metavar="TIME", help="Only records from TIME on: @EPOCH, 2026-12-07 "
+                               "12:00:00, or a span back from now (30m, 2h, 1d).")
+    add_to: str | None = option("--add-to", metavar="PROFILE", help="List only what PROFILE lacks (exit 1 if "
+                                "anything); with -o, write PROFILE plus it, each addition commented with its "
+                                "evidence, enforced.")
+    output: str | None = option("-o", "--output", metavar="FILE",
+                                help="With --add-to: the profile to write ('-' = stdout).")
+    fmt: str = option("--format", choices=profile_formats, default="docker",
+                      help="-o's format: docker (the default; its comments hold the evidence), oci, kubernetes.")
+    quiet: bool = quiet("No counts on stderr (warnings stay).")
+
 
 LACKS = 1  # exit code of --add-to without -o when the profile lacks something
 

@@ -7,20 +7,33 @@ recordings carry timestamps; `--check` compares profiles only. See docs/config.m
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from tracer.ci import config as ci_config
 from tracer.ci.check import render_check
 from tracer.ci.config import Config, ProfileSpec, shown_path
 from tracer.ci.progress import Progress
 from tracer.ci.runs import build
+from tracer.commands.option_spec import option, repeated, switch
 from tracer.commands.outcome import Outcome
+from tracer.commands.typed_options import (
+    QuietOptions,
+    quiet,
+)
 from tracer.errors import UserError
 from tracer.fileio import write_atomic
 from tracer.recording import schema as rec_io
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import CiOptions
+
+class CiOptions(QuietOptions, frozen=True):
+    """`seccomp-learn ci`."""
+
+    config: str = option("--config", default="seccomp-learn.yaml", metavar="FILE",
+                         help="The configuration (docs/config.md; default %(default)s).")
+    only: tuple[str, ...] = repeated("--only", metavar="PROFILE", help="Only this profile (repeatable).")
+    check: bool = switch("--check", help="Write nothing; exit 1 if any profile would change.")
+    incremental: bool = switch("--incremental", help="Use each committed profile as --base: only what it does not "
+                               "allow is traced (cannot show that a syscall is no longer needed).")
+    quiet: bool = quiet()
 
 
 def _select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:

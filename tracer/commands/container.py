@@ -9,10 +9,18 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tracer.commands.emit import emit_summary
+from tracer.commands.option_spec import command_words, group, option
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    EmitFlags,
+    NameFlags,
+    QuietOptions,
+    profile_format,
+    profile_output,
+    quiet,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
@@ -31,8 +39,23 @@ from tracer.runtime_wrapper.engines import (
 from tracer.runtime_wrapper.learndir import LearnDir
 from tracer.structs import replace
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import ContainerOptions
+
+class ContainerOptions(QuietOptions, frozen=True):
+    """`seccomp-learn container [OPTIONS] [--] docker|podman run ...`."""
+
+    output: str | None = profile_output()
+    learn_dir: str | None = option("--learn-dir", metavar="DIR", help="Where the wrapper writes recordings "
+                                   "(default: Docker's runtimeArgs --learn-dir, else /var/lib/seccomp-learn).")
+    runtime_name: str = option("--runtime-name", default="seccomp-learn",
+                               help="Docker: the name the wrapper is registered under in daemon.json (default "
+                                    "%(default)s).")
+    wrapper: str | None = option("--wrapper", metavar="PATH",
+                                 help="podman: the seccomp-learn-runtime program (default: found on PATH).")
+    quiet: bool = quiet("No summary on stderr.")
+    fmt: str = profile_format()
+    emit: EmitFlags = group(EmitFlags)
+    names: NameFlags = group(NameFlags)
+    command: tuple[str, ...] = command_words(required=True)
 
 
 def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str, learn_dir: str | None,

@@ -6,16 +6,31 @@ Names that no syscall table knows are warned about, as lint does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tracer.analysis.compare import diff_files, same_policy, unknown_names
 from tracer.analysis.compare_render import render
+from tracer.commands.option_spec import positional, repeated, switch
 from tracer.commands.outcome import Outcome
+from tracer.commands.typed_options import (
+    CommandOptions,
+    baseline,
+)
 from tracer.errors import UserError
 from tracer.printable import printable
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import DiffOptions
+
+class DiffOptions(CommandOptions, frozen=True):
+    """`seccomp-learn diff PROFILE|RECORDING [NEW]`."""
+
+    inputs: tuple[str, ...] = positional("PROFILE|RECORDING [NEW]", nargs="+")
+    baseline: str | None = baseline()
+    cap_add: tuple[str, ...] = repeated("--cap-add", metavar="CAP",
+                                        help="A capability added to Docker's default set, as `docker run --cap-add` "
+                                             "(repeatable).")
+    as_json: bool = switch("--json", help="JSON output (docs/diff-format.md).")
+    against_baseline: bool = switch("--against-baseline",
+                                    help="What a node applying KEP-6061 (seccompProfile type OCI) runs: the profile "
+                                         "intersected with the baseline (its RuntimeDefault), listing every allowed "
+                                         "name it silently drops; exit 1 when it drops any.")
 
 
 def run_diff(o: DiffOptions) -> Outcome:

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from tracer.commands.option_spec import group, option, positional
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    QuietOptions,
+    RegistryFlags,
+    output,
+    quiet,
+)
 from tracer.distribution import share
 from tracer.distribution.artifact import IMAGE, IMAGE_DIGEST, PROFILE, VERSION
 from tracer.distribution.client import Access
 from tracer.fileio import check_output
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import LabelOptions, PullOptions, PushOptions
+
+class PushOptions(QuietOptions, frozen=True):
+    """`seccomp-learn push FILE REF`."""
+
+    file: str = positional("PROFILE|RECORDING")
+    ref: str = positional("REF", help="Where to push it: REGISTRY[:PORT]/REPOSITORY:TAG.")
+    image: str | None = option("--image", metavar="IMAGE[@DIGEST]",
+                               help="The image it was learned for (an annotation).")
+    image_digest: str | None = option("--image-digest", metavar="sha256:...",
+                                      help="That image's manifest digest (an annotation).")
+    registry: RegistryFlags = group(RegistryFlags)
+    quiet: bool = quiet("No summary on stderr.")
+
+class PullOptions(QuietOptions, frozen=True):
+    """`seccomp-learn pull REF`."""
+
+    ref: str = positional("REF", help="REGISTRY[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST.")
+    output: str = output("Profile or recording")
+    image_digest: str | None = option("--image-digest", metavar="sha256:...",
+                                      help="Warn when the artifact says it was learned for another image digest.")
+    registry: RegistryFlags = group(RegistryFlags)
+    quiet: bool = quiet("No summary on stderr.")
+
+class LabelOptions(QuietOptions, frozen=True):
+    """`seccomp-learn label IMAGE PROFILE`."""
+
+    image: str = positional("IMAGE")
+    profile: str = positional("PROFILE")
+    tag: str | None = option("-t", "--tag", metavar="NAME",
+                             help="The derived image's name (default IMAGE:TAG-seccomp).")
+    podman: str = option("--podman", default="podman", metavar="CMD",
+                         help="How to invoke podman here, with its global options (default %(default)s).")
+    quiet: bool = quiet("No summary on stderr.")
 
 
 def run_push(o: PushOptions) -> Outcome:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tracer.commands.option_spec import group, option, positional
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    FORMAT_HELP,
+    EmitFlags,
+    NameFlags,
+    QuietOptions,
+    RegistryFlags,
+    output,
+    profile_formats,
+    quiet,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
@@ -18,8 +29,24 @@ from tracer.recording.schema import Recording
 from tracer.recording.union import merge_files
 
 if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing for the registry
-    from tracer.commands.typed_options import EmitCommandOptions, EmitFlags
+    from tracer.commands.typed_options import EmitFlags
     from tracer.distribution.client import Access
+class EmitCommandOptions(QuietOptions, frozen=True):
+    """`seccomp-learn emit RECORDING...`."""
+
+    recordings: tuple[str, ...] = positional("RECORDING|oci://REF", nargs="+")
+    output: str = output("Profile")
+    quiet: bool = quiet("No summary on stderr.")
+    fmt: str = option("--format", choices=lambda: (*profile_formats(), "kubernetes-oci"), default="docker",
+                      help=f"{FORMAT_HELP}; kubernetes-oci REF: the pod's seccompProfile {{type: OCI}} naming a "
+                           "pushed profile, and the CRI-O annotation form.")
+    emit: EmitFlags = group(EmitFlags)
+    names: NameFlags = group(NameFlags)
+    container: str | None = option("--container", metavar="NAME", help="--format kubernetes-oci: the container's "
+                                   "securityContext and annotation, not the pod's.")
+    registry: RegistryFlags = group(RegistryFlags)
+
+
 def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str = "docker") -> list[str]:
     """What a profile holds, counted as the report counts it (allowed = observed + extras), the extras added,
     and what could not go in (and what `fmt` could not hold). `written` ("wrote FILE", "replaced FILE") heads

@@ -17,7 +17,19 @@ from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
+from tracer.commands.option_spec import command_words, group, option
 from tracer.commands.outcome import Outcome
+from tracer.commands.typed_options import (
+    DriverFlags,
+    EmitFlags,
+    NameFlags,
+    QuietOptions,
+    TraceFlags,
+    output,
+    profile_format,
+    profile_output,
+    quiet,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
@@ -32,7 +44,28 @@ from tracer.structs import Struct, replace
 
 if TYPE_CHECKING:
     from tracer.capture.incremental import BaseProfile
-    from tracer.commands.typed_options import DriverFlags, RecordOptions, RunOptions, TraceFlags
+    from tracer.commands.typed_options import DriverFlags, TraceFlags
+class RunOptions(QuietOptions, frozen=True):
+    """`seccomp-learn [run] [OPTIONS] [--] COMMAND`."""
+
+    output: str | None = profile_output()
+    record_path: str | None = option("--record", metavar="FILE", help="Also write the recording here.")
+    quiet: bool = quiet()
+    trace: TraceFlags = group(TraceFlags)
+    fmt: str = profile_format()
+    emit: EmitFlags = group(EmitFlags)
+    names: NameFlags = group(NameFlags)
+    command: tuple[str, ...] = command_words()
+
+class RecordOptions(QuietOptions, frozen=True):
+    """`seccomp-learn record [OPTIONS] [--] COMMAND`."""
+
+    output: str = output("Recording", "seccomp.trace.json")
+    quiet: bool = quiet()
+    trace: TraceFlags = group(TraceFlags)
+    command: tuple[str, ...] = command_words()
+
+
 DRIVER_FAILED = 1  # exit code when the --during driver failed or never ran (docs: README, Servers)
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tracer.analysis.findings import lint_paths
+from tracer.commands.option_spec import positional
 from tracer.commands.outcome import Outcome
+from tracer.commands.typed_options import (
+    QuietOptions,
+    quiet,
+)
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import LintOptions
+
+class LintOptions(QuietOptions, frozen=True):
+    """`seccomp-learn lint PROFILE...`."""
+
+    profiles: tuple[str, ...] = positional("PROFILE", nargs="+")
+    quiet: bool = quiet("No summary on stderr.")
 
 
 def run_lint(o: LintOptions) -> Outcome:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from tracer.commands.option_spec import group, positional
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    QuietOptions,
+    RegistryFlags,
+    output,
+    quiet,
+)
 from tracer.distribution.client import is_reference
 from tracer.fileio import check_output
 from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice, low_coverage_lines
 from tracer.recording.union import merge, merge_files
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import MergeOptions
+
+class MergeOptions(QuietOptions, frozen=True):
+    """`seccomp-learn merge RECORDING...`."""
+
+    recordings: tuple[str, ...] = positional("RECORDING|oci://REF", nargs="+")
+    output: str = output("Merged recording", "merged.trace.json")
+    quiet: bool = quiet("No summary on stderr.")
+    registry: RegistryFlags = group(RegistryFlags)
 
 
 def run_merge(o: MergeOptions) -> Outcome:

@@ -8,17 +8,34 @@ from __future__ import annotations
 
 import shutil
 import sys
-from typing import TYPE_CHECKING
 
 from tracer.analysis.inputs import load_baseline, load_input
+from tracer.commands.option_spec import option, positional
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    CommandOptions,
+    baseline,
+    output,
+)
 from tracer.fileio import STDOUT, check_output
 from tracer.printable import printable_lines
 from tracer.report import formats
 from tracer.report.build import build_report
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import ReportOptions
+
+def _report_formats() -> list[str]:
+    from tracer.report.formats import FORMATS
+    return list(FORMATS)
+
+class ReportOptions(CommandOptions, frozen=True):
+    """`seccomp-learn report RECORDING|PROFILE`."""
+
+    source: str = positional("RECORDING|PROFILE")
+    fmt: str | None = option("--format", choices=_report_formats,
+                             help="markdown (a pull-request comment; the default), json (docs/report-format.md), "
+                                  "text. Without it, on a terminal, the Markdown is shown rendered.")
+    baseline: str | None = baseline()
+    output: str = output("Report")
 
 
 def run_report(o: ReportOptions) -> Outcome:

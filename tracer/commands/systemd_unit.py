@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
 from tracer.commands.emit import emit_options_from, emit_summary, render_recordings
+from tracer.commands.option_spec import group, option, positional
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    EmitFlags,
+    QuietOptions,
+    quiet,
+)
 from tracer.errors import UserError
 from tracer.fileio import check_output
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import SystemdUnitOptions
+
+class SystemdUnitOptions(QuietOptions, frozen=True):
+    """`seccomp-learn systemd-unit NAME RECORDING...`."""
+
+    unit: str = positional("NAME", help="The service (nginx or nginx.service).")
+    recordings: tuple[str, ...] = positional("RECORDING", nargs="+")
+    root_dir: str = option("--root-dir", default="/", metavar="DIR",
+                           help="Write under DIR/etc/systemd/system instead of /etc/systemd/system (an image, a "
+                                "test).")
+    quiet: bool = quiet("No summary on stderr.")
+    emit: EmitFlags = group(EmitFlags)
+
 
 UNIT_DIR = "etc/systemd/system"
 DROP_IN = "seccomp-learn.conf"

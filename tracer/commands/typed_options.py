@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from tracer.capture import backend_names
-from tracer.commands.option_spec import command_words, group, option, positional, repeated, switch
+from tracer.commands.option_spec import group, option, repeated, switch
 from tracer.structs import Struct
 
 if TYPE_CHECKING:
@@ -16,12 +16,12 @@ if TYPE_CHECKING:
     from tracer.recording.schema import Backend, Follow
 
 
-def _formats() -> Sequence[str]:
+def profile_formats() -> Sequence[str]:
     from tracer.profile.formats import FORMATS
     return FORMATS
 
 
-def _runtimes() -> Sequence[str]:
+def runtime_names() -> Sequence[str]:
     from tracer.profile.extras import RUNTIMES
     return list(RUNTIMES)
 
@@ -59,7 +59,7 @@ def baseline() -> str | None:
 
 def profile_format() -> str:
     """--format of a learning run's profile."""
-    return option("--format", choices=_formats, default="docker", help=f"{FORMAT_HELP}.")
+    return option("--format", choices=profile_formats, default="docker", help=f"{FORMAT_HELP}.")
 
 
 class DriverFlags(Struct, frozen=True):
@@ -137,7 +137,7 @@ class EmitFlags(Struct, frozen=True):
                               "observed. x86_64,aarch64: a profile for amd64 and arm64 hosts, each with the calls "
                               "its libc makes for what was observed on the other.")
     no_args: bool = switch("--no-args", help="Names only: no argument rules.")
-    runtime: str | None = option("--runtime", choices=_runtimes,
+    runtime: str | None = option("--runtime", choices=runtime_names,
                                  help="Add what this container runtime runs after loading the filter (default "
                                       "docker = runc; none for the sandbox formats systemd, bpf, pfc and firejail).")
     runtime_profile: str | None = option("--runtime-profile", metavar="FILE",
@@ -198,230 +198,3 @@ class QuietOptions(CommandOptions, frozen=True):
 
     def hides_summary(self) -> bool:
         return self.quiet
-
-
-class RunOptions(QuietOptions, frozen=True):
-    """`seccomp-learn [run] [OPTIONS] [--] COMMAND`."""
-
-    output: str | None = profile_output()
-    record_path: str | None = option("--record", metavar="FILE", help="Also write the recording here.")
-    quiet: bool = quiet()
-    trace: TraceFlags = group(TraceFlags)
-    fmt: str = profile_format()
-    emit: EmitFlags = group(EmitFlags)
-    names: NameFlags = group(NameFlags)
-    command: tuple[str, ...] = command_words()
-
-
-class RecordOptions(QuietOptions, frozen=True):
-    """`seccomp-learn record [OPTIONS] [--] COMMAND`."""
-
-    output: str = output("Recording", "seccomp.trace.json")
-    quiet: bool = quiet()
-    trace: TraceFlags = group(TraceFlags)
-    command: tuple[str, ...] = command_words()
-
-
-class EmitCommandOptions(QuietOptions, frozen=True):
-    """`seccomp-learn emit RECORDING...`."""
-
-    recordings: tuple[str, ...] = positional("RECORDING|oci://REF", nargs="+")
-    output: str = output("Profile")
-    quiet: bool = quiet("No summary on stderr.")
-    fmt: str = option("--format", choices=lambda: (*_formats(), "kubernetes-oci"), default="docker",
-                      help=f"{FORMAT_HELP}; kubernetes-oci REF: the pod's seccompProfile {{type: OCI}} naming a "
-                           "pushed profile, and the CRI-O annotation form.")
-    emit: EmitFlags = group(EmitFlags)
-    names: NameFlags = group(NameFlags)
-    container: str | None = option("--container", metavar="NAME", help="--format kubernetes-oci: the container's "
-                                   "securityContext and annotation, not the pod's.")
-    registry: RegistryFlags = group(RegistryFlags)
-
-
-class SystemdUnitOptions(QuietOptions, frozen=True):
-    """`seccomp-learn systemd-unit NAME RECORDING...`."""
-
-    unit: str = positional("NAME", help="The service (nginx or nginx.service).")
-    recordings: tuple[str, ...] = positional("RECORDING", nargs="+")
-    root_dir: str = option("--root-dir", default="/", metavar="DIR",
-                           help="Write under DIR/etc/systemd/system instead of /etc/systemd/system (an image, a "
-                                "test).")
-    quiet: bool = quiet("No summary on stderr.")
-    emit: EmitFlags = group(EmitFlags)
-
-
-class DiffOptions(CommandOptions, frozen=True):
-    """`seccomp-learn diff PROFILE|RECORDING [NEW]`."""
-
-    inputs: tuple[str, ...] = positional("PROFILE|RECORDING [NEW]", nargs="+")
-    baseline: str | None = baseline()
-    cap_add: tuple[str, ...] = repeated("--cap-add", metavar="CAP",
-                                        help="A capability added to Docker's default set, as `docker run --cap-add` "
-                                             "(repeatable).")
-    as_json: bool = switch("--json", help="JSON output (docs/diff-format.md).")
-    against_baseline: bool = switch("--against-baseline",
-                                    help="What a node applying KEP-6061 (seccompProfile type OCI) runs: the profile "
-                                         "intersected with the baseline (its RuntimeDefault), listing every allowed "
-                                         "name it silently drops; exit 1 when it drops any.")
-
-
-class LintOptions(QuietOptions, frozen=True):
-    """`seccomp-learn lint PROFILE...`."""
-
-    profiles: tuple[str, ...] = positional("PROFILE", nargs="+")
-    quiet: bool = quiet("No summary on stderr.")
-
-
-def _report_formats() -> Sequence[str]:
-    from tracer.report.formats import FORMATS
-    return list(FORMATS)
-
-
-class ReportOptions(CommandOptions, frozen=True):
-    """`seccomp-learn report RECORDING|PROFILE`."""
-
-    source: str = positional("RECORDING|PROFILE")
-    fmt: str | None = option("--format", choices=_report_formats,
-                             help="markdown (a pull-request comment; the default), json (docs/report-format.md), "
-                                  "text. Without it, on a terminal, the Markdown is shown rendered.")
-    baseline: str | None = baseline()
-    output: str = output("Report")
-
-
-class MergeOptions(QuietOptions, frozen=True):
-    """`seccomp-learn merge RECORDING...`."""
-
-    recordings: tuple[str, ...] = positional("RECORDING|oci://REF", nargs="+")
-    output: str = output("Merged recording", "merged.trace.json")
-    quiet: bool = quiet("No summary on stderr.")
-    registry: RegistryFlags = group(RegistryFlags)
-
-
-class CiOptions(QuietOptions, frozen=True):
-    """`seccomp-learn ci`."""
-
-    config: str = option("--config", default="seccomp-learn.yaml", metavar="FILE",
-                         help="The configuration (docs/config.md; default %(default)s).")
-    only: tuple[str, ...] = repeated("--only", metavar="PROFILE", help="Only this profile (repeatable).")
-    check: bool = switch("--check", help="Write nothing; exit 1 if any profile would change.")
-    incremental: bool = switch("--incremental", help="Use each committed profile as --base: only what it does not "
-                               "allow is traced (cannot show that a syscall is no longer needed).")
-    quiet: bool = quiet()
-
-
-class VerifyOptions(CommandOptions, frozen=True):
-    """`seccomp-learn verify [OPTIONS] PROFILE [--] COMMAND`: -q keeps the denials, which are its summary."""
-
-    profile: str = positional("PROFILE")
-    complain: bool = switch("--complain", help="Do not enforce: let every call pass and report what the profile "
-                                               "would have denied.")
-    add_missing: str | None = option("--add-missing", metavar="OUT",
-                                     help="Write the profile plus what was denied to OUT ('-' = stdout).")
-    repeat: int = option("--repeat", convert=int, default=1, metavar="N",
-                         help="Run the command N times and say, per denied name, in how many runs it appeared "
-                              "(flakiness shows before production does).")
-    quiet: bool = quiet("Only the denials, and why the run failed, on stderr.")
-    driver: DriverFlags = group(DriverFlags, how_long="run under PROFILE this long", unless="")
-    command: tuple[str, ...] = command_words(required=True)
-
-
-class AuditOptions(QuietOptions, frozen=True):
-    """`seccomp-learn audit [FILE...]`."""
-
-    files: tuple[str, ...] = positional("FILE", nargs="*", help="audit.log, dmesg or /dev/kmsg text, journalctl "
-                                        "output (-o export too), log-enricher lines; '-' is stdin.")
-    follow: bool = switch("--follow", help="Also read the records live from the audit netlink group (root) until "
-                          "--duration or Ctrl-C; each record's container is read from its process's cgroup.")
-    duration: float | None = option("--duration", convert=float, metavar="SECONDS",
-                                    help="--follow: stop after this long.")
-    comm: tuple[str, ...] = repeated("--comm", metavar="NAME", help="Only records of this comm (repeatable).")
-    exe: tuple[str, ...] = repeated("--exe", metavar="PATH", help="Only records of this executable (a path or a "
-                                    "shell pattern; repeatable).")
-    container: tuple[str, ...] = repeated("--container", metavar="ID|NAME",
-                                          help="Only records of this container: its id or a prefix of it, or the "
-                                               "Kubernetes namespace/pod/container or container name (repeatable).")
-    pid: tuple[int, ...] = repeated("--pid", convert=int, metavar="PID",
-                                    help="Only records of this process (repeatable).")
-    since: str | None = option("--since", metavar="TIME", help="Only records from TIME on: @EPOCH, 2026-12-07 "
-                               "12:00:00, or a span back from now (30m, 2h, 1d).")
-    add_to: str | None = option("--add-to", metavar="PROFILE", help="List only what PROFILE lacks (exit 1 if "
-                                "anything); with -o, write PROFILE plus it, each addition commented with its "
-                                "evidence, enforced.")
-    output: str | None = option("-o", "--output", metavar="FILE",
-                                help="With --add-to: the profile to write ('-' = stdout).")
-    fmt: str = option("--format", choices=_formats, default="docker",
-                      help="-o's format: docker (the default; its comments hold the evidence), oci, kubernetes.")
-    quiet: bool = quiet("No counts on stderr (warnings stay).")
-
-
-class ContainerOptions(QuietOptions, frozen=True):
-    """`seccomp-learn container [OPTIONS] [--] docker|podman run ...`."""
-
-    output: str | None = profile_output()
-    learn_dir: str | None = option("--learn-dir", metavar="DIR", help="Where the wrapper writes recordings "
-                                   "(default: Docker's runtimeArgs --learn-dir, else /var/lib/seccomp-learn).")
-    runtime_name: str = option("--runtime-name", default="seccomp-learn",
-                               help="Docker: the name the wrapper is registered under in daemon.json (default "
-                                    "%(default)s).")
-    wrapper: str | None = option("--wrapper", metavar="PATH",
-                                 help="podman: the seccomp-learn-runtime program (default: found on PATH).")
-    quiet: bool = quiet("No summary on stderr.")
-    fmt: str = profile_format()
-    emit: EmitFlags = group(EmitFlags)
-    names: NameFlags = group(NameFlags)
-    command: tuple[str, ...] = command_words(required=True)
-
-
-class RuntimeProfileOptions(CommandOptions, frozen=True):
-    """`seccomp-learn runtime-profile --runtime RUNTIME`."""
-
-    runtime: str = option("--runtime", choices=lambda: ("crun", "runc", "podman", "docker"), required=True,
-                          help="The runtime to measure.")
-    runs: int = option("--runs", convert=int, default=10,
-                       help="Containers to start (default %(default)s): calls made in every one are told from calls "
-                            "that depend on timing.")
-    engine_command: str | None = option("--command", metavar="CMD",
-                                        help="How to invoke the runtime here (default: its name), e.g. 'docker -H "
-                                             "unix:///run/docker.sock'.")
-    run_flags: tuple[str, ...] = repeated("--run-flag", metavar="FLAG",
-                                          help="podman/docker: an extra `run` flag this machine needs (repeatable).")
-    attach: int | None = option("--attach", convert=int, metavar="PID",
-                                help="docker: the pid of the daemon's containerd, for strace to follow to the "
-                                     "container.")
-    output: str = output("JSON")
-
-
-class PushOptions(QuietOptions, frozen=True):
-    """`seccomp-learn push FILE REF`."""
-
-    file: str = positional("PROFILE|RECORDING")
-    ref: str = positional("REF", help="Where to push it: REGISTRY[:PORT]/REPOSITORY:TAG.")
-    image: str | None = option("--image", metavar="IMAGE[@DIGEST]",
-                               help="The image it was learned for (an annotation).")
-    image_digest: str | None = option("--image-digest", metavar="sha256:...",
-                                      help="That image's manifest digest (an annotation).")
-    registry: RegistryFlags = group(RegistryFlags)
-    quiet: bool = quiet("No summary on stderr.")
-
-
-class PullOptions(QuietOptions, frozen=True):
-    """`seccomp-learn pull REF`."""
-
-    ref: str = positional("REF", help="REGISTRY[:PORT]/REPOSITORY:TAG or ...@sha256:DIGEST.")
-    output: str = output("Profile or recording")
-    image_digest: str | None = option("--image-digest", metavar="sha256:...",
-                                      help="Warn when the artifact says it was learned for another image digest.")
-    registry: RegistryFlags = group(RegistryFlags)
-    quiet: bool = quiet("No summary on stderr.")
-
-
-class LabelOptions(QuietOptions, frozen=True):
-    """`seccomp-learn label IMAGE PROFILE`."""
-
-    image: str = positional("IMAGE")
-    profile: str = positional("PROFILE")
-    tag: str | None = option("-t", "--tag", metavar="NAME",
-                             help="The derived image's name (default IMAGE:TAG-seccomp).")
-    podman: str = option("--podman", default="podman", metavar="CMD",
-                         help="How to invoke podman here, with its global options (default %(default)s).")
-    quiet: bool = quiet("No summary on stderr.")

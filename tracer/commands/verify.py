@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tracer.baseline.profile_file import load_profile_file
 from tracer.commands.learn import exit_code_of_run, trace_options_from
+from tracer.commands.option_spec import command_words, group, option, positional, switch
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    CommandOptions,
+    DriverFlags,
+    quiet,
+)
 from tracer.enforce.run_enforced import VERIFY_DENIED, across_runs, describe, verify, with_missing
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr
 from tracer.profile.formats import docker
 from tracer.profile.formats.metadata import Metadata
 
-if TYPE_CHECKING:
-    from tracer.commands.typed_options import VerifyOptions
+
+class VerifyOptions(CommandOptions, frozen=True):
+    """`seccomp-learn verify [OPTIONS] PROFILE [--] COMMAND`: -q keeps the denials, which are its summary."""
+
+    profile: str = positional("PROFILE")
+    complain: bool = switch("--complain", help="Do not enforce: let every call pass and report what the profile "
+                                               "would have denied.")
+    add_missing: str | None = option("--add-missing", metavar="OUT",
+                                     help="Write the profile plus what was denied to OUT ('-' = stdout).")
+    repeat: int = option("--repeat", convert=int, default=1, metavar="N",
+                         help="Run the command N times and say, per denied name, in how many runs it appeared "
+                              "(flakiness shows before production does).")
+    quiet: bool = quiet("Only the denials, and why the run failed, on stderr.")
+    driver: DriverFlags = group(DriverFlags, how_long="run under PROFILE this long", unless="")
+    command: tuple[str, ...] = command_words(required=True)
 
 
 def run_verify(o: VerifyOptions) -> Outcome:
