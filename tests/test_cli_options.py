@@ -9,7 +9,7 @@ import pytest
 
 from tracer.cli.commands import COMMANDS
 from tracer.cli.options import Parser, add_options, parsed, split_command
-from tracer.commands.option_spec import flags_of
+from tracer.commands.typed_options import flags_of
 from tracer.errors import UserError
 
 

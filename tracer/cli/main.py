@@ -6,7 +6,6 @@ runs, so `--version` and the time to the workload's exec pay only for what the c
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import sys
@@ -14,17 +13,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tracer import __version__
-from tracer.cli.commands import COMMANDS
-from tracer.cli.options import Parser, parsed
-from tracer.commands.typed_options import CommandOptions
 from tracer.errors import UserError
 from tracer.printable import printable
 
 if TYPE_CHECKING:
     from tracer.commands.outcome import Outcome
+    from tracer.commands.typed_options import CommandOptions
 
 PROG = "seccomp-learn"
-HELP = f"""usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
+HELP = """usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
        {PROG} SUBCOMMAND [OPTIONS] ...         (`{PROG} SUBCOMMAND --help` for its options)
 
 Learn the smallest seccomp profile a program needs, by tracing it.
@@ -36,7 +33,7 @@ Learn the smallest seccomp profile a program needs, by tracing it.
 A program named like a subcommand (diff, merge, ...) needs `--` or `run` before it.
 
 Commands:
-{chr(10).join(f"  {name:<16} {command.summary}" for name, command in COMMANDS.items())}
+{commands}
 
 Options:
   -h, --help       Show this message and exit.
@@ -54,25 +51,23 @@ EXHAUSTED = {
 }
 
 
-def _unsized(prog: str) -> argparse.HelpFormatter:
-    """A formatter for checking options, never shown (cli/options.parsed gives --help its own)."""
-    return argparse.RawDescriptionHelpFormatter(prog, width=80)
-
-
 def parse(argv: list[str]) -> tuple[Callable[[Any], Outcome], CommandOptions] | str:
     """The command's library call and its typed options, or the text to print for --help/--version.
 
     `seccomp-learn [OPTIONS] [--] CMD` means `seccomp-learn run [OPTIONS] [--] CMD`, like strace.
     """
-    if not argv or argv[0] in ("-h", "--help"):
-        return HELP
-    if argv[0] == "--version":
+    if argv[:1] == ["--version"]:  # before the commands and argparse are imported: nothing else to pay for
         return f"{PROG} {__version__}\n"
+    from tracer.cli.commands import COMMANDS
+    from tracer.cli.options import Parser, parsed, unsized
+    if not argv or argv[0] in ("-h", "--help"):
+        return HELP.format(PROG=PROG, commands="\n".join(f"  {name:<16} {command.summary}"
+                                                           for name, command in COMMANDS.items()))
     name, words = (argv[0], argv[1:]) if argv[0] in COMMANDS else ("run", argv)
     command = COMMANDS[name]
     prog = f"{PROG} {name}"
     parser = Parser(prog=prog, usage=command.usage and f"{prog} {command.usage}", allow_abbrev=False,
-                    description=f"{command.summary}\n\n{command.description}", formatter_class=_unsized)
+                    description=f"{command.summary}\n\n{command.description}", formatter_class=unsized)
     options, call = command.load()
     return call, parsed(parser, options, words)
 

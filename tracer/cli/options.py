@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, NoReturn, TypeVar
 
-from tracer.commands.option_spec import Flag, build, flags_of
+from tracer.commands.typed_options import Flag, build, flags_of
 from tracer.errors import UserError
 from tracer.structs import Struct
 
@@ -21,6 +21,11 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def unsized(prog: str) -> argparse.HelpFormatter:
+    """A formatter for checking options, never shown (`parsed` gives --help one sized to the terminal)."""
+    return argparse.RawDescriptionHelpFormatter(prog, width=80)
 
 
 def add_options(parser: Parser, options: type[Struct]) -> list[tuple[str, Flag]]:

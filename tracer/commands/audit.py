@@ -24,12 +24,15 @@ from tracer.auditlog.lacks import Lacking, add_to, lacking
 from tracer.auditlog.model import Event, Note
 from tracer.auditlog.read import check_source, read_source
 from tracer.baseline.profile_file import load_profile_file
-from tracer.commands.option_spec import option, positional, repeated, switch
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     QuietOptions,
+    option,
+    positional,
     profile_formats,
     quiet,
+    repeated,
+    switch,
 )
 from tracer.enforce import export
 from tracer.errors import UserError

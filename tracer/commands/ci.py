@@ -13,11 +13,13 @@ from tracer.ci.check import render_check
 from tracer.ci.config import Config, ProfileSpec, shown_path
 from tracer.ci.progress import Progress
 from tracer.ci.runs import build
-from tracer.commands.option_spec import option, repeated, switch
 from tracer.commands.outcome import Outcome
 from tracer.commands.typed_options import (
     QuietOptions,
+    option,
     quiet,
+    repeated,
+    switch,
 )
 from tracer.errors import UserError
 from tracer.fileio import write_atomic

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tracer.commands.emit import emit_summary
-from tracer.commands.option_spec import command_words, group, option
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     EmitFlags,
     NameFlags,
     QuietOptions,
+    command_words,
+    group,
+    option,
     profile_format,
     profile_output,
     quiet,

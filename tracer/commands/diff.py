@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from tracer.analysis.compare import diff_files, same_policy, unknown_names
 from tracer.analysis.compare_render import render
-from tracer.commands.option_spec import positional, repeated, switch
 from tracer.commands.outcome import Outcome
 from tracer.commands.typed_options import (
     CommandOptions,
     baseline,
+    positional,
+    repeated,
+    switch,
 )
 from tracer.errors import UserError
 from tracer.printable import printable

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from tracer.commands.option_spec import group, option, positional
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     QuietOptions,
     RegistryFlags,
+    group,
+    option,
     output,
+    positional,
     quiet,
 )
 from tracer.distribution import share

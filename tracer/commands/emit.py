@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tracer.commands.option_spec import group, option, positional
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     FORMAT_HELP,
@@ -12,7 +11,10 @@ from tracer.commands.typed_options import (
     NameFlags,
     QuietOptions,
     RegistryFlags,
+    group,
+    option,
     output,
+    positional,
     profile_formats,
     quiet,
 )

@@ -17,7 +17,6 @@ from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.commands.emit import emit_summary
 from tracer.commands.live import LiveLine
-from tracer.commands.option_spec import command_words, group, option
 from tracer.commands.outcome import Outcome
 from tracer.commands.typed_options import (
     DriverFlags,
@@ -25,6 +24,9 @@ from tracer.commands.typed_options import (
     NameFlags,
     QuietOptions,
     TraceFlags,
+    command_words,
+    group,
+    option,
     output,
     profile_format,
     profile_output,

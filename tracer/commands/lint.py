@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tracer.analysis.findings import lint_paths
-from tracer.commands.option_spec import positional
 from tracer.commands.outcome import Outcome
 from tracer.commands.typed_options import (
     QuietOptions,
+    positional,
     quiet,
 )
 

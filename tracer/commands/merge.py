@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tracer.commands.option_spec import group, positional
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     QuietOptions,
     RegistryFlags,
+    group,
     output,
+    positional,
     quiet,
 )
 from tracer.distribution.client import is_reference

@@ -10,12 +10,13 @@ import shutil
 import sys
 
 from tracer.analysis.inputs import load_baseline, load_input
-from tracer.commands.option_spec import option, positional
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     CommandOptions,
     baseline,
+    option,
     output,
+    positional,
 )
 from tracer.fileio import STDOUT, check_output
 from tracer.printable import printable_lines

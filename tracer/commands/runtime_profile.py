@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shlex
 
-from tracer.commands.option_spec import option, repeated
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     CommandOptions,
+    option,
     output,
+    repeated,
 )
 from tracer.fileio import json_text, read_json
 from tracer.profile.extras import Runtime, measured_runtime

@@ -11,11 +11,13 @@ import os
 import re
 
 from tracer.commands.emit import emit_options_from, emit_summary, render_recordings
-from tracer.commands.option_spec import group, option, positional
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     EmitFlags,
     QuietOptions,
+    group,
+    option,
+    positional,
     quiet,
 )
 from tracer.errors import UserError

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from tracer.baseline.profile_file import load_profile_file
 from tracer.commands.learn import exit_code_of_run, trace_options_from
-from tracer.commands.option_spec import command_words, group, option, positional, switch
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
     CommandOptions,
     DriverFlags,
+    command_words,
+    group,
+    option,
+    positional,
     quiet,
+    switch,
 )
 from tracer.enforce.run_enforced import VERIFY_DENIED, across_runs, describe, verify, with_missing
 from tracer.errors import UserError
