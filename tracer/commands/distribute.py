@@ -30,6 +30,7 @@ class PushOptions(QuietOptions, frozen=True):
     registry: RegistryFlags = group(RegistryFlags)
     quiet: bool = quiet("No summary on stderr.")
 
+
 class PullOptions(QuietOptions, frozen=True):
     """`seccomp-learn pull REF`."""
 
@@ -39,6 +40,7 @@ class PullOptions(QuietOptions, frozen=True):
                                       help="Warn when the artifact says it was learned for another image digest.")
     registry: RegistryFlags = group(RegistryFlags)
     quiet: bool = quiet("No summary on stderr.")
+
 
 class LabelOptions(QuietOptions, frozen=True):
     """`seccomp-learn label IMAGE PROFILE`."""

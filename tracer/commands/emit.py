@@ -31,8 +31,9 @@ from tracer.recording.schema import Recording
 from tracer.recording.union import merge_files
 
 if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing for the registry
-    from tracer.commands.typed_options import EmitFlags
     from tracer.distribution.client import Access
+
+
 class EmitCommandOptions(QuietOptions, frozen=True):
     """`seccomp-learn emit RECORDING...`."""
 

@@ -15,7 +15,7 @@ from tracer.capture.choice import trace
 from tracer.capture.session import default_run_id
 from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
-from tracer.commands.emit import emit_summary
+from tracer.commands.emit import emit_options_from, emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
 from tracer.commands.typed_options import (
@@ -46,7 +46,8 @@ from tracer.structs import Struct, replace
 
 if TYPE_CHECKING:
     from tracer.capture.incremental import BaseProfile
-    from tracer.commands.typed_options import DriverFlags, TraceFlags
+
+
 class RunOptions(QuietOptions, frozen=True):
     """`seccomp-learn [run] [OPTIONS] [--] COMMAND`."""
 
@@ -58,6 +59,7 @@ class RunOptions(QuietOptions, frozen=True):
     emit: EmitFlags = group(EmitFlags)
     names: NameFlags = group(NameFlags)
     command: tuple[str, ...] = command_words()
+
 
 class RecordOptions(QuietOptions, frozen=True):
     """`seccomp-learn record [OPTIONS] [--] COMMAND`."""
@@ -284,7 +286,6 @@ def trace_options_from(driver: DriverFlags, flags: TraceFlags | None = None) -> 
 
 def run_command(o: RunOptions) -> Outcome:
     """`seccomp-learn [run]`: the profile (and, with --record, the recording) of the traced command."""
-    from tracer.commands.emit import emit_options_from
     outputs = Outputs(o.output or formats.default_output(o.fmt), o.record_path, o.fmt, o.names.name,
                       o.names.namespace)
     return run_learn(list(o.command), trace_options_from(o.trace.driver, o.trace), emit_options_from(o.emit, o.fmt),

@@ -28,6 +28,7 @@ def _report_formats() -> list[str]:
     from tracer.report.formats import FORMATS
     return list(FORMATS)
 
+
 class ReportOptions(CommandOptions, frozen=True):
     """`seccomp-learn report RECORDING|PROFILE`."""
 
