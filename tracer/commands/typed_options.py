@@ -41,15 +41,15 @@ class Flag(Struct, frozen=True):
     required: bool = False  # an option that must be given; command words that must be given
 
 
-Spelled = tuple[Any, ...]  # a Flag's fields as option() was given them: the Flag is made when a parser is built
-# (flags_of), so a start pays only for the running command's (tracer/structs.py: a Struct costs ~3 us)
-
-
 class Group(Struct, frozen=True):
     """A field that holds a group of options (their own Struct); `words` fill `{name}` in their help."""
 
     options: type[Struct]
     words: tuple[tuple[str, str], ...] = ()
+
+
+# option(), switch(), ... keep a Flag's fields as a tuple: the Flag is made by flags_of, when the parser is built,
+# so a start pays only for the running command's.
 
 
 def option(*flags: str, help: str, default: Any = None, convert: Callable[[str], Any] | None = None,
