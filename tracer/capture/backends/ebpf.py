@@ -29,8 +29,9 @@ from collections.abc import Callable
 from tracer.capture.backends import ebpf_programs as prog
 from tracer.capture.call_counts import CallCounts
 from tracer.capture.launch import spawn
-from tracer.capture.session import PRE_EXEC, argspec, exe_index, kill, run_session
-from tracer.capture.state import State, TraceOptions, TraceResult
+from tracer.capture.per_call import argspec, counted_in_kernel
+from tracer.capture.session import kill, run_session
+from tracer.capture.state import PRE_EXEC, State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import bpf, btf, procfs
 from tracer.recording.schema import ARG_VALUES_CAP, ArgValues
@@ -187,13 +188,13 @@ class _Session:
                 if is_flags:
                     av.bits = (av.bits or 0) | bits
                 args[(arch, nr, index)] = av
-            st.calls, st.args = calls, args
-            st.tasks_seen = self.tasks_before + rec.stat(prog.TASKS)
-            st.incomplete = [f"the kernel dropped {n} {what}" for slot, what in _LOST if (n := rec.stat(slot))]
+            counted_in_kernel(st, calls, args)
+            st.counted_elsewhere(self.tasks_before + rec.stat(prog.TASKS),
+                                 [f"the kernel dropped {n} {what}" for slot, what in _LOST if (n := rec.stat(slot))])
 
     def _exe(self, exe: int) -> int:
         idx = self.exe_paths.get(exe)
-        return exe_index(self.st, "?") if idx is None else idx
+        return self.st.exe_named("?") if idx is None else idx
 
     def _events(self) -> None:
         """Name new executables; note the root's exec."""
@@ -204,24 +205,24 @@ class _Session:
                 continue
             _, _, exe, _, ino = prog.EXEC_EVENT.unpack_from(record)
             interp = record[prog.EXEC_EVENT.size:].split(b"\0", 1)[0].decode(errors="surrogateescape")
-            self.exe_paths[exe] = exe_index(self.st, _path_of(tgid, ino, interp, self.opts.cwd))
+            self.exe_paths[exe] = self.st.exe_named(_path_of(tgid, ino, interp, self.opts.cwd))
             if tgid == self.st.root:
-                self.st.exec_ok = True
+                self.st.root_execd()
 
-    def loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+    def loop(self, st: State, opts: TraceOptions, driver_ended: Callable[[int], None]) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_chld = signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         pidfd = os.pidfd_open(st.root)
         try:
-            self._loop(stop_workload, wake_r, pidfd)
+            self._loop(driver_ended, wake_r, pidfd)
         finally:
             signal.set_wakeup_fd(old_wakeup)
             signal.signal(signal.SIGCHLD, old_chld)
             for fd in (wake_r, wake_w, pidfd):
                 os.close(fd)
 
-    def _loop(self, stop_workload: Callable[[str], None], wake_r: int, pidfd: int) -> None:
+    def _loop(self, driver_ended: Callable[[int], None], wake_r: int, pidfd: int) -> None:
         st, rec = self.st, self.rec
         assert rec.ring is not None
         poller = select.poll()
@@ -240,8 +241,7 @@ class _Session:
             if st.driver is not None and st.driver_status is None:
                 pid, status = os.waitpid(st.driver, os.WNOHANG)
                 if pid:
-                    st.driver_status = status
-                    stop_workload("driver")
+                    driver_ended(status)
             if self.root_done and not rec.tracing_any():
                 break
 
@@ -250,12 +250,10 @@ class _Session:
         self.root_done = True
         if st.attached is not None:
             return
-        st.root_status = os.waitpid(st.root, 0)[1]
-        if self.opts.follow == "main":
-            rest = self.rec.traced_processes()
-            if rest:
-                st.killed_rest = sum(procfs.status_field(pid, "Threads") or 1 for pid in rest)
-                kill(rest, signal.SIGKILL)
+        status = os.waitpid(st.root, 0)[1]
+        rest = self.rec.traced_processes() if self.opts.follow == "main" else []
+        st.root_ended(status, sum(procfs.status_field(pid, "Threads") or 1 for pid in rest))
+        kill(rest, signal.SIGKILL)
 
 
 def _path_of(tgid: int, ino: int, interp: str, cwd: str | None) -> str:
@@ -279,18 +277,17 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
         raise UserError("verify needs the ptrace backend", "--backend ebpf")
     try:
         env = dict(os.environ if opts.env is None else opts.env)
-        st = State(exec_ok=opts.attach is not None)
+        st = State()
         started = time.gmtime()
         if opts.attach is not None:
             exe_paths = _attach(st, rec, opts.attach)
             argv = _cmdline(opts.attach)
         else:
             exe_paths = {prog.LAUNCHER: PRE_EXEC}
-            st.root = spawn(argv, env, opts.cwd, [_no_filter], seize=False,
-                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER))
-            st.tasks_seen = 1
+            st.begin(spawn(argv, env, opts.cwd, [_no_filter], seize=False,
+                           before_go=lambda pid: rec.trace(pid, prog.LAUNCHER)))
         session = _Session(st, rec, opts, exe_paths)
-        st.signal_all, st.sync = session.signal_all, session.sync
+        st.use_hooks(signal_all=session.signal_all, sync=session.sync)
         return run_session(st, argv, opts, env, started, session.loop)
     finally:
         rec.close()
@@ -302,19 +299,19 @@ def _no_filter() -> None:
 
 def _attach(st: State, rec: Recorder, pid: int) -> dict[int, int]:
     """Count pid and the processes below it from now on, each as the executable it runs now."""
-    st.root, st.attached = pid, pid
+    st.begin(pid, attached=True)
     exe_paths = {}
     pids = [pid, *procfs.descendants(pid)]
     rec.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1 + len(pids))  # before any of them can exec
     for exe, tgid in enumerate(pids, start=prog.LAUNCHER + 1):
         try:
             path = os.readlink(f"/proc/{tgid}/exe")
-            st.tasks_seen += len(os.listdir(f"/proc/{tgid}/task"))
+            st.more_tasks(len(os.listdir(f"/proc/{tgid}/task")))
         except OSError as exc:
             if tgid == pid:
                 raise UserError(f"cannot attach: {exc.strerror}", f"--pid {pid}") from None
             continue
-        exe_paths[exe] = exe_index(st, path)
+        exe_paths[exe] = st.exe_named(path)
         rec.trace(tgid, exe)
     return exe_paths
 
