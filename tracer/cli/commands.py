@@ -1,4 +1,4 @@
-"""Every command: its options, its help, and the library call it makes with them."""
+"""Every command: its help, and where its typed options and the library call that takes them are (its module)."""
 
 from __future__ import annotations
 
