@@ -86,20 +86,23 @@ class _StructType(type):
         module = sys.modules.get(namespace.get("__module__", ""))
         scope = module.__dict__ if module is not None else {}
         own = [n for n, kind in annotations.items() if not _is_classvar(kind, scope)]
-        record_bases = [b for b in bases if isinstance(b, _StructType) and b._fields]
-        if any(b._frozen != frozen for b in record_bases):
-            raise TypeError(f"{name}: a {'frozen' if frozen else 'mutable'} record cannot extend a "
-                            f"{'mutable' if frozen else 'frozen'} one")
-        inherited = [n for b in record_bases for n in b._fields]
-        defaults = {k: v for b in record_bases for k, v in b._defaults.items()}
+        inherited: list[str] = []
+        defaults: dict[str, Any] = {}
+        for base in bases:
+            if isinstance(base, _StructType) and base._fields:
+                if base._frozen != frozen:
+                    raise TypeError(f"{name}: a {'frozen' if frozen else 'mutable'} record cannot extend a "
+                                    f"{'mutable' if frozen else 'frozen'} one")
+                inherited += base._fields
+                defaults.update(base._defaults)
         for n in own:
             if n in namespace:
                 defaults[n] = namespace.pop(n)  # kept apart: a slot and a class attribute cannot share a name
-        fields = (*(n for n in inherited if n not in own), *own)
-        first_default = next((i for i, n in enumerate(fields) if n in defaults), len(fields))
-        if any(n not in defaults for n in fields[first_default:]):
+        fields = (*(n for n in inherited if n not in own), *own) if inherited else tuple(own)
+        with_default = [n in defaults for n in fields]
+        if False in with_default[with_default.index(True) if True in with_default else len(fields):]:
             raise TypeError(f"{name}: a field without a default follows one with a default")
-        namespace["__slots__"] = tuple(n for n in own if n not in inherited)
+        namespace["__slots__"] = tuple(n for n in own if n not in inherited) if inherited else fields
         namespace.update(_fields=fields, _defaults=defaults, _frozen=frozen)
         if frozen:
             namespace.update(__setattr__=_refuse, __delattr__=_refuse, __hash__=_hash)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from tracer.commands.typed_options import CommandOptions
 from tracer.structs import Struct
 
 if TYPE_CHECKING:  # each command's module (and with it its options) is imported on use
@@ -24,7 +23,7 @@ if TYPE_CHECKING:  # each command's module (and with it its options) is imported
     from tracer.commands.systemd_unit import SystemdUnitOptions
     from tracer.commands.verify import VerifyOptions
 
-Opts = TypeVar("Opts", bound=CommandOptions)
+Opts = TypeVar("Opts", bound=Struct)
 if TYPE_CHECKING:
     Loaded = tuple[type[Opts], Callable[[Opts], Outcome]]  # a command's typed options and the call taking them
 

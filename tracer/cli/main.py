@@ -18,7 +18,7 @@ from tracer.printable import printable
 
 if TYPE_CHECKING:
     from tracer.commands.outcome import Outcome
-    from tracer.commands.typed_options import CommandOptions
+    from tracer.structs import Struct
 
 PROG = "seccomp-learn"
 HELP = """usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
@@ -51,7 +51,7 @@ EXHAUSTED = {
 }
 
 
-def parse(argv: list[str]) -> tuple[Callable[[Any], Outcome], CommandOptions] | str:
+def parse(argv: list[str]) -> tuple[Callable[[Any], Outcome], Struct] | str:
     """The command's library call and its typed options, or the text to print for --help/--version.
 
     `seccomp-learn [OPTIONS] [--] CMD` means `seccomp-learn run [OPTIONS] [--] CMD`, like strace.
@@ -101,7 +101,8 @@ def _main() -> int:
         return 130
     if outcome.stdout:
         _write(sys.stdout, outcome.stdout)
-    summary = [] if options.hides_summary() else outcome.summary
+    from tracer.commands.typed_options import QuietOptions  # loaded with the command; verify's -q keeps its
+    summary = [] if isinstance(options, QuietOptions) and options.quiet else outcome.summary  # denials (its summary)
     lines = outcome.errors + summary + outcome.failures
     if lines:
         _write(sys.stderr, "".join(f"{PROG}: {printable(line)}\n" for line in lines))

@@ -10,7 +10,6 @@ from tracer.analysis.compare import diff_files, same_policy, unknown_names
 from tracer.analysis.compare_render import render
 from tracer.commands.outcome import Outcome
 from tracer.commands.typed_options import (
-    CommandOptions,
     baseline,
     positional,
     repeated,
@@ -18,9 +17,10 @@ from tracer.commands.typed_options import (
 )
 from tracer.errors import UserError
 from tracer.printable import printable
+from tracer.structs import Struct
 
 
-class DiffOptions(CommandOptions, frozen=True):
+class DiffOptions(Struct, frozen=True):
     """`seccomp-learn diff PROFILE|RECORDING [NEW]`."""
 
     inputs: tuple[str, ...] = positional("PROFILE|RECORDING [NEW]", nargs="+")

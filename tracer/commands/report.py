@@ -12,7 +12,6 @@ import sys
 from tracer.analysis.inputs import load_baseline, load_input
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
-    CommandOptions,
     baseline,
     option,
     output,
@@ -22,6 +21,7 @@ from tracer.fileio import STDOUT, check_output
 from tracer.printable import printable_lines
 from tracer.report import formats
 from tracer.report.build import build_report
+from tracer.structs import Struct
 
 
 def _report_formats() -> list[str]:
@@ -29,7 +29,7 @@ def _report_formats() -> list[str]:
     return list(FORMATS)
 
 
-class ReportOptions(CommandOptions, frozen=True):
+class ReportOptions(Struct, frozen=True):
     """`seccomp-learn report RECORDING|PROFILE`."""
 
     source: str = positional("RECORDING|PROFILE")

@@ -6,7 +6,6 @@ import shlex
 
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
-    CommandOptions,
     option,
     output,
     repeated,
@@ -15,9 +14,10 @@ from tracer.fileio import json_text, read_json
 from tracer.profile.extras import Runtime, measured_runtime
 from tracer.runtime_needs.containers import Engine
 from tracer.runtime_needs.measure import measure
+from tracer.structs import Struct
 
 
-class RuntimeProfileOptions(CommandOptions, frozen=True):
+class RuntimeProfileOptions(Struct, frozen=True):
     """`seccomp-learn runtime-profile --runtime RUNTIME`."""
 
     runtime: str = option("--runtime", choices=lambda: ("crun", "runc", "podman", "docker"), required=True,

@@ -3,7 +3,7 @@
 An option is declared once, as a field of the command's typed options (a frozen Struct, in the command's own
 module), whose default is the option's default and whose metadata says how the command line spells it:
 
-    class DiffOptions(CommandOptions, frozen=True):
+    class DiffOptions(Struct, frozen=True):
         inputs: tuple[str, ...] = positional("PROFILE|RECORDING [NEW]", nargs="+")
         as_json: bool = switch("--json", help="JSON output.")
 
@@ -41,15 +41,9 @@ class Flag(Struct, frozen=True):
     required: bool = False  # an option that must be given; command words that must be given
 
 
-class Group(Struct, frozen=True):
-    """A field that holds a group of options (their own Struct); `words` fill `{name}` in their help."""
-
-    options: type[Struct]
-    words: tuple[tuple[str, str], ...] = ()
-
-
-# option(), switch(), ... keep a Flag's fields as a tuple: the Flag is made by flags_of, when the parser is built,
-# so a start pays only for the running command's.
+# option(), switch(), ... keep a Flag's fields as a tuple, and group() ("group", its Struct, the words that fill
+# `{name}` in its help): the Flags are made by flags_of, when the parser is built, so a start pays only for the
+# running command's (a class or a record made at import is paid by every start).
 
 
 def option(*flags: str, help: str, default: Any = None, convert: Callable[[str], Any] | None = None,
@@ -84,7 +78,7 @@ def command_words(required: bool = False) -> Any:
 
 def group(options: type[S], **words: str) -> S:
     """A field holding a group of options; `words` fill the `{name}`s of their help for this command."""
-    return field(default_factory=options, metadata=Group(options, tuple(words.items())))
+    return field(default_factory=options, metadata=("group", options, words))
 
 
 def flags_of(options: type[Struct], words: Mapping[str, str] | None = None, prefix: str = ""
@@ -92,8 +86,8 @@ def flags_of(options: type[Struct], words: Mapping[str, str] | None = None, pref
     """Every option of a command, groups' included, in declaration order: (its dotted name, its Flag with the
     help words filled)."""
     for name, spec in metadata(options).items():
-        if isinstance(spec, Group):
-            yield from flags_of(spec.options, {**(words or {}), **dict(spec.words)}, f"{prefix}{name}.")
+        if spec[0] == "group":
+            yield from flags_of(spec[1], {**(words or {}), **spec[2]}, f"{prefix}{name}.")
         else:
             flag = Flag(*spec)
             text = flag.help
@@ -106,8 +100,8 @@ def build(options: type[S], values: Mapping[str, Any], prefix: str = "") -> S:
     """The typed options from parsed values by dotted name (repeated options and nargs become tuples)."""
     given: dict[str, Any] = {}
     for name, spec in metadata(options).items():
-        if isinstance(spec, Group):
-            given[name] = build(spec.options, values, f"{prefix}{name}.")
+        if spec[0] == "group":
+            given[name] = build(spec[1], values, f"{prefix}{name}.")
         else:
             value = values[f"{prefix}{name}"]
             given[name] = tuple(value) if isinstance(value, list) else value
@@ -281,18 +275,7 @@ class RegistryFlags(Struct, frozen=True):
         return Access(insecure=self.insecure, authfile=self.authfile)
 
 
-class CommandOptions(Struct, frozen=True):
-    """The base of every command's options."""
-
-    def hides_summary(self) -> bool:
-        """Whether -q leaves out the summary on stderr (verify's -q keeps its denials, which are its summary)."""
-        return False
-
-
-class QuietOptions(CommandOptions, frozen=True):
+class QuietOptions(Struct, frozen=True):
     """A command whose -q leaves out its summary (each command re-declares `quiet` with its own help and place)."""
 
     quiet: bool = quiet()
-
-    def hides_summary(self) -> bool:
-        return self.quiet

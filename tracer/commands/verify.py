@@ -6,7 +6,6 @@ from tracer.baseline.profile_file import load_profile_file
 from tracer.commands.learn import exit_code_of_run, trace_options_from
 from tracer.commands.outcome import Outcome, deliver
 from tracer.commands.typed_options import (
-    CommandOptions,
     DriverFlags,
     command_words,
     group,
@@ -20,9 +19,10 @@ from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr
 from tracer.profile.formats import docker
 from tracer.profile.formats.metadata import Metadata
+from tracer.structs import Struct
 
 
-class VerifyOptions(CommandOptions, frozen=True):
+class VerifyOptions(Struct, frozen=True):
     """`seccomp-learn verify [OPTIONS] PROFILE [--] COMMAND`: -q keeps the denials, which are its summary."""
 
     profile: str = positional("PROFILE")
