@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tracer.capture import backend_names
-from tracer.structs import Struct, field, metadata, replace
+from tracer.structs import Struct, field, metadata
 
 if TYPE_CHECKING:
     from tracer.distribution.client import Access
@@ -89,11 +89,10 @@ def flags_of(options: type[Struct], words: Mapping[str, str] | None = None, pref
         if spec[0] == "group":
             yield from flags_of(spec[1], {**(words or {}), **spec[2]}, f"{prefix}{name}.")
         else:
-            flag = Flag(*spec)
-            text = flag.help
+            kind, flags, default, text, *rest = spec
             for word, value in (words or {}).items():
                 text = text and text.replace(f"{{{word}}}", value)
-            yield f"{prefix}{name}", flag if text == flag.help else replace(flag, help=text)
+            yield f"{prefix}{name}", Flag(kind, flags, default, text, *rest)
 
 
 def build(options: type[S], values: Mapping[str, Any], prefix: str = "") -> S:
