@@ -38,7 +38,7 @@ class TraceOptions(Struct):
     notice: Callable[[str], None] | None = None  # a line for the user now (default: stderr), e.g. Ctrl-C ignored
     base: BaseProfile | None = None  # --base: the kernel allows what this profile allows; see incremental.py
     backend: Backend | Literal["auto"] = "auto"  # see capture/choice.py, backend_for
-    on_exit: Callable[[int, int], None] | None = None  # ptrace: (tid, wait status) of every traced task that ends
+    on_exit: Callable[[int, int], None] | None = None  # (tid, wait status) of each traced task that ends (ebpf: pid)
 
 
 class Tally(Struct, frozen=True):

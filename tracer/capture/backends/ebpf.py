@@ -1,14 +1,15 @@
 """`--backend ebpf`: the calls are counted in the kernel by BPF programs; this process only names and reads them.
 
-`Recorder` creates the maps, loads the programs of capture/ebpf_programs.py (offsets from the
-kernel's BTF) and attaches them to the raw tracepoints sys_enter, sched_process_fork, _exec and _exit,
-before the workload starts, so that a kernel that refuses says so first. The workload is forked as for
-the other backends but never ptraced and given no filter: the child waits on a pipe until its pid is
-in the `traced` map, then execs (no window: every task it starts is traced by the fork program before
-it runs). The loop here sleeps in poll on the ring buffer (a new executable, a process that ended), the
-root's pidfd and the signal wake-up pipe; the counts stay in the kernel until the end (or a snapshot),
-when `sync` reads the maps into the session's State. Nothing is pinned: the programs and maps live as
-long as this process's fds, so they are gone when it exits or is killed.
+`Recorder` creates the maps, loads the programs of capture/ebpf_programs.py (offsets from the kernel's BTF)
+and attaches them to the raw tracepoints sys_enter, sched_process_fork, _exec and _exit, before the workload
+starts, so that a kernel that refuses says so first. The workload is forked as for the other backends but
+never ptraced and given no filter of ours (`opts.filters`, if any, run in the child before its exec: the
+container wrapper's pid announcement): the child waits on a pipe until its pid is in the `traced` map, then
+execs (no window: every task it starts is traced by the fork program before it runs). The loop here sleeps in
+poll on the ring buffer (a new executable; a process that ended, whose wait status goes to opts.on_exit), the
+root's pidfd and the signal wake-up pipe; the counts stay in the kernel until the end (or a snapshot), when
+`sync` reads the maps into the session's State. Nothing is pinned: the programs and maps live as long as this
+process's fds, so they are gone when it exits or is killed.
 
 A process keeps its executable id across fork; the path of an id is read from /proc/PID/exe when the
 exec event arrives (checked against the event's inode number), else from the exec's interpreter path.
@@ -56,9 +57,13 @@ def unavailable() -> str | None:
 
 
 class Recorder:
-    """The maps and attached programs of one run; `close` frees them (so does this process's death)."""
+    """The maps and attached programs of one run; `close` frees them (so does this process's death).
 
-    def __init__(self) -> None:
+    seccomp_gate (the container wrapper, runtime_wrapper/recorder.py): a traced task's calls count only
+    once its seccomp mode is set, i.e. from the container's filter on, not during the runtime's set-up."""
+
+    def __init__(self, seccomp_gate: bool = False) -> None:
+        self.seccomp_gate = seccomp_gate
         why = unavailable()
         if why:
             raise UserError(f"the eBPF backend cannot run here: {why}", "--backend ebpf")
@@ -96,10 +101,11 @@ class Recorder:
             self.argspec.update(prog.SLOT.pack(slot), prog.SLOT.pack(mask))
         self.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1)
         status = offsets[("task_struct", "thread_info")] + offsets[("thread_info", "status")]
-        programs = {"sys_enter": prog.sys_enter(m, status),
+        gate = offsets[("task_struct", "seccomp")] + offsets[("seccomp", "mode")] if self.seccomp_gate else None
+        programs = {"sys_enter": prog.sys_enter(m, status, gate),
                     "sched_process_fork": prog.sched_process_fork(m, offsets[("task_struct", "tgid")]),
                     "sched_process_exec": prog.sched_process_exec(m, offsets),
-                    "sched_process_exit": prog.sched_process_exit(m)}
+                    "sched_process_exit": prog.sched_process_exit(m, offsets[("task_struct", "exit_code")])}
         for tp in _TRACEPOINTS:
             fd = bpf.load_program(f"sclearn_{tp.rsplit('_', 1)[-1]}", programs[tp])
             self.fds.append(fd)
@@ -197,10 +203,12 @@ class _Session:
         return self.st.exe_named("?") if idx is None else idx
 
     def _events(self) -> None:
-        """Name new executables; note the root's exec."""
+        """Name new executables; note the root's exec; tell opts.on_exit of every process that ended."""
         assert self.rec.ring is not None
         for record in self.rec.ring.records():
             kind, tgid = prog.EXIT_EVENT.unpack_from(record)
+            if kind == prog.EV_EXIT and self.opts.on_exit is not None:
+                self.opts.on_exit(tgid, prog.EXITED.unpack_from(record)[2])
             if kind != prog.EV_EXEC:
                 continue
             _, _, exe, _, ino = prog.EXEC_EVENT.unpack_from(record)
@@ -272,7 +280,7 @@ def _path_of(tgid: int, ino: int, interp: str, cwd: str | None) -> str:
 
 def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResult:
     """Start argv (or attach to opts.attach) and count it and everything it starts in the kernel; closes rec."""
-    if opts.filters or opts.verdict is not None:
+    if opts.verdict is not None:
         rec.close()
         raise UserError("verify needs the ptrace backend", "--backend ebpf")
     try:
@@ -284,7 +292,7 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
             argv = _cmdline(opts.attach)
         else:
             exe_paths = {prog.LAUNCHER: PRE_EXEC}
-            st.begin(spawn(argv, env, opts.cwd, [_no_filter], seize=False,
+            st.begin(spawn(argv, env, opts.cwd, list(opts.filters) or [_no_filter], seize=False,
                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER)))
         session = _Session(st, rec, opts, exe_paths)
         st.use_hooks(signal_all=session.signal_all, sync=session.sync)
