@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tracer.structs import Struct
 
@@ -23,9 +23,9 @@ if TYPE_CHECKING:  # each command's module (and with it its options) is imported
     from tracer.commands.systemd_unit import SystemdUnitOptions
     from tracer.commands.verify import VerifyOptions
 
-Opts = TypeVar("Opts", bound=Struct)
-if TYPE_CHECKING:
-    Loaded = tuple[type[Opts], Callable[[Opts], Outcome]]  # a command's typed options and the call taking them
+if TYPE_CHECKING:  # each loader's return type ties its options class to the call that takes it
+    Opts = TypeVar("Opts", bound=Struct)
+    Loaded = tuple[type[Opts], Callable[[Opts], Outcome]]
 
 
 def _run() -> Loaded[RunOptions]:
@@ -108,19 +108,19 @@ def _label() -> Loaded[LabelOptions]:
     return LabelOptions, run_label
 
 
-class Command(Struct, Generic[Opts], frozen=True):
+class Command(Struct, frozen=True):
     """One subcommand: its line in `seccomp-learn --help`, its own help, and `load`: its typed options (which
     make its parser: tracer/cli/options.py) and its library call, which takes them, from the command's module,
     imported only for the command that runs."""
 
     summary: str
     description: str
-    load: Callable[[], Loaded[Opts]]
+    load: Callable[[], Loaded[Any]]
     usage: str | None = None  # after "seccomp-learn NAME" (argparse's own, unless the command takes COMMAND words)
 
 
 TRACED = "[OPTIONS] [--] COMMAND [ARG...]   (or --pid PID instead of COMMAND)"
-COMMANDS: dict[str, Command[Any]] = {
+COMMANDS: dict[str, Command] = {
     "run": Command(
         "Trace COMMAND and write the profile it needs (the default command).",
         """The command follows the options (or `--`), untouched. stdin/stdout/stderr pass through, and

@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from tracer.commands.typed_options import Flag, build, flags_of
 from tracer.errors import UserError
 from tracer.structs import Struct
 
-S = TypeVar("S", bound=Struct)
+if TYPE_CHECKING:
+    S = TypeVar("S", bound=Struct)
 NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")  # a positional for argparse, as it is for us
 
 

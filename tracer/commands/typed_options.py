@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from tracer.capture import backend_names
 from tracer.structs import Struct, field, metadata
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # typing's constructs cost a start too: they are for the type checker only
     from tracer.distribution.client import Access
     from tracer.recording.schema import Backend, Follow
 
-S = TypeVar("S", bound=Struct)
-Kind = Literal["value", "switch", "append", "positional", "command"]
+    S = TypeVar("S", bound=Struct)
+    Kind = Literal["value", "switch", "append", "positional", "command"]
 
 
 class Flag(Struct, frozen=True):
