@@ -1,4 +1,4 @@
-"""One way from a recording to a profile file (commands/profile_output.py): `run`, `emit` and `systemd-unit`
+"""One way from a recording to a profile file (commands/profile_delivery.py): `run`, `emit` and `systemd-unit`
 write, byte for byte, what the release before it (OLD, taken from git) writes from the same recording, in
 every format, with the same summary.
 
