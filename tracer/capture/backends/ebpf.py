@@ -34,7 +34,9 @@ from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import bpf, btf, procfs
 from tracer.recording.schema import ARG_VALUES_CAP, ArgValues
-from tracer.syscalls.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
+from tracer.syscalls.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
+from tracer.syscalls.info import filterable_args
+from tracer.syscalls.table import TABLES
 
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 _TRACEPOINTS = ("sys_enter", "sched_process_fork", "sched_process_exec", "sched_process_exit")
@@ -91,8 +93,7 @@ class Recorder:
         self.ring = bpf.RingBuffer("sclearn_events", prog.RING_BYTES)
         m = prog.Maps(self.traced.fd, self.counts.fd, self.argspec.fd, self.argvals.fd, self.argstate.fd,
                       self.exes.fd, self.stats.fd, self.ring.fd)
-        for slot, mask in _argspec_masks().items():
-            self.argspec.update(prog.SLOT.pack(slot), prog.SLOT.pack(mask))
+        self.argspec.update_all({prog.SLOT.pack(slot): prog.SLOT.pack(mask) for slot, mask in _argspec_masks().items()})
         self.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1)
         status = offsets[("task_struct", "thread_info")] + offsets[("thread_info", "status")]
         programs = {"sys_enter": prog.sys_enter(m, status),
@@ -133,13 +134,13 @@ class Recorder:
 
 
 def _argspec_masks() -> dict[int, int]:
-    """argspec slot -> the bits of the argument indexes to keep, for every (ABI, nr) with filterable arguments."""
+    """argspec slot -> the bits of the argument indexes to keep, for every (ABI, nr) with filterable arguments:
+    what session.argspec gives, from the ABIs' tables (only their ~400 numbers each, not all SPEC_NR)."""
     out = {}
-    for base, arch, bit in ((0, AUDIT_ARCH_X86_64, 0), (prog.SPEC_NR, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT),
-                            (2 * prog.SPEC_NR, AUDIT_ARCH_I386, 0)):
-        for nr in range(prog.SPEC_NR):
-            mask = sum(1 << index for index, _ in argspec(arch, nr | bit))
-            if mask:
+    for base, abi in ((0, "x86_64"), (prog.SPEC_NR, "x32"), (2 * prog.SPEC_NR, "i386")):
+        for nr, name in TABLES[abi].items():
+            mask = sum(1 << spec.index for spec in filterable_args(abi, name))
+            if mask and nr < prog.SPEC_NR:
                 out[base + nr] = mask
     return out
 
