@@ -8,13 +8,18 @@ the notify backend's. `bpftool` (Debian's, not ours) says which BPF programs and
 from __future__ import annotations
 
 import json
+import re
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from helpers import EBPF_MISSING, SL, recorded, seccomp_learn
+
+from tracer.capture.backends import ebpf_programs as prog
+from tracer.kernel import btf
 
 pytestmark = pytest.mark.skipif(EBPF_MISSING is not None, reason=f"ebpf: {EBPF_MISSING}")
 PREFIX = "sclearn_"  # the names capture/ebpf.py gives its programs and maps
@@ -118,3 +123,45 @@ def test_a_full_map_is_counted_and_makes_the_run_partial(monkeypatch: pytest.Mon
     dropped = int(str(run.partial_reason).split("the kernel dropped ")[1].split(" syscall counts")[0])
     assert dropped > 0
     assert sum(len(table) for table in result.recording.abis.values()) <= 4
+
+
+def _bpftool_offsets(wanted: dict[str, tuple[str, ...]]) -> dict[tuple[str, str], int]:
+    """The byte offsets bpftool's raw dump of the kernel's BTF gives, from each struct's fullest definition."""
+    out = subprocess.run(["bpftool", "btf", "dump", "file", btf.VMLINUX, "format", "raw"], capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    best: dict[str, dict[str, int]] = {}
+    current: dict[str, int] | None = None
+    for line in out.splitlines():
+        head = re.match(r"\[\d+\] STRUCT '(\w+)' size=\d+ vlen=(\d+)", line)
+        if head:
+            current = None
+            if head[1] in wanted and int(head[2]) > len(best.get(head[1], {})):
+                current = best[head[1]] = {}
+        elif current is not None and (member := re.match(r"\s+'(\w*)' type_id=\d+ bits_offset=(\d+)", line)):
+            current[member[1]] = int(member[2]) // 8
+        elif not line.startswith(("\t", " ")):
+            current = None
+    return {(s, m): best[s][m] for s, members in wanted.items() for m in members}
+
+
+def test_kernel_field_offsets_are_bpftools_and_kept_for_the_boot_only_where_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The programs' struct offsets are what bpftool reads from the same BTF; the per-boot copy is read back
+    (a changed value shows it is), and ignored once someone else could have written it."""
+    cache = tmp_path / "run"
+    monkeypatch.setattr(btf, "CACHE", str(cache))
+    expected = _bpftool_offsets(prog.FIELDS)
+    assert btf.member_offsets(prog.FIELDS) == expected  # searched: the cache was empty
+    kept = cache / "btf-offsets"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700 and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    changed = re.sub(r"^task_struct tgid \d+$", "task_struct tgid 7", kept.read_text(), flags=re.M)
+    kept.write_text(changed)
+    assert btf.member_offsets(prog.FIELDS)[("task_struct", "tgid")] == 7  # read back, not searched
+    kept.chmod(0o620)
+    assert btf.member_offsets(prog.FIELDS) == expected  # group-writable: searched again, and rewritten
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text(changed)
+    kept.unlink()
+    kept.symlink_to(elsewhere)
+    assert btf.member_offsets(prog.FIELDS) == expected  # not followed
