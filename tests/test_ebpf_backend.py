@@ -13,6 +13,7 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,27 @@ def test_attach_counts_the_process_and_what_it_starts_from_now_on(tmp_path: Path
     assert "/usr/bin/mkdir" in x86["mkdir"]["executables"], "a child started after the attach was not counted"
     assert "/usr/bin/rmdir" in x86["rmdir"]["executables"]
     assert "/usr/bin/dash" in x86["wait4"]["executables"], "the attached process itself was not counted"
+
+
+def test_exits_wake_the_tracer_only_once_the_root_has_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """50 children end before the root: no exit event (nothing waits for them); two outlive it: their exits are
+    told, and the run waits for the last, whose calls are counted."""
+    from tracer.capture.backends.ebpf import Recorder, trace_ebpf
+    from tracer.capture.state import TraceOptions
+    from tracer.kernel import bpf
+    kinds: list[int] = []
+    records = bpf.RingBuffer.records
+
+    def seen(ring: bpf.RingBuffer) -> Iterator[bytes]:
+        for record in records(ring):
+            kinds.append(prog.EXIT_EVENT.unpack_from(record)[0])
+            yield record
+    monkeypatch.setattr(bpf.RingBuffer, "records", seen)
+    script = "for i in $(seq 50); do /bin/true; done; (sleep 0.3; exec uname) >/dev/null & exit 0"
+    result = trace_ebpf(["sh", "-c", script], TraceOptions(), Recorder())
+    assert result.exit_code == 0 and not result.recording.runs[-1].partial
+    assert "/usr/bin/uname" in result.recording.abis["x86_64"]["uname"].executables, "the run ended too soon"
+    assert 1 <= kinds.count(prog.EV_EXIT) <= 3, kinds  # the root, the subshell (uname), its sleep
 
 
 def test_without_privilege_it_fails_before_the_workload_starts(tmp_path: Path) -> None:

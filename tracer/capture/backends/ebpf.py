@@ -5,10 +5,10 @@ kernel's BTF) and attaches them to the raw tracepoints sys_enter, sched_process_
 before the workload starts, so that a kernel that refuses says so first. The workload is forked as for
 the other backends but never ptraced and given no filter: the child waits on a pipe until its pid is
 in the `traced` map, then execs (no window: every task it starts is traced by the fork program before
-it runs). The loop here sleeps in poll on the ring buffer (a new executable, a process that ended), the
-root's pidfd and the signal wake-up pipe; the counts stay in the kernel until the end (or a snapshot),
-when `sync` reads the maps into the session's State. Nothing is pinned: the programs and maps live as
-long as this process's fds, so they are gone when it exits or is killed.
+it runs). The loop here sleeps in poll on the ring buffer (a new executable; once the root has ended, a
+process that ended), the root's pidfd and the signal wake-up pipe; the counts stay in the kernel until
+the end (or a snapshot), when `sync` reads the maps into the session's State. Nothing is pinned: the
+programs and maps live as long as this process's fds, so they are gone when it exits or is killed.
 
 A process keeps its executable id across fork; the path of an id is read from /proc/PID/exe when the
 exec event arrives (checked against the event's inode number), else from the exec's interpreter path.
@@ -112,8 +112,11 @@ class Recorder:
         raw = self.stats.lookup(prog.SLOT.pack(slot))
         return 0 if raw is None else prog.U64.unpack(raw)[0]
 
-    def trace(self, tgid: int, exe: int) -> None:
-        """Count this process's calls (and its descendants') from now on, as executable `exe`."""
+    def trace(self, tgid: int, exe: int, root: bool = False) -> None:
+        """Count this process's calls (and its descendants') from now on, as executable `exe`; the root's
+        end is the one after which every exit wakes the loop."""
+        if root:
+            self.set_stat(prog.ROOT_TGID, tgid)
         self.traced.update(prog.TGID.pack(tgid), prog.EXE.pack(exe))
 
     def traced_processes(self) -> list[int]:
@@ -288,7 +291,7 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
         else:
             exe_paths = {prog.LAUNCHER: PRE_EXEC}
             st.root = spawn(argv, env, opts.cwd, [_no_filter], seize=False,
-                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER))
+                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER, root=True))
             st.tasks_seen = 1
         session = _Session(st, rec, opts, exe_paths)
         st.signal_all, st.sync = session.signal_all, session.sync
@@ -316,7 +319,7 @@ def _attach(st: State, rec: Recorder, pid: int) -> dict[int, int]:
                 raise UserError(f"cannot attach: {exc.strerror}", f"--pid {pid}") from None
             continue
         exe_paths[exe] = exe_index(st, path)
-        rec.trace(tgid, exe)
+        rec.trace(tgid, exe, root=tgid == pid)
     return exe_paths
 
 

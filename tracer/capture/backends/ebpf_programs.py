@@ -8,7 +8,11 @@ Written with the assembler in kernel/bpf_asm.py and loaded by capture/ebpf.py. W
 - `sched_process_exec`: a traced process that exec'd gets the id of the file it now runs, found by
   (inode address, inode number) in `exes`; a file seen for the first time gets the next id and one
   event in the ring buffer (tgid, id, inode number, the interpreter path) for userspace to name it.
-- `sched_process_exit`: when a traced thread group ends, it leaves `traced`, and an event says so.
+- `sched_process_exit`: when a traced thread group ends, it leaves `traced`. The root's end (its tgid is
+  `stats[ROOT_TGID]`) sets `stats[ROOT_DONE]`, and from then on an event says so for each, which wakes
+  the loop to see whether any is left. Before that there is no event: the exits of a workload's
+  children never wake this process. (Both sides use one atomic on ROOT_DONE: an exit that missed the
+  flag has left `traced` before the root's exit is seen, so the loop, woken by the root, sees it gone.)
 - `sys_enter`: for a traced process, one increment of `counts[(exe id, ABI, nr)]` (a per-CPU map: the
   threads of a workload on different CPUs never share the counter's cache line); the ABI is i386 when
   the task's thread_info has TS_COMPAT, which the kernel sets for every 32-bit call, `int $0x80` from
@@ -88,8 +92,8 @@ ABI_X86_64, ABI_I386 = 0, 1
 TS_COMPAT = 0x0002  # arch/x86/include/asm/thread_info.h: a 32-bit syscall is active
 
 # stats slots
-NEXT_EXE, TASKS, LOST_CALLS, LOST_ARGS, LOST_EVENTS, LOST_TASKS = range(6)
-STATS = 6
+NEXT_EXE, TASKS, LOST_CALLS, LOST_ARGS, LOST_EVENTS, LOST_TASKS, ROOT_TGID, ROOT_DONE = range(8)
+STATS = 8
 
 # argspec slots: x86_64 numbers below SPEC_NR, then x32's, then i386's (the same split as capture/call_counts.py).
 SPEC_NR = 1024
@@ -287,12 +291,19 @@ def sched_process_exec(m: Maps, offsets: dict[tuple[str, str], int]) -> bytes:
 
 def sched_process_exit(m: Maps) -> bytes:
     """sched_process_exit(struct task_struct *p, bool group_dead): a traced process that ended leaves."""
-    out = _label("out")
+    out, other, tell = _label("out"), _label("other"), _label("tell")
     return assemble([
         mov(R6, R1),
         load(8, R1, R6, 8), alu_imm(AND, R1, 0xFF), jump(JEQ, R1, 0, out),  # another thread lives on
         *_current_tgid(-4), mov(R7, R0), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
         *ld_map_fd(R1, m.traced), *_stack_key(R2, -4), call(bpf.MAP_DELETE),
+        store_imm(4, FP, -20, ROOT_TGID), *_lookup(m.stats, -20), jump(JEQ, R0, 0, out),
+        load(8, R9, R0, 0), mov_imm(R8, 0), jump_reg(JNE, R9, R7, other), mov_imm(R8, 1),  # R8: is the root
+        other,
+        store_imm(4, FP, -20, ROOT_DONE), *_lookup(m.stats, -20), jump(JEQ, R0, 0, out),
+        mov(R1, R8), atomic(ADD, R0, 0, R1, fetch=True),  # the root sets the flag; R1: the flag before
+        jump(JNE, R8, 0, tell), jump(JEQ, R1, 0, out),  # the root still runs: nobody waits for this exit
+        tell,
         store_imm(4, FP, -16, EV_EXIT), store(4, FP, -12, R7),
         *ld_map_fd(R1, m.events), *_stack_key(R2, -16), mov_imm(R3, EXIT_EVENT.size), mov_imm(R4, 0),
         call(bpf.RINGBUF_OUTPUT), jump(JEQ, R0, 0, out),
