@@ -28,6 +28,7 @@ NO_PREALLOC = 1  # map creation flag: a hash map's entries are allocated as they
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE = 1, 2, 3
 GET_CURRENT_PID_TGID = 14
 GET_CURRENT_TASK = 35
+GET_CURRENT_TASK_BTF = 158  # the task as a pointer the verifier knows the type of: its fields are read directly
 PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = 113, 115
 RINGBUF_OUTPUT, RINGBUF_RESERVE, RINGBUF_SUBMIT = 130, 131, 132
 

@@ -185,8 +185,8 @@ def sys_enter(m: Maps, status_off: int) -> bytes:
         *_current_tgid(-4), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
         load(4, R7, R0, 0), store(4, FP, -24, R7),  # count key: exe id
         load(8, R8, R6, 8), store(8, FP, -16, R8),  # nr
-        store_imm(8, FP, -32, 0), call(bpf.GET_CURRENT_TASK), mov(R9, R0), *_read_kernel(-32, 4, R9, status_off),
-        load(4, R9, FP, -32), alu_imm(AND, R9, TS_COMPAT), jump(JNE, R9, 0, is32), mov_imm(R9, ABI_X86_64),
+        call(bpf.GET_CURRENT_TASK_BTF), load(4, R9, R0, status_off),  # a direct read: no probe_read call
+        alu_imm(AND, R9, TS_COMPAT), jump(JNE, R9, 0, is32), mov_imm(R9, ABI_X86_64),
         goto(abi_done),
         is32, mov_imm(R9, ABI_I386), abi_done,
         store(4, FP, -20, R9),
