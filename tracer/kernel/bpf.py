@@ -31,6 +31,7 @@ GET_CURRENT_TASK = 35
 GET_CURRENT_TASK_BTF = 158  # the task as a pointer the verifier knows the type of: its fields are read directly
 PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = 113, 115
 RINGBUF_OUTPUT, RINGBUF_RESERVE, RINGBUF_SUBMIT = 130, 131, 132
+TASK_PT_REGS = 175  # a task's saved user registers, as a typed pointer
 
 _ATTR_SIZE = 128
 _LOG_SIZE = 1 << 20

@@ -108,7 +108,6 @@ ARGSTATE_ENTRIES = 4096
 RING_BYTES = 1 << 20
 
 # struct pt_regs (arch/x86/include/asm/ptrace.h): the offsets of each ABI's argument registers.
-PT_REGS_SIZE = 168
 ARG_REGS = {ABI_X86_64: (112, 104, 96, 56, 72, 64),  # di, si, dx, r10, r8, r9
             ABI_I386: (40, 88, 96, 104, 112, 32)}  # bx, cx, dx, si, di, bp
 
@@ -179,7 +178,7 @@ def sys_enter(m: Maps, status_off: int) -> bytes:
     status_off: the offset of thread_info.status in task_struct."""
     out, inc, args, is32, abi_done, i386, have = (_label(n) for n in ("out", "inc", "args", "is32", "abi", "i386",
                                                                         "have"))
-    regs, argkey, state0, one = -208, -232, -248, -252  # stack: pt_regs copy, argvals key, zeroed state, u32 1
+    regs, argkey, state0, one = -48, -72, -88, -92  # stack: the task's pt_regs pointer, argvals key, zeroed state, 1
     code: Code = [
         mov(R6, R1),
         *_current_tgid(-4), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
@@ -204,8 +203,8 @@ def sys_enter(m: Maps, status_off: int) -> bytes:
         i386, jump(JGE, R1, SPEC_NR, out), alu_imm(ADD, R1, 2 * SPEC_NR),
         have, store(4, FP, -40, R1), *_lookup(m.argspec, -40), jump(JEQ, R0, 0, out),
         load(4, R7, R0, 0), jump(JEQ, R7, 0, out),  # R7: the indexes to keep, as bits
-        load(8, R3, R6, 0), *_stack_key(R1, regs), mov_imm(R2, PT_REGS_SIZE), call(bpf.PROBE_READ_KERNEL),
-        jump(JNE, R0, 0, out),
+        # the saved registers, read in place: bpf_task_pt_regs gives them as a pointer the verifier knows
+        call(bpf.GET_CURRENT_TASK_BTF), mov(R1, R0), call(bpf.TASK_PT_REGS), store(8, FP, regs, R0),
         store(4, FP, argkey, R9), store(4, FP, argkey + 4, R8), store_imm(4, FP, argkey + 12, 0),
     ]
     for index in range(6):
@@ -221,8 +220,8 @@ def _keep_argument(m: Maps, index: int, regs: int, argkey: int, state0: int, one
     return [
         mov(R1, R7), alu_imm(AND, R1, 1 << index), jump(JEQ, R1, 0, nxt),
         store_imm(4, FP, argkey + 8, index),
-        jump(JEQ, R9, ABI_I386, reg32), load(8, R1, FP, regs + x64), goto(loaded),
-        reg32, load(8, R1, FP, regs + i386),
+        load(8, R1, FP, regs), jump(JEQ, R9, ABI_I386, reg32), load(8, R1, R1, x64), goto(loaded),
+        reg32, load(8, R1, R1, i386),
         loaded, store(8, FP, argkey + 16, R1),
         *_lookup(m.argvals, argkey), jump(JNE, R0, 0, nxt),  # seen: the common case
         *_lookup(m.argstate, argkey), jump(JNE, R0, 0, have_state),
