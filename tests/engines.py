@@ -187,11 +187,14 @@ class Engines:
         (self.root / "www/index.html").write_text("hello from the image\n")
 
     def _daemon_json(self) -> str:
-        """No host settings; the wrapper as `seccomp-learn`, and with a learn directory it cannot create."""
+        """No host settings; the wrapper as `seccomp-learn` (as `seccomp-learn-ptrace` on its ptrace fallback), and
+        with a learn directory it cannot create."""
         unusable = ["--learn-dir", "/proc/seccomp-learn"]
         wrapper = str(self.wrapper)
         return json.dumps({"runtimes": {
             "seccomp-learn": {"path": wrapper, "runtimeArgs": ["--learn-dir", str(self.learn_dir)]},
+            "seccomp-learn-ptrace": {"path": wrapper, "runtimeArgs": ["--learn-dir", str(self.learn_dir),
+                                                                      "--learn-backend", "ptrace"]},
             "seccomp-learn-unusable": {"path": wrapper, "runtimeArgs": unusable},
             "seccomp-learn-optional": {"path": wrapper, "runtimeArgs": [*unusable, "--learn-optional"]}}})
 

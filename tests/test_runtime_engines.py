@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engines import IMAGE, NO_NETWORK, PODMAN_RUN_FLAGS, Engines, run
-from helpers import SL, seccomp_learn
+from helpers import EBPF_MISSING, SL, seccomp_learn
 
 WORKLOAD = ["sh", "-c", "d=/tmp/sl-d.$$; mkdir $d && rmdir $d && echo hello world | tr a-z A-Z | wc -w; exit 3"]
 EXPECTED = (3, "2\n")
@@ -114,6 +114,7 @@ def test_docker_detached_server_exec_and_stop(engines: Engines, tmp_path: Path) 
     run([*docker, "rm", container_id])
     commands = sorted(r["command"] for r in rec["runs"])
     assert commands == sorted([server, client])
+    assert {r["backend"] for r in rec["runs"]} == {"ptrace" if EBPF_MISSING else "ebpf"}  # the exec'd one too
     main = next(r for r in rec["runs"] if r["command"] == server)
     assert main["partial"] and main["exit"]["name"] in ("SIGTERM", "SIGKILL"), main
     assert {"accept", "bind", "listen", "connect"} <= set(rec["abis"]["x86_64"])

@@ -2,7 +2,9 @@
 
 The bundles are tests/oci.py's (host /usr and /etc read-only, Docker's capabilities), run by the real
 runc with a private --root. References: runc's own output for pass-through commands, /proc for the
-state of a container process, `strace -f` for what the runtime and the container called.
+state of a container process (TracerPid: ptrace or not) and for the BPF programs a tracer holds,
+`bpftool` for what the kernel still holds, `strace -f` for what the runtime and the container called.
+As root the wrapper records with ebpf; `--learn-backend ptrace` is the fallback, tested here too.
 """
 
 from __future__ import annotations
@@ -49,11 +51,12 @@ class Runc:
         argv = [*WRAPPER, "--learn-dir", str(learn or self.learn), *extra, *self.globals(), *args]
         return _run(argv, env={**os.environ, ENV_STATE: str(self.tmp / "state")}, **kw)
 
-    def create(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def create(self, *args: str, backend: str = "auto") -> subprocess.CompletedProcess[str]:
         """`create` through the wrapper: the container inherits its stdio, so files, not pipes, hold it."""
         out, err = self.tmp / "create.out", self.tmp / "create.err"
         with out.open("w") as stdout, err.open("w") as stderr:
-            done = self.wrapped("create", *args, stdout=stdout, stderr=stderr, capture_output=False)
+            done = self.wrapped("create", *args, stdout=stdout, stderr=stderr, capture_output=False,
+                                extra=("--learn-backend", backend))
         return subprocess.CompletedProcess(done.args, done.returncode, out.read_text(), err.read_text())
 
     def direct(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -104,16 +107,53 @@ def test_pass_through_matches_runc(runc: Runc) -> None:
     assert runc.direct("state", container_id).returncode != 0
 
 
-def test_create_returns_the_container_stays_traced_then_recorded(runc: Runc) -> None:
+def bpf_tracer(container_id: str) -> tuple[int, set[int]]:
+    """The wrapper's detached tracer of container_id (found by its command line) and the ids of the BPF
+    programs it holds (from /proc/PID/fdinfo); (0, set()) if there is none."""
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"tracer.runtime_wrapper" not in argv or container_id.encode() not in argv:
+                continue
+            ids = {int(line.split()[1]) for fd in (entry / "fd").iterdir()
+                   if os.readlink(fd) == "anon_inode:bpf-prog"
+                   for line in (entry / "fdinfo" / fd.name).read_text().splitlines() if line.startswith("prog_id:")}
+        except (OSError, ValueError):
+            continue
+        if ids:
+            return int(entry.name), ids
+    return 0, set()
+
+
+def loaded_programs() -> set[int]:
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {int(p["id"]) for p in json.loads(out or "[]")}
+
+
+def still_loaded(programs: set[int]) -> set[int]:
+    """Those of programs the kernel still holds once it had a moment (they are freed after an RCU grace period)."""
+    deadline = time.monotonic() + 10
+    while (left := programs & loaded_programs()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.parametrize("backend", ["ebpf", "ptrace"])
+def test_create_returns_the_container_stays_traced_then_recorded(runc: Runc, backend: str) -> None:
     b = runc.bundle(PIPELINE)
     original = (b / "config.json").read_bytes()
     container_id = f"cr-{uuid.uuid4().hex[:8]}"
     pid_file = runc.tmp / "init.pid"
-    created = runc.create("--bundle", str(b), "--pid-file", str(pid_file), container_id)
+    created = runc.create("--bundle", str(b), "--pid-file", str(pid_file), container_id, backend=backend)
     assert created.returncode == 0, created.stderr
     assert (b / "config.json").read_bytes() == original, "the bundle's config.json was not put back"
     init = status_of(int(pid_file.read_text()))
-    assert init["TracerPid"] != "0" and init["State"][0] == "S", init  # waiting for start, traced, not stopped
+    assert init["State"][0] == "S", init  # waiting for start, not stopped
+    programs = bpf_tracer(container_id)[1]
+    if backend == "ebpf":  # not ptraced: the detached tracer holds the BPF programs that count it
+        assert init["TracerPid"] == "0" and len(programs) == 4, init
+    else:
+        assert init["TracerPid"] != "0", init
     started = runc.wrapped("start", container_id)
     assert started.returncode == 0, started.stderr
     deleted = _delete_when_stopped(runc, container_id)
@@ -121,10 +161,12 @@ def test_create_returns_the_container_stays_traced_then_recorded(runc: Runc) -> 
     rec = runc.recording(container_id)
     run = rec["runs"][0]
     assert run["command"] == PIPELINE and run["exit"] == {"code": 0} and not run["partial"]
+    assert run["backend"] == backend
     assert run["container"]["id"] == container_id and run["runtime"]["path"].endswith("runc")
     names = set(rec["abis"]["x86_64"])
     assert {"execve", "pipe2", "clone", "wait4"} <= names
     assert run["runtime"]["syscalls_only_by_runtime"]["x86_64"], "the runtime's calls after its filter are missing"
+    assert not still_loaded(programs), "the BPF programs outlived their tracer"
 
 
 def _delete_when_stopped(runc: Runc, container_id: str) -> subprocess.CompletedProcess[str]:
@@ -136,11 +178,30 @@ def _delete_when_stopped(runc: Runc, container_id: str) -> subprocess.CompletedP
     return runc.wrapped("delete", container_id)
 
 
+def test_ebpf_tracer_killed_leaves_nothing_loaded_and_the_container_untouched(runc: Runc) -> None:
+    """SIGKILL of the ebpf tracer: its programs leave the kernel (bpftool), the container runs on, never stopped."""
+    b = runc.bundle(["sleep", "60"])
+    container_id = f"kille-{uuid.uuid4().hex[:8]}"
+    pid_file = runc.tmp / "init.pid"
+    assert runc.create("--bundle", str(b), "--pid-file", str(pid_file), container_id).returncode == 0
+    try:
+        assert runc.wrapped("start", container_id).returncode == 0
+        init = int(pid_file.read_text())
+        tracer, programs = bpf_tracer(container_id)
+        assert tracer and programs <= loaded_programs()
+        os.kill(tracer, signal.SIGKILL)
+        assert not still_loaded(programs), "the killed tracer's BPF programs are still loaded"
+        left = status_of(init)
+        assert left["State"][0] == "S" and left["TracerPid"] == "0", left
+    finally:
+        runc.wrapped("delete", "--force", container_id)
+
+
 def test_tracer_killed_leaves_nothing_stopped_or_traced(runc: Runc) -> None:
     b = runc.bundle(["sleep", "60"])
     container_id = f"kill-{uuid.uuid4().hex[:8]}"
     pid_file = runc.tmp / "init.pid"
-    assert runc.create("--bundle", str(b), "--pid-file", str(pid_file), container_id).returncode == 0
+    assert runc.create("--bundle", str(b), "--pid-file", str(pid_file), container_id, backend="ptrace").returncode == 0
     try:
         assert runc.wrapped("start", container_id).returncode == 0
         init = int(pid_file.read_text())
@@ -249,10 +310,12 @@ def test_pipeline_300_times_is_faithful(runc: Runc) -> None:
     assert (done.returncode, done.stdout) == (0, "bad=0\n"), done.stderr
 
 
-def test_ignored_sigchld_does_not_interrupt_epoll_wait(runc: Runc) -> None:
-    """The wrapper traces with the ptrace backend: its ignored-signal repair keeps SIGCHLD from waking epoll_wait."""
+@pytest.mark.parametrize("backend", ["ebpf", "ptrace"])
+def test_ignored_sigchld_does_not_interrupt_epoll_wait(runc: Runc, backend: str) -> None:
+    """ebpf never stops the container; ptrace's ignored-signal repair keeps SIGCHLD from waking epoll_wait."""
     fixture = build("epollchld")
-    done = runc.wrapped("run", "--bundle", str(runc.bundle([str(fixture), "300"])), "epoll")
+    done = runc.wrapped("run", "--bundle", str(runc.bundle([str(fixture), "300"])), "epoll",
+                        extra=("--learn-backend", backend))
     assert done.returncode == 0 and done.stdout.startswith("faithful:"), done.stdout + done.stderr
 
 
@@ -315,3 +378,19 @@ def _strace_split(text: str) -> tuple[set[str], set[str], set[str]]:
                 "NULL" not in call:  # libseccomp's probes pass NULL
             loader = pid
     return container, init_after, init_after | runtime_after
+
+
+def test_a_wrapper_under_a_seccomp_filter_records_with_ptrace(runc: Runc) -> None:
+    """Started under a filter (a service's SystemCallFilter=), every task has a seccomp mode from the start,
+    so ebpf could not tell the runtime's set-up from the container: auto falls back to ptrace; ebpf refuses."""
+    allow_all = ("import os, sys, pyseccomp as s; f = s.SyscallFilter(s.ALLOW); f.load(); "
+                 "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+    filtered = (sys.executable, "-c", allow_all)
+    argv = ["--root", str(runc.root), "run", "--bundle", str(runc.bundle(PIPELINE))]
+    env = {**os.environ, ENV_STATE: str(runc.tmp / "state")}
+    done = _run([*filtered, *WRAPPER[1:], "--learn-dir", str(runc.learn), *argv, "filtered"], env=env)
+    assert (done.returncode, done.stdout) == (0, "2\n"), done.stderr
+    assert runc.recording("filtered")["runs"][0]["backend"] == "ptrace"
+    refused = _run([*filtered, *WRAPPER[1:], "--learn-dir", str(runc.learn), "--learn-backend", "ebpf", *argv,
+                    "refused"], env=env)
+    assert refused.returncode == 2 and "already runs under a seccomp filter" in refused.stderr, refused.stderr

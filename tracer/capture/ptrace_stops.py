@@ -12,26 +12,30 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
-from tracer.capture.session import PRE_EXEC, count_call, exe_id, kill, note_setid
+from tracer.capture.per_call import count_call, exe_id
+from tracer.capture.session import kill, note_setid
 from tracer.capture.signal_repair import SignalRepair
-from tracer.capture.state import State, TraceOptions
+from tracer.capture.state import PRE_EXEC, State, TraceOptions
 from tracer.kernel import ptrace_abi as pt
 
 _STOP_SIGNALS = (signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
 _FORK_EVENTS = (pt.PTRACE_EVENT_FORK, pt.PTRACE_EVENT_VFORK, pt.PTRACE_EVENT_CLONE)
 
 
-def ptrace_stop_handler(st: State, opts: TraceOptions, stop_workload: Callable[[str], None],
+def ptrace_stop_handler(st: State, opts: TraceOptions, driver_ended: Callable[[int], None],
                         lock: threading.Lock | None = None) -> Callable[[int, int], None]:
     """What a loop does with one waitpid report (backends/ptrace.py's loop, and backends/notify.py's ptrace half).
 
-    Per seccomp stop: one PTRACE_GET_SYSCALL_INFO, `count_call`, and PTRACE_CONT (names bound once).
+    Per seccomp stop: one PTRACE_GET_SYSCALL_INFO, `count_call`, and PTRACE_CONT (names bound once). A
+    seized running process (--pid) has no filter: it stops at every syscall entry and exit instead.
     """
-    if st.repair is None:
-        st.repair = SignalRepair(st.restarted)
-    repair, follow, verdict, on_exit, buf = st.repair, opts.follow, opts.verdict, opts.on_exit, pt.syscall_info_buffer()
-    raw_ptrace, get_info, size, cont_req = pt.raw_ptrace, pt.PTRACE_GET_SYSCALL_INFO, pt.SYSCALL_INFO_SIZE, st.resume
-    head, exit_op, per_syscall_stop = pt.SYSCALL_INFO_HEAD.unpack_from, pt.PTRACE_SYSCALL_INFO_EXIT, st.stop_status
+    repair = st.repair
+    assert repair is not None, "a seizing backend begins with a SignalRepair"
+    follow, verdict, on_exit, buf = opts.follow, opts.verdict, opts.on_exit, pt.syscall_info_buffer()
+    cont_req, per_syscall_stop = ((pt.PTRACE_CONT, pt.SECCOMP_STOP_STATUS) if st.attached is None
+                                  else (pt.PTRACE_SYSCALL, pt.SYSCALL_STOP_STATUS))
+    raw_ptrace, get_info, size = pt.raw_ptrace, pt.PTRACE_GET_SYSCALL_INFO, pt.SYSCALL_INFO_SIZE
+    head, exit_op = pt.SYSCALL_INFO_HEAD.unpack_from, pt.PTRACE_SYSCALL_INFO_EXIT
 
     def handle(pid: int, status: int) -> None:
         if status == per_syscall_stop and not st.detaching:
@@ -45,10 +49,9 @@ def ptrace_stop_handler(st: State, opts: TraceOptions, stop_workload: Callable[[
                             count_call(st, pid, arch, nr, buf, verdict)
             raw_ptrace(cont_req, pid, None, None)
         elif pid == st.driver:
-            st.driver_status = status
-            stop_workload("driver")
+            driver_ended(status)
         else:
-            _other_event(st, repair, pid, status, follow)
+            _other_event(st, repair, pid, status, follow, cont_req)
             if on_exit is not None and not os.WIFSTOPPED(status):
                 on_exit(pid, status)
 
@@ -86,52 +89,43 @@ def detach_signal(status: int) -> int:
     return sig if status >> 16 == 0 and sig not in (signal.SIGTRAP, signal.SIGTRAP | 0x80) else 0
 
 
-def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow: str) -> None:
+def _other_event(st: State, repair: SignalRepair, pid: int, status: int, follow: str, resume: int) -> None:
     """Everything but the seccomp stop: new tasks, exec, group-stop, signals, exits."""
-    if pid not in st.live:  # a new task can report before its parent's fork event
-        st.live.add(pid)
-        if pid not in st.seen:
-            st.seen.add(pid)
-            st.tasks_seen += 1
+    st.reported(pid)
     kind = stop_kind(status, st.detaching)
     if kind == "detach":
         pt.detach(pid, detach_signal(status))
-        st.live.discard(pid)
+        st.gone(pid)
     elif kind == "gone":
-        st.live.discard(pid)
-        st.exe_of.pop(pid, None)
+        st.gone(pid)
         repair.forget(pid)
         if pid == st.root:
-            st.root_status = status
-            if follow == "main" and st.live:
-                st.killed_rest = len(st.live)
-                kill(list(st.live), signal.SIGKILL)
+            rest = list(st.live) if follow == "main" else []
+            st.root_ended(status, len(rest))
+            kill(rest, signal.SIGKILL)
     elif kind == "new-task":
         child = pt.geteventmsg(pid)
-        if child not in st.seen:  # else it reported first, and may even be gone already
-            st.seen.add(child)
-            st.live.add(child)
-            st.tasks_seen += 1
+        if st.new_task(child):  # else it reported first, and may even be gone already
             parent_exe = st.exe_of.get(pid, PRE_EXEC)
-            st.exe_of[child] = parent_exe if parent_exe != PRE_EXEC else exe_id(st, child)
-        pt.cont(pid, 0, st.resume)
+            st.runs(child, parent_exe if parent_exe != PRE_EXEC else exe_id(st, child))
+        pt.cont(pid, 0, resume)
     elif kind == "exec":
         former = pt.geteventmsg(pid)
         if former != pid:  # a non-leader thread exec'd: it now has the leader's pid, its tid is gone
-            st.live.discard(former)
-            st.exe_of.pop(former, None)
-        st.exe_of[pid] = exe_id(st, pid)
-        note_setid(st, st.exes[st.exe_of[pid]])
+            st.gone(former)
+        exe = exe_id(st, pid)
+        st.runs(pid, exe)
+        note_setid(st, st.exes[exe])
         if pid == st.root:
-            st.exec_ok = True
-        pt.cont(pid, 0, st.resume)
+            st.root_execd()
+        pt.cont(pid, 0, resume)
     elif kind == "group-stop":
         repair.group_stop(pid)
         pt.listen(pid)  # group-stop: stay stopped, as untraced job control would
     elif kind == "resume":
-        pt.cont(pid, 0, st.resume)
+        pt.cont(pid, 0, resume)
     else:  # signal-delivery stop: deliver it, after the repairs that keep the workload's view untraced
-        pt.cont(pid, repair.signal_to_deliver(pid, os.WSTOPSIG(status)), st.resume)
+        pt.cont(pid, repair.signal_to_deliver(pid, os.WSTOPSIG(status)), resume)
 
 
 def wait_loop(handle: Callable[[int, int], None], live: set[int]) -> None:

@@ -1,20 +1,18 @@
-"""A tracing session, whichever backend runs it: what is recorded per call, the run loop, the result.
+"""A tracing session, whichever backend runs it: the run loop around the backend's, and the result.
 
-The backends (capture/backends/: ptrace, notify, notify_only, ebpf) start a workload, then hand their per-call
-loop to `run_session`, which adds what every run has: signal forwarding, --duration, the --during driver,
-timeouts, snapshots, progress, and the Recording at the end. `count_call` is what a backend does for each
-syscall; what it keeps is bounded by distinct keys (docs/architecture.md).
+The backends (capture/backends/: ptrace, notify, notify_only, ebpf) start a workload (State.begin), then
+hand their loop to `run_session`, which adds what every run has: signal forwarding, --duration, the
+--during driver, timeouts, snapshots, progress, and the Recording at the end. What a backend does for each
+syscall is capture/per_call.py.
 """
 
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import stat
-import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,17 +20,15 @@ from typing import TYPE_CHECKING
 
 from tracer import __version__
 from tracer.capture.backend_names import AUTO, UNFAITHFUL
-from tracer.capture.call_counts import NATIVE, ArgSpec
 from tracer.capture.launch import fork_exec
 from tracer.capture.shell import as_written
 from tracer.capture.signal_repair import signal_masks
-from tracer.capture.state import Denial, State, Tally, TraceOptions, TraceResult
+from tracer.capture.state import PRE_EXEC, Denial, State, Tally, TraceOptions, TraceResult
 from tracer.kernel import procfs
 from tracer.kernel import ptrace_abi as pt
 from tracer.kernel.wait_status import describe_exit, exit_code_of
-from tracer.recording.schema import PRE_EXEC_NAME, ArgValues, Recording, Run, SyscallStats, unnamed_key
-from tracer.syscalls.abi import AUDIT_ARCH_X86_64, abi_of
-from tracer.syscalls.info import filterable_args
+from tracer.recording.schema import PRE_EXEC_NAME, Recording, Run, SyscallStats, unnamed_key
+from tracer.syscalls.abi import abi_of
 from tracer.syscalls.names import name_of
 
 if TYPE_CHECKING:
@@ -40,41 +36,6 @@ if TYPE_CHECKING:
     pass
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-PRE_EXEC = -1  # executable id of the root task before its exec: the launcher, not the workload
-_RET_DATA = struct.Struct("<I")
-DENIED_ARG_SAMPLES = 8  # argument tuples kept per denied syscall, for the verify report
-
-
-# A stop's or a notification's bytes: arch and nr first, the six arguments at SYSCALL_INFO_ARGS_OFFSET.
-CallData = bytes | ctypes.Array[ctypes.c_char]
-
-
-def _args_of(buf: CallData) -> tuple[int, ...]:
-    return pt.SYSCALL_INFO_ARGS.unpack_from(buf, pt.SYSCALL_INFO_ARGS_OFFSET)
-
-
-def exe_id(st: State, pid: int) -> int:
-    try:
-        path = os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        path = "?"
-    return exe_index(st, path)
-
-
-def exe_index(st: State, path: str) -> int:
-    """The index of an executable's path in st.exes, which it enters the first time."""
-    idx = st.exe_index.get(path)
-    if idx is None:
-        idx = st.exe_index[path] = len(st.exes)
-        st.exes.append(path)
-    return idx
-
-
-def argspec(arch: int, nr: int) -> ArgSpec:
-    """(arg index, is-flags) pairs to record for this (arch, nr); computed once per slot."""
-    abi, bare = abi_of(arch, nr)
-    name = name_of(abi, bare)
-    return tuple((s.index, s.kind == "flags") for s in (filterable_args(abi, name) if name else ()))
 
 
 def kill(pids: Sequence[int], sig: int) -> None:
@@ -125,7 +86,8 @@ def _start_detach(st: State) -> None:
         pt.interrupt(tid)
 
 
-Loop = Callable[[State, TraceOptions, Callable[[str], None]], None]
+# A backend's loop: it is given the state, the options, and what to call when the --during driver ends (its status).
+Loop = Callable[[State, TraceOptions, Callable[[int], None]], None]
 
 
 def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, str], started: time.struct_time,
@@ -157,6 +119,10 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
                 threading.Thread(target=_stop_after_exec, args=(st, opts.stop_signal, session_over),
                                  daemon=True).start()
 
+    def driver_ended(status: int) -> None:
+        st.driver_status = status
+        stop_workload("driver")
+
     def snapshot(_signum: int = 0, _frame: object = None) -> None:
         if opts.snapshot is not None:
             partial = make_result(st, argv, opts, started, time.monotonic() - t0, snapshot=True)
@@ -185,7 +151,7 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
     try:
         if opts.during:
             st.driver, st.ready_fd = _spawn_driver(opts.during, opts.ready, env, opts.cwd)
-        loop(st, opts, stop_workload)
+        loop(st, opts, driver_ended)
     except BaseException:
         if st.attached is None:
             _signal_all(st, signal.SIGKILL)  # never leave a traced task stopped behind
@@ -275,53 +241,12 @@ def _end_driver(st: State, ready: Ready | None) -> None:
         st.not_ready, st.ready_fd = ready.failure(st.ready_fd), None
 
 
-def count_call(st: State, pid: int, arch: int, nr: int, buf: CallData,
-            verdict: Callable[[int, int], None] | None) -> None:
-    """One syscall: count it (or, under verify, record the denial) and keep its filterable arguments."""
-    if st.restarted and st.restarted.get(pid) == (arch, nr):
-        del st.restarted[pid]  # made again only because a repair restarted it: counted already
-        return
-    exe = st.exe_of.get(pid)
-    if exe is None:
-        exe = st.exe_of[pid] = exe_id(st, pid)
-    if verdict is not None and (ret_data := _RET_DATA.unpack_from(buf, pt.SYSCALL_INFO_RET_DATA_OFFSET)[0]):
-        _deny(st, pid, exe, arch, nr, ret_data, _args_of(buf), verdict)
-        return  # a denied call's arguments are not what the workload needs
-    calls = st.calls
-    slot = nr if arch == AUDIT_ARCH_X86_64 and nr < NATIVE else calls.slot(arch, nr)
-    row = calls.rows.get(exe)
-    if row is None or slot >= len(row):
-        row = calls.row(exe)
-    row[slot] += 1
-    spec = calls.specs[slot]
-    if spec is None:
-        spec = calls.specs[slot] = argspec(arch, nr)
-    if spec:
-        values = _args_of(buf)
-        for index, is_flags in spec:
-            key = (arch, nr, index)
-            av = st.args.get(key)
-            if av is None:
-                av = st.args[key] = ArgValues(bits=0 if is_flags else None)
-            av.add(values[index])
-
-
-def _deny(st: State, pid: int, exe: int, arch: int, nr: int, data: int, values: tuple[int, ...],
-          verdict: Callable[[int, int], None]) -> None:
-    key = (exe, arch, nr, data)
-    st.denied_counts[key] += 1
-    samples = st.denied.setdefault(key, [])
-    if len(samples) < DENIED_ARG_SAMPLES and values not in samples:
-        samples.append(values)
-    verdict(pid, data)
-
-
 def note_setid(st: State, path: str) -> None:
     """Traced and (unprivileged) no_new_privs processes never gain set-id privileges: say so."""
     if os.geteuid() != 0:
         with contextlib.suppress(OSError):
             if os.stat(path).st_mode & (stat.S_ISUID | stat.S_ISGID):
-                st.setuid_unprivileged.add(path)
+                st.setid_dropped(path)
 
 
 def _key(abi: str, bare: int) -> str:

@@ -92,12 +92,12 @@ class SignalRepair:
     """Decides, at each signal-delivery-stop, which signal to deliver and whether to rewrite rax.
 
     `restarted` maps a tid to the (AUDIT_ARCH, nr) of the call it will make again because of a
-    repair; the recorder skips counting it once. `listener_takes` is None for backends without a
-    listener (plain ptrace, attach).
+    repair; the recorder counts it once (`counted_before`). `listener_takes` is None for backends
+    without a listener (plain ptrace, attach).
     """
 
-    def __init__(self, restarted: dict[int, tuple[int, int]], listener_takes: ListenerTakes | None = None) -> None:
-        self.restarted = restarted
+    def __init__(self, listener_takes: ListenerTakes | None = None) -> None:
+        self.restarted: dict[int, tuple[int, int]] = {}
         self.listener_takes = listener_takes
         self.regs = pt.regs_buffer()
         self.info = pt.syscall_info_buffer()
@@ -113,6 +113,13 @@ class SignalRepair:
     def forget(self, tid: int) -> None:
         self.restarted.pop(tid, None)
         self.stopped_in_call.pop(tid, None)
+
+    def counted_before(self, tid: int, arch: int, nr: int) -> bool:
+        """Whether this call is made again only because a repair restarted it: it was counted already."""
+        if self.restarted.get(tid) != (arch, nr):
+            return False
+        del self.restarted[tid]
+        return True
 
     def signal_to_deliver(self, tid: int, sig: int) -> int:
         """The signal to resume tid with (0: suppressed), after rewriting its return value if needed."""

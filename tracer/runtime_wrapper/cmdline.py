@@ -16,9 +16,12 @@ from tracer.structs import Struct, field
 
 ENV_DIR = "SECCOMP_LEARN_DIR"
 ENV_RUNTIME = "SECCOMP_LEARN_RUNTIME"
+ENV_BACKEND = "SECCOMP_LEARN_BACKEND"
 DEFAULT_DIR = "/var/lib/seccomp-learn"
 DEFAULT_RUNTIME = "runc"
-OWN_VALUE = ("--learn-dir", "--learn-runtime", "--learn-push")
+OWN_VALUE = ("--learn-dir", "--learn-runtime", "--learn-push", "--learn-backend")
+# How the container is recorded (recorder.py): "auto" is ebpf where this process may load it, else ptrace.
+BACKENDS = ("auto", "ebpf", "ptrace")
 OWN_FLAG = "--learn-optional"
 PUSH_INSECURE = "--learn-push-insecure"  # plain HTTP for --learn-push (a registry on 127.0.0.1)
 # Global flags of runc 1.1 and crun 1.8 that take a value (the others are booleans: --debug, --systemd-cgroup).
@@ -62,6 +65,7 @@ class Invocation(Struct, frozen=True):
     explicit: bool = True  # the runtime or learn directory was named (by an option or the environment)
     learn_push: str | None = None  # also push each container's recording to this registry repository (fail open)
     learn_push_insecure: bool = False
+    backend: str = "auto"  # one of BACKENDS
 
     @property
     def detaches(self) -> bool:
@@ -120,9 +124,12 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> Invocation:
     learn_dir = own.get("--learn-dir") or env.get(ENV_DIR) or DEFAULT_DIR
     runtime = own.get("--learn-runtime") or env.get(ENV_RUNTIME) or DEFAULT_RUNTIME
     args = command_args(command, forwarded[forwarded.index(command) + 1:]) if command in LEARNING else CommandArgs()
-    explicit = bool(own) or ENV_DIR in env or ENV_RUNTIME in env
+    explicit = bool(own.keys() - {"--learn-backend"}) or ENV_DIR in env or ENV_RUNTIME in env
+    backend = own.get("--learn-backend") or env.get(ENV_BACKEND) or "auto"
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})", "--learn-backend")
     return Invocation(learn_dir, runtime, optional, tuple(forwarded), command, args, global_values, explicit,
-                      own.get("--learn-push"), push_insecure)
+                      own.get("--learn-push"), push_insecure, backend)
 
 
 def _command_items(command: str, argv: Sequence[str]) -> tuple[list[tuple[str, str | None, list[str]]], list[str]]:

@@ -1,4 +1,13 @@
-"""The container's seccomp filter, turned into the recording filter: what it allows now stops in the tracer.
+"""The container's seccomp filter as the recording needs it: left alone (ebpf), or turned into the ptrace
+recording filter, where what it allows stops in the tracer.
+
+Under the ebpf backend (recorder.py) the kernel's programs count a task's calls from the moment its
+seccomp mode is set, which the runtime does right before the container's exec: the container keeps
+its own `linux.seccomp` unchanged, and one without (`seccomp=unconfined`) gets `allow_all`, a filter
+that allows every call on every ABI of the machine, only as that trigger (its one effect beyond it:
+like any filter without SPEC_ALLOW it switches on the speculative-store-bypass mitigation).
+
+Under ptrace:
 
 The runtime loads `linux.seccomp` itself, at the point where it would load any profile. Every action
 that lets a call through (SCMP_ACT_ALLOW, SCMP_ACT_LOG) becomes SCMP_ACT_TRACE, so each allowed call is
@@ -32,13 +41,22 @@ ARCHES = {"x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
           "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]}
 
 
+def _arches() -> list[str]:
+    machine = platform.machine()
+    if machine not in ARCHES:
+        raise UserError(f"no seccomp architecture list for machine {machine!r}")
+    return ARCHES[machine]
+
+
+def allow_all() -> dict[str, Any]:
+    """The ebpf trigger for a container without a profile: every call allowed, as without a filter."""
+    return {"defaultAction": "SCMP_ACT_ALLOW", "architectures": _arches()}
+
+
 def recording_filter(seccomp: dict[str, Any] | None) -> dict[str, Any]:
     """The linux.seccomp object to give the runtime instead of `seccomp` (None: unconfined)."""
     if seccomp is None:
-        machine = platform.machine()
-        if machine not in ARCHES:
-            raise UserError(f"no seccomp architecture list for machine {machine!r}")
-        return {"defaultAction": TRACE, "architectures": ARCHES[machine]}
+        return {"defaultAction": TRACE, "architectures": _arches()}
     out = _traced(seccomp, "defaultAction", "defaultErrnoRet", "linux.seccomp.defaultAction")
     rules = seccomp.get("syscalls", [])
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
@@ -60,7 +78,11 @@ def _traced(entry: dict[str, Any], key: str, errno_key: str, where: str) -> dict
     return {**entry, key: TRACE if action in PASSES else action}
 
 
-def with_filter(config: dict[str, Any]) -> dict[str, Any]:
-    """config with its linux.seccomp replaced by the recording filter (config itself is not changed)."""
+def with_filter(config: dict[str, Any], ebpf: bool = False) -> dict[str, Any]:
+    """config with the linux.seccomp the recording needs (config itself is not changed): under ebpf its
+    own or allow_all, under ptrace the recording filter."""
     linux = config.get("linux") or {}
-    return {**config, "linux": {**linux, "seccomp": recording_filter(linux.get("seccomp"))}}
+    seccomp = linux.get("seccomp")
+    if ebpf:
+        return config if seccomp is not None else {**config, "linux": {**linux, "seccomp": allow_all()}}
+    return {**config, "linux": {**linux, "seccomp": recording_filter(seccomp)}}

@@ -20,24 +20,24 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import re
 import stat
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tracer.errors import UserError
-from tracer.recording import schema as rec_io
-from tracer.recording.schema import Recording
-from tracer.recording.union import merge
 from tracer.runtime_wrapper.safedir import flock, open_dir
+
+if TYPE_CHECKING:  # imported by `add` only: the runtime's pass-through commands (start, delete) start faster
+    from tracer.recording.schema import Recording
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
 RECORDING_LIMIT = 64 << 20  # an existing recording larger than this is not merged into
 SUFFIX = ".trace.json"
-WAIT_STEP = 0.05
+WAIT_STEP = 0.005  # `delete` waits for the recording: every engine's `run --rm` waits as long
 ACTIVE_TIMEOUT = 5  # seconds to take the `active` lock (held exclusive only for an instant by `delete`)
 MERGE_TIMEOUT = 60  # seconds to take the `lock` lock (held for one read-merge-write of a recording)
 REOPENS = 10  # times the `active` lock is opened again when the last tracer removed it meanwhile
@@ -47,6 +47,7 @@ def file_stem(container_id: str) -> str:
     """A file name for a container id: the id itself when it is a plain name, else a cleaned form + hash."""
     if SAFE_NAME.fullmatch(container_id):
         return container_id
+    import hashlib  # OpenSSL's, 10 ms to load: only for an id that is not a plain name
     cleaned = re.sub(r"[^A-Za-z0-9_.+-]", "_", container_id)[:64].lstrip(".") or "_"
     return f"{cleaned}-{hashlib.sha256(container_id.encode(errors='surrogateescape')).hexdigest()[:16]}"
 
@@ -196,6 +197,8 @@ class LearnDir:
 
     def add(self, container_id: str, rec: Recording) -> str:
         """Merge rec into the container's recording (creating it), atomically; returns its path."""
+        from tracer.recording import schema as rec_io
+        from tracer.recording.union import merge
         name = file_stem(container_id) + SUFFIX
         with self._locked(container_id):
             existing = self._read(name)
@@ -215,6 +218,7 @@ class LearnDir:
             if not stat.S_ISREG(info.st_mode) or info.st_size > RECORDING_LIMIT:
                 raise UserError("not a regular file of a recording's size", self._where(name))
             data = f.read(RECORDING_LIMIT + 1)
+        from tracer.recording import schema as rec_io
         try:
             return rec_io.from_json(json.loads(data))
         except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:

@@ -1,10 +1,18 @@
 """Trace the real runtime from its start and turn what ran into the container's recording.
 
-The tracer seizes the runtime before it execs and installs no filter of its own: until the runtime
-loads the container's (rewritten, see filter.py) seccomp filter nothing stops, so the runtime's own
-setup (mounts, pivot_root, unshare, ...) is neither slowed nor recorded. From that load on, every
-allowed call of the runtime's init and of everything the entrypoint starts is one seccomp stop of
-the ptrace backend. ptrace's auto-attach follows the runtime's clones into the new namespaces.
+As root (always, under dockerd, containerd and rootful podman) the ebpf backend records: its programs
+are loaded before the runtime starts (`ebpf_recorder`), follow the runtime's forks into the new
+namespaces and count a task's calls only once its seccomp mode is set (Recorder's seccomp_gate). The
+runtime sets it when it loads the container's own filter (filter.py: unchanged, or an allow-all one
+for an unconfined container) right before the container's exec, so the runtime's own set-up (mounts,
+pivot_root, unshare, ...) is not recorded, nothing in the container is ptraced or stopped, and a
+container may ptrace (strace, gdb) itself. Exit statuses come from the kernel's exit event.
+
+The fallback (--learn-backend ptrace, or where BPF cannot be loaded) is the ptrace backend: the
+tracer seizes the runtime before it execs and installs no filter of its own; until the runtime loads
+the container's rewritten filter (filter.py) nothing stops. From that load on, every allowed call of
+the runtime's init and of everything the entrypoint starts is one seccomp stop. ptrace's auto-attach
+follows the runtime's clones.
 
 `create`, `run --detach` and `exec --detach` return while the container keeps running, so there a
 detached tracer process holds the trace: the wrapper forks it, it starts the runtime as its traced
@@ -23,8 +31,9 @@ import subprocess
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
+from tracer.capture.backend_names import EBPF, PTRACE
 from tracer.capture.state import TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel.wait_status import exit_code_of
@@ -35,6 +44,9 @@ from tracer.runtime_wrapper.learndir import LearnDir, file_stem
 from tracer.runtime_wrapper.privatebundle import PrivateBundle
 from tracer.runtime_wrapper.runtimelog import note
 from tracer.structs import Struct, field
+
+if TYPE_CHECKING:
+    from tracer.capture.backends.ebpf import Recorder
 
 STATE_TIMEOUT = 10  # seconds for a `runtime state` query
 
@@ -53,10 +65,13 @@ class Plan(Struct):
     container: Container
     active_fd: int  # the container's shared 'recording' lock, held while tracing
     private: PrivateBundle | None = None  # the runtime's bundle (create and run), removed when tracing ends
+    recorder: Recorder | None = None  # the loaded eBPF programs that record (None: ptrace)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def finish(self) -> None:
-        """The tracer's end: the runtime's bundle is removed, the container's lock let go."""
+        """The tracer's end: the BPF programs unloaded, the runtime's bundle removed, the container's lock let go."""
+        if self.recorder is not None:
+            self.recorder.close()
         if self.private is not None:
             self.private.remove()
         self.learn.release(self.container.id, self.active_fd)
@@ -69,6 +84,25 @@ class Plan(Struct):
     def run_id(self) -> str:
         kind = "" if self.inv.command != "exec" else "exec-"
         return f"{file_stem(self.container.id)[:64]}-{kind}{self.started.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+
+
+def ebpf_recorder(inv: Invocation) -> Recorder | None:
+    """The eBPF programs that will record the container, loaded now (before its bundle is written, which
+    depends on the backend), or None for ptrace: `auto` falls back to it where BPF cannot be loaded."""
+    if inv.backend == PTRACE:
+        return None
+    from tracer.capture.backends.ebpf import Recorder
+    from tracer.kernel.procfs import status_field
+    try:
+        if status_field("self", "Seccomp") != 0:  # the runtime's set-up would have a seccomp mode too
+            raise UserError("the wrapper already runs under a seccomp filter: the kernel cannot tell the "
+                            "container's calls from the runtime's set-up")
+        return Recorder(seccomp_gate=True)
+    except UserError as exc:
+        if inv.backend == EBPF:
+            raise UserError(str(exc), "--learn-backend ebpf") from None
+        note(inv, "info", f"recording with ptrace: {exc}")
+        return None
 
 
 def runtime_labels(rec: Recording, runtime: str) -> set[str]:
@@ -119,8 +153,18 @@ def container_recording(result: TraceResult, plan: Plan, status: int | None) -> 
 
 
 def _options(plan: Plan, on_exit: Callable[[int, int], None] | None, announce: Callable[[], None]) -> TraceOptions:
-    """The ptrace backend with no filter of our own: the runtime loads the recording filter itself."""
-    return TraceOptions(run_id=plan.run_id, backend="ptrace", filters=[announce], on_exit=on_exit)
+    """No filter of our own: the runtime loads the container's (ebpf) or the recording filter (ptrace) itself."""
+    return TraceOptions(run_id=plan.run_id, backend=PTRACE if plan.recorder is None else EBPF, filters=[announce],
+                        on_exit=on_exit)
+
+
+def _trace(plan: Plan, opts: TraceOptions) -> TraceResult:
+    """Run the runtime under the plan's backend until the container's last task has exited."""
+    if plan.recorder is None:
+        from tracer.capture.choice import trace
+        return trace(plan.argv, opts)
+    from tracer.capture.backends.ebpf import trace_ebpf
+    return trace_ebpf(plan.argv, opts, plan.recorder)
 
 
 def _save(plan: Plan, result: TraceResult, status: int | None) -> str | None:
@@ -136,10 +180,9 @@ def _save(plan: Plan, result: TraceResult, status: int | None) -> str | None:
 
 def record_foreground(plan: Plan) -> int:
     """`run` or `exec` without --detach: trace here, write the recording, exit as the runtime did."""
-    from tracer.capture.choice import trace
     try:
         try:
-            result = trace(plan.argv, _options(plan, None, lambda: None))
+            result = _trace(plan, _options(plan, None, lambda: None))
         except UserError as exc:  # raised only before the runtime's exec: resolving, seizing
             raise TracingImpossible(str(exc)) from None
         try:
@@ -170,9 +213,11 @@ def record_detached(plan: Plan, inherited: list[int]) -> int:
         finally:
             os._exit(0)
     os.close(write_end)
-    os.close(plan.active_fd)  # the tracer holds its own copies of the lock and of the runtime's bundle
+    os.close(plan.active_fd)  # the tracer holds its own copies of the lock, the runtime's bundle, the BPF programs
     if plan.private is not None:
         plan.private.close()
+    if plan.recorder is not None:
+        plan.recorder.close()
     os.waitpid(child, 0)
     with os.fdopen(read_end, "rb") as reply:
         answer = reply.read().decode(errors="replace").strip()
@@ -186,7 +231,6 @@ def record_detached(plan: Plan, inherited: list[int]) -> int:
 
 def _tracer(plan: Plan, report_fd: int, inherited: list[int]) -> NoReturn:
     """The detached tracer: run the runtime traced, report its exit code, trace until the container is gone."""
-    from tracer.capture.choice import trace
     pid_pipe: list[int] = []  # (read, write): the runtime's pid, told by the runtime itself
     runtime_pid: list[int] = []
     statuses: dict[int, int] = {}
@@ -219,7 +263,7 @@ def _tracer(plan: Plan, report_fd: int, inherited: list[int]) -> NoReturn:
     try:
         pid_pipe.extend(os.pipe2(os.O_CLOEXEC))
         threading.Thread(target=drop_stdio, daemon=True).start()
-        result = trace(plan.argv, _options(plan, on_exit, announce))
+        result = _trace(plan, _options(plan, on_exit, announce))
         written = _save(plan, result, statuses.get(watched[0]) if watched else None)
         note(plan.inv, "info", f"wrote {written}" if written else "the container's entrypoint never ran: "
              "nothing recorded")

@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from tracer.errors import UserError
-from tracer.runtime_wrapper import bundle as bundles
 from tracer.runtime_wrapper import remembered
 from tracer.runtime_wrapper.cmdline import ENV_RUNTIME, Invocation, parse, with_bundle
 from tracer.runtime_wrapper.learndir import LearnDir, file_stem
 from tracer.runtime_wrapper.runtimelog import note
 from tracer.structs import replace
 
-if TYPE_CHECKING:  # the tracer is imported only by the commands that trace: the others exec at once
+if TYPE_CHECKING:  # the tracer, even subprocess, only for the commands that need them: the others exec at once
     from tracer.runtime_wrapper.recorder import Plan
 WRAPPED = "SECCOMP_LEARN_WRAPPED"  # set for the real runtime: a runtime that is the wrapper again is refused
 VERSION_TIMEOUT = 10
@@ -90,6 +86,7 @@ def fail(inv: Invocation | None, message: str) -> NoReturn:
 
 def resolve_runtime(name: str) -> str:
     """The real runtime's path: a missing or non-executable one fails every command (no container can start)."""
+    import shutil
     path = shutil.which(name) if "/" not in name else name
     if path is None or not os.path.isfile(path) or not os.access(path, os.X_OK):
         raise UserError(f"the OCI runtime {name!r} is not an executable file (set --learn-runtime or {ENV_RUNTIME})")
@@ -105,6 +102,9 @@ def exec_runtime(runtime: str, inv: Invocation) -> NoReturn:
 
 def runtime_version(runtime: str) -> str:
     """The runtime's first `--version` line; a runtime that cannot answer it is broken."""
+    import subprocess
+
+    from tracer.runtime_wrapper.bundle import clean
     try:
         done = subprocess.run([runtime, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT,
                               stdin=subprocess.DEVNULL, errors="replace")
@@ -113,11 +113,12 @@ def runtime_version(runtime: str) -> str:
     first = (done.stdout.strip().splitlines() or [""])[0]
     if done.returncode != 0 or not first:
         raise UserError(f"the OCI runtime is broken: `--version` exited {done.returncode}", runtime)
-    return bundles.clean(first) or ""
+    return clean(first) or ""
 
 
 def delete(inv: Invocation, runtime: str) -> int:
     """Delete, then wait (bounded) until the container's tracers have written its recording."""
+    import subprocess
     code = subprocess.run([runtime, *inv.forwarded]).returncode
     container_id = remembered.container_of(inv.command, list(inv.forwarded[inv.forwarded.index("delete") + 1:]))
     if container_id is None:
@@ -162,20 +163,25 @@ def learn(inv: Invocation, runtime: str, inherited: list[int]) -> int:
 def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
     """Everything that can make recording impossible, checked before anything runs; no plan when there
     is nothing to record (a pod's sandbox, an exec in a container that is not learning)."""
+    from pathlib import Path
+
+    from tracer.runtime_wrapper import bundle as bundles
     from tracer.runtime_wrapper import privatebundle
     from tracer.runtime_wrapper.filter import with_filter
-    from tracer.runtime_wrapper.recorder import Plan
+    from tracer.runtime_wrapper.recorder import Plan, ebpf_recorder
     container_id = inv.args.container_id
     if inv.command == "exec":
         learn_dir = LearnDir(inv.learn_dir)
         if not learn_dir.is_active(container_id):
             return None
         container = bundles.Container(container_id, entrypoint=_exec_args(inv))
-        return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id))
+        recorder = ebpf_recorder(inv)
+        return Plan(inv, runtime, version, learn_dir, container, learn_dir.hold_active(container_id),
+                    recorder=recorder)
     bundle = bundles.open_bundle(inv.flag("bundle", "b") or ".")
     try:
         config = bundles.load_config(bundle, inv.flag("config", "f"))
-        recording_config = with_filter(bundles.anchored(config, bundle))
+        anchored = bundles.anchored(config, bundle)
     finally:
         os.close(bundle.fd)
     if bundles.is_sandbox(config):
@@ -183,17 +189,27 @@ def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
     container = bundles.describe(container_id, Path(bundle.real), config)
     learn_dir = LearnDir(inv.learn_dir)
     learn_dir.check_writable(container_id)
-    active = learn_dir.hold_active(container_id)
+    recorder = ebpf_recorder(inv)
+    try:
+        recording_config = with_filter(anchored, ebpf=recorder is not None)
+        active = learn_dir.hold_active(container_id)
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
     try:
         private = privatebundle.make(remembered.state_dir(), file_stem(container_id), recording_config)
     except BaseException:
         learn_dir.release(container_id, active)
+        if recorder is not None:
+            recorder.close()
         raise
     return Plan(replace(inv, forwarded=with_bundle(inv, private.path)), runtime, version, learn_dir, container,
-                active, private)
+                active, private, recorder)
 
 
 def _exec_args(inv: Invocation) -> list[str]:
+    from tracer.runtime_wrapper import bundle as bundles
     process_file = inv.flag("process", "p")
     if process_file:
         with contextlib.suppress(UserError):

@@ -1,14 +1,15 @@
 """`--backend ebpf`: the calls are counted in the kernel by BPF programs; this process only names and reads them.
 
-`Recorder` creates the maps, loads the programs of capture/ebpf_programs.py (offsets from the
-kernel's BTF) and attaches them to the raw tracepoints sys_enter, sched_process_fork, _exec and _exit,
-before the workload starts, so that a kernel that refuses says so first. The workload is forked as for
-the other backends but never ptraced and given no filter: the child waits on a pipe until its pid is
-in the `traced` map, then execs (no window: every task it starts is traced by the fork program before
-it runs). The loop here sleeps in poll on the ring buffer (a new executable; once the root has ended, a
-process that ended), the root's pidfd and the signal wake-up pipe; the counts stay in the kernel until
-the end (or a snapshot), when `sync` reads the maps into the session's State. Nothing is pinned: the
-programs and maps live as long as this process's fds, so they are gone when it exits or is killed.
+`Recorder` creates the maps, loads the programs of capture/ebpf_programs.py (offsets from the kernel's BTF)
+and attaches them to the raw tracepoints sys_enter, sched_process_fork, _exec and _exit, before the workload
+starts, so that a kernel that refuses says so first. The workload is forked as for the other backends but
+never ptraced and given no filter of ours (`opts.filters`, if any, run in the child before its exec: the
+container wrapper's pid announcement): the child waits on a pipe until its pid is in the `traced` map, then
+execs (no window: every task it starts is traced by the fork program before it runs). The loop here sleeps in
+poll on the ring buffer (a new executable; once the root has ended, or always for opts.on_exit, which gets its
+wait status, a process that ended), the root's pidfd and the signal wake-up pipe; the counts stay in the
+kernel until the end (or a snapshot), when `sync` reads the maps into the session's State. Nothing is pinned:
+the programs and maps live as long as this process's fds, so they are gone when it exits or is killed.
 
 A process keeps its executable id across fork; the path of an id is read from /proc/PID/exe when the
 exec event arrives (checked against the event's inode number), else from the exec's interpreter path.
@@ -29,8 +30,9 @@ from collections.abc import Callable
 from tracer.capture.backends import ebpf_programs as prog
 from tracer.capture.call_counts import CallCounts
 from tracer.capture.launch import spawn
-from tracer.capture.session import PRE_EXEC, argspec, exe_index, kill, run_session
-from tracer.capture.state import State, TraceOptions, TraceResult
+from tracer.capture.per_call import argspec, counted_in_kernel
+from tracer.capture.session import kill, run_session
+from tracer.capture.state import PRE_EXEC, State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import bpf, btf, procfs
 from tracer.recording.schema import ARG_VALUES_CAP, ArgValues
@@ -57,9 +59,13 @@ def unavailable() -> str | None:
 
 
 class Recorder:
-    """The maps and attached programs of one run; `close` frees them (so does this process's death)."""
+    """The maps and attached programs of one run; `close` frees them (so does this process's death).
 
-    def __init__(self) -> None:
+    seccomp_gate (the container wrapper, runtime_wrapper/recorder.py): a traced task's calls count only
+    once its seccomp mode is set, i.e. from the container's filter on, not during the runtime's set-up."""
+
+    def __init__(self, seccomp_gate: bool = False) -> None:
+        self.seccomp_gate = seccomp_gate
         why = unavailable()
         if why:
             raise UserError(f"the eBPF backend cannot run here: {why}", "--backend ebpf")
@@ -96,10 +102,11 @@ class Recorder:
         self.argspec.update_all({prog.SLOT.pack(slot): prog.SLOT.pack(mask) for slot, mask in _argspec_masks().items()})
         self.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1)
         status = offsets[("task_struct", "thread_info")] + offsets[("thread_info", "status")]
-        programs = {"sys_enter": prog.sys_enter(m, status),
+        gate = offsets[("task_struct", "seccomp")] + offsets[("seccomp", "mode")] if self.seccomp_gate else None
+        programs = {"sys_enter": prog.sys_enter(m, status, gate),
                     "sched_process_fork": prog.sched_process_fork(m, offsets[("task_struct", "tgid")]),
                     "sched_process_exec": prog.sched_process_exec(m, offsets),
-                    "sched_process_exit": prog.sched_process_exit(m)}
+                    "sched_process_exit": prog.sched_process_exit(m, offsets[("task_struct", "exit_code")])}
         for tp in _TRACEPOINTS:
             fd = bpf.load_program(f"sclearn_{tp.rsplit('_', 1)[-1]}", programs[tp])
             self.fds.append(fd)
@@ -191,41 +198,43 @@ class _Session:
                 if is_flags:
                     av.bits = (av.bits or 0) | bits
                 args[(arch, nr, index)] = av
-            st.calls, st.args = calls, args
-            st.tasks_seen = self.tasks_before + rec.stat(prog.TASKS)
-            st.incomplete = [f"the kernel dropped {n} {what}" for slot, what in _LOST if (n := rec.stat(slot))]
+            counted_in_kernel(st, calls, args)
+            st.counted_elsewhere(self.tasks_before + rec.stat(prog.TASKS),
+                                 [f"the kernel dropped {n} {what}" for slot, what in _LOST if (n := rec.stat(slot))])
 
     def _exe(self, exe: int) -> int:
         idx = self.exe_paths.get(exe)
-        return exe_index(self.st, "?") if idx is None else idx
+        return self.st.exe_named("?") if idx is None else idx
 
     def _events(self) -> None:
-        """Name new executables; note the root's exec."""
+        """Name new executables; note the root's exec; tell opts.on_exit of every process that ended."""
         assert self.rec.ring is not None
         for record in self.rec.ring.records():
             kind, tgid = prog.EXIT_EVENT.unpack_from(record)
+            if kind == prog.EV_EXIT and self.opts.on_exit is not None:
+                self.opts.on_exit(tgid, prog.EXITED.unpack_from(record)[2])
             if kind != prog.EV_EXEC:
                 continue
             _, _, exe, _, ino = prog.EXEC_EVENT.unpack_from(record)
             interp = record[prog.EXEC_EVENT.size:].split(b"\0", 1)[0].decode(errors="surrogateescape")
-            self.exe_paths[exe] = exe_index(self.st, _path_of(tgid, ino, interp, self.opts.cwd))
+            self.exe_paths[exe] = self.st.exe_named(_path_of(tgid, ino, interp, self.opts.cwd))
             if tgid == self.st.root:
-                self.st.exec_ok = True
+                self.st.root_execd()
 
-    def loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+    def loop(self, st: State, opts: TraceOptions, driver_ended: Callable[[int], None]) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_chld = signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         pidfd = os.pidfd_open(st.root)
         try:
-            self._loop(stop_workload, wake_r, pidfd)
+            self._loop(driver_ended, wake_r, pidfd)
         finally:
             signal.set_wakeup_fd(old_wakeup)
             signal.signal(signal.SIGCHLD, old_chld)
             for fd in (wake_r, wake_w, pidfd):
                 os.close(fd)
 
-    def _loop(self, stop_workload: Callable[[str], None], wake_r: int, pidfd: int) -> None:
+    def _loop(self, driver_ended: Callable[[int], None], wake_r: int, pidfd: int) -> None:
         st, rec = self.st, self.rec
         assert rec.ring is not None
         poller = select.poll()
@@ -244,8 +253,7 @@ class _Session:
             if st.driver is not None and st.driver_status is None:
                 pid, status = os.waitpid(st.driver, os.WNOHANG)
                 if pid:
-                    st.driver_status = status
-                    stop_workload("driver")
+                    driver_ended(status)
             if self.root_done and not rec.tracing_any():
                 break
 
@@ -254,12 +262,10 @@ class _Session:
         self.root_done = True
         if st.attached is not None:
             return
-        st.root_status = os.waitpid(st.root, 0)[1]
-        if self.opts.follow == "main":
-            rest = self.rec.traced_processes()
-            if rest:
-                st.killed_rest = sum(procfs.status_field(pid, "Threads") or 1 for pid in rest)
-                kill(rest, signal.SIGKILL)
+        status = os.waitpid(st.root, 0)[1]
+        rest = self.rec.traced_processes() if self.opts.follow == "main" else []
+        st.root_ended(status, sum(procfs.status_field(pid, "Threads") or 1 for pid in rest))
+        kill(rest, signal.SIGKILL)
 
 
 def _path_of(tgid: int, ino: int, interp: str, cwd: str | None) -> str:
@@ -278,23 +284,24 @@ def _path_of(tgid: int, ino: int, interp: str, cwd: str | None) -> str:
 
 def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResult:
     """Start argv (or attach to opts.attach) and count it and everything it starts in the kernel; closes rec."""
-    if opts.filters or opts.verdict is not None:
+    if opts.verdict is not None:
         rec.close()
         raise UserError("verify needs the ptrace backend", "--backend ebpf")
     try:
         env = dict(os.environ if opts.env is None else opts.env)
-        st = State(exec_ok=opts.attach is not None)
+        st = State()
         started = time.gmtime()
+        if opts.on_exit is not None:
+            rec.set_stat(prog.ROOT_DONE, 1)  # whoever waits for every exit gets every exit told
         if opts.attach is not None:
             exe_paths = _attach(st, rec, opts.attach)
             argv = _cmdline(opts.attach)
         else:
             exe_paths = {prog.LAUNCHER: PRE_EXEC}
-            st.root = spawn(argv, env, opts.cwd, [_no_filter], seize=False,
-                            before_go=lambda pid: rec.trace(pid, prog.LAUNCHER, root=True))
-            st.tasks_seen = 1
+            st.begin(spawn(argv, env, opts.cwd, list(opts.filters) or [_no_filter], seize=False,
+                           before_go=lambda pid: rec.trace(pid, prog.LAUNCHER, root=True)))
         session = _Session(st, rec, opts, exe_paths)
-        st.signal_all, st.sync = session.signal_all, session.sync
+        st.use_hooks(signal_all=session.signal_all, sync=session.sync)
         return run_session(st, argv, opts, env, started, session.loop)
     finally:
         rec.close()
@@ -306,19 +313,19 @@ def _no_filter() -> None:
 
 def _attach(st: State, rec: Recorder, pid: int) -> dict[int, int]:
     """Count pid and the processes below it from now on, each as the executable it runs now."""
-    st.root, st.attached = pid, pid
+    st.begin(pid, attached=True)
     exe_paths = {}
     pids = [pid, *procfs.descendants(pid)]
     rec.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1 + len(pids))  # before any of them can exec
     for exe, tgid in enumerate(pids, start=prog.LAUNCHER + 1):
         try:
             path = os.readlink(f"/proc/{tgid}/exe")
-            st.tasks_seen += len(os.listdir(f"/proc/{tgid}/task"))
+            st.more_tasks(len(os.listdir(f"/proc/{tgid}/task")))
         except OSError as exc:
             if tgid == pid:
                 raise UserError(f"cannot attach: {exc.strerror}", f"--pid {pid}") from None
             continue
-        exe_paths[exe] = exe_index(st, path)
+        exe_paths[exe] = st.exe_named(path)
         rec.trace(tgid, exe, root=tgid == pid)
     return exe_paths
 

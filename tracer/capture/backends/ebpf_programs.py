@@ -9,10 +9,12 @@ Written with the assembler in kernel/bpf_asm.py and loaded by capture/ebpf.py. W
   (inode address, inode number) in `exes`; a file seen for the first time gets the next id and one
   event in the ring buffer (tgid, id, inode number, the interpreter path) for userspace to name it.
 - `sched_process_exit`: when a traced thread group ends, it leaves `traced`. The root's end (its tgid is
-  `stats[ROOT_TGID]`) sets `stats[ROOT_DONE]`, and from then on an event says so for each, which wakes
-  the loop to see whether any is left. Before that there is no event: the exits of a workload's
-  children never wake this process. (Both sides use one atomic on ROOT_DONE: an exit that missed the
-  flag has left `traced` before the root's exit is seen, so the loop, woken by the root, sees it gone.)
+  `stats[ROOT_TGID]`) sets `stats[ROOT_DONE]`, and from then on an event says so for each, with the
+  task's exit_code (what wait would report: the code << 8, or the signal that killed it), which wakes
+  the loop to see whether any is left. Before that there is no event (unless userspace set ROOT_DONE
+  from the start, for opts.on_exit): the exits of a workload's children never wake this process. (Both
+  sides use one atomic on ROOT_DONE: an exit that missed the flag has left `traced` before the root's
+  exit is seen, so the loop, woken by the root, sees it gone.)
 - `sys_enter`: for a traced process, one increment of `counts[(exe id, ABI, nr)]` (a per-CPU map: the
   threads of a workload on different CPUs never share the counter's cache line); the ABI is i386 when
   the task's thread_info has TS_COMPAT, which the kernel sets for every 32-bit call, `int $0x80` from
@@ -20,6 +22,9 @@ Written with the assembler in kernel/bpf_asm.py and loaded by capture/ebpf.py. W
   a call with filterable arguments (`argspec`, filled from syscalls/info.py), each such argument's
   value enters `argvals` until ARG_VALUES_CAP + 1 distinct values were seen for it (then userspace says
   "many"); `argstate` keeps that count and the OR of every value (the flag bits).
+  Built with `seccomp_gate` (the container wrapper), it counts a task's calls only once the task's
+  seccomp mode is set: the runtime installs the container's filter right before the container's exec,
+  so the runtime's own set-up is not counted (capture/ebpf.py, Recorder).
 
 Nothing is dropped silently: a full map or ring buffer increments a `stats` counter, and the run is
 then marked partial with how many were lost.
@@ -84,7 +89,8 @@ SLOT = struct.Struct("<I")  # argspec, stats: key
 ARG_KEY = struct.Struct("<IIIIQ")  # argvals: ABI, nr, argument index, 0, value (argstate: the first 16 bytes)
 ARG_STATE = struct.Struct("<QQ")  # argstate: distinct values entered, OR of every value
 EXEC_EVENT = struct.Struct("<IIIIQ")  # kind, tgid, exe id, 0, inode number; then the path
-EXIT_EVENT = struct.Struct("<II")  # kind, tgid
+EXIT_EVENT = struct.Struct("<II")  # kind, tgid (the start of every event)
+EXITED = struct.Struct("<IIiI")  # an exit event: kind, tgid, task_struct.exit_code (a wait status), 0
 PATH_SIZE = 256
 EV_EXEC, EV_EXIT = 1, 2
 LAUNCHER = 0  # executable id of the root before its exec: its calls are counted (only execve is kept), no values
@@ -112,7 +118,8 @@ ARG_REGS = {ABI_X86_64: (112, 104, 96, 56, 72, 64),  # di, si, dx, r10, r8, r9
             ABI_I386: (40, 88, 96, 104, 112, 32)}  # bx, cx, dx, si, di, bp
 
 # The kernel fields the programs read, found in BTF (kernel/btf.py).
-FIELDS = {"task_struct": ("tgid", "thread_info"), "thread_info": ("status",), "linux_binprm": ("file", "interp"),
+FIELDS = {"task_struct": ("tgid", "thread_info", "seccomp", "exit_code"), "seccomp": ("mode",),
+          "thread_info": ("status",), "linux_binprm": ("file", "interp"),
           "file": ("f_inode",), "inode": ("i_ino",)}
 
 
@@ -172,10 +179,11 @@ def _return() -> list[Insn]:
     return [mov_imm(R0, 0), exit_()]
 
 
-def sys_enter(m: Maps, status_off: int) -> bytes:
+def sys_enter(m: Maps, status_off: int, seccomp_mode_off: int | None = None) -> bytes:
     """sys_enter(struct pt_regs *regs, long id): count the call, keep its filterable arguments.
 
-    status_off: the offset of thread_info.status in task_struct."""
+    status_off: the offset of thread_info.status in task_struct; seccomp_mode_off, when given, that of
+    seccomp.mode: a task whose mode is still 0 (no filter) is not counted."""
     out, inc, args, is32, abi_done, i386, have = (_label(n) for n in ("out", "inc", "args", "is32", "abi", "i386",
                                                                         "have"))
     regs, argkey, state0, one = -48, -72, -88, -92  # stack: the task's pt_regs pointer, argvals key, zeroed state, 1
@@ -183,6 +191,7 @@ def sys_enter(m: Maps, status_off: int) -> bytes:
         mov(R6, R1),
         *_current_tgid(-4), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
         load(4, R7, R0, 0), store(4, FP, -24, R7),  # count key: exe id
+        *_seccomp_gate(seccomp_mode_off, -32, out),
         load(8, R8, R6, 8), store(8, FP, -16, R8),  # nr
         call(bpf.GET_CURRENT_TASK_BTF), load(4, R9, R0, status_off),  # a direct read: no probe_read call
         alu_imm(AND, R9, TS_COMPAT), jump(JNE, R9, 0, is32), mov_imm(R9, ABI_X86_64),
@@ -211,6 +220,14 @@ def sys_enter(m: Maps, status_off: int) -> bytes:
         code += _keep_argument(m, index, regs, argkey, state0, one)
     code += [out, *_return()]
     return assemble(code)
+
+
+def _seccomp_gate(mode_off: int | None, scratch: int, out: Label) -> Code:
+    """Jump to out unless the current task has a seccomp mode (clobbers R0-R5 and the u32 at fp + scratch)."""
+    if mode_off is None:
+        return []
+    return [call(bpf.GET_CURRENT_TASK), *_read_kernel(scratch, 4, R0, mode_off), load(4, R1, FP, scratch),
+            jump(JEQ, R1, 0, out)]
 
 
 def _keep_argument(m: Maps, index: int, regs: int, argkey: int, state0: int, one: int) -> Code:
@@ -288,8 +305,10 @@ def sched_process_exec(m: Maps, offsets: dict[tuple[str, str], int]) -> bytes:
     ])
 
 
-def sched_process_exit(m: Maps) -> bytes:
-    """sched_process_exit(struct task_struct *p, bool group_dead): a traced process that ended leaves."""
+def sched_process_exit(m: Maps, exit_code_off: int) -> bytes:
+    """sched_process_exit(struct task_struct *p, bool group_dead): a traced process that ended leaves.
+
+    exit_code_off: the offset of task_struct.exit_code, which do_exit set before this tracepoint."""
     out, other, tell = _label("out"), _label("other"), _label("tell")
     return assemble([
         mov(R6, R1),
@@ -304,7 +323,8 @@ def sched_process_exit(m: Maps) -> bytes:
         jump(JNE, R8, 0, tell), jump(JEQ, R1, 0, out),  # the root still runs: nobody waits for this exit
         tell,
         store_imm(4, FP, -16, EV_EXIT), store(4, FP, -12, R7),
-        *ld_map_fd(R1, m.events), *_stack_key(R2, -16), mov_imm(R3, EXIT_EVENT.size), mov_imm(R4, 0),
+        store_imm(8, FP, -8, 0), load(8, R8, R6, 0), *_read_kernel(-8, 4, R8, exit_code_off),  # EXITED's code
+        *ld_map_fd(R1, m.events), *_stack_key(R2, -16), mov_imm(R3, EXITED.size), mov_imm(R4, 0),
         call(bpf.RINGBUF_OUTPUT), jump(JEQ, R0, 0, out),
         *_count(m, LOST_EVENTS, -20),
         out, *_return(),

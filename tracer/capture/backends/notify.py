@@ -21,8 +21,9 @@ from collections.abc import Callable
 from tracer.capture.launch import resolve, spawn
 from tracer.capture.listener import child_install_listener, fetch_listener
 from tracer.capture.notify_safe import hybrid_filter, listener_takes
+from tracer.capture.per_call import count_notified
 from tracer.capture.ptrace_stops import ptrace_stop_handler, wait_loop
-from tracer.capture.session import PRE_EXEC, count_call, kill, run_session
+from tracer.capture.session import kill, run_session
 from tracer.capture.signal_repair import SignalRepair
 from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
@@ -45,13 +46,9 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
     try:
         try:
             install = functools.partial(child_install_listener, hybrid_filter(), report_w)
-            st.root = spawn(argv, env, opts.cwd, [install])
+            st.begin(spawn(argv, env, opts.cwd, [install]), repair=SignalRepair(listener_takes))
         finally:
             os.close(report_w)
-        st.live.add(st.root)
-        st.seen.add(st.root)
-        st.exe_of[st.root] = PRE_EXEC
-        st.tasks_seen = 1
         pidfd = os.pidfd_open(st.root)
         fds.append(pidfd)
         got = fetch_listener(st.root, pidfd, report_r)  # None: the child failed before exec (it said why)
@@ -59,14 +56,13 @@ def trace_notify(argv: list[str], options: TraceOptions | None = None) -> TraceR
         if listener >= 0:
             fds.append(listener)
             pt.notif_set_sync_wake_up(listener)
-        st.repair = SignalRepair(st.restarted, listener_takes)
         return run_session(st, argv, opts, env, started, functools.partial(_loop, listener))
     finally:
         for fd in fds:
             os.close(fd)
 
 
-def _loop(listener: int, st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+def _loop(listener: int, st: State, opts: TraceOptions, driver_ended: Callable[[int], None]) -> None:
     """The ptrace half in this thread (the tracer: ptrace requests must come from the thread that seized),
     the listener in another; both record under one lock."""
     lock = threading.Lock()
@@ -85,7 +81,7 @@ def _loop(listener: int, st: State, opts: TraceOptions, stop_workload: Callable[
     thread = threading.Thread(target=notify_thread, name="seccomp-listener", daemon=True)
     thread.start()
     try:
-        wait_loop(ptrace_stop_handler(st, opts, stop_workload, lock), st.live)
+        wait_loop(ptrace_stop_handler(st, opts, driver_ended, lock), st.live)
     finally:
         os.write(stop_w, b"x")
         thread.join()
@@ -117,8 +113,7 @@ def _answer(listener: int, stop: int, st: State, lock: threading.Lock) -> None:
                 continue  # the task died before we read it
             nid, tid, nr, arch = head(buf)
             with lock:
-                st.notified += 1
-                count_call(st, tid, arch, nr + _U64 if nr < 0 else nr, buf, None)
+                count_notified(st, tid, arch, nr + _U64 if nr < 0 else nr, buf)
             try:  # noqa: SIM105 (contextlib.suppress would make an object per call)
                 ioctl(listener, send, answer(nid, 0, 0, cont))
             except OSError:

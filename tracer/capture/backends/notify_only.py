@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 from tracer.capture.launch import resolve, spawn
 from tracer.capture.listener import child_install_listener, fetch_listener
-from tracer.capture.session import PRE_EXEC, count_call, exe_id, kill, make_result, note_setid, run_session
-from tracer.capture.state import State, TraceOptions, TraceResult
+from tracer.capture.per_call import count_call, exe_id
+from tracer.capture.session import kill, make_result, note_setid, run_session
+from tracer.capture.state import PRE_EXEC, State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import procfs
 from tracer.kernel import ptrace_abi as pt
@@ -176,7 +177,7 @@ class _Guardian:
 
 
 class _Supervisor:
-    """The notification loop and what it knows beyond trace._State: tgids, the listener, the end."""
+    """The notification loop and what it knows beyond State: tgids, the listener, the end."""
 
     def __init__(self, st: State, listener: int, guardian: _Guardian, slot: int) -> None:
         self.st, self.listener, self.guardian, self.slot = st, listener, guardian, slot
@@ -197,8 +198,7 @@ class _Supervisor:
         kill(pids, sig)
 
     def _new_task(self, tid: int) -> None:
-        st = self.st
-        st.tasks_seen += 1
+        self.st.more_tasks(1)
         tgid = self.tgid[tid] = procfs.tgid(tid)
         if len(self.tgid) >= self.prune_at:
             self._prune()
@@ -210,7 +210,7 @@ class _Supervisor:
         """Forget tasks that are gone without an exit call (killed, or ended by another thread's exit_group)."""
         for tid in [t for t in self.tgid if not os.path.exists(f"/proc/{t}")]:
             self.tgid.pop(tid, None)
-            self.st.exe_of.pop(tid, None)
+            self.st.gone(tid)
         self.prune_at = max(_PRUNE_AT, 2 * len(self.tgid))
 
     def _special(self, tid: int, kind: int) -> None:
@@ -221,10 +221,10 @@ class _Supervisor:
                 return
             leader = self.tgid.get(tid, tid)
             for t in (tid, leader):  # after the exec the caller runs as the leader
-                st.exe_of.pop(t, None)
+                st.exe_changes(t)
                 self.reread.add(t)
         else:
-            st.exe_of.pop(tid, None)
+            st.exe_changes(tid)
             self.reread.discard(tid)
             if kind == _EXIT:
                 self.tgid.pop(tid, None)  # a later task with this tid is a new one
@@ -234,48 +234,47 @@ class _Supervisor:
         st = self.st
         self.root_exec_pending = False
         if procfs.fd_target(st.root, self.slot) != pt.NOTIFY_FD_LINK:
-            st.exec_ok = True
-            st.exe_of.pop(st.root, None)
+            st.root_execd()
+            st.exe_changes(st.root)
             self.reread.add(st.root)
 
     def _root_ended(self, opts: TraceOptions) -> None:
         st = self.st
-        st.root_status, self.root_reaped = self.guardian.root_status(), True
+        status, self.root_reaped = self.guardian.root_status(), True
         if self.root_exec_pending:  # no syscall after it: a failed exec would have written why
-            self.root_exec_pending, st.exec_ok = False, True
-        if opts.follow == "main":
-            rest = workload_processes()
-            if rest:
-                st.killed_rest = _tasks_in(rest)
-                self.signal_all(signal.SIGKILL)
+            self.root_exec_pending = False
+            st.root_execd()
+        rest = workload_processes() if opts.follow == "main" else []
+        st.root_ended(status, _tasks_in(rest))
+        if rest:
+            self.signal_all(signal.SIGKILL)
 
-    def _reap(self, stop_workload: Callable[[str], None]) -> None:
+    def _reap(self, driver_ended: Callable[[int], None]) -> None:
         for pid, status in _reaped():
             if pid == self.st.driver:
-                self.st.driver_status = status
-                stop_workload("driver")
+                driver_ended(status)
             # anything else: the guardian, or an orphan of the workload had the guardian died (child subreaper)
 
-    def loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+    def loop(self, st: State, opts: TraceOptions, driver_ended: Callable[[int], None]) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_chld = signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         try:
-            self._loop(st, opts, stop_workload, wake_r)
+            self._loop(st, opts, driver_ended, wake_r)
         finally:
             signal.set_wakeup_fd(old_wakeup)
             signal.signal(signal.SIGCHLD, old_chld)
             os.close(wake_r)
             os.close(wake_w)
 
-    def _loop(self, st: State, opts: TraceOptions, stop_workload: Callable[[str], None], wake_r: int) -> None:
+    def _loop(self, st: State, opts: TraceOptions, driver_ended: Callable[[int], None], wake_r: int) -> None:
         listener, reports = self.listener, self.guardian.reports
         buf, resp = pt.notif_buffers()
         memset, ioctl = ctypes.memset, pt.raw_ioctl
         recv, send, cont = pt.SECCOMP_IOCTL_NOTIF_RECV, pt.SECCOMP_IOCTL_NOTIF_SEND, pt.SECCOMP_USER_NOTIF_FLAG_CONTINUE
         head, answer = pt.SECCOMP_NOTIF_HEAD.unpack_from, pt.SECCOMP_NOTIF_RESP.pack_into
         size, special, tgid, reread, root = pt.SECCOMP_NOTIF_SIZE, _special(), self.tgid, self.reread, st.root
-        exe_of, pollin = st.exe_of, select.POLLIN
+        pollin = select.POLLIN
         poller = select.poll()
         for fd in (listener, reports, wake_r):
             poller.register(fd, pollin)
@@ -309,8 +308,9 @@ class _Supervisor:
                     self._root_after_exec()
                 if reread and tid in reread:
                     reread.discard(tid)
-                    exe_of[tid] = exe_id(st, tid)
-                    note_setid(st, st.exes[exe_of[tid]])
+                    exe = exe_id(st, tid)
+                    st.runs(tid, exe)
+                    note_setid(st, st.exes[exe])
                 kind = special.get((arch, nr))
                 count_call(st, tid, arch, nr, buf, None)
                 if kind:
@@ -318,7 +318,7 @@ class _Supervisor:
                 answer(resp, 0, nid, 0, 0, cont)
                 ioctl(listener, send, resp)  # ENOENT: the task died meanwhile
             if reap:
-                self._reap(stop_workload)
+                self._reap(driver_ended)
 
 
 def trace_notify_only(argv: list[str], options: TraceOptions | None = None) -> TraceResult:
@@ -352,20 +352,18 @@ def trace_notify_only(argv: list[str], options: TraceOptions | None = None) -> T
         root = guardian.root()
         if root is None:
             raise UserError("seccomp user notification: the guardian could not start the workload", "--backend notify")
-        st.root, pidfd = root
+        root_pid, pidfd = root
         fds.append(pidfd)
-        st.live.add(st.root)
-        st.exe_of[st.root] = PRE_EXEC
-        st.tasks_seen = 1
+        st.begin(root_pid)
         got = fetch_listener(st.root, pidfd, report_r)
         if got is None:  # the child could not install the filter or exec; it said why
-            st.root_status = guardian.root_status()
+            st.root_ended(guardian.root_status())
             return make_result(st, argv, opts, started, 0.0)
         listener, slot = got
         fds.append(listener)
         pt.notif_set_sync_wake_up(listener)
         sup = _Supervisor(st, listener, guardian, slot)
-        st.signal_all = sup.signal_all
+        st.use_hooks(signal_all=sup.signal_all)
         return run_session(st, argv, opts, env, started, loop=sup.loop)
     finally:
         for fd in fds:

@@ -8,8 +8,10 @@ import time
 from collections.abc import Callable
 
 from tracer.capture.launch import spawn
+from tracer.capture.per_call import exe_id
 from tracer.capture.ptrace_stops import ptrace_stop_handler, wait_loop
-from tracer.capture.session import PRE_EXEC, exe_id, run_session
+from tracer.capture.session import run_session
+from tracer.capture.signal_repair import SignalRepair
 from tracer.capture.state import State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import ptrace_abi as pt
@@ -20,11 +22,7 @@ def trace_ptrace(argv: list[str], opts: TraceOptions) -> TraceResult:
     st = State()
     started = time.gmtime()
     filters = [*opts.filters, opts.base.filter()] if opts.base is not None else opts.filters
-    st.root = spawn(argv, env, opts.cwd, filters)
-    st.live.add(st.root)
-    st.seen.add(st.root)
-    st.exe_of[st.root] = PRE_EXEC
-    st.tasks_seen = 1
+    st.begin(spawn(argv, env, opts.cwd, filters), repair=SignalRepair())
     return run_session(st, argv, opts, env, started, _loop)
 
 
@@ -35,8 +33,8 @@ def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
     (a signal to seccomp-learn, --duration) detaches and leaves the process running.
     """
     opts = options or TraceOptions()
-    st = State(resume=pt.PTRACE_SYSCALL, stop_status=pt.SYSCALL_STOP_STATUS, attached=pid, root=pid,
-                exec_ok=True)
+    st = State()
+    st.begin(pid, attached=True, repair=SignalRepair())
     started = time.gmtime()
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -48,17 +46,14 @@ def attach(pid: int, options: TraceOptions | None = None) -> TraceResult:
             for tid in sorted(tids):
                 pt.seize(tid, pt.ATTACH_OPTIONS)
                 pt.interrupt(tid)
-                st.live.add(tid)
-                st.seen.add(tid)
-                st.exe_of[tid] = exe_id(st, tid)
+                st.new_task(tid, exe_id(st, tid))
     except OSError as exc:
         for tid in st.live:
             pt.detach(tid)
         raise UserError(f"cannot attach: {exc.strerror}", f"--pid {pid}") from None
-    st.tasks_seen = len(st.live)
     return run_session(st, argv, opts, dict(os.environ), started, _loop)
 
 
-def _loop(st: State, opts: TraceOptions, stop_workload: Callable[[str], None]) -> None:
+def _loop(st: State, opts: TraceOptions, driver_ended: Callable[[int], None]) -> None:
     """Run until the traced tasks are gone."""
-    wait_loop(ptrace_stop_handler(st, opts, stop_workload), st.live)
+    wait_loop(ptrace_stop_handler(st, opts, driver_ended), st.live)
