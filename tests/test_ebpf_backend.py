@@ -114,6 +114,28 @@ def test_exits_wake_the_tracer_only_once_the_root_has_ended(monkeypatch: pytest.
     assert 1 <= kinds.count(prog.EV_EXIT) <= 3, kinds  # the root, the subshell (uname), its sleep
 
 
+# The tracer as `python -m tracer` runs it, with 0.3 s more between the spawn and run_session (its handlers).
+_SLOW_START = """
+import runpy, sys, time
+from tracer.capture.backends import ebpf
+run_session = ebpf.run_session
+ebpf.run_session = lambda *args: (time.sleep(0.3), run_session(*args))[1]
+sys.argv[0] = "tracer"
+runpy.run_module("tracer", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_signal_as_soon_as_the_workload_runs_is_forwarded(tmp_path: Path) -> None:
+    """Nothing holds an ebpf workload back, so it may signal the tracer before its handlers are in place:
+    the signal waits, blocked, and is then forwarded as any other (not the end of the tracer)."""
+    r = subprocess.run([SL[0], "-c", _SLOW_START, "record", "-q", "--backend", "ebpf", "-o",
+                        str(tmp_path / "r.json"), "--", "sh", "-c", "kill -TERM $PPID; exec sleep 5"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 128 + signal.SIGTERM, r.stderr
+    run = json.loads((tmp_path / "r.json").read_text())["runs"][0]
+    assert run["partial"] is True and "SIGTERM" in run["partial_reason"]
+
+
 def test_without_privilege_it_fails_before_the_workload_starts(tmp_path: Path) -> None:
     created = tmp_path / "created"
     r = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", *SL, "record", "-q", "--backend",

@@ -31,7 +31,7 @@ from tracer.capture.backends import ebpf_programs as prog
 from tracer.capture.call_counts import CallCounts
 from tracer.capture.launch import spawn
 from tracer.capture.per_call import argspec, counted_in_kernel
-from tracer.capture.session import kill, run_session
+from tracer.capture.session import FORWARDED, kill, run_session
 from tracer.capture.state import PRE_EXEC, State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import bpf, btf, procfs
@@ -43,6 +43,9 @@ from tracer.syscalls.table import TABLES
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 _TRACEPOINTS = ("sys_enter", "sched_process_fork", "sched_process_exec", "sched_process_exit")
 _ARCH = {prog.ABI_X86_64: AUDIT_ARCH_X86_64, prog.ABI_I386: AUDIT_ARCH_I386}
+# Held blocked from the spawn until the loop runs: the workload runs at once (nothing holds it), so a signal
+# sent as soon as it shows up must wait for run_session's handlers instead of killing this process.
+_HELD = (*FORWARDED, signal.SIGUSR1)
 _LOST = ((prog.LOST_CALLS, "syscall counts (a full count map)"), (prog.LOST_ARGS, "argument values (a full map)"),
          (prog.LOST_EVENTS, "exec or exit events (a full ring buffer)"),
          (prog.LOST_TASKS, "new processes (a full map of traced processes)"))
@@ -222,6 +225,7 @@ class _Session:
                 self.st.root_execd()
 
     def loop(self, st: State, opts: TraceOptions, driver_ended: Callable[[int], None]) -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)  # run_session's handlers are in place
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_chld = signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
@@ -287,6 +291,7 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
     if opts.verdict is not None:
         rec.close()
         raise UserError("verify needs the ptrace backend", "--backend ebpf")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         env = dict(os.environ if opts.env is None else opts.env)
         st = State()
@@ -304,6 +309,7 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
         st.use_hooks(signal_all=session.signal_all, sync=session.sync)
         return run_session(st, argv, opts, env, started, session.loop)
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         rec.close()
 
 
