@@ -36,7 +36,7 @@ from helpers import seccomp_learn
 
 from fixtures import CACHE_DIR, build
 from tracer.kernel.audit_netlink import AuditLog
-from tracer.runtime_needs.containers import CONTAINER_PATH, ENGINES, OCI_ENGINES, Container, Engine, run
+from tracer.runtime_needs.containers import CONTAINER_PATH, ENGINES, OCI_ENGINES, ContainerSpec, Engine, run
 
 RUN_TIMEOUT = 120
 # ready CMD...: poll the server ($pid) with CMD every 50 ms until it answers (10 s at most) or exits.
@@ -204,13 +204,13 @@ class Case:
     """One workload in one engine: its profile, and how it ran unconfined."""
 
     engine: Engine
-    container: Container
+    container: ContainerSpec
     profile: dict[str, Any]
     bare: tuple[int, str]
 
     def run(self, seccomp: dict[str, Any] | None, workdir: Path,
             engine: Engine | None = None) -> subprocess.CompletedProcess[str]:
-        c = Container(self.container.argv, seccomp, self.container.host_ro)
+        c = ContainerSpec(self.container.argv, seccomp, self.container.host_ro)
         return run(engine or self.engine, c, workdir, timeout=RUN_TIMEOUT)
 
 
@@ -227,7 +227,7 @@ def case(engines: Engines, recording: Callable[[str], Path], port: int,
         if (workload, engine_name) not in done:
             engine = engines.get(engine_name)
             work = tmp_path_factory.mktemp(f"{workload}-{engine_name}")
-            c = Container(("sh", "-c", script(workload, port)), None, host_ro(workload))
+            c = ContainerSpec(("sh", "-c", script(workload, port)), None, host_ro(workload))
             r = run(engine, c, work / "bare", timeout=RUN_TIMEOUT)
             assert r.returncode == 0, f"unconfined {workload} failed in {engine_name}: {r.stderr[-500:]}"
             p = profile(recording(workload), engine_name, work / "profile.json")

@@ -19,7 +19,7 @@ from engines import Engines
 
 from tracer.analysis.engine_actions import ENGINE_ACTIONS
 from tracer.analysis.findings import CODES, lint_doc
-from tracer.runtime_needs.containers import ENGINES, Container, run
+from tracer.runtime_needs.containers import ENGINES, ContainerSpec, run
 from tracer.syscalls.names import numbers
 
 PROBE = ("sh", "-c", "mkdir /tmp/probe; echo mkdir=$?")  # no redirection: arch-unusable's profile denies openat
@@ -83,7 +83,7 @@ def test_the_case_has_exactly_its_finding(code: str) -> None:
 def measure(engine_name: str, engines: Engines, profile: dict[str, Any], denies: bool | None,
             workdir: Path) -> str:
     """refuse, load or ignore (see the module docstring)."""
-    result = run(engines.get(engine_name), Container(PROBE, profile), workdir, timeout=60)
+    result = run(engines.get(engine_name), ContainerSpec(PROBE, profile), workdir, timeout=60)
     said = [line for line in result.stdout.splitlines() if line.startswith("mkdir=")]
     if not said:
         return "load" if denies is None else "refuse"

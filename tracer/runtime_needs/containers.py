@@ -1,6 +1,6 @@
 """Run a program in a real container engine (crun, runc, podman, docker) under a given seccomp profile.
 
-One description of a container (`Container`) and one of how an engine is invoked on this machine
+One description of a container (`ContainerSpec`) and one of how an engine is invoked on this machine
 (`Engine`), so the runtime measurements (tracer.runtime_measure) and the tests start containers the
 same way on every engine. The process settings follow Docker's defaults: root, Docker's 14
 capabilities, no-new-privileges off, pid/ipc/uts/mount/network namespaces. Containers never get a
@@ -46,7 +46,9 @@ class Engine(Struct, frozen=True):
     root: str = ""  # crun/runc: the root directory; podman/docker: the image (see with_root)
 
 
-class Container(Struct, frozen=True):
+class ContainerSpec(Struct, frozen=True):
+    """A container to run for measuring (argv, profile, mounts), not a recorded one (recording/schema.Container)."""
+
     argv: tuple[str, ...]
     seccomp: dict[str, Any] | None  # OCI object (crun, runc) or Docker JSON (podman, docker); None: unconfined
     host_ro: tuple[str, ...] = ()  # host directories mounted read-only at the same path (e.g. /usr, /etc)
@@ -95,7 +97,7 @@ def with_root(engine: Engine, root: Path, tag: str, timeout: float = 120) -> Eng
     return replace(engine, root=tag)
 
 
-def oci_config(engine: Engine, c: Container) -> dict[str, Any]:
+def oci_config(engine: Engine, c: ContainerSpec) -> dict[str, Any]:
     ro_bind = ["rbind", "ro", "nosuid", "nodev"]
     config: dict[str, Any] = {
         "ociVersion": "1.0.2",
@@ -126,7 +128,7 @@ def oci_config(engine: Engine, c: Container) -> dict[str, Any]:
     return config
 
 
-def run_command(engine: Engine, c: Container, workdir: Path, name: str) -> list[str]:
+def run_command(engine: Engine, c: ContainerSpec, workdir: Path, name: str) -> list[str]:
     """The command line that runs c in the foreground as `name` (files it needs are written to workdir)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if engine.name in OCI_ENGINES:
@@ -143,7 +145,7 @@ def run_command(engine: Engine, c: Container, workdir: Path, name: str) -> list[
             "-e", f"PATH={CONTAINER_PATH}", "-e", "HOME=/tmp", engine.root, *c.argv]
 
 
-def run(engine: Engine, c: Container, workdir: Path, timeout: float = 120,
+def run(engine: Engine, c: ContainerSpec, workdir: Path, timeout: float = 120,
         wrap: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """Run c to completion; stdout and stderr are the container's (and the engine's messages).
 

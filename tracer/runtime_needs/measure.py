@@ -31,7 +31,7 @@ from tracer.errors import UserError
 from tracer.kernel.audit_netlink import AuditLog
 from tracer.profile.policy import RULE_ARGS
 from tracer.runtime_needs.after_filter import AfterFilter, after_filter
-from tracer.runtime_needs.containers import OCI_ENGINES, Container, Engine, make_root, run, with_root
+from tracer.runtime_needs.containers import OCI_ENGINES, ContainerSpec, Engine, make_root, run, with_root
 from tracer.runtime_needs.version import installed_versions
 from tracer.structs import Struct, field
 from tracer.syscalls.names import number_of
@@ -80,7 +80,7 @@ def _runtime_calls(log: AuditLog, since: int, comm: str, what: str) -> set[str]:
     return {r.name for r in records if r.pid == marker.pid and r.serial < marker.serial}
 
 
-def _audited_runs(engine: Engine, c: Container, runs: int, comm: str, workdir: Path) -> list[set[str]]:
+def _audited_runs(engine: Engine, c: ContainerSpec, runs: int, comm: str, workdir: Path) -> list[set[str]]:
     per_run = []
     with AuditLog() as log:
         for i in range(runs):
@@ -106,7 +106,7 @@ def measure(engine: Engine, runs: int = 5, workdir: Path | None = None, strace: 
         comm = f"slm-{uuid.uuid4().hex[:8]}"
         root = make_root(Path(tmp) / "root", {f"/{comm}": exit_program()})
         bound = with_root(engine, root, f"seccomp-learn-measure:{comm}")
-        container = Container((f"/{comm}",), LOG_EVERYTHING)
+        container = ContainerSpec((f"/{comm}",), LOG_EVERYTHING)
         try:
             per_run = _audited_runs(bound, container, runs, comm, Path(tmp))
             traced = _traced(bound, container, Path(tmp) / "strace", attach) if strace else None
@@ -125,10 +125,10 @@ def _fails_without(engine: Engine, comm: str, name: str, workdir: Path) -> bool:
     """Whether the container fails when only `name` is denied."""
     deny = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
             "syscalls": [{"names": [name], "action": "SCMP_ACT_ERRNO"}]}
-    return run(engine, Container((f"/{comm}",), deny), workdir, timeout=RUN_TIMEOUT).returncode != 0
+    return run(engine, ContainerSpec((f"/{comm}",), deny), workdir, timeout=RUN_TIMEOUT).returncode != 0
 
 
-def _traced(engine: Engine, c: Container, workdir: Path, attach: int | None) -> AfterFilter | None:
+def _traced(engine: Engine, c: ContainerSpec, workdir: Path, attach: int | None) -> AfterFilter | None:
     """The runtime's calls under the filter as strace sees them; None without strace, or for docker without attach."""
     if shutil.which("strace") is None or (engine.name == "docker" and attach is None):
         return None
