@@ -17,7 +17,8 @@ from typing import Any
 
 from tracer.analysis.engine_actions import engines_text, refused
 from tracer.baseline.docker_rules import When
-from tracer.baseline.profile_file import Document, Invalid, WrittenRule, parse_document, read_document
+from tracer.baseline.invalid import Invalid
+from tracer.baseline.profile_file import Document, WrittenRule, parse_document, read_document
 from tracer.errors import UserError
 from tracer.printable import printable
 from tracer.profile.seccomp_json import ALLOWING_ACTIONS, ERRNO_ACTIONS, effective_errno

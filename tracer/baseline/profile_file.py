@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tracer.baseline.docker_rules import DOCKER_DEFAULT_CAPS, Rule, When
+from tracer.baseline.invalid import Invalid
 from tracer.baseline.resolve import resolve
 from tracer.errors import UserError
 from tracer.fileio import NotJSON, check_plain_yaml, parse_json, read_input
@@ -33,10 +34,6 @@ SCMP_ARCHES = frozenset(
               "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "PARISC", "PARISC64", "RISCV64",
               "LOONGARCH64", "M68K", "SH", "SHEB")
 )
-
-
-class Invalid(Exception):
-    """A validation problem at a location in the document; turned into UserError with the file name."""
 
 
 # ---- typed values at a location -----------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """firejail's side: the reader of a profile's seccomp lines, which it turns into a profile document for the
-one reader (read.py), and firejail's own default filter, read from the compiled filter firejail installs.
+one reader (profile_file.py), and firejail's own default filter, read from the compiled filter firejail installs.
 
 The default is taken at run time from firejail's files (its `fsec-print` of its `seccomp` filter), not
 copied: it is what this machine's firejail loads for `--seccomp`.
@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tracer.baseline.invalid import Invalid
 from tracer.errors import UserError
 
 KEEP_ADDED = ("execve", "execveat", "prctl")  # @default-keep: allowed by firejail on its own (firejail(1))
@@ -22,10 +23,6 @@ DEFAULT = "seccomp\n"  # what firejail's default.profile (and --seccomp) loads
 DEFAULT_DESCRIPTION = "firejail's default seccomp filter (this machine's firejail, as its fsec-print shows it)"
 _COMMAND = re.compile(r"seccomp(\.32)?(\.keep|\.drop)?(?=\s|$)|seccomp\.block-secondary|seccomp-error-action")
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
-
-
-class Invalid(Exception):
-    """A problem at a line of a firejail profile; read.py names the file."""
 
 
 def recognises(text: str) -> bool:

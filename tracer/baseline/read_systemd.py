@@ -1,5 +1,5 @@
 """systemd's side of a drop-in: its syscall groups, as this machine's systemd-analyze lists them, and the
-reader of `SystemCallFilter=` files, which it turns into a profile document for the one reader (read.py).
+reader of `SystemCallFilter=` files, which it turns into a profile document for the one reader (profile_file.py).
 
 The groups are asked of `systemd-analyze syscall-filter` at run time, not copied: they change with every
 systemd release (@system-service gained names in most), and the systemd that runs the unit is this one.
@@ -14,6 +14,7 @@ import subprocess
 from functools import cache
 from typing import Any
 
+from tracer.baseline.invalid import Invalid
 from tracer.errors import UserError
 from tracer.syscalls.abi import ABI_OF_SCMP
 from tracer.syscalls.names import is_known
@@ -27,10 +28,6 @@ ARCHITECTURES = {"native": "SCMP_ARCH_X86_64", "x86-64": "SCMP_ARCH_X86_64", "x8
                  "x32": "SCMP_ARCH_X32", "arm64": "SCMP_ARCH_AARCH64", "arm": "SCMP_ARCH_ARM"}
 LOCAL_ARCHES = ("SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32")  # what an amd64 kernel runs
 _KEYS = ("SystemCallFilter", "SystemCallArchitectures", "SystemCallErrorNumber")
-
-
-class Invalid(Exception):
-    """A problem at a line of a drop-in; read.py names the file."""
 
 
 @cache
@@ -89,7 +86,7 @@ def recognises(text: str) -> bool:
 
 
 def _document(text: str) -> dict[str, Any]:
-    """A drop-in's filter as a Docker-style profile document (what read.py resolves), as systemd reads it:
+    """A drop-in's filter as a Docker-style profile document (what profile_file.py resolves), as systemd reads it:
     the first SystemCallFilter= (after a reset, "") sets the mode, an allow list or ("~") a deny list; later
     lines of the same kind add names, of the other kind take them out; @default is always allowed in
     allow-list mode; with no SystemCallErrorNumber= (or "kill") a denied call kills the process."""
