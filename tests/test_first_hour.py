@@ -111,7 +111,8 @@ def test_unwritable_directory_is_refused_before_the_workload_runs() -> None:
             from tracer.errors import UserError
             from tracer.profile.policy import EmitOptions
             try:
-                run_learn(["touch", str(marker)], TraceOptions(), EmitOptions(), Outputs(str(locked / "p.json"), None))
+                run_learn(["touch", str(marker)], TraceOptions(), EmitOptions(), Outputs(str(locked / "p.json"), None),
+                          keep_going=False, live=False, repeat=1)
             except UserError as exc:
                 return [exc.exit_code, str(exc)]
             return [0, ""]

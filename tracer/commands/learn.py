@@ -181,7 +181,7 @@ def _trace_command(argv: list[str], topts: TraceOptions, live: bool, stdout_take
 
 
 def run_learn(argv: list[str], topts: TraceOptions, eopts: EmitOptions | None, outputs: Outputs,
-              keep_going: bool = False, live: bool = False, repeat: int = 1) -> Outcome:
+              keep_going: bool, live: bool, repeat: int) -> Outcome:
     """Trace (`repeat` times, one run after another, merged), then write the recording (if asked) and the
     profile (if eopts and outputs.profile are given).
 
