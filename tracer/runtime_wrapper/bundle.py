@@ -18,11 +18,13 @@ import errno
 import json
 import os
 import stat
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracer.errors import UserError
 from tracer.structs import Struct, field
+
+if TYPE_CHECKING:  # pathlib is 7 ms to import: remembered.py reads its state files with read_json on every command
+    from pathlib import Path
 
 CONFIG_LIMIT = 16 << 20  # bytes of a config.json (or an engine state file) the wrapper reads at most
 TEXT_LIMIT = 256  # characters kept of a name or image reference
@@ -199,6 +201,7 @@ def _docker_state(container_id: str, config: dict[str, Any]) -> tuple[str | None
     root = config.get("root", {}).get("path") if isinstance(config.get("root"), dict) else None
     if not isinstance(root, str) or not os.path.isabs(root):
         return None
+    from pathlib import Path
     rootfs = Path(root)
     if len(rootfs.parents) < 3:
         return None

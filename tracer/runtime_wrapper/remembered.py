@@ -23,6 +23,10 @@ from tracer.runtime_wrapper.safedir import open_dir
 from tracer.structs import Struct, asdict
 
 ENV_STATE = "SECCOMP_LEARN_STATE"
+# The real runtimes' `--version` lines by binary (path, device, inode, size, mtime, ctime): a create
+# asks a runtime only once per binary. Hidden: file_stem never starts with a dot, so no container's.
+VERSIONS = ".runtime-versions.json"
+VERSIONS_KEPT = 8
 DEFAULT_STATE = "/run/seccomp-learn"
 # Commands whose first positional argument is the container id.
 BY_ID = frozenset({"start", "state", "kill", "delete", "pause", "resume"})
@@ -61,6 +65,21 @@ def recall(container_id: str) -> Settings | None:
     return None
 
 
+def known(container_id: str) -> bool:
+    """Settings are remembered for the container (its create went through the wrapper)."""
+    try:
+        fd = open_dir(state_dir(), create=False)
+    except (OSError, UserError):
+        return False
+    try:
+        os.stat(f"{file_stem(container_id)}.json", dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def forget(container_id: str) -> None:
     with contextlib.suppress(OSError, UserError):
         fd = open_dir(state_dir(), create=False)
@@ -68,6 +87,43 @@ def forget(container_id: str) -> None:
             os.unlink(f"{file_stem(container_id)}.json", dir_fd=fd)
         finally:
             os.close(fd)
+
+
+def binary_key(path: str) -> str:
+    """What identifies one build of a runtime binary: replacing or touching it gives another key."""
+    info = os.stat(path)
+    return " ".join(map(str, (os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+                              info.st_ctime_ns)))
+
+
+def _versions(fd: int) -> dict[str, str]:
+    try:
+        data = read_json(VERSIONS, 64 << 10, dir_fd=fd)
+    except UserError:
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
+
+
+def cached_version(key: str) -> str | None:
+    try:
+        fd = open_dir(state_dir(), create=False)
+    except (OSError, UserError):
+        return None
+    try:
+        return _versions(fd).get(key)
+    finally:
+        os.close(fd)
+
+
+def cache_version(key: str, version: str) -> None:
+    """Keep the version for key (and the last few others); a cache that cannot be written is only slower."""
+    with contextlib.suppress(OSError, UserError):
+        directory = LearnDir(state_dir())
+        try:
+            kept = [(k, v) for k, v in _versions(directory.fd).items() if k != key][-(VERSIONS_KEPT - 1):]
+            directory.write_text(VERSIONS, json.dumps(dict([*kept, (key, version)])))
+        finally:
+            directory.close()
 
 
 def container_of(command: str | None, args: list[str]) -> str | None:
