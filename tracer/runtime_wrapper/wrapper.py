@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         if inv.command == "delete":
             sys.exit(delete(inv, runtime))
         if inv.command in LEARNING:
-            sys.exit(learn(inv, runtime, inherited))
+            code = learn(inv, runtime, inherited)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)  # everything is closed: the engine waits while the interpreter would unload the tracer
         exec_runtime(runtime, inv)
     except UserError as exc:
         fail(inv, str(exc))
