@@ -8,13 +8,19 @@ the notify backend's. `bpftool` (Debian's, not ours) says which BPF programs and
 from __future__ import annotations
 
 import json
+import re
 import signal
+import stat
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import EBPF_MISSING, SL, recorded, seccomp_learn
+
+from tracer.capture.backends import ebpf_programs as prog
+from tracer.kernel import btf
 
 pytestmark = pytest.mark.skipif(EBPF_MISSING is not None, reason=f"ebpf: {EBPF_MISSING}")
 PREFIX = "sclearn_"  # the names capture/ebpf.py gives its programs and maps
@@ -87,6 +93,49 @@ def test_attach_counts_the_process_and_what_it_starts_from_now_on(tmp_path: Path
     assert "/usr/bin/dash" in x86["wait4"]["executables"], "the attached process itself was not counted"
 
 
+def test_exits_wake_the_tracer_only_once_the_root_has_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """50 children end before the root: no exit event (nothing waits for them); two outlive it: their exits are
+    told, and the run waits for the last, whose calls are counted."""
+    from tracer.capture.backends.ebpf import Recorder, trace_ebpf
+    from tracer.capture.state import TraceOptions
+    from tracer.kernel import bpf
+    kinds: list[int] = []
+    records = bpf.RingBuffer.records
+
+    def seen(ring: bpf.RingBuffer) -> Iterator[bytes]:
+        for record in records(ring):
+            kinds.append(prog.EXIT_EVENT.unpack_from(record)[0])
+            yield record
+    monkeypatch.setattr(bpf.RingBuffer, "records", seen)
+    script = "for i in $(seq 50); do /bin/true; done; (sleep 0.3; exec uname) >/dev/null & exit 0"
+    result = trace_ebpf(["sh", "-c", script], TraceOptions(), Recorder())
+    assert result.exit_code == 0 and not result.recording.runs[-1].partial
+    assert "/usr/bin/uname" in result.recording.abis["x86_64"]["uname"].executables, "the run ended too soon"
+    assert 1 <= kinds.count(prog.EV_EXIT) <= 3, kinds  # the root, the subshell (uname), its sleep
+
+
+# The tracer as `python -m tracer` runs it, with 0.3 s more between the spawn and run_session (its handlers).
+_SLOW_START = """
+import runpy, sys, time
+from tracer.capture.backends import ebpf
+run_session = ebpf.run_session
+ebpf.run_session = lambda *args: (time.sleep(0.3), run_session(*args))[1]
+sys.argv[0] = "tracer"
+runpy.run_module("tracer", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_signal_as_soon_as_the_workload_runs_is_forwarded(tmp_path: Path) -> None:
+    """Nothing holds an ebpf workload back, so it may signal the tracer before its handlers are in place:
+    the signal waits, blocked, and is then forwarded as any other (not the end of the tracer)."""
+    r = subprocess.run([SL[0], "-c", _SLOW_START, "record", "-q", "--backend", "ebpf", "-o",
+                        str(tmp_path / "r.json"), "--", "sh", "-c", "kill -TERM $PPID; exec sleep 5"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 128 + signal.SIGTERM, r.stderr
+    run = json.loads((tmp_path / "r.json").read_text())["runs"][0]
+    assert run["partial"] is True and "SIGTERM" in run["partial_reason"]
+
+
 def test_without_privilege_it_fails_before_the_workload_starts(tmp_path: Path) -> None:
     created = tmp_path / "created"
     r = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", *SL, "record", "-q", "--backend",
@@ -118,3 +167,45 @@ def test_a_full_map_is_counted_and_makes_the_run_partial(monkeypatch: pytest.Mon
     dropped = int(str(run.partial_reason).split("the kernel dropped ")[1].split(" syscall counts")[0])
     assert dropped > 0
     assert sum(len(table) for table in result.recording.abis.values()) <= 4
+
+
+def _bpftool_offsets(wanted: dict[str, tuple[str, ...]]) -> dict[tuple[str, str], int]:
+    """The byte offsets bpftool's raw dump of the kernel's BTF gives, from each struct's fullest definition."""
+    out = subprocess.run(["bpftool", "btf", "dump", "file", btf.VMLINUX, "format", "raw"], capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    best: dict[str, dict[str, int]] = {}
+    current: dict[str, int] | None = None
+    for line in out.splitlines():
+        head = re.match(r"\[\d+\] STRUCT '(\w+)' size=\d+ vlen=(\d+)", line)
+        if head:
+            current = None
+            if head[1] in wanted and int(head[2]) > len(best.get(head[1], {})):
+                current = best[head[1]] = {}
+        elif current is not None and (member := re.match(r"\s+'(\w*)' type_id=\d+ bits_offset=(\d+)", line)):
+            current[member[1]] = int(member[2]) // 8
+        elif not line.startswith(("\t", " ")):
+            current = None
+    return {(s, m): best[s][m] for s, members in wanted.items() for m in members}
+
+
+def test_kernel_field_offsets_are_bpftools_and_kept_for_the_boot_only_where_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The programs' struct offsets are what bpftool reads from the same BTF; the per-boot copy is read back
+    (a changed value shows it is), and ignored once someone else could have written it."""
+    cache = tmp_path / "run"
+    monkeypatch.setattr(btf, "CACHE", str(cache))
+    expected = _bpftool_offsets(prog.FIELDS)
+    assert btf.member_offsets(prog.FIELDS) == expected  # searched: the cache was empty
+    kept = cache / "btf-offsets"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700 and stat.S_IMODE(kept.stat().st_mode) == 0o600
+    changed = re.sub(r"^task_struct tgid \d+$", "task_struct tgid 7", kept.read_text(), flags=re.M)
+    kept.write_text(changed)
+    assert btf.member_offsets(prog.FIELDS)[("task_struct", "tgid")] == 7  # read back, not searched
+    kept.chmod(0o620)
+    assert btf.member_offsets(prog.FIELDS) == expected  # group-writable: searched again, and rewritten
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text(changed)
+    kept.unlink()
+    kept.symlink_to(elsewhere)
+    assert btf.member_offsets(prog.FIELDS) == expected  # not followed

@@ -11,7 +11,7 @@ import pytest
 from helpers import seccomp_learn
 
 from tracer.analysis.findings import CODES, Finding, lint_doc, lint_file
-from tracer.commands.lint import run_lint
+from tracer.commands.lint import LintOptions, run_lint
 from tracer.errors import UserError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
@@ -250,5 +250,5 @@ def test_cli_exit_2_on_unreadable_input_but_still_lints_the_rest(tmp_path: Path)
     assert proc.returncode == 2
     assert "[legacy-name]" in proc.stdout
     assert proc.stderr.splitlines()[0].startswith(f"seccomp-learn: {broken}: not valid JSON")
-    outcome = run_lint([str(tmp_path / "absent.json")])
+    outcome = run_lint(LintOptions(profiles=(str(tmp_path / "absent.json"),)))
     assert outcome.exit_code == 2 and "absent.json" in outcome.errors[0]

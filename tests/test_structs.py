@@ -165,3 +165,15 @@ def test_frozen_and_mutable_records_do_not_extend_each_other() -> None:
             type("C", (parent,), {"__annotations__": {"b": "int"}, "b": 0}, frozen=not parent_frozen)
         child = type("C", (parent,), {"__annotations__": {"b": "int"}, "b": 0}, frozen=parent_frozen)
         assert child._fields == ("a", "b") and repr(child(1)) == "C(a=1, b=0)"
+
+
+def test_field_default_and_metadata_as_dataclasses_keep_them() -> None:
+    """field(default=..., metadata=...): the default as a plain default, the metadata kept per field, in order."""
+    ours = type("Opt", (structs.Struct,), {"__annotations__": {"a": "int", "b": "str", "c": "int"},
+                                          "a": structs.field(default=1, metadata="first"), "b": "x",
+                                          "c": structs.field(default_factory=lambda: 3, metadata={"k": 1})})
+    ref = dataclasses.make_dataclass("Opt", [("a", int, dataclasses.field(default=1, metadata={"m": "first"})),
+                                             ("b", str, "x"), ("c", int, dataclasses.field(
+                                                 default_factory=lambda: 3, metadata={"m": {"k": 1}}))])
+    assert repr(ours()) == repr(ref()) and repr(ours(2, "y", 4)) == repr(ref(2, "y", 4))
+    assert structs.metadata(ours) == {f.name: f.metadata["m"] for f in dataclasses.fields(ref) if f.metadata}

@@ -28,30 +28,46 @@ _MISSING: Any = object()
 
 
 class _Factory:
-    """A default made anew for each record (a list, a dict), never shared between records."""
+    """A default made anew for each record (a list, a dict), never shared between records, and what another
+    module keeps about the field (`metadata`)."""
 
-    __slots__ = ("make",)
+    __slots__ = ("make", "metadata")
 
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self, make: Callable[[], Any], metadata: Any = None) -> None:
         self.make = make
+        self.metadata = metadata
 
 
-def field(*, default_factory: Callable[[], T]) -> T:
-    """A field whose default is `default_factory()`, called for every record that is not given one."""
-    return _Factory(default_factory)  # type: ignore[return-value]  # what the class body holds until the class is made
+@typing.overload
+def field(*, default: T, metadata: Any = None) -> T: ...
+@typing.overload
+def field(*, default_factory: Callable[[], T], metadata: Any = None) -> T: ...
+def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] | None = None, metadata: Any = None) -> Any:
+    """A field whose default is `default`, or `default_factory()` called for every record that is not given one;
+    `metadata` is kept for `metadata()`, as dataclasses keep theirs (a command-line option's spelling and help)."""
+    make = default_factory if default_factory is not None else (lambda: default)
+    return _Factory(make, metadata)  # what the class body holds until the class is made
+
+
+def metadata(cls: type[Struct]) -> dict[str, Any]:
+    """Each field's metadata, in field order, for the fields that have some."""
+    found = {name: cls._defaults.get(name) for name in cls._fields}
+    return {name: d.metadata for name, d in found.items() if isinstance(d, _Factory) and d.metadata is not None}
 
 
 class FrozenStructError(AttributeError):
     """An assignment to a field of a frozen record."""
 
 
-def _is_classvar(annotation: Any, module: str) -> bool:
+def _is_classvar(annotation: Any, scope: dict[str, Any]) -> bool:
     """Whether an annotation is `ClassVar[...]`, written as an object or, postponed, as text naming it in
-    `module` (`ClassVar[int]`, `typing.ClassVar`, an alias imported under another name)."""
+    `scope`, its module's names (`ClassVar[int]`, `typing.ClassVar`, an alias imported under another name)."""
     if not isinstance(annotation, str):
         return annotation is ClassVar or typing.get_origin(annotation) is ClassVar
     head = annotation.partition("[")[0].strip()
-    found: Any = sys.modules[module].__dict__ if module in sys.modules else {}
+    if "." not in head:  # most annotations: one name, one look-up (class creation is paid at every start)
+        return scope.get(head) is ClassVar
+    found: Any = scope
     for part in head.split("."):
         found = found.get(part) if isinstance(found, dict) else getattr(found, part, None)
     return found is ClassVar
@@ -67,22 +83,26 @@ class _StructType(type):
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
                 frozen: bool = False, order: bool = False) -> _StructType:
         annotations = namespace.get("__annotations__", {})
-        module = namespace.get("__module__", "")
-        own = [n for n, kind in annotations.items() if not _is_classvar(kind, module)]
-        record_bases = [b for b in bases if isinstance(b, _StructType) and b._fields]
-        if any(b._frozen != frozen for b in record_bases):
-            raise TypeError(f"{name}: a {'frozen' if frozen else 'mutable'} record cannot extend a "
-                            f"{'mutable' if frozen else 'frozen'} one")
-        inherited = [n for b in record_bases for n in b._fields]
-        defaults = {k: v for b in record_bases for k, v in b._defaults.items()}
+        module = sys.modules.get(namespace.get("__module__", ""))
+        scope = module.__dict__ if module is not None else {}
+        own = [n for n, kind in annotations.items() if not _is_classvar(kind, scope)]
+        inherited: list[str] = []
+        defaults: dict[str, Any] = {}
+        for base in bases:
+            if isinstance(base, _StructType) and base._fields:
+                if base._frozen != frozen:
+                    raise TypeError(f"{name}: a {'frozen' if frozen else 'mutable'} record cannot extend a "
+                                    f"{'mutable' if frozen else 'frozen'} one")
+                inherited += base._fields
+                defaults.update(base._defaults)
         for n in own:
             if n in namespace:
                 defaults[n] = namespace.pop(n)  # kept apart: a slot and a class attribute cannot share a name
-        fields = (*(n for n in inherited if n not in own), *own)
-        first_default = next((i for i, n in enumerate(fields) if n in defaults), len(fields))
-        if any(n not in defaults for n in fields[first_default:]):
+        fields = (*(n for n in inherited if n not in own), *own) if inherited else tuple(own)
+        with_default = [n in defaults for n in fields]
+        if False in with_default[with_default.index(True) if True in with_default else len(fields):]:
             raise TypeError(f"{name}: a field without a default follows one with a default")
-        namespace["__slots__"] = tuple(n for n in own if n not in inherited)
+        namespace["__slots__"] = tuple(n for n in own if n not in inherited) if inherited else fields
         namespace.update(_fields=fields, _defaults=defaults, _frozen=frozen)
         if frozen:
             namespace.update(__setattr__=_refuse, __delattr__=_refuse, __hash__=_hash)
@@ -103,23 +123,24 @@ class Struct(metaclass=_StructType):
     _frozen: ClassVar[bool] = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields, defaults = self._fields, self._defaults
-        if len(args) > len(fields):
-            raise TypeError(f"{type(self).__qualname__}() takes {len(fields)} arguments but {len(args)} were given")
-        values = dict(zip(fields, args, strict=False))
-        for name, value in kwargs.items():
-            if name not in fields or name in values:
-                raise TypeError(f"{type(self).__qualname__}() got an unexpected or repeated argument {name!r}")
-            values[name] = value
-        for name in fields:
-            value = values.get(name, _MISSING)
+        fields, given, assign = self._fields, len(args), object.__setattr__
+        if given > len(fields):
+            raise TypeError(f"{type(self).__qualname__}() takes {len(fields)} arguments but {given} were given")
+        for name, value in zip(fields, args, strict=False):
+            assign(self, name, value)
+        defaults = self._defaults
+        for name in fields[given:]:  # by keyword, else the default
+            value = kwargs.pop(name, _MISSING)
             if value is _MISSING:
                 value = defaults.get(name, _MISSING)
                 if value is _MISSING:
                     raise TypeError(f"{type(self).__qualname__}() missing argument {name!r}")
                 if isinstance(value, _Factory):
                     value = value.make()
-            object.__setattr__(self, name, value)
+            assign(self, name, value)
+        if kwargs:  # not a field, or a field already given by position
+            raise TypeError(f"{type(self).__qualname__}() got an unexpected or repeated argument "
+                            f"{next(iter(kwargs))!r}")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from tracer.capture.ready import Ready
     pass
 
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # to the workload (ebpf holds them until its loop)
 
 
 def kill(pids: Sequence[int], sig: int) -> None:
@@ -133,7 +133,7 @@ def run_session(st: State, argv: list[str], opts: TraceOptions, env: dict[str, s
 
     # --duration fires in a timer thread but stops the workload from this one: ptrace requests (the detach
     # of --pid) are answered only for the tracing thread. A thread-directed SIGALRM interrupts its wait.
-    handlers = {sig: forward for sig in _FORWARDED} | {signal.SIGUSR1: snapshot, signal.SIGALRM: duration_over}
+    handlers = {sig: forward for sig in FORWARDED} | {signal.SIGUSR1: snapshot, signal.SIGALRM: duration_over}
     old_handlers = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
     timers: list[threading.Timer] = []
     if opts.duration is not None:

@@ -6,20 +6,22 @@ runs, so `--version` and the time to the workload's exec pay only for what the c
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tracer import __version__
-from tracer.cli.commands import COMMANDS, Command
-from tracer.cli.options import Options, Parser
 from tracer.errors import UserError
 from tracer.printable import printable
 
+if TYPE_CHECKING:
+    from tracer.commands.outcome import Outcome
+    from tracer.structs import Struct
+
 PROG = "seccomp-learn"
-HELP = f"""usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
+HELP = """usage: {PROG} [OPTIONS] [--] COMMAND [ARG...]     (the same as `{PROG} run ...`)
        {PROG} SUBCOMMAND [OPTIONS] ...         (`{PROG} SUBCOMMAND --help` for its options)
 
 Learn the smallest seccomp profile a program needs, by tracing it.
@@ -31,7 +33,7 @@ Learn the smallest seccomp profile a program needs, by tracing it.
 A program named like a subcommand (diff, merge, ...) needs `--` or `run` before it.
 
 Commands:
-{chr(10).join(f"  {name:<16} {command.summary}" for name, command in COMMANDS.items())}
+{commands}
 
 Options:
   -h, --help       Show this message and exit.
@@ -49,37 +51,25 @@ EXHAUSTED = {
 }
 
 
-def _unsized(prog: str) -> argparse.HelpFormatter:
-    """A formatter for checking options, never shown."""
-    return argparse.RawDescriptionHelpFormatter(prog, width=80)
-
-
-def parse(argv: list[str]) -> tuple[Command, Options] | str:
-    """The command and its options, or the text to print for --help/--version.
+def parse(argv: list[str]) -> tuple[Callable[[Any], Outcome], Struct] | str:
+    """The command's library call and its typed options, or the text to print for --help/--version.
 
     `seccomp-learn [OPTIONS] [--] CMD` means `seccomp-learn run [OPTIONS] [--] CMD`, like strace.
     """
-    if not argv or argv[0] in ("-h", "--help"):
-        return HELP
-    if argv[0] == "--version":
+    if argv[:1] == ["--version"]:  # before the commands and argparse are imported: nothing else to pay for
         return f"{PROG} {__version__}\n"
+    from tracer.cli.commands import COMMANDS
+    from tracer.cli.options import Parser, parsed, unsized
+    if not argv or argv[0] in ("-h", "--help"):
+        return HELP.format(PROG=PROG, commands="\n".join(f"  {name:<16} {command.summary}"
+                                                           for name, command in COMMANDS.items()))
     name, words = (argv[0], argv[1:]) if argv[0] in COMMANDS else ("run", argv)
     command = COMMANDS[name]
     prog = f"{PROG} {name}"
-    # argparse makes a formatter for every option it checks; one sized to the terminal imports shutil (with
-    # bz2 and lzma), a few ms of every start, so only a run that may show its help gets one.
-    shows_help = "-h" in words or "--help" in words
     parser = Parser(prog=prog, usage=command.usage and f"{prog} {command.usage}", allow_abbrev=False,
-                    description=f"{command.summary}\n\n{command.description}",
-                    formatter_class=argparse.RawDescriptionHelpFormatter if shows_help else _unsized)
-    command.options(parser)
-    options = vars(parser.parse_args(words))
-    if "command" in options:  # the COMMAND words (options.command_words)
-        words = options["command"]
-        options["command"] = words[1:] if words[:1] == ["--"] else words
-        if command.command_required and not options["command"]:
-            parser.error("the command to run is missing")
-    return command, options
+                    description=f"{command.summary}\n\n{command.description}", formatter_class=unsized)
+    options, call = command.load()
+    return call, parsed(parser, options, words)
 
 
 def _write(stream: Any, text: str | bytes) -> None:
@@ -95,8 +85,8 @@ def _main() -> int:
         if isinstance(parsed, str):
             _write(sys.stdout, parsed)
             return 0
-        command, options = parsed
-        outcome = command.call(options)
+        call, options = parsed
+        outcome = call(options)
     except UserError as exc:
         msg = printable(" ".join(str(exc).splitlines()))  # one line, and readable when it quotes a 20 MB value
         msg = msg if len(msg) <= 1000 else f"{msg[:700]} [...] {msg[-200:]}"
@@ -111,7 +101,8 @@ def _main() -> int:
         return 130
     if outcome.stdout:
         _write(sys.stdout, outcome.stdout)
-    summary = [] if options.get("quiet") and command.quiet_hides_summary else outcome.summary
+    from tracer.commands.typed_options import QuietOptions  # loaded with the command; verify's -q keeps its
+    summary = [] if isinstance(options, QuietOptions) and options.quiet else outcome.summary  # denials (its summary)
     lines = outcome.errors + summary + outcome.failures
     if lines:
         _write(sys.stderr, "".join(f"{PROG}: {printable(line)}\n" for line in lines))

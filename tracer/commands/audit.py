@@ -11,23 +11,63 @@ from __future__ import annotations
 
 import itertools
 import signal
+import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Any
 
 from tracer.auditlog.evidence import Collected, collect, group_lines
-from tracer.auditlog.filters import Filters
+from tracer.auditlog.filters import Filters, parse_since
 from tracer.auditlog.follow import follow
 from tracer.auditlog.lacks import Lacking, add_to, lacking
 from tracer.auditlog.model import Event, Note
 from tracer.auditlog.read import check_source, read_source
 from tracer.baseline.profile_file import load_profile_file
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    QuietOptions,
+    option,
+    positional,
+    profile_formats,
+    quiet,
+    repeated,
+    switch,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
 from tracer.profile import formats
+
+
+class AuditOptions(QuietOptions, frozen=True):
+    """`seccomp-learn audit [FILE...]`."""
+
+    files: tuple[str, ...] = positional("FILE", nargs="*", help="audit.log, dmesg or /dev/kmsg text, journalctl "
+                                        "output (-o export too), log-enricher lines; '-' is stdin.")
+    follow: bool = switch("--follow", help="Also read the records live from the audit netlink group (root) until "
+                          "--duration or Ctrl-C; each record's container is read from its process's cgroup.")
+    duration: float | None = option("--duration", convert=float, metavar="SECONDS",
+                                    help="--follow: stop after this long.")
+    comm: tuple[str, ...] = repeated("--comm", metavar="NAME", help="Only records of this comm (repeatable).")
+    exe: tuple[str, ...] = repeated("--exe", metavar="PATH", help="Only records of this executable (a path or a "
+                                    "shell pattern; repeatable).")
+    container: tuple[str, ...] = repeated("--container", metavar="ID|NAME",
+                                          help="Only records of this container: its id or a prefix of it, or the "
+                                               "Kubernetes namespace/pod/container or container name (repeatable).")
+    pid: tuple[int, ...] = repeated("--pid", convert=int, metavar="PID",
+                                    help="Only records of this process (repeatable).")
+    since: str | None = option("--since", metavar="TIME", help="Only records from TIME on: @EPOCH, 2026-12-07 "
+                               "12:00:00, or a span back from now (30m, 2h, 1d).")
+    add_to: str | None = option("--add-to", metavar="PROFILE", help="List only what PROFILE lacks (exit 1 if "
+                                "anything); with -o, write PROFILE plus it, each addition commented with its "
+                                "evidence, enforced.")
+    output: str | None = option("-o", "--output", metavar="FILE",
+                                help="With --add-to: the profile to write ('-' = stdout).")
+    fmt: str = option("--format", choices=profile_formats, default="docker",
+                      help="-o's format: docker (the default; its comments hold the evidence), oci, kubernetes.")
+    quiet: bool = quiet("No counts on stderr (warnings stay).")
+
 
 LACKS = 1  # exit code of --add-to without -o when the profile lacks something
 
@@ -55,6 +95,10 @@ class Capture:
 
     def wait(self) -> None:
         self._stop.wait(self.duration)
+
+
+def _reading() -> None:
+    print("seccomp-learn: reading the audit netlink group", file=sys.stderr, flush=True)
 
 
 def _sources(paths: list[str]) -> Iterator[Event | Note]:
@@ -96,9 +140,11 @@ def _lacking_lines(profile_path: str, missing: Lacking) -> list[str]:
     return lines
 
 
-def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None, output: str | None = None,
-              fmt: str = "docker", follow_duration: float | None = None, following: bool = False,
-              on_ready: Callable[[], None] = lambda: None) -> Outcome:
+def run_audit(o: AuditOptions) -> Outcome:
+    if o.duration is not None and (o.duration <= 0 or not o.follow):
+        raise UserError("--duration is a positive number of seconds for --follow", "--duration")
+    filters = Filters(o.comm, o.exe, o.container, o.pid, None if o.since is None else parse_since(o.since))
+    paths, add_to_path, output, fmt, following = list(o.files), o.add_to, o.output, o.fmt, o.follow
     if not paths and not following:
         raise UserError("give the log files to read (FILE..., '-' for stdin) or --follow")
     if output is not None and add_to_path is None:
@@ -112,8 +158,8 @@ def run_audit(paths: list[str], filters: Filters, add_to_path: str | None = None
     found: Iterable[Event | Note] = _sources(paths)
     gone = 0
     if following:
-        with Capture(follow_duration) as capture:
-            follower = follow(capture.wait, on_ready)
+        with Capture(o.duration) as capture:
+            follower = follow(capture.wait, _reading if not o.quiet else lambda: None)
         found, gone = itertools.chain(found, follower.found), follower.gone
     collected = collect(found, filters)
     sources = ", ".join([*paths, *(["the audit netlink group"] if following else [])])

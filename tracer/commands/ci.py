@@ -14,9 +14,28 @@ from tracer.ci.config import Config, ProfileSpec, shown_path
 from tracer.ci.progress import Progress
 from tracer.ci.runs import build
 from tracer.commands.outcome import Outcome
+from tracer.commands.typed_options import (
+    QuietOptions,
+    option,
+    quiet,
+    repeated,
+    switch,
+)
 from tracer.errors import UserError
 from tracer.fileio import write_atomic
 from tracer.recording import schema as rec_io
+
+
+class CiOptions(QuietOptions, frozen=True):
+    """`seccomp-learn ci`."""
+
+    config: str = option("--config", default="seccomp-learn.yaml", metavar="FILE",
+                         help="The configuration (docs/config.md; default %(default)s).")
+    only: tuple[str, ...] = repeated("--only", metavar="PROFILE", help="Only this profile (repeatable).")
+    check: bool = switch("--check", help="Write nothing; exit 1 if any profile would change.")
+    incremental: bool = switch("--incremental", help="Use each committed profile as --base: only what it does not "
+                               "allow is traced (cannot show that a syscall is no longer needed).")
+    quiet: bool = quiet()
 
 
 def _select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
@@ -29,15 +48,14 @@ def _select(cfg: Config, only: tuple[str, ...]) -> list[ProfileSpec]:
     return [p for p in cfg.profiles if p.name in only]
 
 
-def run_ci(config: str, only: tuple[str, ...] = (), check: bool = False, quiet: bool = False,
-           incremental: bool = False) -> Outcome:
-    """Run the configured workloads; write every output, or with check only say what would change."""
-    cfg = ci_config.load(config)
-    profiles = _select(cfg, only)
-    progress = Progress(quiet)
+def run_ci(o: CiOptions) -> Outcome:
+    """Run the configured workloads; write every output, or with --check only say what would change."""
+    cfg = ci_config.load(o.config)
+    profiles = _select(cfg, o.only)
+    progress = Progress(o.quiet)
     t0 = time.monotonic()
-    built = build(cfg, profiles, progress, incremental)
-    if check:
+    built = build(cfg, profiles, progress, o.incremental)
+    if o.check:
         code, text = render_check(built)
         if any(p.registry for p in profiles):  # and the published copies, for the same image digest
             from tracer.ci.pinning import render_pins

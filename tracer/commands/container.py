@@ -12,6 +12,17 @@ from pathlib import Path
 
 from tracer.commands.emit import emit_summary
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    EmitFlags,
+    NameFlags,
+    QuietOptions,
+    command_words,
+    group,
+    option,
+    profile_format,
+    profile_output,
+    quiet,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
@@ -29,6 +40,24 @@ from tracer.runtime_wrapper.engines import (
 )
 from tracer.runtime_wrapper.learndir import LearnDir
 from tracer.structs import replace
+
+
+class ContainerOptions(QuietOptions, frozen=True):
+    """`seccomp-learn container [OPTIONS] [--] docker|podman run ...`."""
+
+    output: str | None = profile_output()
+    learn_dir: str | None = option("--learn-dir", metavar="DIR", help="Where the wrapper writes recordings "
+                                   "(default: Docker's runtimeArgs --learn-dir, else /var/lib/seccomp-learn).")
+    runtime_name: str = option("--runtime-name", default="seccomp-learn",
+                               help="Docker: the name the wrapper is registered under in daemon.json (default "
+                                    "%(default)s).")
+    wrapper: str | None = option("--wrapper", metavar="PATH",
+                                 help="podman: the seccomp-learn-runtime program (default: found on PATH).")
+    quiet: bool = quiet("No summary on stderr.")
+    fmt: str = profile_format()
+    emit: EmitFlags = group(EmitFlags)
+    names: NameFlags = group(NameFlags)
+    command: tuple[str, ...] = command_words(required=True)
 
 
 def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str, learn_dir: str | None,
@@ -63,3 +92,10 @@ def run_container(argv: Sequence[str], output: str, eopts: EmitOptions, fmt: str
     written = deliver(export.render(fmt, emitted.profile, rec, name, namespace), output, notes=[f"recorded {path}"],
                       written=lambda line: emit_summary(emitted, rec, line))
     return Outcome(code, written.summary, written.stdout)
+
+
+def container_command(o: ContainerOptions) -> Outcome:
+    """`seccomp-learn container`: the profile (default output for --format) of the container o.command runs."""
+    from tracer.commands.emit import emit_options_from
+    return run_container(o.command, o.output or formats.default_output(o.fmt), emit_options_from(o.emit, o.fmt),
+                         o.fmt, o.learn_dir, o.runtime_name, o.wrapper, o.names.name, o.names.namespace)

@@ -6,17 +6,37 @@ Names that no syscall table knows are warned about, as lint does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from tracer.analysis.compare import diff_files, same_policy, unknown_names
 from tracer.analysis.compare_render import render
 from tracer.commands.outcome import Outcome
+from tracer.commands.typed_options import (
+    baseline,
+    positional,
+    repeated,
+    switch,
+)
 from tracer.errors import UserError
 from tracer.printable import printable
+from tracer.structs import Struct
 
 
-def run_diff(paths: Sequence[str], baseline: str | None, cap_add: Sequence[str], as_json: bool,
-             against_baseline: bool = False) -> Outcome:
+class DiffOptions(Struct, frozen=True):
+    """`seccomp-learn diff PROFILE|RECORDING [NEW]`."""
+
+    inputs: tuple[str, ...] = positional("PROFILE|RECORDING [NEW]", nargs="+")
+    baseline: str | None = baseline()
+    cap_add: tuple[str, ...] = repeated("--cap-add", metavar="CAP",
+                                        help="A capability added to Docker's default set, as `docker run --cap-add` "
+                                             "(repeatable).")
+    as_json: bool = switch("--json", help="JSON output (docs/diff-format.md).")
+    against_baseline: bool = switch("--against-baseline",
+                                    help="What a node applying KEP-6061 (seccompProfile type OCI) runs: the profile "
+                                         "intersected with the baseline (its RuntimeDefault), listing every allowed "
+                                         "name it silently drops; exit 1 when it drops any.")
+
+
+def run_diff(o: DiffOptions) -> Outcome:
+    paths, baseline, cap_add, as_json, against_baseline = o.inputs, o.baseline, o.cap_add, o.as_json, o.against_baseline
     if against_baseline and len(paths) != 1:
         raise UserError("--against-baseline takes one profile or recording", "diff")
     result, sides = diff_files(paths, baseline=baseline, cap_add=cap_add)

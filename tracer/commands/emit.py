@@ -5,6 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    FORMAT_HELP,
+    EmitFlags,
+    NameFlags,
+    QuietOptions,
+    RegistryFlags,
+    group,
+    option,
+    output,
+    positional,
+    profile_formats,
+    quiet,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import check_output
@@ -19,6 +32,24 @@ from tracer.recording.union import merge_files
 
 if TYPE_CHECKING:  # `run` imports this module for emit_summary: it pays nothing for the registry
     from tracer.distribution.client import Access
+
+
+class EmitCommandOptions(QuietOptions, frozen=True):
+    """`seccomp-learn emit RECORDING...`."""
+
+    recordings: tuple[str, ...] = positional("RECORDING|oci://REF", nargs="+")
+    output: str = output("Profile")
+    quiet: bool = quiet("No summary on stderr.")
+    fmt: str = option("--format", choices=lambda: (*profile_formats(), "kubernetes-oci"), default="docker",
+                      help=f"{FORMAT_HELP}; kubernetes-oci REF: the pod's seccompProfile {{type: OCI}} naming a "
+                           "pushed profile, and the CRI-O annotation form.")
+    emit: EmitFlags = group(EmitFlags)
+    names: NameFlags = group(NameFlags)
+    container: str | None = option("--container", metavar="NAME", help="--format kubernetes-oci: the container's "
+                                   "securityContext and annotation, not the pod's.")
+    registry: RegistryFlags = group(RegistryFlags)
+
+
 def emit_summary(emitted: Emitted, rec: Recording, written: str | None, fmt: str = "docker") -> list[str]:
     """What a profile holds, counted as the report counts it (allowed = observed + extras), the extras added,
     and what could not go in (and what `fmt` could not hold). `written` ("wrote FILE", "replaced FILE") heads
@@ -91,3 +122,32 @@ def run_emit(recording_paths: list[str], eopts: EmitOptions, fmt: str, output: s
     text, emitted, rec = render_recordings(recording_paths, eopts, fmt, name, namespace, access)
     return deliver(text, output, notes=[f"note: {line}" for line in advice(rec)],
                    written=lambda line: [*emit_summary(emitted, rec, line, fmt), *runtime_version_notes(eopts)])
+
+
+def emit_options_from(flags: EmitFlags, fmt: str) -> EmitOptions:
+    """The EmitOptions the command line asks for, for a profile in `fmt` (its default runtime), checked."""
+    from tracer.profile.limits import family_number
+    from tracer.profile.policy import parse_arches
+
+    runtime_list = None
+    if flags.runtime_profile:
+        from tracer.commands.runtime_profile import read_runtime_profile
+        runtime_list = read_runtime_profile(flags.runtime_profile)
+    try:
+        families = tuple(sorted({family_number(f) for f in flags.allow_families}))
+    except ValueError as exc:
+        raise UserError(str(exc), "--allow-family") from None
+    return EmitOptions(default_action=flags.default_action, errno=flags.errno_ret, arches=parse_arches(flags.arches),
+                       args=not flags.no_args, runtime=flags.runtime or formats.default_runtime(fmt),
+                       runtime_list=runtime_list, fallback=not flags.no_fallback, portable=flags.portable,
+                       complain=flags.complain, companions=not flags.no_companions,
+                       allow_threads=flags.allow_threads, allow_spawn=flags.allow_spawn, allow_families=families)
+
+
+def emit_command(o: EmitCommandOptions) -> Outcome:
+    """`seccomp-learn emit`: the profile of the recordings, or with --format kubernetes-oci the pod's reference."""
+    if o.fmt == "kubernetes-oci":
+        from tracer.commands.distribute import run_pod_reference
+        return run_pod_reference(list(o.recordings), o.output, o.container, o.registry.access())
+    return run_emit(list(o.recordings), emit_options_from(o.emit, o.fmt), o.fmt, o.output, o.names.name,
+                    o.names.namespace, o.registry.access())

@@ -8,16 +8,30 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from tracer.capture import sandbox
 from tracer.capture.choice import trace
 from tracer.capture.session import default_run_id
 from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
-from tracer.commands.emit import emit_summary
+from tracer.commands.emit import emit_options_from, emit_summary
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
+from tracer.commands.typed_options import (
+    DriverFlags,
+    EmitFlags,
+    NameFlags,
+    QuietOptions,
+    TraceFlags,
+    command_words,
+    group,
+    option,
+    output,
+    profile_format,
+    profile_output,
+    quiet,
+)
 from tracer.enforce import export
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
@@ -26,12 +40,36 @@ from tracer.profile import formats
 from tracer.profile.policy import EmitOptions, Emitted, emit
 from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice, low_coverage_lines
-from tracer.recording.schema import Backend, Follow, Recording
+from tracer.recording.schema import Recording
 from tracer.recording.union import merge
 from tracer.structs import Struct, replace
 
 if TYPE_CHECKING:
     from tracer.capture.incremental import BaseProfile
+
+
+class RunOptions(QuietOptions, frozen=True):
+    """`seccomp-learn [run] [OPTIONS] [--] COMMAND`."""
+
+    output: str | None = profile_output()
+    record_path: str | None = option("--record", metavar="FILE", help="Also write the recording here.")
+    quiet: bool = quiet()
+    trace: TraceFlags = group(TraceFlags)
+    fmt: str = profile_format()
+    emit: EmitFlags = group(EmitFlags)
+    names: NameFlags = group(NameFlags)
+    command: tuple[str, ...] = command_words()
+
+
+class RecordOptions(QuietOptions, frozen=True):
+    """`seccomp-learn record [OPTIONS] [--] COMMAND`."""
+
+    output: str = output("Recording", "seccomp.trace.json")
+    quiet: bool = quiet()
+    trace: TraceFlags = group(TraceFlags)
+    command: tuple[str, ...] = command_words()
+
+
 DRIVER_FAILED = 1  # exit code when the --during driver failed or never ran (docs: README, Servers)
 
 
@@ -220,29 +258,41 @@ def _load_base(path: str) -> BaseProfile:
     return BaseProfile.load(path)
 
 
-def trace_options_from(follow: Follow = "all", run_id: str | None = None, duration: float | None = None,
-                       stop_signal: str = "SIGTERM", during: str | list[str] | None = None,
-                       snapshot_every: float | None = None, pid: int | None = None,
-                       base: str | None = None, backend: Backend | Literal["auto"] = "auto",
-                       ready: str | None = None, ready_cmd: str | None = None,
-                       ready_timeout: float | None = None) -> TraceOptions:
-    """The TraceOptions the command line asks for, checked, with --base read once."""
-    if duration is not None and duration <= 0:
+def trace_options_from(driver: DriverFlags, flags: TraceFlags | None = None) -> TraceOptions:
+    """The TraceOptions the command line asks for (a learning run's `flags`; verify gives only its driver),
+    checked, with --base read once."""
+    if driver.duration is not None and driver.duration <= 0:
         raise UserError("must be a positive number of seconds", "--duration")
-    if isinstance(during, str) and not during.strip():
+    if driver.during is not None and not driver.during.strip():
         raise UserError("the command is empty", "--during")
-    driver = shell_argv(during) if isinstance(during, str) else during
     wait = None
-    if ready is not None or ready_cmd is not None or ready_timeout is not None:
+    if driver.ready is not None or driver.ready_cmd is not None or driver.ready_timeout is not None:
         from tracer.capture import ready as readiness  # its helper's modules, only for runs that wait
 
         try:
-            wait = readiness.parse(ready, ready_cmd, ready_timeout)
+            wait = readiness.parse(driver.ready, driver.ready_cmd, driver.ready_timeout)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    if wait is not None and not driver:
+    if wait is not None and not driver.during:
         raise UserError("--ready and --ready-cmd hold back the --during driver: give --during CMD too")
-    return TraceOptions(follow=follow, run_id=run_id, duration=duration, stop_signal=parse_signal(stop_signal),
-                        during=driver or None, ready=wait, snapshot_every=snapshot_every, attach=pid,
-                        base=None if base is None else _load_base(base),
-                        backend=backend)
+    topts = TraceOptions(duration=driver.duration, stop_signal=parse_signal(driver.stop_signal),
+                         during=shell_argv(driver.during) if driver.during else None, ready=wait)
+    if flags is None:
+        return topts
+    return replace(topts, follow=flags.follow, run_id=flags.run_id, snapshot_every=flags.snapshot_every,
+                   attach=flags.pid, base=None if flags.base is None else _load_base(flags.base),
+                   backend=flags.backend)
+
+
+def run_command(o: RunOptions) -> Outcome:
+    """`seccomp-learn [run]`: the profile (and, with --record, the recording) of the traced command."""
+    outputs = Outputs(o.output or formats.default_output(o.fmt), o.record_path, o.fmt, o.names.name,
+                      o.names.namespace)
+    return run_learn(list(o.command), trace_options_from(o.trace.driver, o.trace), emit_options_from(o.emit, o.fmt),
+                     outputs, o.trace.keep_going, live=not o.quiet, repeat=o.trace.repeat)
+
+
+def record_command(o: RecordOptions) -> Outcome:
+    """`seccomp-learn record`: only the recording."""
+    return run_learn(list(o.command), trace_options_from(o.trace.driver, o.trace), None, Outputs(None, o.output),
+                     o.trace.keep_going, live=not o.quiet, repeat=o.trace.repeat)

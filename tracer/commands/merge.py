@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 from tracer.commands.outcome import Outcome, deliver
-from tracer.distribution.client import Access, is_reference
+from tracer.commands.typed_options import (
+    QuietOptions,
+    RegistryFlags,
+    group,
+    output,
+    positional,
+    quiet,
+)
+from tracer.distribution.client import is_reference
 from tracer.fileio import check_output
 from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice, low_coverage_lines
 from tracer.recording.union import merge, merge_files
 
 
-def run_merge(paths: list[str], output: str, access: Access | None = None) -> Outcome:
+class MergeOptions(QuietOptions, frozen=True):
+    """`seccomp-learn merge RECORDING...`."""
+
+    recordings: tuple[str, ...] = positional("RECORDING|oci://REF", nargs="+")
+    output: str = output("Merged recording", "merged.trace.json")
+    quiet: bool = quiet("No summary on stderr.")
+    registry: RegistryFlags = group(RegistryFlags)
+
+
+def run_merge(o: MergeOptions) -> Outcome:
+    paths, output = list(o.recordings), o.output
     check_output(output)
     if any(is_reference(p) for p in paths):
         from tracer.distribution.share import load_recordings
-        merged = merge(load_recordings(paths, access or Access()), paths)
+        merged = merge(load_recordings(paths, o.registry.access()), paths)
     else:
         merged = merge_files(paths)
     n = len(merged.runs)

@@ -11,17 +11,41 @@ import sys
 
 from tracer.analysis.inputs import load_baseline, load_input
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    baseline,
+    option,
+    output,
+    positional,
+)
 from tracer.fileio import STDOUT, check_output
 from tracer.printable import printable_lines
 from tracer.report import formats
 from tracer.report.build import build_report
+from tracer.structs import Struct
 
 
-def run_report(path: str, fmt: str | None, baseline: str | None, output: str) -> Outcome:
+def _report_formats() -> list[str]:
+    from tracer.report.formats import FORMATS
+    return list(FORMATS)
+
+
+class ReportOptions(Struct, frozen=True):
+    """`seccomp-learn report RECORDING|PROFILE`."""
+
+    source: str = positional("RECORDING|PROFILE")
+    fmt: str | None = option("--format", choices=_report_formats,
+                             help="markdown (a pull-request comment; the default), json (docs/report-format.md), "
+                                  "text. Without it, on a terminal, the Markdown is shown rendered.")
+    baseline: str | None = baseline()
+    output: str = output("Report")
+
+
+def run_report(o: ReportOptions) -> Outcome:
     """Each input read once: the recording or profile (told apart by content), then the baseline.
 
     `fmt` None is markdown, rendered when it goes to a terminal.
     """
+    path, fmt, baseline, output = o.source, o.fmt, o.baseline, o.output
     formats.check_format(fmt or "markdown")
     check_output(output)
     width = shutil.get_terminal_size().columns if output == STDOUT and sys.stdout.isatty() else None

@@ -10,11 +10,31 @@ from __future__ import annotations
 import os
 import re
 
-from tracer.commands.emit import emit_summary, render_recordings
+from tracer.commands.emit import emit_options_from, emit_summary, render_recordings
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    EmitFlags,
+    QuietOptions,
+    group,
+    option,
+    positional,
+    quiet,
+)
 from tracer.errors import UserError
 from tracer.fileio import check_output
-from tracer.profile.policy import EmitOptions
+
+
+class SystemdUnitOptions(QuietOptions, frozen=True):
+    """`seccomp-learn systemd-unit NAME RECORDING...`."""
+
+    unit: str = positional("NAME", help="The service (nginx or nginx.service).")
+    recordings: tuple[str, ...] = positional("RECORDING", nargs="+")
+    root_dir: str = option("--root-dir", default="/", metavar="DIR",
+                           help="Write under DIR/etc/systemd/system instead of /etc/systemd/system (an image, a "
+                                "test).")
+    quiet: bool = quiet("No summary on stderr.")
+    emit: EmitFlags = group(EmitFlags)
+
 
 UNIT_DIR = "etc/systemd/system"
 DROP_IN = "seccomp-learn.conf"
@@ -31,10 +51,11 @@ def drop_in_path(name: str, root: str = "/") -> str:
     return os.path.join(root, UNIT_DIR, f"{unit}.service.d", DROP_IN)
 
 
-def run_systemd_unit(name: str, recording_paths: list[str], eopts: EmitOptions, root: str = "/") -> Outcome:
+def run_systemd_unit(o: SystemdUnitOptions) -> Outcome:
     """Write the drop-in (its directory created if needed) once the profile is made, and say how to load it."""
-    path = drop_in_path(name, root)
-    text, emitted, rec = render_recordings(recording_paths, eopts, "systemd")
+    name = o.unit
+    path = drop_in_path(name, o.root_dir)
+    text, emitted, rec = render_recordings(list(o.recordings), emit_options_from(o.emit, "systemd"), "systemd")
     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
     check_output(path)
     unit = name.removesuffix(".service")

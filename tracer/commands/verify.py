@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 from tracer.baseline.profile_file import load_profile_file
-from tracer.capture.state import TraceOptions
-from tracer.commands.learn import exit_code_of_run
+from tracer.commands.learn import exit_code_of_run, trace_options_from
 from tracer.commands.outcome import Outcome, deliver
+from tracer.commands.typed_options import (
+    DriverFlags,
+    command_words,
+    group,
+    option,
+    positional,
+    quiet,
+    switch,
+)
 from tracer.enforce.run_enforced import VERIFY_DENIED, across_runs, describe, verify, with_missing
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr
 from tracer.profile.formats import docker
 from tracer.profile.formats.metadata import Metadata
+from tracer.structs import Struct
 
 
-def run_verify(profile_path: str, argv: list[str], topts: TraceOptions, complain: bool, add_missing: str | None,
-               quiet: bool, repeat: int = 1) -> Outcome:
+class VerifyOptions(Struct, frozen=True):
+    """`seccomp-learn verify [OPTIONS] PROFILE [--] COMMAND`: -q keeps the denials, which are its summary."""
+
+    profile: str = positional("PROFILE")
+    complain: bool = switch("--complain", help="Do not enforce: let every call pass and report what the profile "
+                                               "would have denied.")
+    add_missing: str | None = option("--add-missing", metavar="OUT",
+                                     help="Write the profile plus what was denied to OUT ('-' = stdout).")
+    repeat: int = option("--repeat", convert=int, default=1, metavar="N",
+                         help="Run the command N times and say, per denied name, in how many runs it appeared "
+                              "(flakiness shows before production does).")
+    quiet: bool = quiet("Only the denials, and why the run failed, on stderr.")
+    driver: DriverFlags = group(DriverFlags, how_long="run under PROFILE this long", unless="")
+    command: tuple[str, ...] = command_words(required=True)
+
+
+def run_verify(o: VerifyOptions) -> Outcome:
     """Exit 1 when anything was denied (VERIFY_DENIED, even if the workload coped), else the workload's own
     exit code, as for learning. `repeat` runs the workload that many times, one after the other; each denied
     name says in how many runs it appeared."""
+    profile_path, argv, complain, add_missing, quiet, repeat = (o.profile, list(o.command), o.complain,
+                                                                o.add_missing, o.quiet, o.repeat)
+    topts = trace_options_from(o.driver)
     if repeat < 1:
         raise UserError("must be at least 1", f"--repeat {repeat}")
     if add_missing is not None:

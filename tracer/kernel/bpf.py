@@ -18,6 +18,7 @@ from tracer.kernel.ptrace_abi import check
 SYS_BPF = 321  # x86_64
 MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM, MAP_GET_NEXT_KEY, PROG_LOAD = 0, 1, 2, 3, 4, 5
 RAW_TRACEPOINT_OPEN = 17
+MAP_UPDATE_BATCH = 26
 MAP_TYPE_HASH, MAP_TYPE_ARRAY, MAP_TYPE_PERCPU_HASH, MAP_TYPE_RINGBUF = 1, 2, 5, 27
 PROG_TYPE_RAW_TRACEPOINT = 17
 ANY, NOEXIST = 0, 1  # map update flags
@@ -27,8 +28,10 @@ NO_PREALLOC = 1  # map creation flag: a hash map's entries are allocated as they
 MAP_LOOKUP, MAP_UPDATE, MAP_DELETE = 1, 2, 3
 GET_CURRENT_PID_TGID = 14
 GET_CURRENT_TASK = 35
+GET_CURRENT_TASK_BTF = 158  # the task as a pointer the verifier knows the type of: its fields are read directly
 PROBE_READ_KERNEL, PROBE_READ_KERNEL_STR = 113, 115
 RINGBUF_OUTPUT, RINGBUF_RESERVE, RINGBUF_SUBMIT = 130, 131, 132
+TASK_PT_REGS = 175  # a task's saved user registers, as a typed pointer
 
 _ATTR_SIZE = 128
 _LOG_SIZE = 1 << 20
@@ -79,6 +82,14 @@ class Map:
         err = self._elem(MAP_UPDATE_ELEM, key, ctypes.create_string_buffer(value, self.value_size), flags)
         if err:
             raise OSError(err, f"BPF map {self.name}: update: {os.strerror(err)}")
+
+    def update_all(self, pairs: dict[bytes, bytes]) -> None:
+        """Set every key to its value in one bpf(2) call (kernel >= 5.6), instead of one call per key."""
+        keys = ctypes.create_string_buffer(b"".join(pairs), self.key_size * len(pairs))
+        values = ctypes.create_string_buffer(b"".join(pairs.values()), self.value_size * len(pairs))
+        attr = struct.pack("<QQQQIIQQ", 0, 0, _addr(keys), _addr(values), len(pairs), self.fd, ANY, 0)
+        buf = ctypes.create_string_buffer(attr.ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
+        check(_libc.syscall(SYS_BPF, MAP_UPDATE_BATCH, buf, _ATTR_SIZE), f"BPF map {self.name}: batch update")
 
     def delete(self, key: bytes) -> None:
         self._elem(MAP_DELETE_ELEM, key, None, 0)

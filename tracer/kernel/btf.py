@@ -3,14 +3,19 @@
 The recording programs read a few fields of task_struct, linux_binprm, file and inode; their offsets
 change with every kernel build, and BTF is the kernel's own description of them. Only the named
 structs are looked up (a search of the raw bytes for a struct header naming it, then its members),
-not a parse of the ~150k types, which would cost a trace its start-up time.
+not a parse of the ~150k types, which would cost a trace its start-up time. Even that search costs
+5-8 ms (five passes over 3 MB), so its answer is kept for the rest of the boot in CACHE, root's
+tmpfs (emptied at boot, the only time the kernel and its BTF change), and read back only from a file
+and directory owned by root (or this user) that nobody else may write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import re
+import stat
 import struct
 from collections.abc import Callable
 
@@ -19,6 +24,9 @@ _MAGIC = 0xEB9F
 _HEADER = struct.Struct("<HBBIIIII")
 _TYPE = struct.Struct("<III")  # name_off, info (vlen, kind, kind_flag), size
 _MEMBER = struct.Struct("<III")  # name_off, type, offset (bits; with kind_flag: bitfield size << 24 | offset)
+CACHE = "/run/seccomp-learn"
+_CACHE_FILE = "btf-offsets"
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 class BtfError(Exception):
@@ -27,6 +35,72 @@ class BtfError(Exception):
 
 def member_offsets(wanted: dict[str, tuple[str, ...]], path: str = VMLINUX) -> dict[tuple[str, str], int]:
     """{(struct, member): byte offset} for the members asked for; BtfError if one is missing."""
+    key = _cache_key(wanted, path)
+    found = _cached(key)
+    if found is None:
+        found = _search(wanted, path)
+        _remember(key, found)
+    return found
+
+
+def _cache_key(wanted: dict[str, tuple[str, ...]], path: str) -> str:
+    """What the offsets depend on: this boot, the BTF file, the fields asked for (one line)."""
+    try:
+        with open(_BOOT_ID) as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    fields = ",".join(f"{name}.{member}" for name, members in sorted(wanted.items()) for member in members)
+    return f"{boot} {path} {fields}"
+
+
+def _trusted(st: os.stat_result, kind: int) -> bool:
+    return stat.S_IFMT(st.st_mode) == kind and st.st_uid in (0, os.geteuid()) and not st.st_mode & 0o022
+
+
+def _cached(key: str) -> dict[tuple[str, str], int] | None:
+    """The offsets kept for this key, or None (no cache, another key, or a file we must not trust)."""
+    try:
+        if not key.split(" ", 1)[0] or not _trusted(os.stat(CACHE, follow_symlinks=False), stat.S_IFDIR):
+            return None
+        fd = os.open(os.path.join(CACHE, _CACHE_FILE), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with open(fd) as f:
+            if not _trusted(os.fstat(fd), stat.S_IFREG):
+                return None
+            lines = f.read(1 << 16).splitlines()
+        if not lines or lines[0] != key:
+            return None
+        out = {}
+        for line in lines[1:]:
+            struct_name, member, offset = line.split()
+            out[(struct_name, member)] = int(offset)
+        return out
+    except (OSError, ValueError):
+        return None
+
+
+def _remember(key: str, found: dict[tuple[str, str], int]) -> None:
+    """Keep the offsets for the rest of the boot, if this process may (root); a failure only costs the next run."""
+    if not key.split(" ", 1)[0]:
+        return
+    text = "".join(f"{s} {m} {off}\n" for (s, m), off in found.items())
+    tmp = os.path.join(CACHE, f".{_CACHE_FILE}.{os.getpid()}")
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(CACHE, 0o700)
+        if not _trusted(os.stat(CACHE, follow_symlinks=False), stat.S_IFDIR):
+            return
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(fd, "w") as f:
+            f.write(f"{key}\n{text}")
+        os.replace(tmp, os.path.join(CACHE, _CACHE_FILE))
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _search(wanted: dict[str, tuple[str, ...]], path: str) -> dict[tuple[str, str], int]:
+    """The offsets, found in the BTF file itself."""
     try:
         data = _contents(path)
     except OSError as exc:

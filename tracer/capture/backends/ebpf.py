@@ -6,10 +6,10 @@ starts, so that a kernel that refuses says so first. The workload is forked as f
 never ptraced and given no filter of ours (`opts.filters`, if any, run in the child before its exec: the
 container wrapper's pid announcement): the child waits on a pipe until its pid is in the `traced` map, then
 execs (no window: every task it starts is traced by the fork program before it runs). The loop here sleeps in
-poll on the ring buffer (a new executable; a process that ended, whose wait status goes to opts.on_exit), the
-root's pidfd and the signal wake-up pipe; the counts stay in the kernel until the end (or a snapshot), when
-`sync` reads the maps into the session's State. Nothing is pinned: the programs and maps live as long as this
-process's fds, so they are gone when it exits or is killed.
+poll on the ring buffer (a new executable; once the root has ended, or always for opts.on_exit, which gets its
+wait status, a process that ended), the root's pidfd and the signal wake-up pipe; the counts stay in the
+kernel until the end (or a snapshot), when `sync` reads the maps into the session's State. Nothing is pinned:
+the programs and maps live as long as this process's fds, so they are gone when it exits or is killed.
 
 A process keeps its executable id across fork; the path of an id is read from /proc/PID/exe when the
 exec event arrives (checked against the event's inode number), else from the exec's interpreter path.
@@ -31,16 +31,21 @@ from tracer.capture.backends import ebpf_programs as prog
 from tracer.capture.call_counts import CallCounts
 from tracer.capture.launch import spawn
 from tracer.capture.per_call import argspec, counted_in_kernel
-from tracer.capture.session import kill, run_session
+from tracer.capture.session import FORWARDED, kill, run_session
 from tracer.capture.state import PRE_EXEC, State, TraceOptions, TraceResult
 from tracer.errors import UserError
 from tracer.kernel import bpf, btf, procfs
 from tracer.recording.schema import ARG_VALUES_CAP, ArgValues
-from tracer.syscalls.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT
+from tracer.syscalls.abi import AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
+from tracer.syscalls.info import filterable_args
+from tracer.syscalls.table import TABLES
 
 _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 21, 38, 39
 _TRACEPOINTS = ("sys_enter", "sched_process_fork", "sched_process_exec", "sched_process_exit")
 _ARCH = {prog.ABI_X86_64: AUDIT_ARCH_X86_64, prog.ABI_I386: AUDIT_ARCH_I386}
+# Held blocked from the spawn until the loop runs: the workload runs at once (nothing holds it), so a signal
+# sent as soon as it shows up must wait for run_session's handlers instead of killing this process.
+_HELD = (*FORWARDED, signal.SIGUSR1)
 _LOST = ((prog.LOST_CALLS, "syscall counts (a full count map)"), (prog.LOST_ARGS, "argument values (a full map)"),
          (prog.LOST_EVENTS, "exec or exit events (a full ring buffer)"),
          (prog.LOST_TASKS, "new processes (a full map of traced processes)"))
@@ -97,8 +102,7 @@ class Recorder:
         self.ring = bpf.RingBuffer("sclearn_events", prog.RING_BYTES)
         m = prog.Maps(self.traced.fd, self.counts.fd, self.argspec.fd, self.argvals.fd, self.argstate.fd,
                       self.exes.fd, self.stats.fd, self.ring.fd)
-        for slot, mask in _argspec_masks().items():
-            self.argspec.update(prog.SLOT.pack(slot), prog.SLOT.pack(mask))
+        self.argspec.update_all({prog.SLOT.pack(slot): prog.SLOT.pack(mask) for slot, mask in _argspec_masks().items()})
         self.set_stat(prog.NEXT_EXE, prog.LAUNCHER + 1)
         status = offsets[("task_struct", "thread_info")] + offsets[("thread_info", "status")]
         gate = offsets[("task_struct", "seccomp")] + offsets[("seccomp", "mode")] if self.seccomp_gate else None
@@ -118,8 +122,11 @@ class Recorder:
         raw = self.stats.lookup(prog.SLOT.pack(slot))
         return 0 if raw is None else prog.U64.unpack(raw)[0]
 
-    def trace(self, tgid: int, exe: int) -> None:
-        """Count this process's calls (and its descendants') from now on, as executable `exe`."""
+    def trace(self, tgid: int, exe: int, root: bool = False) -> None:
+        """Count this process's calls (and its descendants') from now on, as executable `exe`; the root's
+        end is the one after which every exit wakes the loop."""
+        if root:
+            self.set_stat(prog.ROOT_TGID, tgid)
         self.traced.update(prog.TGID.pack(tgid), prog.EXE.pack(exe))
 
     def traced_processes(self) -> list[int]:
@@ -140,13 +147,13 @@ class Recorder:
 
 
 def _argspec_masks() -> dict[int, int]:
-    """argspec slot -> the bits of the argument indexes to keep, for every (ABI, nr) with filterable arguments."""
+    """argspec slot -> the bits of the argument indexes to keep, for every (ABI, nr) with filterable arguments:
+    what session.argspec gives, from the ABIs' tables (only their ~400 numbers each, not all SPEC_NR)."""
     out = {}
-    for base, arch, bit in ((0, AUDIT_ARCH_X86_64, 0), (prog.SPEC_NR, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT),
-                            (2 * prog.SPEC_NR, AUDIT_ARCH_I386, 0)):
-        for nr in range(prog.SPEC_NR):
-            mask = sum(1 << index for index, _ in argspec(arch, nr | bit))
-            if mask:
+    for base, abi in ((0, "x86_64"), (prog.SPEC_NR, "x32"), (2 * prog.SPEC_NR, "i386")):
+        for nr, name in TABLES[abi].items():
+            mask = sum(1 << spec.index for spec in filterable_args(abi, name))
+            if mask and nr < prog.SPEC_NR:
                 out[base + nr] = mask
     return out
 
@@ -218,6 +225,7 @@ class _Session:
                 self.st.root_execd()
 
     def loop(self, st: State, opts: TraceOptions, driver_ended: Callable[[int], None]) -> None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)  # run_session's handlers are in place
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         old_chld = signal.signal(signal.SIGCHLD, lambda _s, _f: None)  # so that SIGCHLD writes to wake_w
         old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
@@ -283,21 +291,25 @@ def trace_ebpf(argv: list[str], opts: TraceOptions, rec: Recorder) -> TraceResul
     if opts.verdict is not None:
         rec.close()
         raise UserError("verify needs the ptrace backend", "--backend ebpf")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
     try:
         env = dict(os.environ if opts.env is None else opts.env)
         st = State()
         started = time.gmtime()
+        if opts.on_exit is not None:
+            rec.set_stat(prog.ROOT_DONE, 1)  # whoever waits for every exit gets every exit told
         if opts.attach is not None:
             exe_paths = _attach(st, rec, opts.attach)
             argv = _cmdline(opts.attach)
         else:
             exe_paths = {prog.LAUNCHER: PRE_EXEC}
             st.begin(spawn(argv, env, opts.cwd, list(opts.filters) or [_no_filter], seize=False,
-                           before_go=lambda pid: rec.trace(pid, prog.LAUNCHER)))
+                           before_go=lambda pid: rec.trace(pid, prog.LAUNCHER, root=True)))
         session = _Session(st, rec, opts, exe_paths)
         st.use_hooks(signal_all=session.signal_all, sync=session.sync)
         return run_session(st, argv, opts, env, started, session.loop)
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         rec.close()
 
 
@@ -320,7 +332,7 @@ def _attach(st: State, rec: Recorder, pid: int) -> dict[int, int]:
                 raise UserError(f"cannot attach: {exc.strerror}", f"--pid {pid}") from None
             continue
         exe_paths[exe] = st.exe_named(path)
-        rec.trace(tgid, exe)
+        rec.trace(tgid, exe, root=tgid == pid)
     return exe_paths
 
 

@@ -8,8 +8,13 @@ Written with the assembler in kernel/bpf_asm.py and loaded by capture/ebpf.py. W
 - `sched_process_exec`: a traced process that exec'd gets the id of the file it now runs, found by
   (inode address, inode number) in `exes`; a file seen for the first time gets the next id and one
   event in the ring buffer (tgid, id, inode number, the interpreter path) for userspace to name it.
-- `sched_process_exit`: when a traced thread group ends, it leaves `traced`, and an event says so, with
-  the task's exit_code (what wait would report: the code << 8, or the signal that killed it).
+- `sched_process_exit`: when a traced thread group ends, it leaves `traced`. The root's end (its tgid is
+  `stats[ROOT_TGID]`) sets `stats[ROOT_DONE]`, and from then on an event says so for each, with the
+  task's exit_code (what wait would report: the code << 8, or the signal that killed it), which wakes
+  the loop to see whether any is left. Before that there is no event (unless userspace set ROOT_DONE
+  from the start, for opts.on_exit): the exits of a workload's children never wake this process. (Both
+  sides use one atomic on ROOT_DONE: an exit that missed the flag has left `traced` before the root's
+  exit is seen, so the loop, woken by the root, sees it gone.)
 - `sys_enter`: for a traced process, one increment of `counts[(exe id, ABI, nr)]` (a per-CPU map: the
   threads of a workload on different CPUs never share the counter's cache line); the ABI is i386 when
   the task's thread_info has TS_COMPAT, which the kernel sets for every 32-bit call, `int $0x80` from
@@ -93,8 +98,8 @@ ABI_X86_64, ABI_I386 = 0, 1
 TS_COMPAT = 0x0002  # arch/x86/include/asm/thread_info.h: a 32-bit syscall is active
 
 # stats slots
-NEXT_EXE, TASKS, LOST_CALLS, LOST_ARGS, LOST_EVENTS, LOST_TASKS = range(6)
-STATS = 6
+NEXT_EXE, TASKS, LOST_CALLS, LOST_ARGS, LOST_EVENTS, LOST_TASKS, ROOT_TGID, ROOT_DONE = range(8)
+STATS = 8
 
 # argspec slots: x86_64 numbers below SPEC_NR, then x32's, then i386's (the same split as capture/call_counts.py).
 SPEC_NR = 1024
@@ -109,7 +114,6 @@ ARGSTATE_ENTRIES = 4096
 RING_BYTES = 1 << 20
 
 # struct pt_regs (arch/x86/include/asm/ptrace.h): the offsets of each ABI's argument registers.
-PT_REGS_SIZE = 168
 ARG_REGS = {ABI_X86_64: (112, 104, 96, 56, 72, 64),  # di, si, dx, r10, r8, r9
             ABI_I386: (40, 88, 96, 104, 112, 32)}  # bx, cx, dx, si, di, bp
 
@@ -182,15 +186,15 @@ def sys_enter(m: Maps, status_off: int, seccomp_mode_off: int | None = None) -> 
     seccomp.mode: a task whose mode is still 0 (no filter) is not counted."""
     out, inc, args, is32, abi_done, i386, have = (_label(n) for n in ("out", "inc", "args", "is32", "abi", "i386",
                                                                         "have"))
-    regs, argkey, state0, one = -208, -232, -248, -252  # stack: pt_regs copy, argvals key, zeroed state, u32 1
+    regs, argkey, state0, one = -48, -72, -88, -92  # stack: the task's pt_regs pointer, argvals key, zeroed state, 1
     code: Code = [
         mov(R6, R1),
         *_current_tgid(-4), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
         load(4, R7, R0, 0), store(4, FP, -24, R7),  # count key: exe id
         *_seccomp_gate(seccomp_mode_off, -32, out),
         load(8, R8, R6, 8), store(8, FP, -16, R8),  # nr
-        store_imm(8, FP, -32, 0), call(bpf.GET_CURRENT_TASK), mov(R9, R0), *_read_kernel(-32, 4, R9, status_off),
-        load(4, R9, FP, -32), alu_imm(AND, R9, TS_COMPAT), jump(JNE, R9, 0, is32), mov_imm(R9, ABI_X86_64),
+        call(bpf.GET_CURRENT_TASK_BTF), load(4, R9, R0, status_off),  # a direct read: no probe_read call
+        alu_imm(AND, R9, TS_COMPAT), jump(JNE, R9, 0, is32), mov_imm(R9, ABI_X86_64),
         goto(abi_done),
         is32, mov_imm(R9, ABI_I386), abi_done,
         store(4, FP, -20, R9),
@@ -208,8 +212,8 @@ def sys_enter(m: Maps, status_off: int, seccomp_mode_off: int | None = None) -> 
         i386, jump(JGE, R1, SPEC_NR, out), alu_imm(ADD, R1, 2 * SPEC_NR),
         have, store(4, FP, -40, R1), *_lookup(m.argspec, -40), jump(JEQ, R0, 0, out),
         load(4, R7, R0, 0), jump(JEQ, R7, 0, out),  # R7: the indexes to keep, as bits
-        load(8, R3, R6, 0), *_stack_key(R1, regs), mov_imm(R2, PT_REGS_SIZE), call(bpf.PROBE_READ_KERNEL),
-        jump(JNE, R0, 0, out),
+        # the saved registers, read in place: bpf_task_pt_regs gives them as a pointer the verifier knows
+        call(bpf.GET_CURRENT_TASK_BTF), mov(R1, R0), call(bpf.TASK_PT_REGS), store(8, FP, regs, R0),
         store(4, FP, argkey, R9), store(4, FP, argkey + 4, R8), store_imm(4, FP, argkey + 12, 0),
     ]
     for index in range(6):
@@ -233,8 +237,8 @@ def _keep_argument(m: Maps, index: int, regs: int, argkey: int, state0: int, one
     return [
         mov(R1, R7), alu_imm(AND, R1, 1 << index), jump(JEQ, R1, 0, nxt),
         store_imm(4, FP, argkey + 8, index),
-        jump(JEQ, R9, ABI_I386, reg32), load(8, R1, FP, regs + x64), goto(loaded),
-        reg32, load(8, R1, FP, regs + i386),
+        load(8, R1, FP, regs), jump(JEQ, R9, ABI_I386, reg32), load(8, R1, R1, x64), goto(loaded),
+        reg32, load(8, R1, R1, i386),
         loaded, store(8, FP, argkey + 16, R1),
         *_lookup(m.argvals, argkey), jump(JNE, R0, 0, nxt),  # seen: the common case
         *_lookup(m.argstate, argkey), jump(JNE, R0, 0, have_state),
@@ -305,12 +309,19 @@ def sched_process_exit(m: Maps, exit_code_off: int) -> bytes:
     """sched_process_exit(struct task_struct *p, bool group_dead): a traced process that ended leaves.
 
     exit_code_off: the offset of task_struct.exit_code, which do_exit set before this tracepoint."""
-    out = _label("out")
+    out, other, tell = _label("out"), _label("other"), _label("tell")
     return assemble([
         mov(R6, R1),
         load(8, R1, R6, 8), alu_imm(AND, R1, 0xFF), jump(JEQ, R1, 0, out),  # another thread lives on
         *_current_tgid(-4), mov(R7, R0), *_lookup(m.traced, -4), jump(JEQ, R0, 0, out),
         *ld_map_fd(R1, m.traced), *_stack_key(R2, -4), call(bpf.MAP_DELETE),
+        store_imm(4, FP, -20, ROOT_TGID), *_lookup(m.stats, -20), jump(JEQ, R0, 0, out),
+        load(8, R9, R0, 0), mov_imm(R8, 0), jump_reg(JNE, R9, R7, other), mov_imm(R8, 1),  # R8: is the root
+        other,
+        store_imm(4, FP, -20, ROOT_DONE), *_lookup(m.stats, -20), jump(JEQ, R0, 0, out),
+        mov(R1, R8), atomic(ADD, R0, 0, R1, fetch=True),  # the root sets the flag; R1: the flag before
+        jump(JNE, R8, 0, tell), jump(JEQ, R1, 0, out),  # the root still runs: nobody waits for this exit
+        tell,
         store_imm(4, FP, -16, EV_EXIT), store(4, FP, -12, R7),
         store_imm(8, FP, -8, 0), load(8, R8, R6, 0), *_read_kernel(-8, 4, R8, exit_code_off),  # EXITED's code
         *ld_map_fd(R1, m.events), *_stack_key(R2, -16), mov_imm(R3, EXITED.size), mov_imm(R4, 0),
