@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 
 from tracer.errors import UserError
 from tracer.runtime_wrapper.bundle import read_json
@@ -49,17 +50,28 @@ def remember(container_id: str, settings: Settings) -> None:
         directory.close()
 
 
-def recall(container_id: str) -> Settings | None:
+@contextlib.contextmanager
+def _existing_state() -> Iterator[int | None]:
+    """The state directory's descriptor, None when there is none (nothing was remembered)."""
     try:
         fd = open_dir(state_dir(), create=False)
     except (OSError, UserError):
-        return None
+        yield None
+        return
     try:
-        data = read_json(f"{file_stem(container_id)}.json", 4096, dir_fd=fd)
-    except UserError:
-        return None
+        yield fd
     finally:
         os.close(fd)
+
+
+def recall(container_id: str) -> Settings | None:
+    with _existing_state() as fd:
+        if fd is None:
+            return None
+        try:
+            data = read_json(f"{file_stem(container_id)}.json", 4096, dir_fd=fd)
+        except UserError:
+            return None
     if isinstance(data, dict) and isinstance(data.get("runtime"), str) and isinstance(data.get("learn_dir"), str):
         return Settings(data["runtime"], data["learn_dir"])
     return None
@@ -67,26 +79,20 @@ def recall(container_id: str) -> Settings | None:
 
 def known(container_id: str) -> bool:
     """Settings are remembered for the container (its create went through the wrapper)."""
-    try:
-        fd = open_dir(state_dir(), create=False)
-    except (OSError, UserError):
-        return False
-    try:
-        os.stat(f"{file_stem(container_id)}.json", dir_fd=fd, follow_symlinks=False)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
+    with _existing_state() as fd:
+        if fd is None:
+            return False
+        try:
+            os.stat(f"{file_stem(container_id)}.json", dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            return False
     return True
 
 
 def forget(container_id: str) -> None:
-    with contextlib.suppress(OSError, UserError):
-        fd = open_dir(state_dir(), create=False)
-        try:
+    with _existing_state() as fd, contextlib.suppress(OSError):
+        if fd is not None:
             os.unlink(f"{file_stem(container_id)}.json", dir_fd=fd)
-        finally:
-            os.close(fd)
 
 
 def binary_key(path: str) -> str:
@@ -105,14 +111,8 @@ def _versions(fd: int) -> dict[str, str]:
 
 
 def cached_version(key: str) -> str | None:
-    try:
-        fd = open_dir(state_dir(), create=False)
-    except (OSError, UserError):
-        return None
-    try:
-        return _versions(fd).get(key)
-    finally:
-        os.close(fd)
+    with _existing_state() as fd:
+        return None if fd is None else _versions(fd).get(key)
 
 
 def cache_version(key: str, version: str) -> None:
