@@ -36,7 +36,7 @@ from test_runtime_wrapper import WRAPPER, _run, one_line
 
 from tracer.kernel import ptrace_abi
 from tracer.runtime_wrapper.learndir import file_stem
-from tracer.runtime_wrapper.remembered import ENV_STATE
+from tracer.runtime_wrapper.remembered import ENV_STATE, VERSIONS
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="OCI runtimes need root")
 NOBODY = 65534
@@ -78,10 +78,11 @@ class Runtime:
         return data
 
     def leftovers(self) -> list[str]:
-        """What the wrapper left in its state dir and the learn dir: settings, lock files, private bundles."""
+        """What the wrapper left of a container in its state dir and the learn dir: settings, lock files, private
+        bundles (the runtime's cached version is no container's)."""
         found = [p.name for p in self.learn.iterdir() if p.name.startswith(".")] if self.learn.is_dir() else []
         if self.state.is_dir():
-            found += [p.name for p in self.state.glob("*.json")]
+            found += [p.name for p in self.state.glob("*.json") if p.name != VERSIONS]
             found += [f"bundles/{p.name}" for p in (self.state / "bundles").glob("*")]
         return sorted(found)
 

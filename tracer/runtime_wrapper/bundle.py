@@ -18,13 +18,14 @@ import errno
 import json
 import os
 import stat
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracer.errors import UserError
 from tracer.structs import Struct
 
-if TYPE_CHECKING:  # the recording's types only where a container is described: pass-through imports none
+if TYPE_CHECKING:  # pass-through commands import neither the recording's types nor pathlib (7 ms): remembered.py
+    from pathlib import Path  # reads its state files with read_json on every command
+
     from tracer.recording.schema import Container
 
 CONFIG_LIMIT = 16 << 20  # bytes of a config.json (or an engine state file) the wrapper reads at most
@@ -190,6 +191,7 @@ def _docker_state(container_id: str, config: dict[str, Any]) -> tuple[str | None
     root = config.get("root", {}).get("path") if isinstance(config.get("root"), dict) else None
     if not isinstance(root, str) or not os.path.isabs(root):
         return None
+    from pathlib import Path
     rootfs = Path(root)
     if len(rootfs.parents) < 3:
         return None

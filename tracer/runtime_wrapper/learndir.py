@@ -166,6 +166,13 @@ class LearnDir:
             os.close(fd)
         return False
 
+    def has_active(self, container_id: str) -> bool:
+        """A tracer of this container is running or has not yet removed its lock files."""
+        fd = self._existing_active(container_id)
+        if fd is not None:
+            os.close(fd)
+        return fd is not None
+
     def wait_idle(self, container_id: str, timeout: float) -> bool:
         """Wait until no tracer of the container is left (its recording is written); False on timeout."""
         fd = self._existing_active(container_id)

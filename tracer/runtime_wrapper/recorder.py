@@ -229,7 +229,7 @@ def _tracer(plan: Plan, report_fd: int, inherited: list[int]) -> NoReturn:
     runtime_pid: list[int] = []
     statuses: dict[int, int] = {}
     watched: list[int] = []  # the container process whose exit status the recording gives
-    reported: list[bool] = []  # the runtime's exit code went to the wrapper (report_fd is closed)
+    reported: list[bool] = []  # the exit code went to the wrapper (report_fd closed then, or at the end on a failure)
 
     def announce() -> None:  # in the runtime's process, after it is seized and before it execs
         os.write(pid_pipe[1], str(os.getpid()).encode())
@@ -248,8 +248,10 @@ def _tracer(plan: Plan, report_fd: int, inherited: list[int]) -> NoReturn:
     def on_exit(pid: int, status: int) -> None:
         statuses[pid] = status
         if runtime_pid and pid == runtime_pid[0]:
-            os.write(report_fd, f"exit {exit_code_of(status)}".encode())
-            os.close(report_fd)
+            code = exit_code_of(status)
+            os.write(report_fd, f"exit {code}".encode())
+            if code == 0:  # else the wrapper returns once this tracer has let go of the container's files
+                os.close(report_fd)
             reported.append(True)
             watched.extend(container_pid(plan))
 

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import sys
-from datetime import UTC, datetime
 
 from tracer.runtime_wrapper.cmdline import Invocation
 
@@ -26,6 +25,7 @@ def note(inv: Invocation, level: str, message: str) -> None:
     log = inv.global_values.get("log")
     if not log:
         return
+    from datetime import UTC, datetime  # only when there is a log: start and delete exec the runtime sooner
     fmt = inv.global_values.get("log-format", "text")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     text = json.dumps({"level": level, "msg": f"{PROGRAM}: {line}", "time": now}) if fmt == "json" else \

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from tracer.errors import UserError
 from tracer.runtime_wrapper import remembered
-from tracer.runtime_wrapper.cmdline import ENV_RUNTIME, Invocation, parse, with_bundle
-from tracer.runtime_wrapper.learndir import LearnDir, file_stem
+from tracer.runtime_wrapper.cmdline import ENV_RUNTIME, LEARNING, Invocation, parse, with_bundle
+from tracer.runtime_wrapper.learndir import LearnDir
 from tracer.runtime_wrapper.runtimelog import note
 from tracer.structs import replace
 
@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         os.environ[WRAPPED] = "1"
         if inv.command == "delete":
             sys.exit(delete(inv, runtime))
-        if inv.command in ("create", "run", "exec"):
-            sys.exit(learn(inv, runtime, inherited))
+        if inv.command in LEARNING:
+            code = learn(inv, runtime, inherited)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)  # everything is closed: the engine waits while the interpreter would unload the tracer
         exec_runtime(runtime, inv)
     except UserError as exc:
         fail(inv, str(exc))
@@ -101,7 +104,20 @@ def exec_runtime(runtime: str, inv: Invocation) -> NoReturn:
 
 
 def runtime_version(runtime: str) -> str:
-    """The runtime's first `--version` line; a runtime that cannot answer it is broken."""
+    """The runtime's first `--version` line (asked once per binary: remembered.binary_key); a runtime that
+    cannot answer it is broken."""
+    try:
+        key = remembered.binary_key(runtime)
+    except OSError as exc:
+        raise UserError(f"the OCI runtime does not run: {exc.strerror}", runtime) from None
+    version = remembered.cached_version(key)
+    if version is None:
+        version = _ask_version(runtime)
+        remembered.cache_version(key, version)
+    return version
+
+
+def _ask_version(runtime: str) -> str:
     import subprocess
 
     from tracer.runtime_wrapper.bundle import clean
@@ -117,19 +133,29 @@ def runtime_version(runtime: str) -> str:
 
 
 def delete(inv: Invocation, runtime: str) -> int:
-    """Delete, then wait (bounded) until the container's tracers have written its recording."""
+    """Delete, and wait (bounded) until the container's tracers have written its recording. A container
+    the wrapper holds nothing for (no tracer, no remembered settings: a second `delete --force`, one
+    that never learned) is deleted by the runtime itself, exec'd."""
     import subprocess
-    code = subprocess.run([runtime, *inv.forwarded]).returncode
     container_id = remembered.container_of(inv.command, list(inv.forwarded[inv.forwarded.index("delete") + 1:]))
-    if container_id is None:
-        return code
-    with contextlib.suppress(UserError):
-        learn_dir = LearnDir(inv.learn_dir, create=False)
-        if not learn_dir.wait_idle(container_id, DELETE_WAIT):
-            note(inv, "warning", f"the recording of {container_id} was still not written after {DELETE_WAIT}s")
+    learn_dir = _learn_dir(inv)
+    if container_id is None or not (remembered.known(container_id) or
+                                    (learn_dir is not None and learn_dir.has_active(container_id))):
+        exec_runtime(runtime, inv)
+    deleting = subprocess.Popen([runtime, *inv.forwarded])  # while the tracers write the recording
+    if learn_dir is not None and not learn_dir.wait_idle(container_id, DELETE_WAIT):
+        note(inv, "warning", f"the recording of {container_id} was still not written after {DELETE_WAIT}s")
+    code = deleting.wait()
     if code == 0:
         remembered.forget(container_id)
     return code
+
+
+def _learn_dir(inv: Invocation) -> LearnDir | None:
+    try:
+        return LearnDir(inv.learn_dir, create=False)
+    except (UserError, OSError):
+        return None
 
 
 def learn(inv: Invocation, runtime: str, inherited: list[int]) -> int:
@@ -169,6 +195,7 @@ def prepare(inv: Invocation, runtime: str, version: str) -> Plan | None:
     from tracer.runtime_wrapper import bundle as bundles
     from tracer.runtime_wrapper import privatebundle
     from tracer.runtime_wrapper.filter import with_filter
+    from tracer.runtime_wrapper.learndir import file_stem
     from tracer.runtime_wrapper.recorder import Plan, ebpf_recorder
     container_id = inv.args.container_id
     if inv.command == "exec":
