@@ -16,7 +16,7 @@ from typing import Any
 
 from engines import HOST_RO, PRIVATE_MOUNTS
 
-from tracer.runtime_needs.containers import Container, Engine, make_root, oci_config, with_root
+from tracer.runtime_needs.containers import ContainerSpec, Engine, make_root, oci_config, with_root
 from tracer.runtime_needs.containers import run as run_container
 
 RUNTIMES = ("crun", "runc")
@@ -43,7 +43,7 @@ def _host_ro(argv: list[str]) -> tuple[str, ...]:
 def bundle(directory: Path, argv: list[str], seccomp: dict[str, Any] | None, cwd: str = "/tmp") -> Path:
     """An OCI bundle (rootfs and config.json) for a runtime to be called on directly."""
     e = with_root(Engine("runc", ("runc",)), make_root(directory / "rootfs"), tag="")
-    config = oci_config(e, Container(tuple(argv), seccomp, _host_ro(argv), cwd))
+    config = oci_config(e, ContainerSpec(tuple(argv), seccomp, _host_ro(argv), cwd))
     (directory / "config.json").write_text(json.dumps(config, indent=2))
     return directory
 
@@ -51,4 +51,4 @@ def bundle(directory: Path, argv: list[str], seccomp: dict[str, Any] | None, cwd
 def run(runtime: str, directory: Path, argv: list[str], seccomp: dict[str, Any] | None,
         timeout: float = 60) -> subprocess.CompletedProcess[str]:
     e = with_root(engine(runtime, directory), make_root(directory / "rootfs"), tag="")
-    return run_container(e, Container(tuple(argv), seccomp, _host_ro(argv)), directory / "bundle", timeout=timeout)
+    return run_container(e, ContainerSpec(tuple(argv), seccomp, _host_ro(argv)), directory / "bundle", timeout=timeout)
