@@ -15,10 +15,8 @@ from tracer.capture.choice import trace
 from tracer.capture.session import default_run_id
 from tracer.capture.shell import shell_argv
 from tracer.capture.state import TraceOptions, TraceResult
-from tracer.commands.emit import emit_options_from
 from tracer.commands.live import LiveLine
 from tracer.commands.outcome import Outcome
-from tracer.commands.profile_delivery import ProfileOutput
 from tracer.commands.typed_options import (
     DriverFlags,
     EmitFlags,
@@ -36,8 +34,6 @@ from tracer.commands.typed_options import (
 from tracer.errors import UserError
 from tracer.fileio import STDOUT, check_output, stdout_on_stderr, write_atomic, wrote
 from tracer.kernel.signals import parse_signal
-from tracer.profile import formats
-from tracer.profile.policy import EmitOptions
 from tracer.recording import schema as rec_io
 from tracer.recording.coverage import advice, low_coverage_lines
 from tracer.recording.schema import Recording
@@ -46,6 +42,8 @@ from tracer.structs import Struct, replace
 
 if TYPE_CHECKING:
     from tracer.capture.incremental import BaseProfile
+    from tracer.commands.profile_delivery import ProfileOutput
+    from tracer.profile.policy import EmitOptions
 
 
 class RunOptions(QuietOptions, frozen=True):
@@ -84,7 +82,11 @@ class Outputs(Struct, frozen=True):
 
     @property
     def profile_destination(self) -> ProfileOutput | None:
-        return None if self.profile is None else ProfileOutput(self.profile, self.fmt, self.name, self.namespace)
+        if self.profile is None:
+            return None
+        from tracer.commands.profile_delivery import ProfileOutput  # the profile's writers: not for `record`
+
+        return ProfileOutput(self.profile, self.fmt, self.name, self.namespace)
 
     def check(self) -> None:
         """Refuse, before the workload runs, outputs that cannot be written."""
@@ -283,6 +285,9 @@ def trace_options_from(driver: DriverFlags, flags: TraceFlags | None = None) -> 
 
 def run_command(o: RunOptions) -> Outcome:
     """`seccomp-learn [run]`: the profile (and, with --record, the recording) of the traced command."""
+    from tracer.commands.emit import emit_options_from  # the profile's modules: `record` never loads them
+    from tracer.profile import formats
+
     outputs = Outputs(o.output or formats.default_output(o.fmt), o.record_path, o.fmt, o.names.name,
                       o.names.namespace)
     return run_learn(list(o.command), trace_options_from(o.trace.driver, o.trace), emit_options_from(o.emit, o.fmt),
