@@ -183,7 +183,7 @@ class _Session:
                 slot = calls.slot(arch, nr)
                 calls.row(idx)[slot] += sum(n for (n,) in prog.U64.iter_unpack(count))  # per CPU
             values: defaultdict[tuple[int, int, int], list[int]] = defaultdict(list)
-            for key in rec.argvals.each_key():
+            for key, _ in rec.argvals.items():
                 abi, nr, index, _, seen = prog.ARG_KEY.unpack(key)
                 values[(abi, nr, index)].append(seen)
             args = {}
