@@ -101,3 +101,8 @@ def test_a_learning_run_imports_only_what_it_uses(tmp_path: Path) -> None:
     assert imported & unused == set()
     assert "tracer.capture.ready" in _imported(["-q", "-o", "p.json", "--during", "true", "--ready-cmd", "true",
                                                 "--", "sleep", "0.2"], tmp_path)
+    recorded = _imported(["record", "-q", "-o", "r.json", "--", "/bin/true"], tmp_path)
+    assert (tmp_path / "r.json").stat().st_size and "tracer.capture.choice" in recorded  # it did record
+    profile_only = {"tracer.commands.emit", "tracer.commands.profile_delivery", "tracer.profile.policy",
+                    "tracer.profile.formats"}
+    assert recorded & profile_only == set()  # `record` writes no profile: none of its modules are loaded
