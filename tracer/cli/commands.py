@@ -2,110 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tracer.structs import Struct
 
-if TYPE_CHECKING:  # each command's module (and with it its options) is imported on use
-    from tracer.commands.audit import AuditOptions
-    from tracer.commands.ci import CiOptions
-    from tracer.commands.container import ContainerOptions
-    from tracer.commands.diff import DiffOptions
-    from tracer.commands.distribute import LabelOptions, PullOptions, PushOptions
-    from tracer.commands.emit import EmitCommandOptions
-    from tracer.commands.learn import RecordOptions, RunOptions
-    from tracer.commands.lint import LintOptions
-    from tracer.commands.merge import MergeOptions
+if TYPE_CHECKING:
     from tracer.commands.outcome import Outcome
-    from tracer.commands.report import ReportOptions
-    from tracer.commands.runtime_profile import RuntimeProfileOptions
-    from tracer.commands.systemd_unit import SystemdUnitOptions
-    from tracer.commands.verify import VerifyOptions
-
-if TYPE_CHECKING:  # each loader's return type ties its options class to the call that takes it
-    Opts = TypeVar("Opts", bound=Struct)
-    Loaded = tuple[type[Opts], Callable[[Opts], Outcome]]
-
-
-def _run() -> Loaded[RunOptions]:
-    from tracer.commands.learn import RunOptions, run_command
-    return RunOptions, run_command
-
-
-def _record() -> Loaded[RecordOptions]:
-    from tracer.commands.learn import RecordOptions, record_command
-    return RecordOptions, record_command
-
-
-def _emit() -> Loaded[EmitCommandOptions]:
-    from tracer.commands.emit import EmitCommandOptions, emit_command
-    return EmitCommandOptions, emit_command
-
-
-def _systemd_unit() -> Loaded[SystemdUnitOptions]:
-    from tracer.commands.systemd_unit import SystemdUnitOptions, run_systemd_unit
-    return SystemdUnitOptions, run_systemd_unit
-
-
-def _diff() -> Loaded[DiffOptions]:
-    from tracer.commands.diff import DiffOptions, run_diff
-    return DiffOptions, run_diff
-
-
-def _lint() -> Loaded[LintOptions]:
-    from tracer.commands.lint import LintOptions, run_lint
-    return LintOptions, run_lint
-
-
-def _report() -> Loaded[ReportOptions]:
-    from tracer.commands.report import ReportOptions, run_report
-    return ReportOptions, run_report
-
-
-def _merge() -> Loaded[MergeOptions]:
-    from tracer.commands.merge import MergeOptions, run_merge
-    return MergeOptions, run_merge
-
-
-def _ci() -> Loaded[CiOptions]:
-    from tracer.commands.ci import CiOptions, run_ci
-    return CiOptions, run_ci
-
-
-def _verify() -> Loaded[VerifyOptions]:
-    from tracer.commands.verify import VerifyOptions, run_verify
-    return VerifyOptions, run_verify
-
-
-def _audit() -> Loaded[AuditOptions]:
-    from tracer.commands.audit import AuditOptions, run_audit
-    return AuditOptions, run_audit
-
-
-def _container() -> Loaded[ContainerOptions]:
-    from tracer.commands.container import ContainerOptions, container_command
-    return ContainerOptions, container_command
-
-
-def _runtime_profile() -> Loaded[RuntimeProfileOptions]:
-    from tracer.commands.runtime_profile import RuntimeProfileOptions, run_runtime_profile
-    return RuntimeProfileOptions, run_runtime_profile
-
-
-def _push() -> Loaded[PushOptions]:
-    from tracer.commands.distribute import PushOptions, run_push
-    return PushOptions, run_push
-
-
-def _pull() -> Loaded[PullOptions]:
-    from tracer.commands.distribute import PullOptions, run_pull
-    return PullOptions, run_pull
-
-
-def _label() -> Loaded[LabelOptions]:
-    from tracer.commands.distribute import LabelOptions, run_label
-    return LabelOptions, run_label
 
 
 class Command(Struct, frozen=True):
@@ -115,8 +19,15 @@ class Command(Struct, frozen=True):
 
     summary: str
     description: str
-    load: Callable[[], Loaded[Any]]
+    module: str  # in tracer/commands/
+    options: str  # the typed options class there
+    call: str  # the library function there that takes them
     usage: str | None = None  # after "seccomp-learn NAME" (argparse's own, unless the command takes COMMAND words)
+
+    def load(self) -> tuple[type[Struct], Callable[[Any], Outcome]]:
+        """The options class and the call, from the command's module (the only command module imported)."""
+        module = importlib.import_module(f"tracer.commands.{self.module}")
+        return getattr(module, self.options), getattr(module, self.call)
 
 
 TRACED = "[OPTIONS] [--] COMMAND [ARG...]   (or --pid PID instead of COMMAND)"
@@ -128,18 +39,18 @@ seccomp-learn exits with the command's exit code (128+N if killed by signal N).
 
   seccomp-learn -o p.json -- python3 -c 'import json, sqlite3'
   seccomp-learn curl --version""",
-        _run, usage=TRACED),
+        "learn", "RunOptions", "run_command", usage=TRACED),
     "record": Command(
         "Trace COMMAND and write only the recording.",
         """  seccomp-learn record -o run1.trace.json -- ./app
   seccomp-learn emit run1.trace.json -o profile.json""",
-        _record, usage=TRACED),
+        "learn", "RecordOptions", "record_command", usage=TRACED),
     "emit": Command(
         "Write the profile for one or more recordings (several are merged first).",
         """  seccomp-learn emit run1.trace.json -o profile.json
   seccomp-learn emit --format kubernetes --runtime crun a.trace.json b.trace.json -o sp.yaml
   seccomp-learn emit --format kubernetes-oci registry.example.com/app/seccomp:v1""",
-        _emit),
+        "emit", "EmitCommandOptions", "emit_command"),
     "systemd-unit": Command(
         "Write the systemd drop-in for RECORDING(s) where `systemctl edit NAME` would.",
         """Writes /etc/systemd/system/NAME.service.d/seccomp-learn.conf (SystemCallFilter= and friends;
@@ -148,7 +59,7 @@ systemd` prints the same drop-in without installing it.
 
   seccomp-learn record -o web.trace.json -- ./web --port 8080
   seccomp-learn systemd-unit web web.trace.json && systemctl daemon-reload && systemctl restart web""",
-        _systemd_unit),
+        "systemd_unit", "SystemdUnitOptions", "run_systemd_unit"),
     "diff": Command(
         "Compare a profile or recording with Docker's default profile, or OLD with NEW.",
         """OLD NEW exits as diff(1) does: 0 when both decide every call alike ("identical"), 1 when
@@ -161,7 +72,7 @@ firejail profile is compared with that sandbox's own default unless --baseline i
   seccomp-learn diff app.trace.json
   seccomp-learn diff --cap-add SYS_ADMIN profile.json
   seccomp-learn diff old.json new.json""",
-        _diff),
+        "diff", "DiffOptions", "run_diff"),
     "lint": Command(
         "Check seccomp profiles (Docker, OCI, SeccompProfile, systemd, firejail; ours or not) for mistakes.",
         """Prints `FILE: where: message [code] (what each engine does)` per finding: whether docker, podman,
@@ -170,7 +81,7 @@ finding some engine refuses is marked `error:`. Exit 0: clean, 1: findings, 2: a
 be read or is not a valid profile.
 
   seccomp-learn lint profile.json /etc/docker/seccomp.json""",
-        _lint),
+        "lint", "LintOptions", "run_lint"),
     "report": Command(
         "Audit report of a recording (or a profile): blocks, fixes, provenance, risk, extras, hints.",
         """What the baseline blocks and what would fix it, every needed syscall with its provenance and risk,
@@ -179,7 +90,7 @@ files and pipes get them whole.
 
   seccomp-learn report app.trace.json > report.md
   seccomp-learn report --format json -o report.json app.trace.json""",
-        _report),
+        "report", "ReportOptions", "run_report"),
     "merge": Command(
         "Merge recordings into one: the union per ABI and syscall, with provenance.",
         """Counts are kept per run, argument values are unioned, and every syscall keeps the runs and
@@ -187,13 +98,13 @@ executables that used it. Syscalls seen by only one of several runs are listed o
 
   seccomp-learn merge a.trace.json b.trace.json -o merged.trace.json
   seccomp-learn merge oci://registry.example.com/app/recordings:node1 oci://...:node2 -o merged.trace.json""",
-        _merge),
+        "merge", "MergeOptions", "run_merge"),
     "ci": Command(
         "Run the workloads in the config, merge per profile, and write (or --check) the profiles.",
         """  seccomp-learn ci                 # regenerate profiles, recordings and reports
   seccomp-learn ci --check         # in CI: fail when a profile is out of date
   seccomp-learn ci --check --incremental   # fast: does the app need anything new?""",
-        _ci),
+        "ci", "CiOptions", "run_ci"),
     "verify": Command(
         "Run COMMAND under PROFILE, enforced by the kernel, and name every call it denies.",
         """Exits 1 when anything was denied (even if the workload coped), otherwise with the workload's
@@ -203,7 +114,7 @@ Options come before PROFILE; the words after it are the command's.
 
   seccomp-learn verify p.json -- python3 -c 'import json'
   seccomp-learn verify --complain --add-missing p2.json p.json -- ./app""",
-        _verify, usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]"),
+        "verify", "VerifyOptions", "run_verify", usage="[OPTIONS] PROFILE [--] COMMAND [ARG...]"),
     "audit": Command(
         "Read the kernel's seccomp audit records: what ran, what a profile lacks, and the profile with it.",
         """audit2allow for seccomp: roll out a profile in complain mode (`--complain`: defaultAction
@@ -215,7 +126,7 @@ drops are reported, never ignored.
   kubectl logs -n security-profiles-operator -l name=spod -c log-enricher | seccomp-learn audit --container web -
   dmesg | seccomp-learn audit --add-to p.json -o p2.json -
   seccomp-learn audit --follow --add-to p.json -o p2.json      # root; Ctrl-C ends the capture""",
-        _audit),
+        "audit", "AuditOptions", "run_audit"),
     "container": Command(
         "Run `docker run ...` or `podman run ...` under seccomp-learn-runtime and write the container's profile.",
         """The container runs from its own image, with the engine's settings; the profile holds what it
@@ -223,7 +134,7 @@ called plus what the runtime runs after loading the filter. Exits with the conta
 
   seccomp-learn container -o web.json -- docker run --rm IMAGE CMD
   seccomp-learn container --wrapper /usr/local/bin/seccomp-learn-runtime -- podman run --rm IMAGE""",
-        _container, usage="[OPTIONS] [--] docker|podman run ..."),
+        "container", "ContainerOptions", "container_command", usage="[OPTIONS] [--] docker|podman run ..."),
     "runtime-profile": Command(
         "Measure what the installed RUNTIME calls after loading a container's seccomp filter.",
         """Writes JSON with the versions, the names it needs on every start, those it sometimes makes,
@@ -231,7 +142,7 @@ and the values it passes to argument-ruled names: what tracer/profile/extras.py 
 Needs root (the kernel's audit records) and strace (argument values).
 
   seccomp-learn runtime-profile --runtime runc""",
-        _runtime_profile),
+        "runtime_profile", "RuntimeProfileOptions", "run_runtime_profile"),
     "push": Command(
         "Push a profile or a recording to a registry as an OCI artifact (what CRI-O and Kubernetes read).",
         """A profile goes in the runtime-spec form, as one layer under the config media type
@@ -240,7 +151,7 @@ The pinned reference (REF@sha256:...) is printed on stdout. Uses skopeo and its 
 
   seccomp-learn push --image app@sha256:... p.json registry.example.com/app/seccomp:v1
   seccomp-learn push --insecure run1.trace.json 127.0.0.1:5000/app/recordings:node1""",
-        _push),
+        "distribute", "PushOptions", "run_push"),
     "pull": Command(
         "Pull a profile or a recording from a registry.",
         """The artifact's media type is checked, its layer verified by digest and read as a profile or a
@@ -248,7 +159,7 @@ recording before anything is written.
 
   seccomp-learn pull registry.example.com/app/seccomp:v1 -o p.json
   seccomp-learn pull --image-digest sha256:... registry.example.com/app/seccomp@sha256:... -o p.json""",
-        _pull),
+        "distribute", "PullOptions", "run_pull"),
     "label": Command(
         "Build an image FROM IMAGE that carries PROFILE in its io.containers.seccomp.profile label.",
         """podman uses the label when the container is run with --seccomp-policy=image, so the profile
@@ -256,5 +167,5 @@ travels inside the image. The derived image's name is printed on stdout.
 
   seccomp-learn label localhost/app:1 app.json          # builds localhost/app:1-seccomp
   podman run --seccomp-policy=image localhost/app:1-seccomp""",
-        _label),
+        "distribute", "LabelOptions", "run_label"),
 }
